@@ -1,0 +1,585 @@
+//! The catalogue: every Hubble metric handler, its options, the context options every handler
+//! shares, the metric names each produces, the Cilium versions where each is valid, and the three
+//! metrics endpoints. This is the one list: the spec parser, the wizard, the values renderer, the
+//! `metrics` command and the checker all read it, and none keeps its own.
+//!
+//! Facts and their sources: `shared/reference/cilium-hubble-facts.md` §1–§4, with the version
+//! bounds checked against cilium/cilium release branches (see the notes on each entry).
+
+use crate::version::{Since, Version};
+
+/// The Cilium releases ciliumon knows, newest patch of each minor line (cilium/charts index).
+pub const RELEASES: &[Version] = &[
+    Version::new(1, 14, 19),
+    Version::new(1, 15, 19),
+    Version::new(1, 16, 19),
+    Version::new(1, 17, 18),
+    Version::new(1, 18, 12),
+    Version::new(1, 19, 6),
+    Version::new(1, 20, 0),
+];
+
+/// The oldest minor line ciliumon plans for.
+pub const OLDEST: (u32, u32) = (1, 14);
+
+/// The newest catalogued release; `plan --dry-run` targets it when no version is given.
+pub fn newest() -> Version {
+    RELEASES[RELEASES.len() - 1].clone()
+}
+
+/// Whether `v` is a minor line ciliumon knows. Newer lines than the catalogue are refused rather
+/// than guessed at: a handler may have gone.
+pub fn supported(v: &Version) -> bool {
+    let line = v.minor_line();
+    line >= OLDEST && line <= newest().minor_line()
+}
+
+/// Prometheus metric type of a family, as the handler registers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricType {
+    Counter,
+    Histogram,
+}
+
+/// One metric family a handler produces.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct MetricName {
+    pub name: &'static str,
+    #[serde(rename = "type")]
+    pub kind: MetricType,
+}
+
+impl MetricName {
+    /// Whether a sample line's metric name belongs to this family (histograms expose
+    /// `_bucket`, `_sum` and `_count` samples).
+    pub fn matches_sample(&self, sample: &str) -> bool {
+        match self.kind {
+            MetricType::Counter => sample == self.name,
+            MetricType::Histogram => sample
+                .strip_prefix(self.name)
+                .is_some_and(|rest| matches!(rest, "_bucket" | "_sum" | "_count")),
+        }
+    }
+}
+
+/// What an option of a handler accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptionKind {
+    /// A bare key (`query`): present or not.
+    Flag,
+    /// `key=value` where value is one of these.
+    OneOf(&'static [&'static str]),
+}
+
+/// An option of one handler (`dns:query`, `httpV2:exemplars=true`).
+#[derive(Debug, Clone, Copy)]
+pub struct HandlerOption {
+    pub key: &'static str,
+    pub kind: OptionKind,
+    pub description: &'static str,
+    pub valid: Since,
+}
+
+/// A Hubble metrics handler, the name in `hubble.metrics.enabled`.
+#[derive(Debug, Clone, Copy)]
+pub struct Handler {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub valid: Since,
+    pub options: &'static [HandlerOption],
+    pub metrics: &'static [MetricName],
+    /// Handlers that cannot be enabled together with this one.
+    pub conflicts: &'static [&'static str],
+    /// Series only appear for traffic through Cilium's L7 proxy (needs an L7 policy).
+    pub l7: bool,
+    /// Shown next to the handler; the handler still works.
+    pub deprecated: Option<&'static str>,
+}
+
+impl Handler {
+    pub fn option(&self, key: &str) -> Option<&'static HandlerOption> {
+        self.options.iter().find(|o| o.key.eq_ignore_ascii_case(key))
+    }
+}
+
+const fn counter(name: &'static str) -> MetricName {
+    MetricName { name, kind: MetricType::Counter }
+}
+const fn histogram(name: &'static str) -> MetricName {
+    MetricName { name, kind: MetricType::Histogram }
+}
+const fn flag(key: &'static str, description: &'static str) -> HandlerOption {
+    HandlerOption { key, kind: OptionKind::Flag, description, valid: Since::ALWAYS }
+}
+
+const EXEMPLARS: HandlerOption = HandlerOption {
+    key: "exemplars",
+    kind: OptionKind::OneOf(&["true", "false"]),
+    description: "attach trace IDs as exemplars (needs OpenMetrics and Prometheus exemplar storage)",
+    valid: Since::ALWAYS,
+};
+
+/// Every handler, in the order ciliumon lists and writes them.
+pub const HANDLERS: &[Handler] = &[
+    Handler {
+        name: "dns",
+        description: "DNS queries and responses seen by the DNS proxy, by rcode and query type",
+        valid: Since::ALWAYS,
+        options: &[
+            flag("query", "add the queried name as a `query` label (one series per name)"),
+            flag("ignoreAAAA", "skip flows whose only query type is AAAA"),
+        ],
+        metrics: &[
+            counter("hubble_dns_queries_total"),
+            counter("hubble_dns_responses_total"),
+            counter("hubble_dns_response_types_total"),
+        ],
+        conflicts: &[],
+        l7: true,
+        deprecated: None,
+    },
+    Handler {
+        name: "drop",
+        description: "dropped packets by drop reason and protocol",
+        valid: Since::ALWAYS,
+        options: &[],
+        metrics: &[counter("hubble_drop_total")],
+        conflicts: &[],
+        l7: false,
+        deprecated: None,
+    },
+    Handler {
+        name: "tcp",
+        description: "TCP flags (SYN, SYN-ACK, FIN, RST) of forwarded flows",
+        valid: Since::ALWAYS,
+        options: &[],
+        metrics: &[counter("hubble_tcp_flags_total")],
+        conflicts: &[],
+        l7: false,
+        deprecated: None,
+    },
+    Handler {
+        name: "flow",
+        description: "all flows processed, by type, subtype and verdict",
+        valid: Since::ALWAYS,
+        options: &[],
+        metrics: &[counter("hubble_flows_processed_total")],
+        conflicts: &[],
+        l7: false,
+        deprecated: None,
+    },
+    Handler {
+        name: "port-distribution",
+        description: "destination ports of forwarded flows, by protocol",
+        valid: Since::ALWAYS,
+        options: &[],
+        metrics: &[counter("hubble_port_distribution_total")],
+        conflicts: &[],
+        l7: false,
+        deprecated: None,
+    },
+    Handler {
+        name: "icmp",
+        description: "ICMP and ICMPv6 messages by family and type",
+        valid: Since::ALWAYS,
+        options: &[],
+        metrics: &[counter("hubble_icmp_total")],
+        conflicts: &[],
+        l7: false,
+        deprecated: None,
+    },
+    Handler {
+        name: "http",
+        description: "HTTP requests, responses and latency (older form; prefer httpV2)",
+        valid: Since::ALWAYS,
+        options: &[EXEMPLARS],
+        metrics: &[
+            counter("hubble_http_requests_total"),
+            counter("hubble_http_responses_total"),
+            histogram("hubble_http_request_duration_seconds"),
+        ],
+        conflicts: &["httpV2"],
+        l7: true,
+        deprecated: Some("superseded by httpV2"),
+    },
+    Handler {
+        name: "httpV2",
+        description: "HTTP requests by method and status, and latency, from the L7 proxy",
+        valid: Since::ALWAYS,
+        options: &[EXEMPLARS],
+        metrics: &[
+            counter("hubble_http_requests_total"),
+            histogram("hubble_http_request_duration_seconds"),
+        ],
+        conflicts: &["http"],
+        l7: true,
+        deprecated: None,
+    },
+    Handler {
+        name: "kafka",
+        description: "Kafka requests and latency by topic and API key, from the L7 proxy",
+        // Kafka-aware policy and the handler left with 1.20 (cilium/cilium#43557).
+        valid: Since::until(1, 20),
+        options: &[],
+        metrics: &[
+            counter("hubble_kafka_requests_total"),
+            histogram("hubble_kafka_request_duration_seconds"),
+        ],
+        conflicts: &[],
+        l7: true,
+        deprecated: None,
+    },
+    Handler {
+        name: "policy",
+        description: "policy verdicts by direction, match type and action",
+        valid: Since::ALWAYS,
+        options: &[],
+        metrics: &[counter("hubble_policy_verdicts_total")],
+        conflicts: &[],
+        l7: false,
+        deprecated: None,
+    },
+    Handler {
+        name: "flows-to-world",
+        description: "flows leaving the cluster (destination reserved:world)",
+        valid: Since::ALWAYS,
+        options: &[
+            flag("any-drop", "count every drop, not only policy denials"),
+            flag("port", "add the destination port as a `port` label"),
+            flag("syn-only", "for TCP, count only the opening SYN"),
+        ],
+        metrics: &[counter("hubble_flows_to_world_total")],
+        conflicts: &[],
+        l7: false,
+        deprecated: None,
+    },
+    Handler {
+        name: "sctp",
+        description: "SCTP chunk types by family",
+        // Added by cilium/cilium#43535, first released in 1.20.
+        valid: Since::from(1, 20),
+        options: &[],
+        metrics: &[counter("hubble_sctp_chunk_types_total")],
+        conflicts: &[],
+        l7: false,
+        deprecated: None,
+    },
+];
+
+/// A context option key shared by every handler.
+#[derive(Debug, Clone, Copy)]
+pub struct ContextKey {
+    pub key: &'static str,
+    pub description: &'static str,
+    /// `labelsContext` takes labels separated by `,`; the others take identifiers separated by `|`.
+    pub labels: bool,
+}
+
+/// Context keys, in the order ciliumon writes them.
+pub const CONTEXT_KEYS: &[ContextKey] = &[
+    ContextKey {
+        key: "sourceContext",
+        description: "adds a `source` label",
+        labels: false,
+    },
+    ContextKey {
+        key: "sourceEgressContext",
+        description: "the `source` label for egress flows",
+        labels: false,
+    },
+    ContextKey {
+        key: "sourceIngressContext",
+        description: "the `source` label for ingress flows",
+        labels: false,
+    },
+    ContextKey {
+        key: "destinationContext",
+        description: "adds a `destination` label",
+        labels: false,
+    },
+    ContextKey {
+        key: "destinationEgressContext",
+        description: "the `destination` label for egress flows",
+        labels: false,
+    },
+    ContextKey {
+        key: "destinationIngressContext",
+        description: "the `destination` label for ingress flows",
+        labels: false,
+    },
+    ContextKey {
+        key: "labelsContext",
+        description: "adds one label per name listed",
+        labels: true,
+    },
+];
+
+pub fn context_key(key: &str) -> Option<&'static ContextKey> {
+    CONTEXT_KEYS.iter().find(|k| k.key.eq_ignore_ascii_case(key))
+}
+
+/// A value of `sourceContext`, `destinationContext` and their egress/ingress variants.
+#[derive(Debug, Clone, Copy)]
+pub struct ContextValue {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub valid: Since,
+    /// One series per pod or per address: warn before choosing it.
+    pub high_cardinality: bool,
+}
+
+pub const CONTEXT_VALUES: &[ContextValue] = &[
+    ContextValue {
+        name: "identity",
+        description: "all security-identity labels",
+        valid: Since::ALWAYS,
+        high_cardinality: false,
+    },
+    ContextValue {
+        name: "namespace",
+        description: "the namespace",
+        valid: Since::ALWAYS,
+        high_cardinality: false,
+    },
+    ContextValue {
+        name: "pod",
+        description: "namespace/pod-name",
+        valid: Since::ALWAYS,
+        high_cardinality: true,
+    },
+    ContextValue {
+        name: "pod-name",
+        description: "the pod name",
+        valid: Since::ALWAYS,
+        high_cardinality: true,
+    },
+    ContextValue {
+        name: "pod-short",
+        description: "pod name without its hash suffix (deprecated)",
+        // Deprecated in 1.13 (cilium/cilium#23025), removed in 1.14 (#26125). Kept so that the
+        // error can say so rather than "unknown".
+        valid: Since::until(1, 14),
+        high_cardinality: false,
+    },
+    ContextValue {
+        name: "dns",
+        description: "known DNS names of the peer",
+        valid: Since::ALWAYS,
+        high_cardinality: true,
+    },
+    ContextValue {
+        name: "ip",
+        description: "the IP address",
+        valid: Since::ALWAYS,
+        high_cardinality: true,
+    },
+    ContextValue {
+        name: "reserved-identity",
+        description: "the reserved identity (world, host, kube-apiserver, ...)",
+        valid: Since::ALWAYS,
+        high_cardinality: false,
+    },
+    ContextValue {
+        name: "workload",
+        description: "namespace/workload-name",
+        valid: Since::from(1, 14),
+        high_cardinality: false,
+    },
+    ContextValue {
+        name: "workload-name",
+        description: "the workload name (Deployment, StatefulSet, ...)",
+        valid: Since::ALWAYS,
+        high_cardinality: false,
+    },
+    ContextValue {
+        name: "app",
+        description: "the app label (app.kubernetes.io/name, k8s-app or app)",
+        valid: Since::ALWAYS,
+        high_cardinality: false,
+    },
+];
+
+pub fn context_value(name: &str) -> Option<&'static ContextValue> {
+    CONTEXT_VALUES.iter().find(|v| v.name.eq_ignore_ascii_case(name))
+}
+
+/// A label `labelsContext` can add.
+#[derive(Debug, Clone, Copy)]
+pub struct Label {
+    pub name: &'static str,
+    pub valid: Since,
+    pub high_cardinality: bool,
+}
+
+const fn label(name: &'static str, high_cardinality: bool) -> Label {
+    Label { name, valid: Since::ALWAYS, high_cardinality }
+}
+
+/// `labelsContext` labels in the fixed order Cilium emits them (`contextLabelsList`).
+/// `*_workload_kind` came with cilium/cilium#27350 (1.15).
+pub const LABELS: &[Label] = &[
+    label("source_ip", true),
+    label("source_pod", true),
+    label("source_namespace", false),
+    label("source_workload", false),
+    Label { name: "source_workload_kind", valid: Since::from(1, 15), high_cardinality: false },
+    label("source_app", false),
+    label("destination_ip", true),
+    label("destination_pod", true),
+    label("destination_namespace", false),
+    label("destination_workload", false),
+    Label { name: "destination_workload_kind", valid: Since::from(1, 15), high_cardinality: false },
+    label("destination_app", false),
+    label("traffic_direction", false),
+];
+
+pub fn label_named(name: &str) -> Option<&'static Label> {
+    LABELS.iter().find(|l| l.name.eq_ignore_ascii_case(name))
+}
+
+pub fn handler(name: &str) -> Option<&'static Handler> {
+    HANDLERS.iter().find(|h| h.name.eq_ignore_ascii_case(name))
+}
+
+/// Position of a handler in the catalogue: the order ciliumon writes lists in.
+pub fn handler_rank(name: &str) -> usize {
+    HANDLERS.iter().position(|h| h.name == name).unwrap_or(usize::MAX)
+}
+
+pub fn handlers_for(v: &Version) -> impl Iterator<Item = &'static Handler> + '_ {
+    HANDLERS.iter().filter(move |h| h.valid.contains(v))
+}
+
+/// One of the three metrics endpoints a node serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Component {
+    Agent,
+    Operator,
+    Hubble,
+}
+
+impl Component {
+    pub const ALL: [Component; 3] = [Component::Agent, Component::Operator, Component::Hubble];
+
+    /// The default port (`prometheus.port`, `operator.prometheus.port`, `hubble.metrics.port`).
+    pub fn default_port(self) -> u16 {
+        match self {
+            Component::Agent => 9962,
+            Component::Operator => 9963,
+            Component::Hubble => 9965,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Component::Agent => "agent",
+            Component::Operator => "operator",
+            Component::Hubble => "hubble",
+        }
+    }
+
+    /// Whether a sample's metric name identifies this component's endpoint.
+    pub fn owns(self, metric: &str) -> bool {
+        match self {
+            Component::Agent => {
+                metric.starts_with("cilium_") && !metric.starts_with("cilium_operator_")
+            }
+            Component::Operator => metric.starts_with("cilium_operator_"),
+            Component::Hubble => metric.starts_with("hubble_"),
+        }
+    }
+}
+
+/// Edit distance suggestion: the closest of `candidates` to `input`, if it is close enough.
+pub fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = input.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *d < c.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique() {
+        let mut names: Vec<_> = HANDLERS.iter().map(|h| h.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), HANDLERS.len());
+        let mut labels: Vec<_> = LABELS.iter().map(|l| l.name).collect();
+        labels.sort();
+        labels.dedup();
+        assert_eq!(labels.len(), LABELS.len());
+    }
+
+    #[test]
+    fn conflicts_are_symmetric_and_known() {
+        for h in HANDLERS {
+            for c in h.conflicts {
+                let other = handler(c).expect("conflict names a handler");
+                assert!(other.conflicts.contains(&h.name), "{} <-> {}", h.name, c);
+            }
+        }
+    }
+
+    #[test]
+    fn descriptions_fit_one_line() {
+        for h in HANDLERS {
+            assert!(!h.description.contains('\n') && h.description.len() <= 90, "{}", h.name);
+        }
+    }
+
+    #[test]
+    fn every_metric_is_hubble_prefixed() {
+        for h in HANDLERS {
+            assert!(!h.metrics.is_empty());
+            for m in h.metrics {
+                assert!(m.name.starts_with("hubble_"), "{}", m.name);
+                assert!(Component::Hubble.owns(m.name));
+            }
+        }
+    }
+
+    #[test]
+    fn version_bound_entries() {
+        let v119 = Version::new(1, 19, 6);
+        let v120 = Version::new(1, 20, 0);
+        let v114 = Version::new(1, 14, 19);
+        let names = |v: &Version| handlers_for(v).map(|h| h.name).collect::<Vec<_>>();
+        assert!(names(&v119).contains(&"kafka") && !names(&v119).contains(&"sctp"));
+        assert!(!names(&v120).contains(&"kafka") && names(&v120).contains(&"sctp"));
+        assert!(!context_value("pod-short").unwrap().valid.contains(&v114));
+        assert!(!label_named("source_workload_kind").unwrap().valid.contains(&v114));
+        assert!(label_named("source_workload_kind").unwrap().valid.contains(&Version::new(1, 15, 0)));
+    }
+
+    #[test]
+    fn histogram_samples() {
+        let h = histogram("hubble_http_request_duration_seconds");
+        assert!(h.matches_sample("hubble_http_request_duration_seconds_bucket"));
+        assert!(h.matches_sample("hubble_http_request_duration_seconds_count"));
+        assert!(!h.matches_sample("hubble_http_request_duration_seconds"));
+        assert!(counter("hubble_drop_total").matches_sample("hubble_drop_total"));
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(did_you_mean("dnss", HANDLERS.iter().map(|h| h.name)), Some("dns"));
+        assert_eq!(did_you_mean("httpv3", HANDLERS.iter().map(|h| h.name)), Some("httpV2"));
+        assert_eq!(did_you_mean("zzzzzzzz", HANDLERS.iter().map(|h| h.name)), None);
+    }
+
+    #[test]
+    fn components() {
+        assert!(Component::Agent.owns("cilium_version"));
+        assert!(!Component::Agent.owns("cilium_operator_process_start_time_seconds"));
+        assert!(Component::Operator.owns("cilium_operator_process_start_time_seconds"));
+    }
+}

@@ -1,0 +1,9 @@
+//! ciliumon: turn on Cilium and Hubble metrics in one verified step.
+//!
+//! The model is pure (catalogue → specs → config → values → plan) and renders to shell, YAML and
+//! JSON; the effects (running steps, asking questions, reading the cluster, probing ports) are thin
+//! layers at the edge.
+
+pub mod catalogue;
+pub mod spec;
+pub mod version;

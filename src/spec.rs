@@ -1,0 +1,599 @@
+//! Hubble metric specs in Cilium's own grammar, `name[:key=value;key=value...]`: parsed,
+//! validated against the catalogue for one Cilium version, and normalised so that equal specs
+//! compare equal and print the same.
+//!
+//! Grammar (cilium/cilium `pkg/hubble/metrics/api`): split on the first `:`; options split on
+//! `;`; each option on its first `=`; a bare key is a flag; context identifiers are separated by
+//! `|` (ordered fallbacks); only `labelsContext` takes `,`-separated labels. The agent splits the
+//! whole list on whitespace, so a spec may not contain any.
+
+use std::fmt;
+
+use crate::catalogue::{self, Handler, OptionKind};
+use crate::version::Version;
+
+/// One parsed, validated and normalised entry of `hubble.metrics.enabled`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MetricSpec {
+    pub handler: &'static Handler,
+    /// In canonical order: the handler's own options in catalogue order, then context keys in
+    /// catalogue order.
+    pub options: Vec<SpecOption>,
+}
+
+impl PartialEq for Handler {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+impl Eq for Handler {}
+impl std::hash::Hash for Handler {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SpecOption {
+    /// A handler flag such as `query`.
+    Flag(&'static str),
+    /// A handler option with a value, `exemplars=true`.
+    Value(&'static str, &'static str),
+    /// `sourceContext=workload|ip`: fallbacks in order.
+    Context(&'static str, Vec<&'static str>),
+    /// `labelsContext=source_ip,...` in Cilium's emission order.
+    Labels(Vec<&'static str>),
+}
+
+impl SpecOption {
+    fn key(&self) -> &'static str {
+        match self {
+            SpecOption::Flag(k) | SpecOption::Value(k, _) | SpecOption::Context(k, _) => k,
+            SpecOption::Labels(_) => "labelsContext",
+        }
+    }
+
+    fn rank(&self, handler: &Handler) -> usize {
+        let key = self.key();
+        if let Some(i) = handler.options.iter().position(|o| o.key == key) {
+            return i;
+        }
+        handler.options.len()
+            + catalogue::CONTEXT_KEYS.iter().position(|k| k.key == key).unwrap_or(usize::MAX - 100)
+    }
+}
+
+/// A rejected spec: which spec, which token in it, what is wrong and what would be valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError {
+    pub spec: String,
+    pub token: String,
+    pub problem: String,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid metric '{}': {}", self.spec, self.problem)?;
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+fn err(spec: &str, token: &str, problem: String, hint: Option<String>) -> SpecError {
+    SpecError { spec: spec.to_string(), token: token.to_string(), problem, hint }
+}
+
+fn list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    items.into_iter().collect::<Vec<_>>().join(", ")
+}
+
+fn suggest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    let candidates: Vec<&str> = candidates.into_iter().collect();
+    match catalogue::did_you_mean(input, candidates.iter().copied()) {
+        Some(near) => format!("did you mean '{near}'? valid: {}", list(candidates)),
+        None => format!("valid: {}", list(candidates)),
+    }
+}
+
+impl MetricSpec {
+    /// Parse one spec and validate it for Cilium `version`.
+    pub fn parse(input: &str, version: &Version) -> Result<MetricSpec, SpecError> {
+        let spec = input;
+        if spec.is_empty() {
+            return Err(err(spec, "", "empty metric name".into(), Some(handler_hint(version))));
+        }
+        if let Some(c) = spec.chars().find(|c| c.is_whitespace() || c.is_control()) {
+            let what = if c.is_whitespace() { "whitespace" } else { "a control character" };
+            return Err(err(
+                spec,
+                &c.escape_default().to_string(),
+                format!("contains {what} ({:?}); the agent splits the metric list on whitespace", c),
+                Some("give each metric as its own --metric or list item".into()),
+            ));
+        }
+        let (name, rest) = match spec.split_once(':') {
+            Some((n, r)) => (n, Some(r)),
+            None => (spec, None),
+        };
+        if name.contains(['{', '}', ',']) {
+            return Err(err(
+                spec,
+                name,
+                format!("'{name}' looks like a Helm --set list; give one metric per --metric"),
+                Some("--metric dns --metric drop (no braces, no escaped commas)".into()),
+            ));
+        }
+        let handler = match catalogue::handler(name) {
+            Some(h) => h,
+            None => {
+                return Err(err(
+                    spec,
+                    name,
+                    format!("unknown metric family '{name}'"),
+                    Some(suggest(name, catalogue::handlers_for(version).map(|h| h.name))),
+                ));
+            }
+        };
+        if !handler.valid.contains(version) {
+            return Err(err(
+                spec,
+                name,
+                format!(
+                    "metric family '{}' is not in Cilium {} (available in {})",
+                    handler.name,
+                    version,
+                    handler.valid.describe()
+                ),
+                Some(handler_hint(version)),
+            ));
+        }
+        let mut options: Vec<SpecOption> = Vec::new();
+        if let Some(rest) = rest {
+            if rest.is_empty() {
+                return Err(err(
+                    spec,
+                    ":",
+                    format!("nothing after ':' in '{spec}'"),
+                    Some(format!("drop the ':' or add options: {}", option_names(handler))),
+                ));
+            }
+            for raw in rest.split(';') {
+                let opt = parse_option(spec, handler, raw, version)?;
+                if options.iter().any(|o| o.key() == opt.key()) {
+                    return Err(err(
+                        spec,
+                        raw,
+                        format!("option '{}' is given twice", opt.key()),
+                        None,
+                    ));
+                }
+                options.push(opt);
+            }
+        }
+        options.sort_by_key(|o| o.rank(handler));
+        Ok(MetricSpec { handler, options })
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.handler.name
+    }
+
+    /// `exemplars=true` on http/httpV2.
+    pub fn exemplars(&self) -> bool {
+        self.options.iter().any(|o| matches!(o, SpecOption::Value("exemplars", "true")))
+    }
+
+    /// Context choices that create one series per pod or address, for the wizard's warning.
+    pub fn high_cardinality(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        for o in &self.options {
+            match o {
+                SpecOption::Context(_, ids) => out.extend(
+                    ids.iter()
+                        .filter(|i| catalogue::context_value(i).is_some_and(|v| v.high_cardinality)),
+                ),
+                SpecOption::Labels(ls) => out.extend(
+                    ls.iter().filter(|l| catalogue::label_named(l).is_some_and(|x| x.high_cardinality)),
+                ),
+                SpecOption::Flag("query") => out.push("query"),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Egress/ingress context keys without the plain key: Cilium before 1.15 added the label only
+    /// for the plain key (cilium/cilium#27717).
+    pub fn directional_without_plain(&self) -> Option<&'static str> {
+        let keys: Vec<&str> = self.options.iter().map(|o| o.key()).collect();
+        for (plain, variants) in [
+            ("sourceContext", ["sourceEgressContext", "sourceIngressContext"]),
+            ("destinationContext", ["destinationEgressContext", "destinationIngressContext"]),
+        ] {
+            if !keys.contains(&plain) && variants.iter().any(|v| keys.contains(v)) {
+                return Some(plain);
+            }
+        }
+        None
+    }
+}
+
+fn handler_hint(version: &Version) -> String {
+    format!("metric families in Cilium {version}: {}", list(catalogue::handlers_for(version).map(|h| h.name)))
+}
+
+fn option_names(handler: &Handler) -> String {
+    list(handler.options.iter().map(|o| o.key).chain(catalogue::CONTEXT_KEYS.iter().map(|k| k.key)))
+}
+
+fn parse_option(
+    spec: &str,
+    handler: &'static Handler,
+    raw: &str,
+    version: &Version,
+) -> Result<SpecOption, SpecError> {
+    if raw.is_empty() {
+        return Err(err(spec, ";", "empty option (stray ';')".into(), None));
+    }
+    let (key, value) = match raw.split_once('=') {
+        Some((k, v)) => (k, Some(v)),
+        None => (raw, None),
+    };
+    if let Some(opt) = handler.option(key) {
+        if !opt.valid.contains(version) {
+            return Err(err(
+                spec,
+                key,
+                format!("option '{}' of {} is not in Cilium {version}", opt.key, handler.name),
+                None,
+            ));
+        }
+        return match (opt.kind, value) {
+            (OptionKind::Flag, None) => Ok(SpecOption::Flag(opt.key)),
+            (OptionKind::Flag, Some(v)) => Err(err(
+                spec,
+                raw,
+                format!("option '{}' of {} is a flag and takes no value (got '{v}')", opt.key, handler.name),
+                Some(format!("write '{}:{}'", handler.name, opt.key)),
+            )),
+            (OptionKind::OneOf(allowed), Some(v)) => {
+                match allowed.iter().find(|a| a.eq_ignore_ascii_case(v)) {
+                    Some(a) => Ok(SpecOption::Value(opt.key, a)),
+                    None => Err(err(
+                        spec,
+                        v,
+                        format!("'{v}' is not a value of option '{}'", opt.key),
+                        Some(format!("valid: {}", list(allowed.iter().copied()))),
+                    )),
+                }
+            }
+            (OptionKind::OneOf(allowed), None) => Err(err(
+                spec,
+                raw,
+                format!("option '{}' needs a value", opt.key),
+                Some(format!("write '{}={}'", opt.key, allowed[0])),
+            )),
+        };
+    }
+    let Some(ctx) = catalogue::context_key(key) else {
+        let candidates: Vec<&str> = handler
+            .options
+            .iter()
+            .filter(|o| o.valid.contains(version))
+            .map(|o| o.key)
+            .chain(catalogue::CONTEXT_KEYS.iter().map(|k| k.key))
+            .collect();
+        // An option of another handler gets a sharper message.
+        let owner = catalogue::HANDLERS
+            .iter()
+            .find(|h| h.name != handler.name && h.option(key).is_some());
+        let problem = match owner {
+            Some(h) => format!("'{key}' is an option of {}, not of {}", h.name, handler.name),
+            None => format!("unknown option '{key}' for {}", handler.name),
+        };
+        return Err(err(spec, key, problem, Some(suggest(key, candidates.iter().copied()))));
+    };
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Err(err(
+            spec,
+            raw,
+            format!("option '{}' needs a value", ctx.key),
+            Some(if ctx.labels {
+                "e.g. labelsContext=source_namespace,destination_namespace".into()
+            } else {
+                "e.g. sourceContext=workload-name|reserved-identity".into()
+            }),
+        ));
+    };
+    if ctx.labels {
+        let mut labels: Vec<&'static str> = Vec::new();
+        for l in value.split(',') {
+            if l.is_empty() {
+                return Err(err(spec, ",", "empty label in labelsContext (stray ',')".into(), None));
+            }
+            let Some(label) = catalogue::label_named(l) else {
+                return Err(err(
+                    spec,
+                    l,
+                    format!("unknown labelsContext label '{l}'"),
+                    Some(suggest(
+                        l,
+                        catalogue::LABELS.iter().filter(|x| x.valid.contains(version)).map(|x| x.name),
+                    )),
+                ));
+            };
+            if !label.valid.contains(version) {
+                return Err(err(
+                    spec,
+                    l,
+                    format!(
+                        "labelsContext label '{}' is not in Cilium {version} (available in {})",
+                        label.name,
+                        label.valid.describe()
+                    ),
+                    None,
+                ));
+            }
+            if labels.contains(&label.name) {
+                return Err(err(spec, l, format!("label '{}' is listed twice", label.name), None));
+            }
+            labels.push(label.name);
+        }
+        labels.sort_by_key(|l| catalogue::LABELS.iter().position(|x| x.name == *l));
+        return Ok(SpecOption::Labels(labels));
+    }
+    if value.contains(',') {
+        return Err(err(
+            spec,
+            value,
+            format!("'{}' takes fallbacks separated by '|', not ','", ctx.key),
+            Some(format!("write {}={}", ctx.key, value.replace(',', "|"))),
+        ));
+    }
+    let mut ids: Vec<&'static str> = Vec::new();
+    for id in value.split('|') {
+        if id.is_empty() {
+            return Err(err(spec, "|", format!("empty fallback in {} (stray '|')", ctx.key), None));
+        }
+        let Some(cv) = catalogue::context_value(id) else {
+            return Err(err(
+                spec,
+                id,
+                format!("unknown context '{id}' in {}", ctx.key),
+                Some(suggest(
+                    id,
+                    catalogue::CONTEXT_VALUES.iter().filter(|v| v.valid.contains(version)).map(|v| v.name),
+                )),
+            ));
+        };
+        if !cv.valid.contains(version) {
+            return Err(err(
+                spec,
+                id,
+                format!(
+                    "context '{}' is not in Cilium {version} (available in {})",
+                    cv.name,
+                    cv.valid.describe()
+                ),
+                Some("use pod-name, workload-name or workload instead".into()),
+            ));
+        }
+        if ids.contains(&cv.name) {
+            return Err(err(spec, id, format!("context '{}' is listed twice in {}", cv.name, ctx.key), None));
+        }
+        ids.push(cv.name);
+    }
+    Ok(SpecOption::Context(ctx.key, ids))
+}
+
+impl fmt::Display for MetricSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.handler.name)?;
+        for (i, o) in self.options.iter().enumerate() {
+            f.write_str(if i == 0 { ":" } else { ";" })?;
+            match o {
+                SpecOption::Flag(k) => f.write_str(k)?,
+                SpecOption::Value(k, v) => write!(f, "{k}={v}")?,
+                SpecOption::Context(k, ids) => write!(f, "{k}={}", ids.join("|"))?,
+                SpecOption::Labels(ls) => write!(f, "labelsContext={}", ls.join(","))?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parse and validate a whole list: each spec, then the rules between them (duplicates,
+/// conflicts). The result is in catalogue order.
+pub fn parse_list<S: AsRef<str>>(specs: &[S], version: &Version) -> Result<Vec<MetricSpec>, SpecError> {
+    let mut out: Vec<MetricSpec> = Vec::with_capacity(specs.len());
+    for s in specs {
+        let s = s.as_ref();
+        let spec = MetricSpec::parse(s, version)?;
+        if let Some(prev) = out.iter().find(|p| p.handler.name == spec.handler.name) {
+            return Err(err(
+                s,
+                spec.handler.name,
+                format!("metric family '{}' is given twice (also as '{prev}')", spec.handler.name),
+                Some("merge the options into one entry".into()),
+            ));
+        }
+        if let Some(other) = out.iter().find(|p| spec.handler.conflicts.contains(&p.handler.name)) {
+            return Err(err(
+                s,
+                spec.handler.name,
+                format!(
+                    "'{}' cannot be enabled together with '{}' (plugin {} conflicts with plugin {})",
+                    spec.handler.name,
+                    other.handler.name,
+                    other.handler.name,
+                    spec.handler.name
+                ),
+                Some("keep httpV2; http is its older form".into()),
+            ));
+        }
+        out.push(spec);
+    }
+    out.sort_by_key(|s| catalogue::handler_rank(s.handler.name));
+    Ok(out)
+}
+
+/// The list as the agent reads it (`hubble-metrics`, space separated).
+pub fn join(specs: &[MetricSpec]) -> String {
+    specs.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Version {
+        s.parse().unwrap()
+    }
+
+    fn ok(s: &str) -> String {
+        MetricSpec::parse(s, &v("1.20.0")).unwrap().to_string()
+    }
+
+    fn bad(s: &str, version: &str) -> SpecError {
+        MetricSpec::parse(s, &v(version)).unwrap_err()
+    }
+
+    #[test]
+    fn blog_list_round_trips() {
+        let blog = [
+            "dns",
+            "drop",
+            "tcp",
+            "flow",
+            "port-distribution",
+            "icmp",
+            "httpV2:exemplars=true;labelsContext=source_ip,source_namespace,source_workload,destination_ip,destination_namespace,destination_workload,traffic_direction",
+        ];
+        for version in ["1.14.0", "1.16.3", "1.20.0"] {
+            let specs = parse_list(&blog, &v(version)).unwrap();
+            let printed: Vec<String> = specs.iter().map(|s| s.to_string()).collect();
+            assert_eq!(printed, blog, "{version}");
+            assert!(specs[6].exemplars());
+        }
+    }
+
+    #[test]
+    fn normalises_case_and_order() {
+        assert_eq!(ok("DNS:ignoreaaaa;QUERY"), "dns:query;ignoreAAAA");
+        assert_eq!(ok("httpv2:labelsContext=traffic_direction,source_ip;exemplars=TRUE"),
+            "httpV2:exemplars=true;labelsContext=source_ip,traffic_direction");
+        assert_eq!(ok("flow:destinationContext=IP;sourcecontext=Workload-Name|reserved-identity"),
+            "flow:sourceContext=workload-name|reserved-identity;destinationContext=ip");
+        assert_eq!(
+            MetricSpec::parse("dns:ignoreAAAA;query", &v("1.20")).unwrap(),
+            MetricSpec::parse("dns:query;ignoreAAAA", &v("1.20")).unwrap()
+        );
+    }
+
+    #[test]
+    fn context_fallback_order_is_kept() {
+        assert_eq!(ok("drop:sourceContext=ip|pod"), "drop:sourceContext=ip|pod");
+        assert_eq!(ok("drop:sourceContext=pod|ip"), "drop:sourceContext=pod|ip");
+    }
+
+    #[test]
+    fn unknown_handler_with_suggestion() {
+        let e = bad("dnss", "1.20");
+        assert_eq!(e.token, "dnss");
+        assert!(e.problem.contains("unknown metric family 'dnss'"));
+        assert!(e.hint.as_ref().unwrap().contains("did you mean 'dns'?"));
+        assert!(e.hint.as_ref().unwrap().contains("port-distribution"));
+    }
+
+    #[test]
+    fn unknown_option_and_foreign_option() {
+        let e = bad("dns:qeury", "1.20");
+        assert!(e.problem.contains("unknown option 'qeury' for dns"), "{e}");
+        assert!(e.hint.unwrap().contains("did you mean 'query'?"));
+        let e = bad("drop:exemplars=true", "1.20");
+        assert!(e.problem.contains("'exemplars' is an option of http, not of drop"), "{e}");
+    }
+
+    #[test]
+    fn bad_context_values_and_labels() {
+        let e = bad("flow:sourceContext=podd", "1.20");
+        assert_eq!(e.token, "podd");
+        assert!(e.hint.unwrap().contains("did you mean 'pod'?"));
+        let e = bad("flow:labelsContext=source_ip,source_namespac", "1.20");
+        assert_eq!(e.token, "source_namespac");
+        assert!(e.hint.unwrap().contains("did you mean 'source_namespace'?"));
+        let e = bad("flow:sourceContext=pod,ip", "1.20");
+        assert!(e.problem.contains("separated by '|'"), "{e}");
+        let e = bad("flow:labelsContext=source_ip,source_ip", "1.20");
+        assert!(e.problem.contains("listed twice"));
+        let e = bad("flow:sourceContext=pod||ip", "1.20");
+        assert!(e.problem.contains("stray '|'"));
+        let e = bad("flow:sourceContext=", "1.20");
+        assert!(e.problem.contains("needs a value"));
+    }
+
+    #[test]
+    fn version_bound() {
+        let e = bad("kafka", "1.20.0");
+        assert!(e.problem.contains("not in Cilium 1.20.0"), "{e}");
+        assert!(MetricSpec::parse("kafka", &v("1.19.6")).is_ok());
+        let e = bad("sctp", "1.19.6");
+        assert!(e.problem.contains("Cilium 1.20 and later"), "{e}");
+        let e = bad("flow:sourceContext=pod-short", "1.14.0");
+        assert_eq!(e.token, "pod-short");
+        assert!(e.problem.contains("Cilium before 1.14"), "{e}");
+        let e = bad("flow:labelsContext=source_workload_kind", "1.14.19");
+        assert!(e.problem.contains("Cilium 1.15 and later"), "{e}");
+        assert!(MetricSpec::parse("flow:labelsContext=destination_workload_kind", &v("1.15.0")).is_ok());
+    }
+
+    #[test]
+    fn flags_and_values() {
+        let e = bad("dns:query=yes", "1.20");
+        assert!(e.problem.contains("is a flag and takes no value"));
+        let e = bad("httpV2:exemplars=maybe", "1.20");
+        assert_eq!(e.token, "maybe");
+        assert!(e.hint.unwrap().contains("true, false"));
+        let e = bad("httpV2:exemplars", "1.20");
+        assert!(e.problem.contains("needs a value"));
+        let e = bad("dns:query;query", "1.20");
+        assert!(e.problem.contains("given twice"));
+        let e = bad("dns:", "1.20");
+        assert!(e.problem.contains("nothing after ':'"));
+        let e = bad("dns:query;", "1.20");
+        assert!(e.problem.contains("stray ';'"));
+    }
+
+    #[test]
+    fn whitespace_and_braces() {
+        let e = bad("dns drop", "1.20");
+        assert!(e.problem.contains("whitespace"));
+        let e = bad("{dns,drop}", "1.20");
+        assert!(e.problem.contains("Helm --set list"));
+        let e = bad("", "1.20");
+        assert!(e.problem.contains("empty metric name"));
+    }
+
+    #[test]
+    fn list_rules() {
+        let e = parse_list(&["http", "httpV2"], &v("1.20")).unwrap_err();
+        assert!(e.problem.contains("plugin http conflicts with plugin httpV2"), "{e}");
+        let e = parse_list(&["dns", "drop", "dns:query"], &v("1.20")).unwrap_err();
+        assert!(e.problem.contains("given twice"));
+        let sorted = parse_list(&["icmp", "dns", "flows-to-world:port;any-drop"], &v("1.20")).unwrap();
+        assert_eq!(join(&sorted), "dns icmp flows-to-world:any-drop;port");
+    }
+
+    #[test]
+    fn cardinality_and_directional() {
+        let s = MetricSpec::parse("flow:sourceContext=pod;labelsContext=source_ip,source_namespace", &v("1.20")).unwrap();
+        assert_eq!(s.high_cardinality(), vec!["pod", "source_ip"]);
+        let s = MetricSpec::parse("flow:sourceEgressContext=pod", &v("1.20")).unwrap();
+        assert_eq!(s.directional_without_plain(), Some("sourceContext"));
+    }
+}
