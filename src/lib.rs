@@ -5,5 +5,11 @@
 //! layers at the edge.
 
 pub mod catalogue;
+pub mod cli;
+pub mod commands;
+pub mod duration;
+pub mod exit;
+pub mod plan;
 pub mod spec;
+pub mod ui;
 pub mod version;

@@ -1,1 +1,3 @@
-fn main(){}
+fn main() -> std::process::ExitCode {
+    ciliumon::commands::main(std::env::args_os())
+}

@@ -1,1 +1,5 @@
+//! Integration tests through the binary, compiled as one test binary.
 
+mod support;
+
+mod smoke;

@@ -1,0 +1,286 @@
+//! The command line: clap definitions only. Nothing here decides anything; `commands/` turns
+//! these into settings and acts.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::ui::ColorChoice;
+
+fn duration(s: &str) -> Result<Duration, String> {
+    crate::duration::parse(s)
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ciliumon",
+    version,
+    about = "Turn on Cilium and Hubble metrics in one verified step",
+    long_about = "Turn on Cilium and Hubble metrics in one verified step.\n\n\
+        ciliumon renders the helm upgrade of Cilium and the kube-prometheus-stack install for the \
+        Cilium version in your cluster, runs them with helm and kubectl, and checks that the agent \
+        (9962), operator (9963) and Hubble (9965) metrics ports serve what you asked for.",
+    after_help = "Start with `ciliumon plan --dry-run`: it shows what would run and touches nothing."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// The kubeconfig context to use (helm --kube-context, kubectl --context)
+    #[arg(long, global = true, value_name = "CONTEXT")]
+    pub kube_context: Option<String>,
+    /// Namespace of the Cilium release [default: kube-system, or the config file's]
+    #[arg(short = 'n', long, global = true, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Path to a kubeconfig file (otherwise KUBECONFIG or ~/.kube/config, as kubectl does)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// When to use colour (NO_COLOR is respected)
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the commands that would enable the metrics, in order, touching nothing
+    Plan(PlanArgs),
+    /// Enable the metrics: ask (on a terminal), show the plan, run it, check the result
+    Setup(SetupArgs),
+    /// Check that the metrics ports listen on every node and serve the families asked for
+    Check(CheckArgs),
+    /// List the Hubble metric families, their options and the metrics they produce
+    Metrics(MetricsArgs),
+    /// Print shell completions
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum PlanOutput {
+    /// A bash script
+    #[default]
+    #[value(alias = "text", alias = "bash")]
+    Shell,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ReportOutput {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StackMode {
+    /// Install (or upgrade) kube-prometheus-stack
+    Install,
+    /// Use a kube-prometheus-stack that is already installed
+    Reuse,
+    /// No Prometheus stack: no ServiceMonitors, no dashboards
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+pub enum ServiceType {
+    ClusterIP,
+    NodePort,
+    LoadBalancer,
+}
+
+/// Everything that shapes the configuration. Flags override the config file, which overrides
+/// the built-in default (the blog post's configuration).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConfigArgs {
+    /// A ciliumon.yaml (see examples/)
+    #[arg(short = 'c', long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// A Hubble metric in Cilium's syntax, e.g. 'httpV2:exemplars=true;labelsContext=source_ip,destination_ip'.
+    /// Repeat for each; replaces the list from the config file
+    #[arg(short = 'm', long = "metric", value_name = "SPEC", action = clap::ArgAction::Append)]
+    pub metrics: Vec<String>,
+    /// The Cilium version to plan for [default: the cluster's, or the newest known with --dry-run]
+    #[arg(long, value_name = "VERSION")]
+    pub cilium_version: Option<String>,
+    /// Name of the Cilium Helm release
+    #[arg(long, value_name = "NAME")]
+    pub release: Option<String>,
+    /// Serve Hubble metrics as OpenMetrics when asked (needed for exemplars)
+    #[arg(long, overrides_with = "no_open_metrics")]
+    pub open_metrics: bool,
+    #[arg(long, hide = true)]
+    pub no_open_metrics: bool,
+    /// Do not enable the agent metrics (9962)
+    #[arg(long)]
+    pub no_agent_metrics: bool,
+    /// Do not enable the operator metrics (9963)
+    #[arg(long)]
+    pub no_operator_metrics: bool,
+    /// Do not enable Hubble Relay (and so no Hubble UI)
+    #[arg(long)]
+    pub no_relay: bool,
+    /// Do not enable the Hubble UI
+    #[arg(long)]
+    pub no_ui: bool,
+    /// Service type of the Hubble UI
+    #[arg(long, value_enum, value_name = "TYPE")]
+    pub ui_service_type: Option<ServiceType>,
+    /// NodePort of the Hubble UI (with --ui-service-type NodePort)
+    #[arg(long, value_name = "PORT")]
+    pub ui_node_port: Option<u16>,
+    /// Do not export flows to a file on each node
+    #[arg(long)]
+    pub no_export: bool,
+    /// Path of the flow export file on each node
+    #[arg(long, value_name = "PATH")]
+    pub export_file_path: Option<String>,
+    /// Install kube-prometheus-stack, reuse an existing one, or none
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub stack: Option<StackMode>,
+    /// Release name of kube-prometheus-stack
+    #[arg(long, value_name = "NAME")]
+    pub stack_release: Option<String>,
+    /// Namespace of kube-prometheus-stack
+    #[arg(long, value_name = "NAMESPACE")]
+    pub stack_namespace: Option<String>,
+    /// Chart version of kube-prometheus-stack [default: the repository's latest]
+    #[arg(long, value_name = "VERSION")]
+    pub stack_version: Option<String>,
+    /// Do not create ServiceMonitors for the agent, operator and Hubble
+    #[arg(long)]
+    pub no_service_monitors: bool,
+    /// Do not install Cilium's Grafana dashboards
+    #[arg(long)]
+    pub no_dashboards: bool,
+    /// File holding the Grafana admin password (passed to helm with --set-file)
+    #[arg(long, value_name = "FILE", conflicts_with = "grafana_password_env")]
+    pub grafana_password_file: Option<PathBuf>,
+    /// Environment variable holding the Grafana admin password
+    #[arg(long, value_name = "VAR")]
+    pub grafana_password_env: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Contact nothing (no helm, no kubectl): plan for --cilium-version or the newest known release
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write the values files to DIR (mode 0600) and use `-f FILE` instead of `--set`
+    #[arg(long, value_name = "DIR")]
+    pub values_dir: Option<PathBuf>,
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value_t = PlanOutput::Shell)]
+    pub output: PlanOutput,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// Print the plan and exit (like `plan`), touching nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask: take the configuration from flags and --config, and run
+    #[arg(short = 'y', long, env = "CILIUMON_YES", value_parser = clap::builder::FalseyValueParser::new())]
+    pub yes: bool,
+    /// Time limit for each step
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "10m")]
+    pub timeout: Duration,
+    /// Show each step's output as it runs
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Where to save the current Cilium values before the upgrade
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Save the answers as a ciliumon.yaml that replays this setup
+    #[arg(long, value_name = "FILE")]
+    pub save_config: Option<PathBuf>,
+    /// Do not check the metrics endpoints after the steps
+    #[arg(long)]
+    pub no_check: bool,
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value_t = ReportOutput::Text)]
+    pub output: ReportOutput,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Check this host, like `ss -tnlp`: listening sockets from /proc/net/tcp{,6}, then /metrics
+    #[arg(long, conflicts_with_all = ["nodes", "nodes_file"])]
+    pub local: bool,
+    /// Check this node address directly (repeatable)
+    #[arg(long = "node", value_name = "ADDR", action = clap::ArgAction::Append)]
+    pub nodes: Vec<String>,
+    /// Check the node addresses in FILE (one a line, # comments)
+    #[arg(long, value_name = "FILE")]
+    pub nodes_file: Option<PathBuf>,
+    /// In cluster mode, scrape the host IPs directly instead of through the API server's pod proxy
+    #[arg(long)]
+    pub direct: bool,
+    /// Agent metrics port
+    #[arg(long, value_name = "PORT")]
+    pub agent_port: Option<u16>,
+    /// Operator metrics port
+    #[arg(long, value_name = "PORT")]
+    pub operator_port: Option<u16>,
+    /// Hubble metrics port
+    #[arg(long, value_name = "PORT")]
+    pub hubble_port: Option<u16>,
+    /// A ciliumon.yaml whose metric list is what should be served
+    #[arg(short = 'c', long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// A Hubble metric that should be served (repeatable; Cilium's syntax)
+    #[arg(short = 'm', long = "metric", value_name = "SPEC", action = clap::ArgAction::Append)]
+    pub metrics: Vec<String>,
+    /// The Cilium version to validate --metric against [default: the newest known]
+    #[arg(long, value_name = "VERSION")]
+    pub cilium_version: Option<String>,
+    /// Retry until everything passes or DURATION is up
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub wait: Option<Duration>,
+    /// A family with no samples yet is a failure, not "waiting for traffic"
+    #[arg(long)]
+    pub strict: bool,
+    /// Time limit for each connection and request
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "2s")]
+    pub timeout: Duration,
+    /// How many endpoints to probe at once
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub concurrency: usize,
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value_t = ReportOutput::Text)]
+    pub output: ReportOutput,
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// The Cilium version [default: the newest known]
+    #[arg(long, value_name = "VERSION")]
+    pub cilium_version: Option<String>,
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value_t = ReportOutput::Text)]
+    pub output: ReportOutput,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}
