@@ -5,11 +5,16 @@
 //! layers at the edge.
 
 pub mod catalogue;
+pub mod cluster;
+pub mod config;
 pub mod cli;
 pub mod commands;
 pub mod duration;
 pub mod exit;
 pub mod plan;
+pub mod render;
 pub mod spec;
 pub mod ui;
+pub mod values;
 pub mod version;
+pub mod yaml;
