@@ -199,7 +199,12 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
     let mut steps = Vec::new();
     let mut files = Vec::new();
     let timeout = crate::duration::to_go(layout.timeout);
-    let helm = |kind, args: Vec<String>, purpose: String| Step { kind, program: "helm".into(), args, purpose };
+    let helm = |kind, mut args: Vec<String>, purpose: String| {
+        if !matches!(kind, StepKind::StackInstall | StepKind::CiliumUpgrade) {
+            layout.helm_common(&mut args);
+        }
+        Step { kind, program: "helm".into(), args, purpose }
+    };
 
     // Repositories.
     let mut repos = vec![&config.cilium.repo];

@@ -1,5 +1,8 @@
 //! Integration tests through the binary, compiled as one test binary.
 
+mod recorder;
 mod support;
 
+mod helm;
+mod plan;
 mod smoke;
