@@ -138,7 +138,10 @@ impl Default for CiliumConfig {
         CiliumConfig {
             release: "cilium".into(),
             namespace: "kube-system".into(),
-            repo: Repo { name: "cilium".into(), url: "https://helm.cilium.io".into() },
+            repo: Repo {
+                name: "cilium".into(),
+                url: "https://helm.cilium.io".into(),
+            },
             chart: "cilium".into(),
             version: None,
         }
@@ -159,7 +162,11 @@ impl Default for HubbleConfig {
 
 impl Default for UiConfig {
     fn default() -> Self {
-        UiConfig { enabled: true, service_type: ServiceType::NodePort, node_port: Some(31234) }
+        UiConfig {
+            enabled: true,
+            service_type: ServiceType::NodePort,
+            node_port: Some(31234),
+        }
     }
 }
 
@@ -176,7 +183,10 @@ impl Default for ExportConfig {
 
 impl Default for ComponentMetrics {
     fn default() -> Self {
-        ComponentMetrics { agent: true, operator: true }
+        ComponentMetrics {
+            agent: true,
+            operator: true,
+        }
     }
 }
 
@@ -293,17 +303,27 @@ impl Config {
             ("cilium.release", &self.cilium.release),
             ("cilium.namespace", &self.cilium.namespace),
             ("prometheusStack.release", &self.prometheus_stack.release),
-            ("prometheusStack.namespace", &self.prometheus_stack.namespace),
+            (
+                "prometheusStack.namespace",
+                &self.prometheus_stack.namespace,
+            ),
         ] {
             check_dns_label(what, value)?;
         }
         for (what, value) in [
             ("cilium.repo.name", &self.cilium.repo.name),
             ("cilium.chart", &self.cilium.chart),
-            ("prometheusStack.repo.name", &self.prometheus_stack.repo.name),
+            (
+                "prometheusStack.repo.name",
+                &self.prometheus_stack.repo.name,
+            ),
             ("prometheusStack.chart", &self.prometheus_stack.chart),
         ] {
-            if value.is_empty() || !value.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            if value.is_empty()
+                || !value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
                 return Err(Failure::bad_input(format!(
                     "{what} '{value}' is not a valid Helm repository or chart name"
                 ))
@@ -311,46 +331,63 @@ impl Config {
             }
         }
         if let Some(v) = &self.cilium.version {
-            let parsed: Version = v.parse().map_err(|e: anyhow::Error| Failure::bad_input(e.to_string()))?;
+            let parsed: Version = v
+                .parse()
+                .map_err(|e: anyhow::Error| Failure::bad_input(e.to_string()))?;
             if !crate::catalogue::supported(&parsed) {
                 return Err(unsupported(&parsed).into());
             }
         }
-        if let Some(v) = &self.prometheus_stack.version {
-            if v.is_empty() || v.starts_with('-') || v.chars().any(|c| c.is_whitespace()) {
-                return Err(Failure::bad_input(format!(
-                    "prometheusStack.version '{v}' is not a chart version"
-                ))
-                .into());
-            }
+        if let Some(v) = &self.prometheus_stack.version
+            && (v.is_empty() || v.starts_with('-') || v.chars().any(|c| c.is_whitespace()))
+        {
+            return Err(Failure::bad_input(format!(
+                "prometheusStack.version '{v}' is not a chart version"
+            ))
+            .into());
         }
         if self.hubble.ui.enabled && !self.hubble.relay {
-            return Err(Failure::bad_input("the Hubble UI needs Hubble Relay (the chart refuses the UI without it)")
-                .hint("drop --no-relay, or add --no-ui")
-                .into());
+            return Err(Failure::bad_input(
+                "the Hubble UI needs Hubble Relay (the chart refuses the UI without it)",
+            )
+            .hint("drop --no-relay, or add --no-ui")
+            .into());
         }
-        if let Some(p) = self.hubble.ui.node_port {
-            if !(30000..=32767).contains(&p) {
-                return Err(Failure::bad_input(format!(
-                    "UI node port {p} is outside the Kubernetes NodePort range 30000-32767"
-                ))
-                .hint("pick a port in 30000-32767, e.g. --ui-node-port 31234")
-                .into());
-            }
+        if let Some(p) = self.hubble.ui.node_port
+            && !(30000..=32767).contains(&p)
+        {
+            return Err(Failure::bad_input(format!(
+                "UI node port {p} is outside the Kubernetes NodePort range 30000-32767"
+            ))
+            .hint("pick a port in 30000-32767, e.g. --ui-node-port 31234")
+            .into());
         }
         let path = &self.hubble.export.file_path;
-        if self.hubble.export.enabled && (!path.starts_with('/') || path.contains(char::is_whitespace)) {
+        if self.hubble.export.enabled
+            && (!path.starts_with('/') || path.contains(char::is_whitespace))
+        {
             return Err(Failure::bad_input(format!(
                 "export file path '{path}' must be an absolute path without spaces"
             ))
             .into());
         }
-        if self.prometheus_stack.mode == StackMode::None && self.prometheus_stack.grafana_admin_password.is_some() {
-            return Err(Failure::bad_input("a Grafana admin password was given, but no stack is installed (--stack none)").into());
+        if self.prometheus_stack.mode == StackMode::None
+            && self.prometheus_stack.grafana_admin_password.is_some()
+        {
+            return Err(Failure::bad_input(
+                "a Grafana admin password was given, but no stack is installed (--stack none)",
+            )
+            .into());
         }
         match &self.prometheus_stack.grafana_admin_password {
-            Some(SecretSource::Env(var)) if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
-                return Err(Failure::bad_input(format!("'{var}' is not an environment variable name")).into());
+            Some(SecretSource::Env(var))
+                if var.is_empty()
+                    || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+            {
+                return Err(Failure::bad_input(format!(
+                    "'{var}' is not an environment variable name"
+                ))
+                .into());
             }
             _ => {}
         }
@@ -387,15 +424,23 @@ impl Config {
 }
 
 pub fn unsupported(v: &Version) -> Failure {
-    let known: Vec<String> = crate::catalogue::RELEASES.iter().map(|r| format!("{}.{}", r.major, r.minor)).collect();
-    Failure::bad_input(format!("Cilium {v} is not a version ciliumon knows (it knows {})", known.join(", ")))
-        .hint("pass --cilium-version with a release from that list")
+    let known: Vec<String> = crate::catalogue::RELEASES
+        .iter()
+        .map(|r| format!("{}.{}", r.major, r.minor))
+        .collect();
+    Failure::bad_input(format!(
+        "Cilium {v} is not a version ciliumon knows (it knows {})",
+        known.join(", ")
+    ))
+    .hint("pass --cilium-version with a release from that list")
 }
 
 fn check_dns_label(what: &str, value: &str) -> Result<()> {
     let ok = !value.is_empty()
         && value.len() <= 53
-        && value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !value.starts_with('-')
         && !value.ends_with('-');
     if ok {
@@ -411,7 +456,8 @@ fn check_dns_label(what: &str, value: &str) -> Result<()> {
 /// Load just the metric list of a config file, validated for `version` (used by `check`).
 pub fn metrics_from_file(path: &Path, version: &Version) -> Result<Vec<MetricSpec>> {
     let c = Config::load(path)?;
-    c.metric_specs(version).with_context(|| format!("in {}", path.display()))
+    c.metric_specs(version)
+        .with_context(|| format!("in {}", path.display()))
 }
 
 #[cfg(test)]
@@ -449,7 +495,11 @@ mod tests {
     fn flags_override_file() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("c.yaml");
-        std::fs::write(&f, "hubble:\n  metrics: [drop]\nprometheusStack:\n  release: kps\n").unwrap();
+        std::fs::write(
+            &f,
+            "hubble:\n  metrics: [drop]\nprometheusStack:\n  release: kps\n",
+        )
+        .unwrap();
         let mut a = args();
         a.config = Some(f.clone());
         let c = Config::resolve(&GlobalArgs::default(), &a).unwrap();
@@ -458,7 +508,14 @@ mod tests {
         assert!(c.hubble.relay, "unset keys keep the default");
         a.metrics = vec!["flow".into()];
         a.stack_release = Some("other".into());
-        let c = Config::resolve(&GlobalArgs { namespace: Some("cilium".into()), ..Default::default() }, &a).unwrap();
+        let c = Config::resolve(
+            &GlobalArgs {
+                namespace: Some("cilium".into()),
+                ..Default::default()
+            },
+            &a,
+        )
+        .unwrap();
         assert_eq!(c.hubble.metrics, ["flow"]);
         assert_eq!(c.prometheus_stack.release, "other");
         assert_eq!(c.cilium.namespace, "cilium");
@@ -472,10 +529,20 @@ mod tests {
         assert!(e.to_string().contains("needs Hubble Relay"));
         let mut a = args();
         a.ui_node_port = Some(8080);
-        assert!(Config::resolve(&GlobalArgs::default(), &a).unwrap_err().to_string().contains("8080"));
+        assert!(
+            Config::resolve(&GlobalArgs::default(), &a)
+                .unwrap_err()
+                .to_string()
+                .contains("8080")
+        );
         let mut a = args();
         a.stack_release = Some("Prom".into());
-        assert!(Config::resolve(&GlobalArgs::default(), &a).unwrap_err().to_string().contains("'Prom'"));
+        assert!(
+            Config::resolve(&GlobalArgs::default(), &a)
+                .unwrap_err()
+                .to_string()
+                .contains("'Prom'")
+        );
     }
 
     #[test]
@@ -488,6 +555,11 @@ mod tests {
         let (on, note) = c.open_metrics(&specs).unwrap();
         assert!(on && note.unwrap().contains("exemplars"));
         c.hubble.open_metrics = Some(false);
-        assert!(c.open_metrics(&specs).unwrap_err().to_string().contains("need OpenMetrics"));
+        assert!(
+            c.open_metrics(&specs)
+                .unwrap_err()
+                .to_string()
+                .contains("need OpenMetrics")
+        );
     }
 }

@@ -5,10 +5,10 @@
 //! layers at the edge.
 
 pub mod catalogue;
-pub mod cluster;
-pub mod config;
 pub mod cli;
+pub mod cluster;
 pub mod commands;
+pub mod config;
 pub mod duration;
 pub mod exit;
 pub mod plan;

@@ -31,7 +31,9 @@ pub struct Step {
 
 impl Step {
     pub fn argv(&self) -> Vec<&str> {
-        std::iter::once(self.program.as_str()).chain(self.args.iter().map(String::as_str)).collect()
+        std::iter::once(self.program.as_str())
+            .chain(self.args.iter().map(String::as_str))
+            .collect()
     }
 }
 
@@ -142,7 +144,9 @@ impl Layout {
 /// else (offline) the newest catalogued release.
 pub fn target_version(config: &Config, target: &Target) -> Result<Version> {
     let v = match (&config.cilium.version, &target.installed) {
-        (Some(v), _) => v.parse::<Version>().map_err(|e| Failure::bad_input(e.to_string()))?,
+        (Some(v), _) => v
+            .parse::<Version>()
+            .map_err(|e| Failure::bad_input(e.to_string()))?,
         (None, Some(installed)) => installed.clone(),
         (None, None) => crate::catalogue::newest(),
     };
@@ -162,7 +166,8 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
 
     let stack = &config.prometheus_stack;
     // Reuse an existing stack rather than install a second one.
-    let (install_stack, stack_release, stack_namespace) = match (stack.mode, &target.existing_stack) {
+    let (install_stack, stack_release, stack_namespace) = match (stack.mode, &target.existing_stack)
+    {
         (StackMode::Install, Some((r, ns))) => {
             notes.push(format!(
                 "kube-prometheus-stack is already installed as release '{r}' in '{ns}': it is upgraded in place, not installed twice."
@@ -203,7 +208,12 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
         if !matches!(kind, StepKind::StackInstall | StepKind::CiliumUpgrade) {
             layout.helm_common(&mut args);
         }
-        Step { kind, program: "helm".into(), args, purpose }
+        Step {
+            kind,
+            program: "helm".into(),
+            args,
+            purpose,
+        }
     };
 
     // Repositories.
@@ -214,13 +224,26 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
     for repo in &repos {
         steps.push(helm(
             StepKind::RepoAdd,
-            vec!["repo".into(), "add".into(), repo.name.clone(), repo.url.clone(), "--force-update".into()],
-            format!("Register the '{}' chart repository (idempotent: --force-update)", repo.name),
+            vec![
+                "repo".into(),
+                "add".into(),
+                repo.name.clone(),
+                repo.url.clone(),
+                "--force-update".into(),
+            ],
+            format!(
+                "Register the '{}' chart repository (idempotent: --force-update)",
+                repo.name
+            ),
         ));
     }
     let mut update = vec!["repo".into(), "update".into()];
     update.extend(repos.iter().map(|r| r.name.clone()));
-    steps.push(helm(StepKind::RepoUpdate, update, "Fetch the current chart indexes of those repositories".into()));
+    steps.push(helm(
+        StepKind::RepoUpdate,
+        update,
+        "Fetch the current chart indexes of those repositories".into(),
+    ));
 
     // kube-prometheus-stack first: its CRDs must exist before Cilium's ServiceMonitors.
     if let (true, Some(release), Some(sv)) = (install_stack, &stack_release, &stack_values) {
@@ -283,21 +306,41 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
             target.installed.as_ref().map(|v| v.to_string()).unwrap_or_default()
         ));
     } else {
-        let current = target.current_values.clone().unwrap_or_else(|| serde_json::json!({}));
+        let current = target
+            .current_values
+            .clone()
+            .unwrap_or_else(|| serde_json::json!({}));
         let dir = layout.values_dir.as_ref().unwrap_or(&layout.secrets_dir);
         let path = dir.join("cilium-current-values.yaml");
-        args.extend(["--reset-values".into(), "-f".into(), path.display().to_string()]);
-        files.push(PlanFile { path, source: FileSource::Values { values: current } });
+        args.extend([
+            "--reset-values".into(),
+            "-f".into(),
+            path.display().to_string(),
+        ]);
+        files.push(PlanFile {
+            path,
+            source: FileSource::Values { values: current },
+        });
         notes.push("Helm older than 3.14 has no --reset-then-reuse-values: the release's current values are saved and passed with -f over the new chart's defaults.".into());
     }
-    values_args(&mut args, layout, "cilium-values.yaml", &cilium_values, &mut files);
+    values_args(
+        &mut args,
+        layout,
+        "cilium-values.yaml",
+        &cilium_values,
+        &mut files,
+    );
     layout.helm_common(&mut args);
     steps.push(helm(
         StepKind::CiliumUpgrade,
         args,
         format!(
             "Upgrade Cilium {version} in place with Hubble, the metrics endpoints{}",
-            if stack_release.is_some() && config.service_monitors { " and ServiceMonitors" } else { "" }
+            if stack_release.is_some() && config.service_monitors {
+                " and ServiceMonitors"
+            } else {
+                ""
+            }
         ),
     ));
 
@@ -305,11 +348,22 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
     let ns = &config.cilium.namespace;
     let kubectl = |kind, mut args: Vec<String>, purpose: &str| {
         layout.kubectl_common(&mut args);
-        Step { kind, program: "kubectl".into(), args, purpose: purpose.into() }
+        Step {
+            kind,
+            program: "kubectl".into(),
+            args,
+            purpose: purpose.into(),
+        }
     };
     steps.push(kubectl(
         StepKind::RestartAgents,
-        vec!["rollout".into(), "restart".into(), "daemonset/cilium".into(), "--namespace".into(), ns.clone()],
+        vec![
+            "rollout".into(),
+            "restart".into(),
+            "daemonset/cilium".into(),
+            "--namespace".into(),
+            ns.clone(),
+        ],
         "Restart the agents: they read the Hubble metric list only at start-up",
     ));
     steps.push(kubectl(
@@ -338,7 +392,10 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
             "Wait until the operator serves its metrics",
         ));
     }
-    notes.push(format!("Hubble metrics the agents will run: {}", values::metric_list(&specs)));
+    notes.push(format!(
+        "Hubble metrics the agents will run: {}",
+        values::metric_list(&specs)
+    ));
 
     Ok(Plan {
         cilium_version: version,
@@ -364,7 +421,12 @@ fn values_args(
         Some(dir) => {
             let path = dir.join(name);
             args.extend(["-f".into(), path.display().to_string()]);
-            files.push(PlanFile { path, source: FileSource::Values { values: values.clone() } });
+            files.push(PlanFile {
+                path,
+                source: FileSource::Values {
+                    values: values.clone(),
+                },
+            });
         }
         None => args.extend(crate::render::set_flags(values)),
     }

@@ -51,7 +51,12 @@ pub fn set_flags(values: &Value) -> Vec<String> {
 }
 
 fn flatten(v: &Value, path: &mut Vec<String>, out: &mut Vec<String>) {
-    let key = || path.iter().map(|p| escape_key(p)).collect::<Vec<_>>().join(".");
+    let key = || {
+        path.iter()
+            .map(|p| escape_key(p))
+            .collect::<Vec<_>>()
+            .join(".")
+    };
     match v {
         Value::Object(map) => {
             for (k, child) in map {
@@ -61,18 +66,33 @@ fn flatten(v: &Value, path: &mut Vec<String>, out: &mut Vec<String>) {
             }
         }
         Value::Array(items) => {
-            assert!(!items.is_empty(), "--set cannot express an empty list ({})", key());
+            assert!(
+                !items.is_empty(),
+                "--set cannot express an empty list ({})",
+                key()
+            );
             let strings: Vec<&str> = items
                 .iter()
                 .map(|i| i.as_str().expect("--set lists hold strings only"))
                 .collect();
-            let flag = if strings.iter().any(|s| retyped_by_set(s)) { "--set-string" } else { "--set" };
+            let flag = if strings.iter().any(|s| retyped_by_set(s)) {
+                "--set-string"
+            } else {
+                "--set"
+            };
             let body: Vec<String> = strings.iter().map(|s| escape_value(s, true)).collect();
             out.push(flag.into());
             out.push(format!("{}={{{}}}", key(), body.join(",")));
         }
         Value::String(s) => {
-            out.push(if retyped_by_set(s) { "--set-string" } else { "--set" }.into());
+            out.push(
+                if retyped_by_set(s) {
+                    "--set-string"
+                } else {
+                    "--set"
+                }
+                .into(),
+            );
             out.push(format!("{}={}", key(), escape_value(s, false)));
         }
         Value::Bool(_) | Value::Number(_) => {
@@ -132,7 +152,11 @@ pub fn shell(plan: &Plan, header: &str) -> String {
         match &f.source {
             FileSource::Env { variable } => {
                 let path = f.path.display().to_string();
-                let dir = f.path.parent().map(|p| p.display().to_string()).unwrap_or_else(|| ".".into());
+                let dir = f
+                    .path
+                    .parent()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| ".".into());
                 s.push_str(&format!(
                     "\n# Write the secret in ${variable} to a private file for helm --set-file (never on the command line)\n\
                      install -d -m 700 {}\n\
@@ -162,16 +186,14 @@ pub fn shell(plan: &Plan, header: &str) -> String {
             line.push_str(&q);
             width += q.len();
             // Keep a flag and its value on one line.
-            if breaks && !w.contains('=') {
-                if let Some(next) = words.peek() {
-                    if !next.starts_with('-') {
-                        let qn = quote(next);
-                        line.push(' ');
-                        line.push_str(&qn);
-                        width += qn.len() + 1;
-                        words.next();
-                    }
-                }
+            if breaks
+                && !w.contains('=')
+                && let Some(next) = words.next_if(|n| !n.starts_with('-'))
+            {
+                let qn = quote(next);
+                line.push(' ');
+                line.push_str(&qn);
+                width += qn.len() + 1;
             }
         }
         s.push_str(&line);
@@ -211,7 +233,10 @@ fn document(plan: &Plan) -> Value {
 
 /// A values file as written to disk (YAML, with a header comment).
 pub fn values_file(values: &Value, what: &str) -> Result<String> {
-    Ok(format!("# {what}, written by ciliumon\n{}", crate::yaml::to_string(values)?))
+    Ok(format!(
+        "# {what}, written by ciliumon\n{}",
+        crate::yaml::to_string(values)?
+    ))
 }
 
 #[cfg(test)]
@@ -226,8 +251,22 @@ mod tests {
         assert_eq!(
             flags,
             [
-                "--set", "a.b=true", "--set", "a.n=31234", "--set", "a.s=NodePort", "--set-string", "a.t=true",
-                "--set-string", "a.z=0", "--set-string", "a.num=123", "--set", "a.v=1.20", "--set", "a.lead=0755"
+                "--set",
+                "a.b=true",
+                "--set",
+                "a.n=31234",
+                "--set",
+                "a.s=NodePort",
+                "--set-string",
+                "a.t=true",
+                "--set-string",
+                "a.z=0",
+                "--set-string",
+                "a.num=123",
+                "--set",
+                "a.v=1.20",
+                "--set",
+                "a.lead=0755"
             ]
         );
     }
@@ -237,7 +276,10 @@ mod tests {
         let v = json!({"hubble": {"metrics": {"enabled": ["dns", "httpV2:labelsContext=source_ip,destination_ip"]}},
                         "labels": {"app.kubernetes.io/name": "a,b", "x": "{y}"}});
         let flags = set_flags(&v);
-        assert_eq!(flags[1], r"hubble.metrics.enabled={dns,httpV2:labelsContext=source_ip\,destination_ip}");
+        assert_eq!(
+            flags[1],
+            r"hubble.metrics.enabled={dns,httpV2:labelsContext=source_ip\,destination_ip}"
+        );
         assert_eq!(flags[3], r"labels.app\.kubernetes\.io/name=a\,b");
         assert_eq!(flags[5], r"labels.x=\{y}");
     }

@@ -43,11 +43,15 @@ pub fn set(root: &mut Value, path: &str, v: Value) {
     let parts: Vec<&str> = path.split('.').collect();
     for p in &parts[..parts.len() - 1] {
         if !cur.get(*p).is_some_and(Value::is_object) {
-            cur.as_object_mut().expect("object").insert(p.to_string(), Value::Object(Map::new()));
+            cur.as_object_mut()
+                .expect("object")
+                .insert(p.to_string(), Value::Object(Map::new()));
         }
         cur = cur.get_mut(*p).expect("just inserted");
     }
-    cur.as_object_mut().expect("object").insert(parts[parts.len() - 1].to_string(), v);
+    cur.as_object_mut()
+        .expect("object")
+        .insert(parts[parts.len() - 1].to_string(), v);
 }
 
 /// Remove `path`, and any map left empty by that.
@@ -87,7 +91,8 @@ pub fn cilium(input: &ValuesInput) -> Result<Built> {
             ServiceType::LoadBalancer => "LoadBalancer",
         };
         set(&mut values, "hubble.ui.service.type", json!(t));
-        if let (ServiceType::NodePort, Some(p)) = (c.hubble.ui.service_type, c.hubble.ui.node_port) {
+        if let (ServiceType::NodePort, Some(p)) = (c.hubble.ui.service_type, c.hubble.ui.node_port)
+        {
             set(&mut values, "hubble.ui.service.nodePort", json!(p));
         }
     } else {
@@ -97,8 +102,16 @@ pub fn cilium(input: &ValuesInput) -> Result<Built> {
     // Flow export: hubble.export.static from 1.15; size and backups moved under static in 1.18.
     let export = &c.hubble.export;
     if export.enabled && v.at_least(1, 15) {
-        set(&mut values, "hubble.export.static.filePath", json!(export.file_path));
-        let base = if v.at_least(1, 18) { "hubble.export.static" } else { "hubble.export" };
+        set(
+            &mut values,
+            "hubble.export.static.filePath",
+            json!(export.file_path),
+        );
+        let base = if v.at_least(1, 18) {
+            "hubble.export.static"
+        } else {
+            "hubble.export"
+        };
         if let Some(mb) = export.file_max_size_mb {
             set(&mut values, &format!("{base}.fileMaxSizeMb"), json!(mb));
         }
@@ -126,18 +139,20 @@ pub fn cilium(input: &ValuesInput) -> Result<Built> {
             remove(&mut values, "hubble.metrics.enableOpenMetrics");
         }
         for s in input.specs {
-            if let Some(plain) = s.directional_without_plain() {
-                if !v.at_least(1, 15) {
-                    notes.push(format!(
-                        "'{s}': Cilium {}.{} adds the label only when {plain} is set too (cilium/cilium#27717); add it.",
-                        v.major, v.minor
-                    ));
-                }
+            if let Some(plain) = s.directional_without_plain()
+                && !v.at_least(1, 15)
+            {
+                notes.push(format!(
+                    "'{s}': Cilium {}.{} adds the label only when {plain} is set too (cilium/cilium#27717); add it.",
+                    v.major, v.minor
+                ));
             }
         }
     } else {
         remove(&mut values, "hubble.metrics");
-        notes.push("No Hubble metrics configured: hubble.metrics is left as the cluster has it.".into());
+        notes.push(
+            "No Hubble metrics configured: hubble.metrics is left as the cluster has it.".into(),
+        );
     }
 
     if !c.metrics.agent {
@@ -149,7 +164,8 @@ pub fn cilium(input: &ValuesInput) -> Result<Built> {
     }
 
     // ServiceMonitors: only with a Prometheus operator to read them.
-    let monitors = c.service_monitors && (input.stack_release.is_some() || c.prometheus_stack.mode == StackMode::None);
+    let monitors = c.service_monitors
+        && (input.stack_release.is_some() || c.prometheus_stack.mode == StackMode::None);
     let sm_paths = [
         (c.metrics.agent, "prometheus.serviceMonitor"),
         (c.metrics.operator, "operator.prometheus.serviceMonitor"),
@@ -164,7 +180,11 @@ pub fn cilium(input: &ValuesInput) -> Result<Built> {
             continue;
         }
         match input.stack_release {
-            Some(release) => set(&mut values, &format!("{path}.labels"), json!({ "release": release })),
+            Some(release) => set(
+                &mut values,
+                &format!("{path}.labels"),
+                json!({ "release": release }),
+            ),
             None => remove(&mut values, &format!("{path}.labels")),
         }
     }
@@ -196,7 +216,11 @@ pub fn cilium(input: &ValuesInput) -> Result<Built> {
             continue;
         }
         if dash {
-            set(&mut values, &format!("{path}.namespace"), json!(c.prometheus_stack.namespace));
+            set(
+                &mut values,
+                &format!("{path}.namespace"),
+                json!(c.prometheus_stack.namespace),
+            );
         } else {
             remove(&mut values, path);
         }
@@ -211,7 +235,11 @@ pub fn stack(specs: &[MetricSpec]) -> Built {
         "kube-prometheus-stack: serviceMonitorSelectorNilUsesHelmValues=false and podMonitorSelectorNilUsesHelmValues=false, so its Prometheus selects Cilium's monitors.".to_string(),
     ];
     if let Some(s) = specs.iter().find(|s| s.exemplars()) {
-        set(&mut values, "prometheus.prometheusSpec.enableFeatures", json!(["exemplar-storage"]));
+        set(
+            &mut values,
+            "prometheus.prometheusSpec.enableFeatures",
+            json!(["exemplar-storage"]),
+        );
         notes.push(format!("Prometheus exemplar storage turned on for '{s}'."));
     }
     Built { values, notes }
@@ -252,12 +280,24 @@ mod tests {
     fn blog_values_on_120() {
         let b = build(&Config::default(), "1.20.0", Some("prometheus"));
         let v = &b.values;
-        assert_eq!(v["hubble"]["metrics"]["enabled"].as_array().unwrap().len(), 7);
+        assert_eq!(
+            v["hubble"]["metrics"]["enabled"].as_array().unwrap().len(),
+            7
+        );
         assert_eq!(v["hubble"]["ui"]["service"]["nodePort"], 31234);
-        assert_eq!(v["hubble"]["export"]["static"]["filePath"], "/var/run/cilium/hubble/events.log");
-        assert_eq!(v["prometheus"]["serviceMonitor"]["labels"]["release"], "prometheus");
+        assert_eq!(
+            v["hubble"]["export"]["static"]["filePath"],
+            "/var/run/cilium/hubble/events.log"
+        );
+        assert_eq!(
+            v["prometheus"]["serviceMonitor"]["labels"]["release"],
+            "prometheus"
+        );
         assert_eq!(v["prometheus"]["serviceMonitor"]["trustCRDsExist"], true);
-        assert_eq!(v["hubble"]["metrics"]["dashboards"]["namespace"], "monitoring");
+        assert_eq!(
+            v["hubble"]["metrics"]["dashboards"]["namespace"],
+            "monitoring"
+        );
         assert_eq!(v["operator"]["prometheus"]["enabled"], true);
     }
 
@@ -291,8 +331,15 @@ mod tests {
         let c = Config::default();
         let v: Version = "1.20.0".parse().unwrap();
         let b = stack(&c.metric_specs(&v).unwrap());
-        assert_eq!(b.values["prometheus"]["prometheusSpec"]["enableFeatures"][0], "exemplar-storage");
+        assert_eq!(
+            b.values["prometheus"]["prometheusSpec"]["enableFeatures"][0],
+            "exemplar-storage"
+        );
         let b = stack(&[]);
-        assert!(b.values["prometheus"]["prometheusSpec"].get("enableFeatures").is_none());
+        assert!(
+            b.values["prometheus"]["prometheusSpec"]
+                .get("enableFeatures")
+                .is_none()
+        );
     }
 }

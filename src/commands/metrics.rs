@@ -12,7 +12,9 @@ use crate::version::Version;
 
 pub fn run(args: &MetricsArgs) -> Result<Code> {
     let version = match &args.cilium_version {
-        Some(v) => v.parse::<Version>().map_err(|e| Failure::bad_input(e.to_string()))?,
+        Some(v) => v
+            .parse::<Version>()
+            .map_err(|e| Failure::bad_input(e.to_string()))?,
         None => catalogue::newest(),
     };
     if !catalogue::supported(&version) {
@@ -23,7 +25,8 @@ pub fn run(args: &MetricsArgs) -> Result<Code> {
         ReportOutput::Json => serde_json::to_string_pretty(&document(&version))? + "\n",
     };
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes()).context("writing to stdout")?;
+    out.write_all(text.as_bytes())
+        .context("writing to stdout")?;
     Ok(Code::Ok)
 }
 
@@ -37,7 +40,8 @@ fn option_syntax(kind: OptionKind, key: &str) -> String {
 pub fn text(version: &Version) -> String {
     let bold = console::Style::new().bold();
     let dim = console::Style::new().dim();
-    let mut s = format!("Hubble metric families in Cilium {version} (syntax: name[:option;option...])\n\n");
+    let mut s =
+        format!("Hubble metric families in Cilium {version} (syntax: name[:option;option...])\n\n");
     for h in catalogue::handlers_for(version) {
         s.push_str(&format!("{}  {}", bold.apply_to(h.name), h.description));
         if let Some(d) = h.deprecated {
@@ -45,14 +49,22 @@ pub fn text(version: &Version) -> String {
         }
         s.push('\n');
         for o in h.options.iter().filter(|o| o.valid.contains(version)) {
-            s.push_str(&format!("    {:<22} {}\n", option_syntax(o.kind, o.key), o.description));
+            s.push_str(&format!(
+                "    {:<22} {}\n",
+                option_syntax(o.kind, o.key),
+                o.description
+            ));
         }
         for m in h.metrics {
             let kind = match m.kind {
                 catalogue::MetricType::Counter => "counter",
                 catalogue::MetricType::Histogram => "histogram",
             };
-            s.push_str(&format!("    {} {}\n", dim.apply_to("→"), format_args!("{} ({kind})", m.name)));
+            s.push_str(&format!(
+                "    {} {}\n",
+                dim.apply_to("→"),
+                format_args!("{} ({kind})", m.name)
+            ));
         }
         if h.l7 {
             s.push_str("    needs traffic through the L7 proxy (a CiliumNetworkPolicy with DNS/HTTP rules)\n");
@@ -63,10 +75,24 @@ pub fn text(version: &Version) -> String {
     for k in catalogue::CONTEXT_KEYS {
         s.push_str(&format!("    {:<26} {}\n", k.key, k.description));
     }
-    let values: Vec<&str> = catalogue::CONTEXT_VALUES.iter().filter(|v| v.valid.contains(version)).map(|v| v.name).collect();
-    s.push_str(&format!("  values, '|' for fallbacks: {}\n", values.join(", ")));
-    let labels: Vec<&str> = catalogue::LABELS.iter().filter(|l| l.valid.contains(version)).map(|l| l.name).collect();
-    s.push_str(&format!("  labelsContext labels, ',' separated: {}\n", labels.join(", ")));
+    let values: Vec<&str> = catalogue::CONTEXT_VALUES
+        .iter()
+        .filter(|v| v.valid.contains(version))
+        .map(|v| v.name)
+        .collect();
+    s.push_str(&format!(
+        "  values, '|' for fallbacks: {}\n",
+        values.join(", ")
+    ));
+    let labels: Vec<&str> = catalogue::LABELS
+        .iter()
+        .filter(|l| l.valid.contains(version))
+        .map(|l| l.name)
+        .collect();
+    s.push_str(&format!(
+        "  labelsContext labels, ',' separated: {}\n",
+        labels.join(", ")
+    ));
     s
 }
 

@@ -29,8 +29,13 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<Code> {
         match crate::cluster::read_target(global, &config) {
             Ok((t, desc)) => (t, desc),
             Err(e) => {
-                eprintln!("note: could not read the cluster ({e:#}); planning offline as with --dry-run");
-                (Target::default(), "cluster not reachable: planned offline".to_string())
+                eprintln!(
+                    "note: could not read the cluster ({e:#}); planning offline as with --dry-run"
+                );
+                (
+                    Target::default(),
+                    "cluster not reachable: planned offline".to_string(),
+                )
             }
         }
     };
@@ -44,7 +49,8 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<Code> {
         PlanOutput::Yaml => render::yaml(&plan)?,
     };
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes()).context("writing the plan to stdout")?;
+    out.write_all(text.as_bytes())
+        .context("writing the plan to stdout")?;
     out.flush().context("writing the plan to stdout")?;
     Ok(Code::Ok)
 }
@@ -62,7 +68,11 @@ pub fn write_values(dir: &Path, plan: &Plan) -> Result<()> {
     create_private_dir(dir)?;
     for f in &plan.files {
         if let FileSource::Values { values } = &f.source {
-            let what = f.path.file_name().and_then(|n| n.to_str()).unwrap_or("values");
+            let what = f
+                .path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("values");
             write_private(&f.path, &render::values_file(values, what)?)?;
         }
     }
@@ -75,7 +85,9 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|e| Failure::bad_input(format!("cannot create directory {}: {e}", dir.display())))?;
+        .map_err(|e| {
+            Failure::bad_input(format!("cannot create directory {}: {e}", dir.display()))
+        })?;
     Ok(())
 }
 
@@ -91,6 +103,7 @@ pub fn write_private(path: &Path, contents: &str) -> Result<()> {
         .with_context(|| format!("writing {}", path.display()))?;
     f.set_permissions(std::fs::Permissions::from_mode(0o600))
         .with_context(|| format!("setting mode 0600 on {}", path.display()))?;
-    f.write_all(contents.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(contents.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }

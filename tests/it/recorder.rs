@@ -47,7 +47,9 @@ pub fn read_calls(log: &Path) -> Vec<Vec<String>> {
         .filter(|line| !line.is_empty())
         .map(|line| {
             let line = line.strip_suffix(&[0]).expect("each call ends with NUL");
-            line.split(|b| *b == 0).map(|w| String::from_utf8(w.to_vec()).unwrap()).collect()
+            line.split(|b| *b == 0)
+                .map(|w| String::from_utf8(w.to_vec()).unwrap())
+                .collect()
         })
         .collect()
 }
