@@ -332,3 +332,52 @@ fn assert_subset(want: &Value, got: &Value, ctx: &str) {
         _ => assert_eq!(want, got, "{ctx}"),
     }
 }
+
+/// Every key ciliumon sets exists in that version's real chart defaults (the schema does not
+/// reject unknown keys, so a misspelt or moved key would otherwise be silently ignored). Keys
+/// under a map the chart leaves empty (`labels: {}`) are free-form.
+#[test]
+fn every_key_set_exists_in_the_real_chart() {
+    let fixtures = shared_dir().join("fixtures");
+    let kps: Value = ciliumon::yaml::from_str(
+        &std::fs::read_to_string(fixtures.join("kube-prometheus-stack/values.yaml")).unwrap(),
+    )
+    .unwrap();
+    let mut checked = 0;
+    for (name, config, versions) in configs() {
+        for version in versions.iter() {
+            let text = std::fs::read_to_string(
+                fixtures
+                    .join("cilium-chart")
+                    .join(version)
+                    .join("values.yaml"),
+            )
+            .unwrap();
+            let defaults: Value = ciliumon::yaml::from_str(&text).unwrap();
+            let plan = build(&config, version, None);
+            checked += assert_keys_exist(
+                &plan.cilium_values,
+                &defaults,
+                &format!("{name} {version}:"),
+            );
+            if let Some(stack) = &plan.stack_values {
+                checked +=
+                    assert_keys_exist(stack, &kps, &format!("{name} kube-prometheus-stack:"));
+            }
+        }
+    }
+    assert!(checked > 500, "checked {checked} keys");
+}
+
+fn assert_keys_exist(ours: &Value, chart: &Value, ctx: &str) -> usize {
+    let Value::Object(map) = ours else { return 1 };
+    let mut n = 0;
+    for (k, v) in map {
+        match chart.get(k) {
+            Some(c) => n += assert_keys_exist(v, c, &format!("{ctx}.{k}")),
+            None if chart.as_object().is_some_and(|m| m.is_empty()) => n += 1,
+            None => panic!("{ctx}.{k} is not a key of the chart"),
+        }
+    }
+    n
+}

@@ -4,5 +4,6 @@ mod recorder;
 mod support;
 
 mod helm;
+mod metrics;
 mod plan;
 mod smoke;
