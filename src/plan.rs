@@ -190,7 +190,7 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
         open_metrics,
         stack_release: stack_release.as_deref(),
         crds_exist: install_stack || stack.mode == StackMode::Reuse,
-    })?;
+    });
     notes.extend(built.notes);
     let cilium_values = built.values;
     let stack_values = if install_stack {
@@ -394,7 +394,7 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
     }
     notes.push(format!(
         "Hubble metrics the agents will run: {}",
-        values::metric_list(&specs)
+        crate::spec::join(&specs)
     ));
 
     Ok(Plan {
