@@ -162,6 +162,12 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
     let specs = config.metric_specs(&version)?;
     let (open_metrics, om_note) = config.open_metrics(&specs)?;
     let mut notes: Vec<String> = Vec::new();
+    if config.cilium.version.is_none() && target.installed.is_none() {
+        notes.push(format!(
+            "Cilium {version} was assumed (the newest ciliumon knows): the upgrade pins --version {version}. If your cluster runs another version, plan again with --cilium-version (see `helm list -n {}`), or this script changes your Cilium version.",
+            config.cilium.namespace
+        ));
+    }
     notes.extend(om_note);
 
     let stack = &config.prometheus_stack;
