@@ -13,7 +13,9 @@ use serde::de::DeserializeOwned;
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, String> {
     serde_saphyr::from_str(text).map_err(|e| {
         let text = e.to_string();
-        text.strip_prefix("error: ").map(str::to_string).unwrap_or(text)
+        text.strip_prefix("error: ")
+            .map(str::to_string)
+            .unwrap_or(text)
     })
 }
 
