@@ -6,10 +6,12 @@
 
 pub mod catalogue;
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod duration;
 pub mod exit;
 pub mod plan;
+pub mod run;
 pub mod spec;
 pub mod ui;
 pub mod version;
