@@ -207,7 +207,7 @@ pub const HANDLERS: &[Handler] = &[
     },
     Handler {
         name: "http",
-        description: "HTTP requests, responses and latency (older form; prefer httpV2)",
+        description: "HTTP requests, responses and latency",
         valid: Since::ALWAYS,
         options: &[EXEMPLARS],
         metrics: &[

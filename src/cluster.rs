@@ -10,7 +10,10 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use crate::cli::GlobalArgs;
+use crate::config::Config;
 use crate::exit::Failure;
+use crate::plan::Target;
 use crate::run::{self, Limits};
 use crate::version::Version;
 
@@ -415,6 +418,64 @@ pub fn preflight(tools: Tools, want: &Want<'_>) -> Result<Preflight> {
         cilium,
         stack,
     })
+}
+
+impl Preflight {
+    /// What the plan builder needs to know.
+    pub fn target(&self) -> Target {
+        Target {
+            installed: Some(self.cilium.chart_version.clone()),
+            helm: Some(self.tools.helm_major_minor),
+            existing_stack: self
+                .stack
+                .as_ref()
+                .map(|s| (s.name.clone(), s.namespace.clone())),
+            current_values: Some(self.cilium.values.clone()),
+        }
+    }
+
+    /// One line: where the facts came from.
+    pub fn describe(&self) -> String {
+        format!(
+            "context {}: Cilium release '{}' in '{}', chart {}, revision {}",
+            self.context,
+            self.cilium.name,
+            self.cilium.namespace,
+            self.cilium.chart_version,
+            self.cilium.revision
+        )
+    }
+}
+
+impl Kube {
+    pub fn from_global(global: &GlobalArgs) -> Kube {
+        Kube {
+            context: global.kube_context.clone(),
+            kubeconfig: global.kubeconfig.clone(),
+        }
+    }
+}
+
+/// Preflight against this process's PATH and working directory.
+pub fn preflight_here(global: &GlobalArgs, config: &Config) -> Result<Preflight> {
+    let path = std::env::var_os("PATH");
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let tools = tools(path.as_deref(), &cwd)?;
+    let kube = Kube::from_global(global);
+    preflight(
+        tools,
+        &Want {
+            kube: &kube,
+            release: &config.cilium.release,
+            namespace: &config.cilium.namespace,
+        },
+    )
+}
+
+/// Read what the plan needs from the cluster, with a one-line description of where it came from.
+pub fn read_target(global: &GlobalArgs, config: &Config) -> Result<(Target, String)> {
+    let p = preflight_here(global, config)?;
+    Ok((p.target(), p.describe()))
 }
 
 #[cfg(test)]

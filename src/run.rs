@@ -378,11 +378,11 @@ pub fn write_plan_files(plan: &Plan, dir: &Path) -> Result<WrittenFiles> {
         };
         let contents = match &file.source {
             FileSource::Values { values } => {
-                if path.extension().is_some_and(|e| e == "json") {
-                    serde_json::to_string_pretty(values)?
-                } else {
-                    serde_saphyr::to_string(values).context("cannot write the values as YAML")?
-                }
+                let what = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("values");
+                crate::render::values_file(values, what)?
             }
             FileSource::Env { variable } => match std::env::var(variable) {
                 Ok(v) if !v.is_empty() => {

@@ -533,6 +533,21 @@ pub fn parse_list<S: AsRef<str>>(
     Ok(out)
 }
 
+/// Validate a list against every Cilium release ciliumon knows: the error of the newest release
+/// when no release accepts it. Used before the cluster's version is known.
+pub fn parse_list_any_version<S: AsRef<str>>(specs: &[S]) -> Result<(), SpecError> {
+    let mut first_err = None;
+    for v in catalogue::RELEASES.iter().rev() {
+        match parse_list(specs, v) {
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_err.expect("RELEASES is not empty"))
+}
+
 /// The list as the agent reads it (`hubble-metrics`, space separated).
 pub fn join(specs: &[MetricSpec]) -> String {
     specs

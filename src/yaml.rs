@@ -1,0 +1,20 @@
+//! Every YAML read and write goes through here (serde-saphyr), so that a change of YAML crate
+//! touches one file.
+//!
+//! Why serde-saphyr: Helm reads values with YAML 1.1 rules, where unquoted `on`, `yes`, `n` or
+//! `1_000` are booleans and numbers. serde-saphyr quotes such strings when it writes them, so a
+//! user's value keeps its type on its way through ciliumon (the serde_yaml family does not).
+
+use anyhow::Result;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Parse YAML into `T`. The error carries line, column and a snippet.
+pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+    serde_saphyr::from_str(text).map_err(|e| e.to_string())
+}
+
+/// Write `value` as YAML.
+pub fn to_string<T: Serialize>(value: &T) -> Result<String> {
+    Ok(serde_saphyr::to_string(value)?)
+}
