@@ -442,6 +442,7 @@ pub enum StepStatus {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StepReport {
     pub kind: StepKind,
     pub purpose: String,
@@ -716,9 +717,10 @@ pub fn execute(
                     let message = mask(&f.message(), secrets);
                     hint = hint_for(step.kind, &format!("{}\n{}", f.stderr, f.stdout));
                     if status == StepStatus::TimedOut && hint.is_none() {
-                        hint = Some(format!(
+                        hint = Some(
                             "the step ran longer than --timeout and was stopped; if it was making progress, run again with a longer --timeout"
-                        ));
+                                .to_string(),
+                        );
                     }
                     report.output = Some(message);
                 }
@@ -755,6 +757,8 @@ mod tests {
     fn plan(steps: Vec<Step>) -> Plan {
         Plan {
             cilium_version: Version::new(1, 18, 4),
+            cilium_release: "cilium".into(),
+            cilium_namespace: "kube-system".into(),
             steps,
             files: vec![],
             notes: vec![],
