@@ -458,6 +458,18 @@ impl Kube {
 
 /// Preflight against this process's PATH and working directory.
 pub fn preflight_here(global: &GlobalArgs, config: &Config) -> Result<Preflight> {
+    // A version given on the command line or in the file settles the metric specs now: bad
+    // input is reported before any tool is started.
+    // Without one, specs that parse for the newest release are checked for rules between
+    // settings (exemplars without OpenMetrics); the cluster's version decides the rest.
+    let v = crate::plan::target_version(config, &Target::default())?;
+    match config.metric_specs(&v) {
+        Ok(specs) => {
+            config.open_metrics(&specs)?;
+        }
+        Err(e) if config.cilium.version.is_some() => return Err(e.into()),
+        Err(_) => {}
+    }
     let path = std::env::var_os("PATH");
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let tools = tools(path.as_deref(), &cwd)?;

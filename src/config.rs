@@ -338,13 +338,13 @@ impl Config {
                 return Err(unsupported(&parsed).into());
             }
         }
-        if let Some(v) = &self.prometheus_stack.version {
-            if v.is_empty() || v.starts_with('-') || v.chars().any(|c| c.is_whitespace()) {
-                return Err(Failure::bad_input(format!(
-                    "prometheusStack.version '{v}' is not a chart version"
-                ))
-                .into());
-            }
+        if let Some(v) = &self.prometheus_stack.version
+            && (v.is_empty() || v.starts_with('-') || v.chars().any(|c| c.is_whitespace()))
+        {
+            return Err(Failure::bad_input(format!(
+                "prometheusStack.version '{v}' is not a chart version"
+            ))
+            .into());
         }
         if self.hubble.ui.enabled && !self.hubble.relay {
             return Err(Failure::bad_input(
@@ -353,14 +353,14 @@ impl Config {
             .hint("drop --no-relay, or add --no-ui")
             .into());
         }
-        if let Some(p) = self.hubble.ui.node_port {
-            if !(30000..=32767).contains(&p) {
-                return Err(Failure::bad_input(format!(
-                    "UI node port {p} is outside the Kubernetes NodePort range 30000-32767"
-                ))
-                .hint("pick a port in 30000-32767, e.g. --ui-node-port 31234")
-                .into());
-            }
+        if let Some(p) = self.hubble.ui.node_port
+            && !(30000..=32767).contains(&p)
+        {
+            return Err(Failure::bad_input(format!(
+                "UI node port {p} is outside the Kubernetes NodePort range 30000-32767"
+            ))
+            .hint("pick a port in 30000-32767, e.g. --ui-node-port 31234")
+            .into());
         }
         let path = &self.hubble.export.file_path;
         if self.hubble.export.enabled

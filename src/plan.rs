@@ -162,6 +162,12 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
     let specs = config.metric_specs(&version)?;
     let (open_metrics, om_note) = config.open_metrics(&specs)?;
     let mut notes: Vec<String> = Vec::new();
+    if config.cilium.version.is_none() && target.installed.is_none() {
+        notes.push(format!(
+            "Cilium {version} was assumed (the newest ciliumon knows): the upgrade pins --version {version}. If your cluster runs another version, plan again with --cilium-version (see `helm list -n {}`), or this script changes your Cilium version.",
+            config.cilium.namespace
+        ));
+    }
     notes.extend(om_note);
 
     let stack = &config.prometheus_stack;
@@ -190,7 +196,7 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
         open_metrics,
         stack_release: stack_release.as_deref(),
         crds_exist: install_stack || stack.mode == StackMode::Reuse,
-    })?;
+    });
     notes.extend(built.notes);
     let cilium_values = built.values;
     let stack_values = if install_stack {
@@ -204,11 +210,16 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
     let mut steps = Vec::new();
     let mut files = Vec::new();
     let timeout = crate::duration::to_go(layout.timeout);
-    let helm = |kind, args: Vec<String>, purpose: String| Step {
-        kind,
-        program: "helm".into(),
-        args,
-        purpose,
+    let helm = |kind, mut args: Vec<String>, purpose: String| {
+        if !matches!(kind, StepKind::StackInstall | StepKind::CiliumUpgrade) {
+            layout.helm_common(&mut args);
+        }
+        Step {
+            kind,
+            program: "helm".into(),
+            args,
+            purpose,
+        }
     };
 
     // Repositories.
@@ -389,7 +400,7 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
     }
     notes.push(format!(
         "Hubble metrics the agents will run: {}",
-        values::metric_list(&specs)
+        crate::spec::join(&specs)
     ));
 
     Ok(Plan {

@@ -186,16 +186,14 @@ pub fn shell(plan: &Plan, header: &str) -> String {
             line.push_str(&q);
             width += q.len();
             // Keep a flag and its value on one line.
-            if breaks && !w.contains('=') {
-                if let Some(next) = words.peek() {
-                    if !next.starts_with('-') {
-                        let qn = quote(next);
-                        line.push(' ');
-                        line.push_str(&qn);
-                        width += qn.len() + 1;
-                        words.next();
-                    }
-                }
+            if breaks
+                && !w.contains('=')
+                && let Some(next) = words.next_if(|n| !n.starts_with('-'))
+            {
+                let qn = quote(next);
+                line.push(' ');
+                line.push_str(&qn);
+                width += qn.len() + 1;
             }
         }
         s.push_str(&line);

@@ -2,12 +2,11 @@
 //! built from `templates/` and the configuration for one Cilium version. Never strings pasted
 //! into YAML.
 
-use anyhow::Result;
 use serde_json::{Map, Value, json};
 
 use crate::cli::{ServiceType, StackMode};
 use crate::config::Config;
-use crate::spec::{self, MetricSpec};
+use crate::spec::MetricSpec;
 use crate::version::Version;
 
 const CILIUM_TEMPLATE: &str = include_str!("../templates/cilium-values.yaml");
@@ -73,7 +72,7 @@ pub fn remove(root: &mut Value, path: &str) {
 }
 
 /// The values ciliumon sets on the Cilium release.
-pub fn cilium(input: &ValuesInput) -> Result<Built> {
+pub fn cilium(input: &ValuesInput) -> Built {
     let c = input.config;
     let v = input.version;
     let mut notes = Vec::new();
@@ -139,13 +138,13 @@ pub fn cilium(input: &ValuesInput) -> Result<Built> {
             remove(&mut values, "hubble.metrics.enableOpenMetrics");
         }
         for s in input.specs {
-            if let Some(plain) = s.directional_without_plain() {
-                if !v.at_least(1, 15) {
-                    notes.push(format!(
-                        "'{s}': Cilium {}.{} adds the label only when {plain} is set too (cilium/cilium#27717); add it.",
-                        v.major, v.minor
-                    ));
-                }
+            if let Some(plain) = s.directional_without_plain()
+                && !v.at_least(1, 15)
+            {
+                notes.push(format!(
+                    "'{s}': Cilium {}.{} adds the label only when {plain} is set too (cilium/cilium#27717); add it.",
+                    v.major, v.minor
+                ));
             }
         }
     } else {
@@ -225,7 +224,7 @@ pub fn cilium(input: &ValuesInput) -> Result<Built> {
             remove(&mut values, path);
         }
     }
-    Ok(Built { values, notes })
+    Built { values, notes }
 }
 
 /// The values ciliumon sets on kube-prometheus-stack (password excluded: it never enters values).
@@ -245,11 +244,6 @@ pub fn stack(specs: &[MetricSpec]) -> Built {
     Built { values, notes }
 }
 
-/// The metric list as the agent will read it, for notes and checks.
-pub fn metric_list(specs: &[MetricSpec]) -> String {
-    spec::join(specs)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,7 +261,6 @@ mod tests {
             stack_release: stack,
             crds_exist: stack.is_some(),
         })
-        .unwrap()
     }
 
     #[test]

@@ -14,7 +14,10 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, String> {
     serde_saphyr::from_str(text).map_err(|e| e.to_string())
 }
 
-/// Write `value` as YAML.
+/// Write `value` as YAML. Long strings stay on one line (no folded `>-` blocks) so that a
+/// metric spec reads in the file as it is typed.
 pub fn to_string<T: Serialize>(value: &T) -> Result<String> {
-    Ok(serde_saphyr::to_string(value)?)
+    let mut options = serde_saphyr::SerializerOptions::default();
+    options.prefer_block_scalars = false;
+    Ok(serde_saphyr::to_string_with_options(value, options)?)
 }

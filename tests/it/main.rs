@@ -1,6 +1,10 @@
 //! Integration tests through the binary, compiled as one test binary.
 
+mod recorder;
 mod support;
 
+mod helm;
+mod metrics;
+mod plan;
 mod setup;
 mod smoke;
