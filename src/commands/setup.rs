@@ -203,6 +203,22 @@ pub fn run(global: &GlobalArgs, args: &SetupArgs, ui: Ui) -> Result<Code> {
         return finish(json, &mut doc, None, Code::Ok);
     }
 
+    // The answers, replayable in CI.
+    if ask {
+        if crate::wizard::offer_save(
+            &mut crate::wizard::Terminal::new(),
+            &config,
+            args.save_config.as_deref(),
+        )?
+        .is_none()
+        {
+            return Ok(aborted());
+        }
+    } else if let Some(path) = &args.save_config {
+        crate::wizard::save_config(&config, path)?;
+        say(&format!("Saved {}", path.display()));
+    }
+
     // Backup, then the steps.
     let backup = write_backup(&pf, &kube, args.backup_dir.as_deref())?;
     let rollback = pf.cilium.rollback_command(&kube);
