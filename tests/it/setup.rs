@@ -638,3 +638,96 @@ fn setup_runs_exactly_what_plan_prints() {
         .collect();
     assert_eq!(ran, planned);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The wizard, through a real pseudo-terminal.
+
+fn pty(f: &Fake, args: &[&str]) -> rexpect::session::PtySession {
+    let mut cmd = f.ciliumon(args);
+    cmd.env("TERM", "xterm")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::inherit());
+    rexpect::session::spawn_command(cmd, Some(20_000)).unwrap()
+}
+
+fn key(p: &mut rexpect::session::PtySession, keys: &str) {
+    p.send(keys).unwrap();
+    p.flush().unwrap();
+}
+
+#[test]
+fn wizard_full_run_saves_a_replayable_config() {
+    let f = Fake::new();
+    let mut p = pty(&f, &["setup", "--no-check"]);
+    p.exp_string("Hubble metric families for Cilium 1.18.4")
+        .unwrap();
+    key(&mut p, "\r"); // the pre-selected families
+    p.exp_string("Adjust the options of each family?").unwrap();
+    key(&mut p, "\r"); // no
+    p.exp_string("Components").unwrap();
+    key(&mut p, "\r");
+    p.exp_string("Service type of the Hubble UI").unwrap();
+    key(&mut p, "\r");
+    p.exp_string("Prometheus and Grafana").unwrap();
+    key(&mut p, "\r"); // install
+    p.exp_string("Release name of kube-prometheus-stack")
+        .unwrap();
+    key(&mut p, "\r");
+    p.exp_string("Its namespace").unwrap();
+    key(&mut p, "\r");
+    p.exp_string("Create ServiceMonitors").unwrap();
+    key(&mut p, "\r");
+    p.exp_string("Grafana dashboards").unwrap();
+    key(&mut p, "\r");
+    p.exp_string("Apply this plan to context 'kind-standin'?")
+        .unwrap();
+    key(&mut p, "y");
+    p.exp_string("Save these answers").unwrap();
+    key(&mut p, "\r"); // yes
+    p.exp_string("File").unwrap();
+    key(&mut p, "\r"); // ciliumon.yaml
+    p.exp_string("Done: 8 steps.").unwrap();
+    let status = p.process().wait().unwrap();
+    let status = format!("{status:?}");
+    assert!(
+        status.starts_with("Exited(") && status.ends_with(", 0)"),
+        "{status}"
+    );
+    assert_eq!(f.changes().len(), 8);
+    // The saved file replays the same setup in CI: same Cilium values file.
+    let saved = f.work().join("ciliumon.yaml");
+    assert!(saved.exists());
+    let first = std::fs::read_to_string(f.state().join("cilium-values-1.yaml")).unwrap();
+    let out = f.run(&[
+        "setup",
+        "--yes",
+        "--no-check",
+        "--config",
+        saved.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let again = std::fs::read_to_string(f.state().join("cilium-values-1.yaml")).unwrap();
+    assert_eq!(first, again);
+}
+
+#[test]
+fn wizard_esc_at_a_question_leaves_nothing_run() {
+    let f = Fake::new();
+    let mut p = pty(&f, &["setup", "--no-check"]);
+    p.exp_string("Hubble metric families").unwrap();
+    key(&mut p, "\r");
+    p.exp_string("Adjust the options").unwrap();
+    key(&mut p, "\r");
+    p.exp_string("Components").unwrap();
+    key(&mut p, "\x1b"); // Esc
+    p.exp_string("nothing was changed").unwrap();
+    let status = p.process().wait().unwrap();
+    let status = format!("{status:?}");
+    assert!(
+        status.starts_with("Exited(") && status.ends_with(", 130)"),
+        "{status}"
+    );
+    assert!(f.changes().is_empty(), "{:?}", f.changes());
+    assert!(f.backups().is_empty());
+    assert!(!f.work().join("ciliumon.yaml").exists());
+}
