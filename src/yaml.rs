@@ -11,7 +11,10 @@ use serde::de::DeserializeOwned;
 
 /// Parse YAML into `T`. The error carries line, column and a snippet.
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, String> {
-    serde_saphyr::from_str(text).map_err(|e| e.to_string())
+    serde_saphyr::from_str(text).map_err(|e| {
+        let text = e.to_string();
+        text.strip_prefix("error: ").map(str::to_string).unwrap_or(text)
+    })
 }
 
 /// Write `value` as YAML. Long strings stay on one line (no folded `>-` blocks) so that a

@@ -16,7 +16,13 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<Code> {
     let config = Config::resolve(global, &args.config)?;
     // Bad specs are bad input before anything is contacted; the exact version check follows
     // once the target version is known.
-    crate::spec::parse_list_any_version(&config.hubble.metrics)?;
+    crate::spec::parse_list_any_version(&config.hubble.metrics).map_err(|e| {
+        let err = anyhow::Error::new(e);
+        match (&args.config.config, args.config.metrics.is_empty()) {
+            (Some(file), true) => err.context(format!("hubble.metrics in {}", file.display())),
+            _ => err,
+        }
+    })?;
     let layout = Layout {
         values_dir: args.values_dir.clone(),
         kube_context: global.kube_context.clone(),
