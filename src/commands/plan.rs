@@ -29,6 +29,10 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<Code> {
         kubeconfig: global.kubeconfig.clone(),
         ..Layout::default()
     };
+    // An unusable --values-dir is bad input, found before the cluster is contacted.
+    if let Some(dir) = &args.values_dir {
+        create_private_dir(dir)?;
+    }
     let (target, source) = if args.dry_run {
         (Target::default(), "dry run: nothing contacted".to_string())
     } else {

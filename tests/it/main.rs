@@ -6,4 +6,5 @@ mod support;
 mod helm;
 mod metrics;
 mod plan;
+mod setup;
 mod smoke;
