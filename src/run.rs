@@ -122,6 +122,15 @@ impl Limits {
             grace: Duration::from_secs(5),
         }
     }
+
+    /// For a step that carries `tool_timeout` itself (helm `--timeout`, kubectl rollout status
+    /// `--timeout`): a little longer, so the tool reports its own timeout and cleans up (an
+    /// interrupted `helm upgrade` leaves the release locked in pending-upgrade) before ciliumon
+    /// has to stop it.
+    pub fn outside(tool_timeout: Duration) -> Self {
+        let margin = (tool_timeout / 10).clamp(Duration::from_secs(1), Duration::from_secs(30));
+        Limits::new(tool_timeout + margin)
+    }
 }
 
 /// Which stream a line came from.

@@ -238,7 +238,7 @@ pub fn run(global: &GlobalArgs, args: &SetupArgs, ui: Ui) -> Result<Code> {
             ("helm".into(), pf.tools.helm.clone()),
             ("kubectl".into(), pf.tools.kubectl.clone()),
         ],
-        limits: Limits::new(args.timeout),
+        limits: Limits::outside(args.timeout),
     };
     let mut progress = Progress::new(ui, args.verbose);
     let report = run::execute(
