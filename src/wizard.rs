@@ -74,10 +74,11 @@ pub fn interview(
         .map(|s| (s.handler.name, s))
         .collect();
     let handlers: Vec<_> = catalogue::handlers_for(version).collect();
+    let width = handlers.iter().map(|h| h.name.len()).max().unwrap_or(0);
     let items: Vec<(String, bool)> = handlers
         .iter()
         .map(|h| {
-            let mut label = format!("{:<14} {}", h.name, h.description);
+            let mut label = format!("{:<width$}  {}", h.name, h.description);
             if let Some(d) = h.deprecated {
                 label.push_str(&format!(" (deprecated: {d})"));
             }
@@ -240,7 +241,7 @@ fn family_options(
                     SpecOption::Value(k, v) => *k == o.key && *v != "false",
                     _ => false,
                 });
-                (format!("{:<12} {}", o.key, o.description), on)
+                (format!("{:<12}  {}", o.key, o.description), on)
             })
             .collect();
         let on = answer!(p.multi_select(&format!("{}: options", h.name), &items));
@@ -385,12 +386,32 @@ impl Prompter for Terminal {
         prompt: &str,
         items: &[(String, bool)],
     ) -> Result<Option<Vec<usize>>> {
-        dialoguer::MultiSelect::with_theme(&self.theme)
+        let chosen = dialoguer::MultiSelect::with_theme(&self.theme)
             .with_prompt(prompt)
             .items_checked(items.iter().map(|(l, on)| (l.as_str(), *on)))
             .max_length(14)
+            .report(false)
             .interact_opt()
-            .context("cannot ask")
+            .context("cannot ask")?;
+        // dialoguer's own report repeats whole labels; name only the chosen items.
+        if let Some(sel) = &chosen {
+            let names: Vec<&str> = sel
+                .iter()
+                .map(|&i| items[i].0.split("  ").next().unwrap_or_default().trim())
+                .collect();
+            let shown = if names.is_empty() {
+                "(none)".to_string()
+            } else {
+                names.join(", ")
+            };
+            eprintln!(
+                "{} {} {}",
+                console::style("✔").green().for_stderr(),
+                console::style(prompt).bold().for_stderr(),
+                shown
+            );
+        }
+        Ok(chosen)
     }
 
     fn select(&mut self, prompt: &str, items: &[String], default: usize) -> Result<Option<usize>> {
