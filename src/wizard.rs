@@ -336,7 +336,31 @@ fn family_options(
                 Some(ids) if ids.first() == Some(&values[i - 1].name) => {
                     parts.push(format!("{key}={}", ids.join("|")))
                 }
-                _ => parts.push(format!("{key}={}", values[i - 1].name)),
+                _ => {
+                    // Fallbacks, in order, used when the value before is empty
+                    // (e.g. workload-name|reserved-identity).
+                    let mut chain = vec![values[i - 1].name];
+                    loop {
+                        let rest: Vec<_> =
+                            values.iter().filter(|v| !chain.contains(&v.name)).collect();
+                        let mut names = vec!["(no fallback)".to_string()];
+                        names.extend(
+                            rest.iter()
+                                .map(|v| format!("{:<22} {}", v.name, v.description)),
+                        );
+                        let prompt = format!(
+                            "{}: {key} fallback when '{}' is empty",
+                            h.name,
+                            chain[chain.len() - 1]
+                        );
+                        let j = answer!(p.select(&prompt, &names, 0));
+                        if j == 0 {
+                            break;
+                        }
+                        chain.push(rest[j - 1].name);
+                    }
+                    parts.push(format!("{key}={}", chain.join("|")))
+                }
             }
         }
     }
