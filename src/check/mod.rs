@@ -8,8 +8,6 @@ pub mod proc_net;
 pub mod render;
 pub mod scan;
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
 use crate::catalogue::{self, Component, Handler};
@@ -725,13 +723,4 @@ pub fn family_counts(row: &NodeRow) -> Option<(usize, usize)> {
         row.families.iter().filter(|f| f.samples > 0).count(),
         row.families.len(),
     ))
-}
-
-/// Group helper for renderers: notes by node name.
-pub fn notes_by_node(report: &Report) -> BTreeMap<&str, Vec<&Finding>> {
-    report
-        .nodes
-        .iter()
-        .map(|n| (n.node.as_str(), n.notes.iter().collect()))
-        .collect()
 }
