@@ -16,11 +16,17 @@ use std::time::{Duration, Instant};
 use ciliumon::check::scan;
 
 fn env_usize(k: &str, d: usize) -> usize {
-    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(d)
 }
 
 fn fixture(name: &str) -> String {
-    let p = format!("{}/../shared/fixtures/metrics/{name}", env!("CARGO_MANIFEST_DIR"));
+    let p = format!(
+        "{}/../shared/fixtures/metrics/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
 }
 
@@ -28,7 +34,10 @@ fn fixture(name: &str) -> String {
 /// sample lines repeated with an extra `rep` label so every series is distinct.
 fn hubble_payload(series: usize) -> Vec<u8> {
     let busy = fixture("hubble-busy.txt");
-    let samples: Vec<&str> = busy.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).collect();
+    let samples: Vec<&str> = busy
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
     let mut out = String::new();
     for l in busy.lines().filter(|l| l.starts_with('#')) {
         out.push_str(l);
@@ -69,7 +78,10 @@ impl Read for Repeat<'_> {
         if self.left == 0 {
             return Ok(0);
         }
-        let n = buf.len().min(self.chunk.len() - self.pos).min(self.left as usize);
+        let n = buf
+            .len()
+            .min(self.chunk.len() - self.pos)
+            .min(self.left as usize);
         buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
         self.pos = (self.pos + n) % self.chunk.len();
         self.left -= n as u64;
@@ -83,7 +95,12 @@ fn scanner() {
     let hwm0 = vm_hwm_kb();
     for mb in [10u64, 200] {
         let t = Instant::now();
-        let s = scan::scan(Repeat { chunk: &chunk, pos: 0, left: mb << 20 }).unwrap();
+        let s = scan::scan(Repeat {
+            chunk: &chunk,
+            pos: 0,
+            left: mb << 20,
+        })
+        .unwrap();
         let secs = t.elapsed().as_secs_f64();
         println!(
             "streamed {mb:>3} MB: {:>9} samples, {:.2} GB/s, VmHWM {} kB (before: {hwm0} kB)",
@@ -196,10 +213,21 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("ciliumon-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let nodes_file = dir.join("nodes");
-    std::fs::write(&nodes_file, fleet.iter().map(|(ip, _)| format!("{ip}\n")).collect::<String>()).unwrap();
+    std::fs::write(
+        &nodes_file,
+        fleet
+            .iter()
+            .map(|(ip, _)| format!("{ip}\n"))
+            .collect::<String>(),
+    )
+    .unwrap();
     let urls: Vec<String> = fleet
         .iter()
-        .flat_map(|(ip, _)| ports.iter().map(move |p| format!("http://{ip}:{p}/metrics")))
+        .flat_map(|(ip, _)| {
+            ports
+                .iter()
+                .map(move |p| format!("http://{ip}:{p}/metrics"))
+        })
         .collect();
     let urls_file = dir.join("urls");
     std::fs::write(&urls_file, urls.join("\n") + "\n").unwrap();
@@ -209,8 +237,21 @@ fn main() {
     for run in 0..3 {
         let t = Instant::now();
         let out = Command::new(bin)
-            .args(["check", "--nodes-file", nodes_file.to_str().unwrap(), "--timeout", "1s", "-o", "json"])
-            .args(["--agent-port", &ports[0].to_string(), "--operator-port", &ports[1].to_string()])
+            .args([
+                "check",
+                "--nodes-file",
+                nodes_file.to_str().unwrap(),
+                "--timeout",
+                "1s",
+                "-o",
+                "json",
+            ])
+            .args([
+                "--agent-port",
+                &ports[0].to_string(),
+                "--operator-port",
+                &ports[1].to_string(),
+            ])
             .args(["--hubble-port", &ports[2].to_string()])
             .output()
             .expect("run ciliumon");
@@ -233,7 +274,10 @@ fn main() {
         );
     }
     let best = walls.iter().min().unwrap();
-    println!("ciliumon check: best {:.3} s (target <= 1.5 s)", best.as_secs_f64());
+    println!(
+        "ciliumon check: best {:.3} s (target <= 1.5 s)",
+        best.as_secs_f64()
+    );
 
     if Command::new("curl").arg("--version").output().is_err() {
         println!("curl not found: baselines skipped");
@@ -255,6 +299,10 @@ fn main() {
         "xargs -P 64 -n 1 curl -s -o /dev/null --max-time 1 < {}",
         urls_file.display()
     ));
-    println!("xargs -P 64 curl over all {} URLs: {:.2} s", urls.len(), par.as_secs_f64());
+    println!(
+        "xargs -P 64 curl over all {} URLs: {:.2} s",
+        urls.len(),
+        par.as_secs_f64()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -99,18 +99,31 @@ pub struct Handler {
 
 impl Handler {
     pub fn option(&self, key: &str) -> Option<&'static HandlerOption> {
-        self.options.iter().find(|o| o.key.eq_ignore_ascii_case(key))
+        self.options
+            .iter()
+            .find(|o| o.key.eq_ignore_ascii_case(key))
     }
 }
 
 const fn counter(name: &'static str) -> MetricName {
-    MetricName { name, kind: MetricType::Counter }
+    MetricName {
+        name,
+        kind: MetricType::Counter,
+    }
 }
 const fn histogram(name: &'static str) -> MetricName {
-    MetricName { name, kind: MetricType::Histogram }
+    MetricName {
+        name,
+        kind: MetricType::Histogram,
+    }
 }
 const fn flag(key: &'static str, description: &'static str) -> HandlerOption {
-    HandlerOption { key, kind: OptionKind::Flag, description, valid: Since::ALWAYS }
+    HandlerOption {
+        key,
+        kind: OptionKind::Flag,
+        description,
+        valid: Since::ALWAYS,
+    }
 }
 
 const EXEMPLARS: HandlerOption = HandlerOption {
@@ -127,7 +140,10 @@ pub const HANDLERS: &[Handler] = &[
         description: "DNS queries and responses seen by the DNS proxy, by rcode and query type",
         valid: Since::ALWAYS,
         options: &[
-            flag("query", "add the queried name as a `query` label (one series per name)"),
+            flag(
+                "query",
+                "add the queried name as a `query` label (one series per name)",
+            ),
             flag("ignoreAAAA", "skip flows whose only query type is AAAA"),
         ],
         metrics: &[
@@ -191,7 +207,7 @@ pub const HANDLERS: &[Handler] = &[
     },
     Handler {
         name: "http",
-        description: "HTTP requests, responses and latency (older form; prefer httpV2)",
+        description: "HTTP requests, responses and latency",
         valid: Since::ALWAYS,
         options: &[EXEMPLARS],
         metrics: &[
@@ -316,7 +332,9 @@ pub const CONTEXT_KEYS: &[ContextKey] = &[
 ];
 
 pub fn context_key(key: &str) -> Option<&'static ContextKey> {
-    CONTEXT_KEYS.iter().find(|k| k.key.eq_ignore_ascii_case(key))
+    CONTEXT_KEYS
+        .iter()
+        .find(|k| k.key.eq_ignore_ascii_case(key))
 }
 
 /// A value of `sourceContext`, `destinationContext` and their egress/ingress variants.
@@ -401,7 +419,9 @@ pub const CONTEXT_VALUES: &[ContextValue] = &[
 ];
 
 pub fn context_value(name: &str) -> Option<&'static ContextValue> {
-    CONTEXT_VALUES.iter().find(|v| v.name.eq_ignore_ascii_case(name))
+    CONTEXT_VALUES
+        .iter()
+        .find(|v| v.name.eq_ignore_ascii_case(name))
 }
 
 /// A label `labelsContext` can add.
@@ -413,7 +433,11 @@ pub struct Label {
 }
 
 const fn label(name: &'static str, high_cardinality: bool) -> Label {
-    Label { name, valid: Since::ALWAYS, high_cardinality }
+    Label {
+        name,
+        valid: Since::ALWAYS,
+        high_cardinality,
+    }
 }
 
 /// `labelsContext` labels in the fixed order Cilium emits them (`contextLabelsList`).
@@ -423,13 +447,21 @@ pub const LABELS: &[Label] = &[
     label("source_pod", true),
     label("source_namespace", false),
     label("source_workload", false),
-    Label { name: "source_workload_kind", valid: Since::from(1, 15), high_cardinality: false },
+    Label {
+        name: "source_workload_kind",
+        valid: Since::from(1, 15),
+        high_cardinality: false,
+    },
     label("source_app", false),
     label("destination_ip", true),
     label("destination_pod", true),
     label("destination_namespace", false),
     label("destination_workload", false),
-    Label { name: "destination_workload_kind", valid: Since::from(1, 15), high_cardinality: false },
+    Label {
+        name: "destination_workload_kind",
+        valid: Since::from(1, 15),
+        high_cardinality: false,
+    },
     label("destination_app", false),
     label("traffic_direction", false),
 ];
@@ -444,7 +476,10 @@ pub fn handler(name: &str) -> Option<&'static Handler> {
 
 /// Position of a handler in the catalogue: the order ciliumon writes lists in.
 pub fn handler_rank(name: &str) -> usize {
-    HANDLERS.iter().position(|h| h.name == name).unwrap_or(usize::MAX)
+    HANDLERS
+        .iter()
+        .position(|h| h.name == name)
+        .unwrap_or(usize::MAX)
 }
 
 pub fn handlers_for(v: &Version) -> impl Iterator<Item = &'static Handler> + '_ {
@@ -493,11 +528,19 @@ impl Component {
 }
 
 /// Edit distance suggestion: the closest of `candidates` to `input`, if it is close enough.
-pub fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    input: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let lower = input.to_ascii_lowercase();
     candidates
         .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()), c))
+        .map(|c| {
+            (
+                strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()),
+                c,
+            )
+        })
         .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *d < c.len())
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
@@ -532,7 +575,11 @@ mod tests {
     #[test]
     fn descriptions_fit_one_line() {
         for h in HANDLERS {
-            assert!(!h.description.contains('\n') && h.description.len() <= 90, "{}", h.name);
+            assert!(
+                !h.description.contains('\n') && h.description.len() <= 90,
+                "{}",
+                h.name
+            );
         }
     }
 
@@ -556,8 +603,18 @@ mod tests {
         assert!(names(&v119).contains(&"kafka") && !names(&v119).contains(&"sctp"));
         assert!(!names(&v120).contains(&"kafka") && names(&v120).contains(&"sctp"));
         assert!(!context_value("pod-short").unwrap().valid.contains(&v114));
-        assert!(!label_named("source_workload_kind").unwrap().valid.contains(&v114));
-        assert!(label_named("source_workload_kind").unwrap().valid.contains(&Version::new(1, 15, 0)));
+        assert!(
+            !label_named("source_workload_kind")
+                .unwrap()
+                .valid
+                .contains(&v114)
+        );
+        assert!(
+            label_named("source_workload_kind")
+                .unwrap()
+                .valid
+                .contains(&Version::new(1, 15, 0))
+        );
     }
 
     #[test]
@@ -571,9 +628,18 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(did_you_mean("dnss", HANDLERS.iter().map(|h| h.name)), Some("dns"));
-        assert_eq!(did_you_mean("httpv3", HANDLERS.iter().map(|h| h.name)), Some("httpV2"));
-        assert_eq!(did_you_mean("zzzzzzzz", HANDLERS.iter().map(|h| h.name)), None);
+        assert_eq!(
+            did_you_mean("dnss", HANDLERS.iter().map(|h| h.name)),
+            Some("dns")
+        );
+        assert_eq!(
+            did_you_mean("httpv3", HANDLERS.iter().map(|h| h.name)),
+            Some("httpV2")
+        );
+        assert_eq!(
+            did_you_mean("zzzzzzzz", HANDLERS.iter().map(|h| h.name)),
+            None
+        );
     }
 
     #[test]

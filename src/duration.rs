@@ -14,23 +14,40 @@ pub fn parse(s: &str) -> Result<Duration, String> {
     let mut total = Duration::ZERO;
     let mut rest = input;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if digits == 0 {
-            return Err(format!("invalid duration '{s}': expected a number before '{rest}'"));
+            return Err(format!(
+                "invalid duration '{s}': expected a number before '{rest}'"
+            ));
         }
-        let number: f64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("invalid duration '{s}': '{}' is not a number", &rest[..digits]))?;
+        let number: f64 = rest[..digits].parse().map_err(|_| {
+            format!(
+                "invalid duration '{s}': '{}' is not a number",
+                &rest[..digits]
+            )
+        })?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         let scale = match unit {
             "ms" => 0.001,
             "s" => 1.0,
             "m" => 60.0,
             "h" => 3600.0,
-            "" => return Err(format!("invalid duration '{s}': missing unit after {number} (ms, s, m or h)")),
-            other => return Err(format!("invalid duration '{s}': unknown unit '{other}' (ms, s, m or h)")),
+            "" => {
+                return Err(format!(
+                    "invalid duration '{s}': missing unit after {number} (ms, s, m or h)"
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "invalid duration '{s}': unknown unit '{other}' (ms, s, m or h)"
+                ));
+            }
         };
         total += Duration::from_secs_f64(number * scale);
         rest = &rest[unit_len..];

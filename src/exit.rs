@@ -37,7 +37,11 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(code: Code, message: impl Into<String>) -> Self {
-        Failure { code, message: message.into(), hint: None }
+        Failure {
+            code,
+            message: message.into(),
+            hint: None,
+        }
     }
     pub fn bad_input(message: impl Into<String>) -> Self {
         Self::new(Code::BadInput, message)

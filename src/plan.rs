@@ -31,7 +31,9 @@ pub struct Step {
 
 impl Step {
     pub fn argv(&self) -> Vec<&str> {
-        std::iter::once(self.program.as_str()).chain(self.args.iter().map(String::as_str)).collect()
+        std::iter::once(self.program.as_str())
+            .chain(self.args.iter().map(String::as_str))
+            .collect()
     }
 }
 
@@ -58,6 +60,8 @@ pub struct PlanFile {
 pub struct Plan {
     /// The Cilium version the values and metric list were validated for.
     pub cilium_version: Version,
+    pub cilium_release: String,
+    pub cilium_namespace: String,
     pub steps: Vec<Step>,
     /// Files the steps read, to be written (0600) before the first step.
     pub files: Vec<PlanFile>,
@@ -67,4 +71,369 @@ pub struct Plan {
     pub cilium_values: serde_json::Value,
     /// The values for kube-prometheus-stack, when it is installed.
     pub stack_values: Option<serde_json::Value>,
+}
+
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::cli::StackMode;
+use crate::config::{Config, SecretSource};
+use crate::exit::Failure;
+use crate::values::{self, ValuesInput};
+
+/// What is known about the cluster when the plan is made. `Target::offline` knows nothing: the
+/// plan then uses flags that work on Helm 3 and Helm 4 alike and assumes the chart version stays.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    /// The Cilium chart version installed, if known.
+    pub installed: Option<Version>,
+    /// Helm's version (major, minor), if known.
+    pub helm: Option<(u32, u32)>,
+    /// A kube-prometheus-stack release already in the cluster: (release, namespace).
+    pub existing_stack: Option<(String, String)>,
+    /// The Cilium release's current user values (`helm get values`), if known.
+    pub current_values: Option<serde_json::Value>,
+}
+
+/// How the plan is laid out: where files go, which flags ride on every step.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// Values go in files in this directory (`-f FILE`) rather than on `--set` flags.
+    pub values_dir: Option<PathBuf>,
+    /// Where secrets read from the environment are written at run time (0600).
+    pub secrets_dir: PathBuf,
+    pub kube_context: Option<String>,
+    pub kubeconfig: Option<PathBuf>,
+    /// Helm's `--timeout` and `kubectl rollout status --timeout`.
+    pub timeout: Duration,
+}
+
+impl Default for Layout {
+    fn default() -> Self {
+        Layout {
+            values_dir: None,
+            secrets_dir: PathBuf::from("ciliumon-secrets"),
+            kube_context: None,
+            kubeconfig: None,
+            timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+impl Layout {
+    fn helm_common(&self, args: &mut Vec<String>) {
+        if let Some(c) = &self.kube_context {
+            args.extend(["--kube-context".into(), c.clone()]);
+        }
+        if let Some(k) = &self.kubeconfig {
+            args.extend(["--kubeconfig".into(), k.display().to_string()]);
+        }
+    }
+    fn kubectl_common(&self, args: &mut Vec<String>) {
+        if let Some(c) = &self.kube_context {
+            args.extend(["--context".into(), c.clone()]);
+        }
+        if let Some(k) = &self.kubeconfig {
+            args.extend(["--kubeconfig".into(), k.display().to_string()]);
+        }
+    }
+}
+
+/// The Cilium version the plan targets: the configured chart version, else the installed one,
+/// else (offline) the newest catalogued release.
+pub fn target_version(config: &Config, target: &Target) -> Result<Version> {
+    let v = match (&config.cilium.version, &target.installed) {
+        (Some(v), _) => v
+            .parse::<Version>()
+            .map_err(|e| Failure::bad_input(e.to_string()))?,
+        (None, Some(installed)) => installed.clone(),
+        (None, None) => crate::catalogue::newest(),
+    };
+    if !crate::catalogue::supported(&v) {
+        return Err(crate::config::unsupported(&v).into());
+    }
+    Ok(v)
+}
+
+/// Build the plan. Pure: no I/O, no clock, no environment.
+pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> {
+    let version = target_version(config, target)?;
+    let specs = config.metric_specs(&version)?;
+    let (open_metrics, om_note) = config.open_metrics(&specs)?;
+    let mut notes: Vec<String> = Vec::new();
+    if config.cilium.version.is_none() && target.installed.is_none() {
+        notes.push(format!(
+            "Cilium {version} was assumed (the newest ciliumon knows): the upgrade pins --version {version}. If your cluster runs another version, plan again with --cilium-version (see `helm list -n {}`), or this script changes your Cilium version.",
+            config.cilium.namespace
+        ));
+    }
+    notes.extend(om_note);
+
+    let stack = &config.prometheus_stack;
+    // Reuse an existing stack rather than install a second one.
+    let (install_stack, stack_release, stack_namespace) = match (stack.mode, &target.existing_stack)
+    {
+        (StackMode::Install, Some((r, ns))) => {
+            notes.push(format!(
+                "kube-prometheus-stack is already installed as release '{r}' in '{ns}': it is upgraded in place, not installed twice."
+            ));
+            (true, Some(r.clone()), ns.clone())
+        }
+        (StackMode::Install, None) => (true, Some(stack.release.clone()), stack.namespace.clone()),
+        (StackMode::Reuse, Some((r, ns))) => (false, Some(r.clone()), ns.clone()),
+        (StackMode::Reuse, None) => (false, Some(stack.release.clone()), stack.namespace.clone()),
+        (StackMode::None, _) => (false, None, stack.namespace.clone()),
+    };
+    if stack.mode == StackMode::Reuse && specs.iter().any(|s| s.exemplars()) {
+        notes.push("Exemplars: the reused Prometheus needs `enableFeatures: [exemplar-storage]`; ciliumon does not change a stack it does not install.".into());
+    }
+
+    let built = values::cilium(&ValuesInput {
+        config,
+        specs: &specs,
+        version: &version,
+        open_metrics,
+        stack_release: stack_release.as_deref(),
+        crds_exist: install_stack || stack.mode == StackMode::Reuse,
+    });
+    notes.extend(built.notes);
+    let cilium_values = built.values;
+    let stack_values = if install_stack {
+        let b = values::stack(&specs);
+        notes.extend(b.notes);
+        Some(b.values)
+    } else {
+        None
+    };
+
+    let mut steps = Vec::new();
+    let mut files = Vec::new();
+    let timeout = crate::duration::to_go(layout.timeout);
+    let helm = |kind, mut args: Vec<String>, purpose: String| {
+        if !matches!(kind, StepKind::StackInstall | StepKind::CiliumUpgrade) {
+            layout.helm_common(&mut args);
+        }
+        Step {
+            kind,
+            program: "helm".into(),
+            args,
+            purpose,
+        }
+    };
+
+    // Repositories.
+    let mut repos = vec![&config.cilium.repo];
+    if install_stack {
+        repos.insert(0, &stack.repo);
+    }
+    for repo in &repos {
+        steps.push(helm(
+            StepKind::RepoAdd,
+            vec![
+                "repo".into(),
+                "add".into(),
+                repo.name.clone(),
+                repo.url.clone(),
+                "--force-update".into(),
+            ],
+            format!(
+                "Register the '{}' chart repository (idempotent: --force-update)",
+                repo.name
+            ),
+        ));
+    }
+    let mut update = vec!["repo".into(), "update".into()];
+    update.extend(repos.iter().map(|r| r.name.clone()));
+    steps.push(helm(
+        StepKind::RepoUpdate,
+        update,
+        "Fetch the current chart indexes of those repositories".into(),
+    ));
+
+    // kube-prometheus-stack first: its CRDs must exist before Cilium's ServiceMonitors.
+    if let (true, Some(release), Some(sv)) = (install_stack, &stack_release, &stack_values) {
+        let mut args = vec![
+            "upgrade".into(),
+            "--install".into(),
+            release.clone(),
+            format!("{}/{}", stack.repo.name, stack.chart),
+            "--namespace".into(),
+            stack_namespace.clone(),
+            "--create-namespace".into(),
+        ];
+        if let Some(v) = &stack.version {
+            args.extend(["--version".into(), v.clone()]);
+        }
+        values_args(&mut args, layout, "stack-values.yaml", sv, &mut files);
+        match &stack.grafana_admin_password {
+            Some(SecretSource::File(path)) => {
+                args.extend(["--set-file".into(), format!("grafana.adminPassword={}", path.display())]);
+            }
+            Some(SecretSource::Env(var)) => {
+                let path = layout.secrets_dir.join("grafana-admin-password");
+                args.extend(["--set-file".into(), format!("grafana.adminPassword={}", path.display())]);
+                files.push(PlanFile { path, source: FileSource::Env { variable: var.clone() } });
+            }
+            None => notes.push(format!(
+                "Grafana admin password: none given, so the chart generates one. Read it with: kubectl get secret -n {stack_namespace} -l app.kubernetes.io/component=admin-secret -o jsonpath='{{.items[0].data.admin-password}}' | base64 -d"
+            )),
+        }
+        args.extend(["--wait".into(), "--timeout".into(), timeout.clone()]);
+        layout.helm_common(&mut args);
+        steps.push(helm(
+            StepKind::StackInstall,
+            args,
+            "Install kube-prometheus-stack first: its ServiceMonitor CRD must exist before Cilium's ServiceMonitors".into(),
+        ));
+    }
+
+    // The Cilium upgrade, keeping the user's values.
+    let mut args = vec![
+        "upgrade".into(),
+        config.cilium.release.clone(),
+        format!("{}/{}", config.cilium.repo.name, config.cilium.chart),
+        "--namespace".into(),
+        config.cilium.namespace.clone(),
+        "--version".into(),
+        version.to_string(),
+    ];
+    let same_chart = target.installed.as_ref().is_none_or(|i| *i == version);
+    let helm_314 = target.helm.is_none_or(|hv| hv >= (3, 14));
+    if same_chart {
+        args.push("--reuse-values".into());
+        notes.push(format!(
+            "--reuse-values: the chart stays at {version}, so the release's current values are kept and these are merged over them."
+        ));
+    } else if helm_314 {
+        args.push("--reset-then-reuse-values".into());
+        notes.push(format!(
+            "--reset-then-reuse-values: the chart moves from {} to {version}; --reuse-values would drop the new chart's defaults (Helm 3.14+).",
+            target.installed.as_ref().map(|v| v.to_string()).unwrap_or_default()
+        ));
+    } else {
+        let current = target
+            .current_values
+            .clone()
+            .unwrap_or_else(|| serde_json::json!({}));
+        let dir = layout.values_dir.as_ref().unwrap_or(&layout.secrets_dir);
+        let path = dir.join("cilium-current-values.yaml");
+        args.extend([
+            "--reset-values".into(),
+            "-f".into(),
+            path.display().to_string(),
+        ]);
+        files.push(PlanFile {
+            path,
+            source: FileSource::Values { values: current },
+        });
+        notes.push("Helm older than 3.14 has no --reset-then-reuse-values: the release's current values are saved and passed with -f over the new chart's defaults.".into());
+    }
+    values_args(
+        &mut args,
+        layout,
+        "cilium-values.yaml",
+        &cilium_values,
+        &mut files,
+    );
+    layout.helm_common(&mut args);
+    steps.push(helm(
+        StepKind::CiliumUpgrade,
+        args,
+        format!(
+            "Upgrade Cilium {version} in place with Hubble, the metrics endpoints{}",
+            if stack_release.is_some() && config.service_monitors {
+                " and ServiceMonitors"
+            } else {
+                ""
+            }
+        ),
+    ));
+
+    // The agents read the metric list only at start-up.
+    let ns = &config.cilium.namespace;
+    let kubectl = |kind, mut args: Vec<String>, purpose: &str| {
+        layout.kubectl_common(&mut args);
+        Step {
+            kind,
+            program: "kubectl".into(),
+            args,
+            purpose: purpose.into(),
+        }
+    };
+    steps.push(kubectl(
+        StepKind::RestartAgents,
+        vec![
+            "rollout".into(),
+            "restart".into(),
+            "daemonset/cilium".into(),
+            "--namespace".into(),
+            ns.clone(),
+        ],
+        "Restart the agents: they read the Hubble metric list only at start-up",
+    ));
+    steps.push(kubectl(
+        StepKind::WaitAgents,
+        vec![
+            "rollout".into(),
+            "status".into(),
+            "daemonset/cilium".into(),
+            "--namespace".into(),
+            ns.clone(),
+            format!("--timeout={timeout}"),
+        ],
+        "Wait until every agent runs the new configuration",
+    ));
+    if config.metrics.operator {
+        steps.push(kubectl(
+            StepKind::WaitOperator,
+            vec![
+                "rollout".into(),
+                "status".into(),
+                "deployment/cilium-operator".into(),
+                "--namespace".into(),
+                ns.clone(),
+                format!("--timeout={timeout}"),
+            ],
+            "Wait until the operator serves its metrics",
+        ));
+    }
+    notes.push(format!(
+        "Hubble metrics the agents will run: {}",
+        crate::spec::join(&specs)
+    ));
+
+    Ok(Plan {
+        cilium_version: version,
+        cilium_release: config.cilium.release.clone(),
+        cilium_namespace: config.cilium.namespace.clone(),
+        steps,
+        files,
+        notes,
+        cilium_values,
+        stack_values,
+    })
+}
+
+/// Values as `-f FILE` (values dir) or as `--set` flags.
+fn values_args(
+    args: &mut Vec<String>,
+    layout: &Layout,
+    name: &str,
+    values: &serde_json::Value,
+    files: &mut Vec<PlanFile>,
+) {
+    match &layout.values_dir {
+        Some(dir) => {
+            let path = dir.join(name);
+            args.extend(["-f".into(), path.display().to_string()]);
+            files.push(PlanFile {
+                path,
+                source: FileSource::Values {
+                    values: values.clone(),
+                },
+            });
+        }
+        None => args.extend(crate::render::set_flags(values)),
+    }
 }

@@ -59,7 +59,10 @@ impl SpecOption {
             return i;
         }
         handler.options.len()
-            + catalogue::CONTEXT_KEYS.iter().position(|k| k.key == key).unwrap_or(usize::MAX - 100)
+            + catalogue::CONTEXT_KEYS
+                .iter()
+                .position(|k| k.key == key)
+                .unwrap_or(usize::MAX - 100)
     }
 }
 
@@ -85,7 +88,12 @@ impl fmt::Display for SpecError {
 impl std::error::Error for SpecError {}
 
 fn err(spec: &str, token: &str, problem: String, hint: Option<String>) -> SpecError {
-    SpecError { spec: spec.to_string(), token: token.to_string(), problem, hint }
+    SpecError {
+        spec: spec.to_string(),
+        token: token.to_string(),
+        problem,
+        hint,
+    }
 }
 
 fn list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
@@ -105,14 +113,26 @@ impl MetricSpec {
     pub fn parse(input: &str, version: &Version) -> Result<MetricSpec, SpecError> {
         let spec = input;
         if spec.is_empty() {
-            return Err(err(spec, "", "empty metric name".into(), Some(handler_hint(version))));
+            return Err(err(
+                spec,
+                "",
+                "empty metric name".into(),
+                Some(handler_hint(version)),
+            ));
         }
         if let Some(c) = spec.chars().find(|c| c.is_whitespace() || c.is_control()) {
-            let what = if c.is_whitespace() { "whitespace" } else { "a control character" };
+            let what = if c.is_whitespace() {
+                "whitespace"
+            } else {
+                "a control character"
+            };
             return Err(err(
                 spec,
                 &c.escape_default().to_string(),
-                format!("contains {what} ({:?}); the agent splits the metric list on whitespace", c),
+                format!(
+                    "contains {what} ({:?}); the agent splits the metric list on whitespace",
+                    c
+                ),
                 Some("give each metric as its own --metric or list item".into()),
             ));
         }
@@ -135,7 +155,10 @@ impl MetricSpec {
                     spec,
                     name,
                     format!("unknown metric family '{name}'"),
-                    Some(suggest(name, catalogue::handlers_for(version).map(|h| h.name))),
+                    Some(suggest(
+                        name,
+                        catalogue::handlers_for(version).map(|h| h.name),
+                    )),
                 ));
             }
         };
@@ -159,7 +182,10 @@ impl MetricSpec {
                     spec,
                     ":",
                     format!("nothing after ':' in '{spec}'"),
-                    Some(format!("drop the ':' or add options: {}", option_names(handler))),
+                    Some(format!(
+                        "drop the ':' or add options: {}",
+                        option_names(handler)
+                    )),
                 ));
             }
             for raw in rest.split(';') {
@@ -185,7 +211,9 @@ impl MetricSpec {
 
     /// `exemplars=true` on http/httpV2.
     pub fn exemplars(&self) -> bool {
-        self.options.iter().any(|o| matches!(o, SpecOption::Value("exemplars", "true")))
+        self.options
+            .iter()
+            .any(|o| matches!(o, SpecOption::Value("exemplars", "true")))
     }
 
     /// Context choices that create one series per pod or address, for the wizard's warning.
@@ -193,12 +221,14 @@ impl MetricSpec {
         let mut out = Vec::new();
         for o in &self.options {
             match o {
-                SpecOption::Context(_, ids) => out.extend(
-                    ids.iter()
-                        .filter(|i| catalogue::context_value(i).is_some_and(|v| v.high_cardinality)),
-                ),
+                SpecOption::Context(_, ids) => {
+                    out.extend(ids.iter().filter(|i| {
+                        catalogue::context_value(i).is_some_and(|v| v.high_cardinality)
+                    }))
+                }
                 SpecOption::Labels(ls) => out.extend(
-                    ls.iter().filter(|l| catalogue::label_named(l).is_some_and(|x| x.high_cardinality)),
+                    ls.iter()
+                        .filter(|l| catalogue::label_named(l).is_some_and(|x| x.high_cardinality)),
                 ),
                 SpecOption::Flag("query") => out.push("query"),
                 _ => {}
@@ -212,8 +242,14 @@ impl MetricSpec {
     pub fn directional_without_plain(&self) -> Option<&'static str> {
         let keys: Vec<&str> = self.options.iter().map(|o| o.key()).collect();
         for (plain, variants) in [
-            ("sourceContext", ["sourceEgressContext", "sourceIngressContext"]),
-            ("destinationContext", ["destinationEgressContext", "destinationIngressContext"]),
+            (
+                "sourceContext",
+                ["sourceEgressContext", "sourceIngressContext"],
+            ),
+            (
+                "destinationContext",
+                ["destinationEgressContext", "destinationIngressContext"],
+            ),
         ] {
             if !keys.contains(&plain) && variants.iter().any(|v| keys.contains(v)) {
                 return Some(plain);
@@ -224,11 +260,20 @@ impl MetricSpec {
 }
 
 fn handler_hint(version: &Version) -> String {
-    format!("metric families in Cilium {version}: {}", list(catalogue::handlers_for(version).map(|h| h.name)))
+    format!(
+        "metric families in Cilium {version}: {}",
+        list(catalogue::handlers_for(version).map(|h| h.name))
+    )
 }
 
 fn option_names(handler: &Handler) -> String {
-    list(handler.options.iter().map(|o| o.key).chain(catalogue::CONTEXT_KEYS.iter().map(|k| k.key)))
+    list(
+        handler
+            .options
+            .iter()
+            .map(|o| o.key)
+            .chain(catalogue::CONTEXT_KEYS.iter().map(|k| k.key)),
+    )
 }
 
 fn parse_option(
@@ -249,7 +294,10 @@ fn parse_option(
             return Err(err(
                 spec,
                 key,
-                format!("option '{}' of {} is not in Cilium {version}", opt.key, handler.name),
+                format!(
+                    "option '{}' of {} is not in Cilium {version}",
+                    opt.key, handler.name
+                ),
                 None,
             ));
         }
@@ -258,7 +306,10 @@ fn parse_option(
             (OptionKind::Flag, Some(v)) => Err(err(
                 spec,
                 raw,
-                format!("option '{}' of {} is a flag and takes no value (got '{v}')", opt.key, handler.name),
+                format!(
+                    "option '{}' of {} is a flag and takes no value (got '{v}')",
+                    opt.key, handler.name
+                ),
                 Some(format!("write '{}:{}'", handler.name, opt.key)),
             )),
             (OptionKind::OneOf(allowed), Some(v)) => {
@@ -293,10 +344,18 @@ fn parse_option(
             .iter()
             .find(|h| h.name != handler.name && h.option(key).is_some());
         let problem = match owner {
-            Some(h) => format!("'{key}' is an option of {}, not of {}", h.name, handler.name),
+            Some(h) => format!(
+                "'{key}' is an option of {}, not of {}",
+                h.name, handler.name
+            ),
             None => format!("unknown option '{key}' for {}", handler.name),
         };
-        return Err(err(spec, key, problem, Some(suggest(key, candidates.iter().copied()))));
+        return Err(err(
+            spec,
+            key,
+            problem,
+            Some(suggest(key, candidates.iter().copied())),
+        ));
     };
     let Some(value) = value.filter(|v| !v.is_empty()) else {
         return Err(err(
@@ -314,7 +373,12 @@ fn parse_option(
         let mut labels: Vec<&'static str> = Vec::new();
         for l in value.split(',') {
             if l.is_empty() {
-                return Err(err(spec, ",", "empty label in labelsContext (stray ',')".into(), None));
+                return Err(err(
+                    spec,
+                    ",",
+                    "empty label in labelsContext (stray ',')".into(),
+                    None,
+                ));
             }
             let Some(label) = catalogue::label_named(l) else {
                 return Err(err(
@@ -323,7 +387,10 @@ fn parse_option(
                     format!("unknown labelsContext label '{l}'"),
                     Some(suggest(
                         l,
-                        catalogue::LABELS.iter().filter(|x| x.valid.contains(version)).map(|x| x.name),
+                        catalogue::LABELS
+                            .iter()
+                            .filter(|x| x.valid.contains(version))
+                            .map(|x| x.name),
                     )),
                 ));
             };
@@ -340,7 +407,12 @@ fn parse_option(
                 ));
             }
             if labels.contains(&label.name) {
-                return Err(err(spec, l, format!("label '{}' is listed twice", label.name), None));
+                return Err(err(
+                    spec,
+                    l,
+                    format!("label '{}' is listed twice", label.name),
+                    None,
+                ));
             }
             labels.push(label.name);
         }
@@ -358,7 +430,12 @@ fn parse_option(
     let mut ids: Vec<&'static str> = Vec::new();
     for id in value.split('|') {
         if id.is_empty() {
-            return Err(err(spec, "|", format!("empty fallback in {} (stray '|')", ctx.key), None));
+            return Err(err(
+                spec,
+                "|",
+                format!("empty fallback in {} (stray '|')", ctx.key),
+                None,
+            ));
         }
         let Some(cv) = catalogue::context_value(id) else {
             return Err(err(
@@ -367,7 +444,10 @@ fn parse_option(
                 format!("unknown context '{id}' in {}", ctx.key),
                 Some(suggest(
                     id,
-                    catalogue::CONTEXT_VALUES.iter().filter(|v| v.valid.contains(version)).map(|v| v.name),
+                    catalogue::CONTEXT_VALUES
+                        .iter()
+                        .filter(|v| v.valid.contains(version))
+                        .map(|v| v.name),
                 )),
             ));
         };
@@ -384,7 +464,12 @@ fn parse_option(
             ));
         }
         if ids.contains(&cv.name) {
-            return Err(err(spec, id, format!("context '{}' is listed twice in {}", cv.name, ctx.key), None));
+            return Err(err(
+                spec,
+                id,
+                format!("context '{}' is listed twice in {}", cv.name, ctx.key),
+                None,
+            ));
         }
         ids.push(cv.name);
     }
@@ -409,7 +494,10 @@ impl fmt::Display for MetricSpec {
 
 /// Parse and validate a whole list: each spec, then the rules between them (duplicates,
 /// conflicts). The result is in catalogue order.
-pub fn parse_list<S: AsRef<str>>(specs: &[S], version: &Version) -> Result<Vec<MetricSpec>, SpecError> {
+pub fn parse_list<S: AsRef<str>>(
+    specs: &[S],
+    version: &Version,
+) -> Result<Vec<MetricSpec>, SpecError> {
     let mut out: Vec<MetricSpec> = Vec::with_capacity(specs.len());
     for s in specs {
         let s = s.as_ref();
@@ -418,20 +506,23 @@ pub fn parse_list<S: AsRef<str>>(specs: &[S], version: &Version) -> Result<Vec<M
             return Err(err(
                 s,
                 spec.handler.name,
-                format!("metric family '{}' is given twice (also as '{prev}')", spec.handler.name),
+                format!(
+                    "metric family '{}' is given twice (also as '{prev}')",
+                    spec.handler.name
+                ),
                 Some("merge the options into one entry".into()),
             ));
         }
-        if let Some(other) = out.iter().find(|p| spec.handler.conflicts.contains(&p.handler.name)) {
+        if let Some(other) = out
+            .iter()
+            .find(|p| spec.handler.conflicts.contains(&p.handler.name))
+        {
             return Err(err(
                 s,
                 spec.handler.name,
                 format!(
                     "'{}' cannot be enabled together with '{}' (plugin {} conflicts with plugin {})",
-                    spec.handler.name,
-                    other.handler.name,
-                    other.handler.name,
-                    spec.handler.name
+                    spec.handler.name, other.handler.name, other.handler.name, spec.handler.name
                 ),
                 Some("keep httpV2; http is its older form".into()),
             ));
@@ -442,9 +533,28 @@ pub fn parse_list<S: AsRef<str>>(specs: &[S], version: &Version) -> Result<Vec<M
     Ok(out)
 }
 
+/// Validate a list against every Cilium release ciliumon knows: the error of the newest release
+/// when no release accepts it. Used before the cluster's version is known.
+pub fn parse_list_any_version<S: AsRef<str>>(specs: &[S]) -> Result<(), SpecError> {
+    let mut first_err = None;
+    for v in catalogue::RELEASES.iter().rev() {
+        match parse_list(specs, v) {
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_err.expect("RELEASES is not empty"))
+}
+
 /// The list as the agent reads it (`hubble-metrics`, space separated).
 pub fn join(specs: &[MetricSpec]) -> String {
-    specs.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" ")
+    specs
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -485,10 +595,14 @@ mod tests {
     #[test]
     fn normalises_case_and_order() {
         assert_eq!(ok("DNS:ignoreaaaa;QUERY"), "dns:query;ignoreAAAA");
-        assert_eq!(ok("httpv2:labelsContext=traffic_direction,source_ip;exemplars=TRUE"),
-            "httpV2:exemplars=true;labelsContext=source_ip,traffic_direction");
-        assert_eq!(ok("flow:destinationContext=IP;sourcecontext=Workload-Name|reserved-identity"),
-            "flow:sourceContext=workload-name|reserved-identity;destinationContext=ip");
+        assert_eq!(
+            ok("httpv2:labelsContext=traffic_direction,source_ip;exemplars=TRUE"),
+            "httpV2:exemplars=true;labelsContext=source_ip,traffic_direction"
+        );
+        assert_eq!(
+            ok("flow:destinationContext=IP;sourcecontext=Workload-Name|reserved-identity"),
+            "flow:sourceContext=workload-name|reserved-identity;destinationContext=ip"
+        );
         assert_eq!(
             MetricSpec::parse("dns:ignoreAAAA;query", &v("1.20")).unwrap(),
             MetricSpec::parse("dns:query;ignoreAAAA", &v("1.20")).unwrap()
@@ -516,7 +630,11 @@ mod tests {
         assert!(e.problem.contains("unknown option 'qeury' for dns"), "{e}");
         assert!(e.hint.unwrap().contains("did you mean 'query'?"));
         let e = bad("drop:exemplars=true", "1.20");
-        assert!(e.problem.contains("'exemplars' is an option of http, not of drop"), "{e}");
+        assert!(
+            e.problem
+                .contains("'exemplars' is an option of http, not of drop"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -549,7 +667,9 @@ mod tests {
         assert!(e.problem.contains("Cilium before 1.14"), "{e}");
         let e = bad("flow:labelsContext=source_workload_kind", "1.14.19");
         assert!(e.problem.contains("Cilium 1.15 and later"), "{e}");
-        assert!(MetricSpec::parse("flow:labelsContext=destination_workload_kind", &v("1.15.0")).is_ok());
+        assert!(
+            MetricSpec::parse("flow:labelsContext=destination_workload_kind", &v("1.15.0")).is_ok()
+        );
     }
 
     #[test]
@@ -582,16 +702,25 @@ mod tests {
     #[test]
     fn list_rules() {
         let e = parse_list(&["http", "httpV2"], &v("1.20")).unwrap_err();
-        assert!(e.problem.contains("plugin http conflicts with plugin httpV2"), "{e}");
+        assert!(
+            e.problem
+                .contains("plugin http conflicts with plugin httpV2"),
+            "{e}"
+        );
         let e = parse_list(&["dns", "drop", "dns:query"], &v("1.20")).unwrap_err();
         assert!(e.problem.contains("given twice"));
-        let sorted = parse_list(&["icmp", "dns", "flows-to-world:port;any-drop"], &v("1.20")).unwrap();
+        let sorted =
+            parse_list(&["icmp", "dns", "flows-to-world:port;any-drop"], &v("1.20")).unwrap();
         assert_eq!(join(&sorted), "dns icmp flows-to-world:any-drop;port");
     }
 
     #[test]
     fn cardinality_and_directional() {
-        let s = MetricSpec::parse("flow:sourceContext=pod;labelsContext=source_ip,source_namespace", &v("1.20")).unwrap();
+        let s = MetricSpec::parse(
+            "flow:sourceContext=pod;labelsContext=source_ip,source_namespace",
+            &v("1.20"),
+        )
+        .unwrap();
         assert_eq!(s.high_cardinality(), vec!["pod", "source_ip"]);
         let s = MetricSpec::parse("flow:sourceEgressContext=pod", &v("1.20")).unwrap();
         assert_eq!(s.directional_without_plain(), Some("sourceContext"));

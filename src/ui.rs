@@ -37,11 +37,19 @@ impl Ui {
         };
         console::set_colors_enabled(color);
         console::set_colors_enabled_stderr(color);
-        Ui { interactive, live: stderr_tty && !dumb, color }
+        Ui {
+            interactive,
+            live: stderr_tty && !dumb,
+            color,
+        }
     }
 
     /// For tests and machine output: no prompts, no colour, no redraws.
     pub fn plain() -> Ui {
-        Ui { interactive: false, live: false, color: false }
+        Ui {
+            interactive: false,
+            live: false,
+            color: false,
+        }
     }
 }

@@ -18,7 +18,12 @@ pub struct Version {
 
 impl Version {
     pub const fn new(major: u32, minor: u32, patch: u32) -> Self {
-        Version { major, minor, patch, pre: None }
+        Version {
+            major,
+            minor,
+            patch,
+            pre: None,
+        }
     }
 
     /// The minor release line, e.g. `1.18` for `1.18.4`.
@@ -56,7 +61,9 @@ impl FromStr for Version {
         };
         let parts: Vec<&str> = core.split('.').collect();
         if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
-            bail!("invalid Cilium version '{s}': expected MAJOR.MINOR or MAJOR.MINOR.PATCH, e.g. 1.18.4");
+            bail!(
+                "invalid Cilium version '{s}': expected MAJOR.MINOR or MAJOR.MINOR.PATCH, e.g. 1.18.4"
+            );
         }
         let num = |p: &str| -> Result<u32> {
             if !p.bytes().all(|b| b.is_ascii_digit()) {
@@ -105,14 +112,23 @@ pub struct Since {
 }
 
 impl Since {
-    pub const ALWAYS: Since = Since { since: (1, 0), until: None };
+    pub const ALWAYS: Since = Since {
+        since: (1, 0),
+        until: None,
+    };
 
     pub const fn from(major: u32, minor: u32) -> Self {
-        Since { since: (major, minor), until: None }
+        Since {
+            since: (major, minor),
+            until: None,
+        }
     }
 
     pub const fn until(major: u32, minor: u32) -> Self {
-        Since { since: (1, 0), until: Some((major, minor)) }
+        Since {
+            since: (1, 0),
+            until: Some((major, minor)),
+        }
     }
 
     pub fn contains(&self, v: &Version) -> bool {
@@ -138,7 +154,10 @@ mod tests {
     #[test]
     fn parses_common_forms() {
         assert_eq!("1.18.4".parse::<Version>().unwrap(), Version::new(1, 18, 4));
-        assert_eq!("v1.16.0".parse::<Version>().unwrap(), Version::new(1, 16, 0));
+        assert_eq!(
+            "v1.16.0".parse::<Version>().unwrap(),
+            Version::new(1, 16, 0)
+        );
         assert_eq!("1.20".parse::<Version>().unwrap(), Version::new(1, 20, 0));
         let pre: Version = "1.21.0-pre.0".parse().unwrap();
         assert_eq!(pre.pre.as_deref(), Some("pre.0"));

@@ -161,12 +161,11 @@ fn expected_from_flags(args: &CheckArgs) -> Result<Option<(Vec<Expected>, String
         )));
     }
     if let Some(path) = &args.config {
-        return Err(Failure::bad_input(format!(
-            "check --config {} is not supported yet: the config file reader is still being written",
-            path.display()
-        ))
-        .hint("give the families with --metric for now")
-        .into());
+        let specs = crate::config::metrics_from_file(path, &version)?;
+        return Ok(Some((
+            specs.iter().map(Expected::from_spec).collect(),
+            path.display().to_string(),
+        )));
     }
     Ok(None)
 }
@@ -262,7 +261,7 @@ fn direct_nodes(
 
 /// The operator runs as one or two replicas, not on every node: a refused operator port on a
 /// node is "not here", and only no operator anywhere is a problem.
-fn operator_somewhere(report: &mut Vec<NodeRow>, port: u16, none_status: Status) -> Vec<Finding> {
+fn operator_somewhere(report: &mut [NodeRow], port: u16, none_status: Status) -> Vec<Finding> {
     let mut any = false;
     for row in report.iter_mut() {
         if let Some(op) = &mut row.operator {
@@ -365,7 +364,7 @@ fn probe_and_judge(
     targets: Vec<Target>,
     fixed: Vec<Fixed>,
     checks: Vec<Finding>,
-    post: impl Fn(&mut Vec<NodeRow>) -> Vec<Finding>,
+    post: impl Fn(&mut [NodeRow]) -> Vec<Finding>,
 ) -> Report {
     let start = Instant::now();
     let overall = start + args.wait.unwrap_or(Duration::ZERO).max(args.timeout * 2);
@@ -421,7 +420,7 @@ fn assemble(
     probes: &[Option<Probe>],
     fixed: &[Fixed],
     checks: &[Finding],
-    post: &impl Fn(&mut Vec<NodeRow>) -> Vec<Finding>,
+    post: &impl Fn(&mut [NodeRow]) -> Vec<Finding>,
 ) -> Report {
     let mut rows = rows.to_vec();
     for (t, p) in targets.iter().zip(probes) {

@@ -151,7 +151,7 @@ fn port_args(ports: [u16; 3]) -> Vec<String> {
     ]
 }
 
-fn args<'a>(v: &'a [String]) -> Vec<&'a str> {
+fn args(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
@@ -968,4 +968,34 @@ fn cluster_agent_started_before_the_config_changed() {
     );
     // The busy payload serves dns and more, which this list lacks.
     assert!(text.contains("runs an older list"), "{text}");
+}
+
+#[test]
+fn config_file_gives_the_families() {
+    let ports = two_healthy_nodes(prom(fixture("hubble-busy.txt")));
+    let config = crate::support::repo_root().join("examples/blog.yaml");
+    let a = node_args(ports, &["-o", "json", "--config", config.to_str().unwrap()]);
+    let (out, j) = run(&args(&a));
+    assert!(
+        out.status.code() == Some(0) || out.status.code() == Some(1),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(j["families_from"].as_str(), config.to_str());
+    let fams: Vec<&str> = j["families"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["family"].as_str().unwrap())
+        .collect();
+    assert!(fams.contains(&"dns") && fams.contains(&"drop"), "{fams:?}");
+
+    let (out, _) = run(&[
+        "--node",
+        "127.0.0.1",
+        "--config",
+        "/nonexistent/ciliumon.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("/nonexistent/ciliumon.yaml"));
 }

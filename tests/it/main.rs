@@ -1,6 +1,11 @@
 //! Integration tests through the binary, compiled as one test binary.
 
+mod recorder;
 mod support;
 
 mod check;
+mod helm;
+mod metrics;
+mod plan;
+mod setup;
 mod smoke;

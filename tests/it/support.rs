@@ -18,14 +18,21 @@ pub fn repo_root() -> PathBuf {
 /// `shared/` sits beside the checkout (fixtures and references).
 pub fn shared_dir() -> PathBuf {
     let beside = repo_root().join("../shared");
-    if beside.exists() { beside } else { repo_root().join("shared") }
+    if beside.exists() {
+        beside
+    } else {
+        repo_root().join("shared")
+    }
 }
 
 /// The real helm binaries that scripts/install-tools.sh puts in .tools/. Tests that need them
 /// fail (not skip) when they are missing: CI installs them first.
 pub fn helm_binaries() -> Vec<(&'static str, PathBuf)> {
     let root = repo_root().join(".tools");
-    let list = vec![("helm3", root.join("helm3/helm")), ("helm4", root.join("helm4/helm"))];
+    let list = vec![
+        ("helm3", root.join("helm3/helm")),
+        ("helm4", root.join("helm4/helm")),
+    ];
     for (name, path) in &list {
         assert!(
             path.exists(),
@@ -38,7 +45,11 @@ pub fn helm_binaries() -> Vec<(&'static str, PathBuf)> {
 
 pub fn kubectl_binary() -> PathBuf {
     let path = repo_root().join(".tools/helm4/kubectl");
-    assert!(path.exists(), "kubectl is missing at {}: run scripts/install-tools.sh first", path.display());
+    assert!(
+        path.exists(),
+        "kubectl is missing at {}: run scripts/install-tools.sh first",
+        path.display()
+    );
     path
 }
 

@@ -1,0 +1,627 @@
+//! Preflight: what is installed and what the cluster runs, read-only, before anything is asked
+//! or changed. Finds helm and kubectl (on a PATH given as a parameter), their versions, the
+//! context that would be changed, the Cilium release (chart version, revision, user values) and
+//! an existing kube-prometheus-stack.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::cli::GlobalArgs;
+use crate::config::Config;
+use crate::exit::Failure;
+use crate::plan::Target;
+use crate::run::{self, Limits};
+use crate::version::Version;
+
+/// How long a read-only query may take.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The tools, resolved to absolute paths once.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tools {
+    pub helm: PathBuf,
+    pub kubectl: PathBuf,
+    /// `v3.17.2+gcc0bbbd`
+    pub helm_version: String,
+    /// (3, 17)
+    pub helm_major_minor: (u32, u32),
+    /// `v1.34.5`
+    pub kubectl_version: String,
+}
+
+/// Which kubeconfig and context to use; passed to every helm and kubectl call.
+#[derive(Debug, Clone, Default)]
+pub struct Kube {
+    pub context: Option<String>,
+    pub kubeconfig: Option<PathBuf>,
+}
+
+impl Kube {
+    pub fn helm_flags(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if let Some(c) = &self.context {
+            v.extend(["--kube-context".to_string(), c.clone()]);
+        }
+        if let Some(k) = &self.kubeconfig {
+            v.extend(["--kubeconfig".to_string(), k.display().to_string()]);
+        }
+        v
+    }
+
+    pub fn kubectl_flags(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if let Some(c) = &self.context {
+            v.extend(["--context".to_string(), c.clone()]);
+        }
+        if let Some(k) = &self.kubeconfig {
+            v.extend(["--kubeconfig".to_string(), k.display().to_string()]);
+        }
+        v
+    }
+}
+
+/// The Cilium release as Helm knows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CiliumRelease {
+    pub name: String,
+    pub namespace: String,
+    pub chart_version: Version,
+    pub revision: u64,
+    pub status: String,
+    /// `helm get values -o json`: the user-supplied values only (`{}` when none).
+    pub values: serde_json::Value,
+}
+
+impl CiliumRelease {
+    /// The exact command that returns the release to where it was before setup.
+    pub fn rollback_command(&self, kube: &Kube) -> String {
+        let mut argv = vec![
+            "helm".to_string(),
+            "rollback".into(),
+            self.name.clone(),
+            self.revision.to_string(),
+        ];
+        argv.extend(["-n".into(), self.namespace.clone()]);
+        argv.extend(kube.helm_flags());
+        shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "))
+    }
+}
+
+/// A kube-prometheus-stack release found in the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StackRelease {
+    pub name: String,
+    pub namespace: String,
+    pub chart: String,
+}
+
+/// What preflight found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Preflight {
+    pub tools: Tools,
+    /// The context that will be changed.
+    pub context: String,
+    pub server_version: Option<String>,
+    pub cilium: CiliumRelease,
+    pub stack: Option<StackRelease>,
+}
+
+fn install_hint(tool: &str) -> &'static str {
+    match tool {
+        "helm" => {
+            "install Helm 3 or 4: https://helm.sh/docs/intro/install/ (e.g. `brew install helm`, or the get-helm-3 script)"
+        }
+        _ => {
+            "install kubectl: https://kubernetes.io/docs/tasks/tools/ (e.g. `brew install kubectl`, or your distribution's package)"
+        }
+    }
+}
+
+/// Find `tool` on `path_var` (a PATH value), as `which` does.
+pub fn find_tool(tool: &str, path_var: Option<&OsStr>, cwd: &Path) -> Result<PathBuf> {
+    which::which_in(tool, path_var, cwd).map_err(|_| {
+        Failure::preflight(format!(
+            "{tool} was not found on PATH; ciliumon runs {tool} to read and change the cluster"
+        ))
+        .hint(install_hint(tool))
+        .into()
+    })
+}
+
+/// Run a read-only query; a failure is a preflight error carrying the tool's own message.
+fn query(program: &Path, args: &[String], what: &str) -> Result<String> {
+    let f = run::exec(program, args, None, Limits::new(QUERY_TIMEOUT), None)
+        .with_context(|| format!("cannot start {}", program.display()))?;
+    if run::interrupted() || f.ended == run::Ended::Interrupted {
+        return Err(Failure::new(
+            crate::exit::Code::Interrupted,
+            "interrupted during preflight; nothing was changed",
+        )
+        .into());
+    }
+    if !f.success() {
+        let why = if f.ended == run::Ended::TimedOut {
+            format!("no answer within {}s", QUERY_TIMEOUT.as_secs())
+        } else {
+            f.message()
+        };
+        return Err(Failure::preflight(format!("{what} failed: {why}")).into());
+    }
+    Ok(f.stdout)
+}
+
+/// `helm version --short` → (`v3.17.2+gcc0bbbd`, (3, 17)).
+pub fn parse_helm_version(out: &str) -> Result<(String, (u32, u32))> {
+    let text = out.trim();
+    let v: Version = text
+        .split('+')
+        .next()
+        .unwrap_or(text)
+        .parse()
+        .with_context(|| format!("unexpected `helm version` output: {text}"))?;
+    Ok((text.to_string(), (v.major, v.minor)))
+}
+
+/// `kubectl version --client -o json` → `v1.34.5`.
+pub fn parse_kubectl_version(out: &str) -> Result<String> {
+    let v: serde_json::Value =
+        serde_json::from_str(out).context("unexpected `kubectl version` output")?;
+    v["clientVersion"]["gitVersion"]
+        .as_str()
+        .map(str::to_string)
+        .context("`kubectl version` did not report clientVersion.gitVersion")
+}
+
+/// One row of `helm list -o json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub name: String,
+    pub namespace: String,
+    pub revision: u64,
+    pub status: String,
+    pub chart: String,
+}
+
+/// `helm list -o json` (revision is a string in Helm 3, a number elsewhere).
+pub fn parse_list(out: &str) -> Result<Vec<Listed>> {
+    let text = out.trim();
+    if text.is_empty() {
+        return Ok(vec![]);
+    }
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(text).context("unexpected `helm list -o json` output")?;
+    let s = |r: &serde_json::Value, k: &str| r[k].as_str().unwrap_or_default().to_string();
+    Ok(rows
+        .iter()
+        .map(|r| Listed {
+            name: s(r, "name"),
+            namespace: s(r, "namespace"),
+            revision: r["revision"]
+                .as_u64()
+                .or_else(|| r["revision"].as_str().and_then(|x| x.parse().ok()))
+                .unwrap_or(0),
+            status: s(r, "status"),
+            chart: s(r, "chart"),
+        })
+        .collect())
+}
+
+/// The version in a chart field: `cilium-1.16.5` → 1.16.5 (chart names may contain dashes).
+pub fn chart_version(chart: &str, name: &str) -> Option<Version> {
+    chart.strip_prefix(name)?.strip_prefix('-')?.parse().ok()
+}
+
+/// A kube-prometheus-stack release in `helm list -A` output: the first one, by namespace/name.
+pub fn find_stack(rows: &[Listed]) -> Option<StackRelease> {
+    let mut found: Vec<_> = rows
+        .iter()
+        .filter(|r| {
+            r.chart
+                .strip_prefix("kube-prometheus-stack-")
+                .is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+        })
+        .collect();
+    found.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    found.first().map(|r| StackRelease {
+        name: r.name.clone(),
+        namespace: r.namespace.clone(),
+        chart: r.chart.clone(),
+    })
+}
+
+/// What preflight needs to know from the command line.
+#[derive(Debug, Clone)]
+pub struct Want<'a> {
+    pub kube: &'a Kube,
+    pub release: &'a str,
+    pub namespace: &'a str,
+}
+
+/// Find the tools and their versions. A missing tool is an error with how to install it.
+pub fn tools(path_var: Option<&OsStr>, cwd: &Path) -> Result<Tools> {
+    let helm = find_tool("helm", path_var, cwd)?;
+    let kubectl = find_tool("kubectl", path_var, cwd)?;
+    let out = query(
+        &helm,
+        &["version".into(), "--short".into()],
+        "`helm version --short`",
+    )?;
+    let (helm_version, helm_major_minor) = parse_helm_version(&out)?;
+    if !(3..=4).contains(&helm_major_minor.0) {
+        return Err(Failure::preflight(format!(
+            "helm {helm_version} is not supported: ciliumon works with Helm 3 and Helm 4"
+        ))
+        .hint(install_hint("helm"))
+        .into());
+    }
+    let out = query(
+        &kubectl,
+        &[
+            "version".into(),
+            "--client".into(),
+            "-o".into(),
+            "json".into(),
+        ],
+        "`kubectl version --client`",
+    )?;
+    let kubectl_version = parse_kubectl_version(&out)?;
+    Ok(Tools {
+        helm,
+        kubectl,
+        helm_version,
+        helm_major_minor,
+        kubectl_version,
+    })
+}
+
+/// Everything setup needs to know before it asks or changes anything.
+pub fn preflight(tools: Tools, want: &Want<'_>) -> Result<Preflight> {
+    let kube = want.kube;
+    let argv = |base: &[&str], flags: Vec<String>| -> Vec<String> {
+        base.iter().map(|s| s.to_string()).chain(flags).collect()
+    };
+
+    // Which context will be changed.
+    let context = match &kube.context {
+        Some(c) => c.clone(),
+        None => query(&tools.kubectl, &argv(&["config", "current-context"], kube.kubectl_flags()), "`kubectl config current-context`")
+            .map_err(|e| {
+                anyhow::Error::new(
+                    Failure::preflight(format!("{e:#}")).hint("point KUBECONFIG or --kubeconfig at your cluster's kubeconfig, or name a context with --kube-context"),
+                )
+            })?
+            .trim()
+            .to_string(),
+    };
+
+    // Reachable?
+    let out = query(&tools.kubectl, &argv(&["version", "-o", "json", "--request-timeout=15s"], kube.kubectl_flags()), "kubectl")
+        .map_err(|e| {
+            let msg = format!("{e:#}");
+            let msg = msg.strip_prefix("kubectl failed: ").unwrap_or(&msg);
+            anyhow::Error::new(
+                Failure::preflight(format!("cannot reach the cluster of context '{context}': {msg}"))
+                    .hint("check the context (`kubectl config get-contexts`), the VPN or tunnel, and that `kubectl get nodes` works"),
+            )
+        })?;
+    let server_version = serde_json::from_str::<serde_json::Value>(&out)
+        .ok()
+        .and_then(|v| {
+            v["serverVersion"]["gitVersion"]
+                .as_str()
+                .map(str::to_string)
+        });
+
+    // The Cilium release.
+    let out = query(
+        &tools.helm,
+        &argv(
+            &[
+                "list",
+                "-n",
+                want.namespace,
+                "-o",
+                "json",
+                "--deployed",
+                "--failed",
+                "--pending",
+            ],
+            kube.helm_flags(),
+        ),
+        "`helm list`",
+    )?;
+    let rows = parse_list(&out)?;
+    let Some(row) = rows.iter().find(|r| r.name == want.release) else {
+        let others: Vec<_> = rows
+            .iter()
+            .filter(|r| chart_version(&r.chart, "cilium").is_some())
+            .map(|r| r.name.as_str())
+            .collect();
+        let hint = match others.as_slice() {
+            [one] => format!("the Cilium chart is installed as release '{one}': pass --release {one}"),
+            [] => "ciliumon configures an existing Cilium, it does not install a CNI: install Cilium first (https://docs.cilium.io/en/stable/installation/k8s-install-helm/), or name its namespace with --namespace".to_string(),
+            many => format!("Cilium releases here: {}; pass --release NAME", many.join(", ")),
+        };
+        return Err(Failure::preflight(format!(
+            "no Helm release '{}' in namespace '{}' of context '{context}'",
+            want.release, want.namespace
+        ))
+        .hint(hint)
+        .into());
+    };
+    if row.status.starts_with("pending") {
+        return Err(Failure::preflight(format!(
+            "the release '{}' is locked: its status is {} (another operation is in progress, or one was interrupted)",
+            row.name, row.status
+        ))
+        .hint(format!("wait for it, or roll back to the last deployed revision: helm history {} -n {}", row.name, want.namespace))
+        .into());
+    }
+    let chart_version = chart_version(&row.chart, "cilium").ok_or_else(|| {
+        Failure::preflight(format!(
+            "the release '{}' runs chart '{}', not the Cilium chart",
+            row.name, row.chart
+        ))
+        .hint("name the Cilium release with --release")
+    })?;
+    let out = query(
+        &tools.helm,
+        &argv(
+            &[
+                "get",
+                "values",
+                &row.name,
+                "-n",
+                want.namespace,
+                "-o",
+                "json",
+            ],
+            kube.helm_flags(),
+        ),
+        "`helm get values`",
+    )?;
+    let mut values: serde_json::Value =
+        serde_json::from_str(out.trim()).unwrap_or(serde_json::Value::Null);
+    if values.is_null() {
+        values = serde_json::json!({});
+    }
+    anyhow::ensure!(
+        values.is_object(),
+        "`helm get values {} -o json` did not print an object",
+        row.name
+    );
+    let cilium = CiliumRelease {
+        name: row.name.clone(),
+        namespace: want.namespace.to_string(),
+        chart_version,
+        revision: row.revision,
+        status: row.status.clone(),
+        values,
+    };
+
+    // An existing kube-prometheus-stack, anywhere.
+    let out = query(
+        &tools.helm,
+        &argv(&["list", "-A", "-o", "json"], kube.helm_flags()),
+        "`helm list -A`",
+    )?;
+    let stack = find_stack(&parse_list(&out)?);
+
+    Ok(Preflight {
+        tools,
+        context,
+        server_version,
+        cilium,
+        stack,
+    })
+}
+
+impl Preflight {
+    /// What the plan builder needs to know.
+    pub fn target(&self) -> Target {
+        Target {
+            installed: Some(self.cilium.chart_version.clone()),
+            helm: Some(self.tools.helm_major_minor),
+            existing_stack: self
+                .stack
+                .as_ref()
+                .map(|s| (s.name.clone(), s.namespace.clone())),
+            current_values: Some(self.cilium.values.clone()),
+        }
+    }
+
+    /// One line: where the facts came from.
+    pub fn describe(&self) -> String {
+        format!(
+            "context {}: Cilium release '{}' in '{}', chart {}, revision {}",
+            self.context,
+            self.cilium.name,
+            self.cilium.namespace,
+            self.cilium.chart_version,
+            self.cilium.revision
+        )
+    }
+}
+
+impl Kube {
+    pub fn from_global(global: &GlobalArgs) -> Kube {
+        Kube {
+            context: global.kube_context.clone(),
+            kubeconfig: global.kubeconfig.clone(),
+        }
+    }
+}
+
+/// Preflight against this process's PATH and working directory.
+pub fn preflight_here(global: &GlobalArgs, config: &Config) -> Result<Preflight> {
+    // A version given on the command line or in the file settles the metric specs now: bad
+    // input is reported before any tool is started.
+    // Without one, specs that parse for the newest release are checked for rules between
+    // settings (exemplars without OpenMetrics); the cluster's version decides the rest.
+    let v = crate::plan::target_version(config, &Target::default())?;
+    match config.metric_specs(&v) {
+        Ok(specs) => {
+            config.open_metrics(&specs)?;
+        }
+        Err(e) if config.cilium.version.is_some() => return Err(e.into()),
+        Err(_) => {}
+    }
+    let path = std::env::var_os("PATH");
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let tools = tools(path.as_deref(), &cwd)?;
+    let kube = Kube::from_global(global);
+    preflight(
+        tools,
+        &Want {
+            kube: &kube,
+            release: &config.cilium.release,
+            namespace: &config.cilium.namespace,
+        },
+    )
+}
+
+/// Read what the plan needs from the cluster, with a one-line description of where it came from.
+pub fn read_target(global: &GlobalArgs, config: &Config) -> Result<(Target, String)> {
+    let p = preflight_here(global, config)?;
+    Ok((p.target(), p.describe()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helm_versions() {
+        assert_eq!(parse_helm_version("v3.17.2+gcc0bbbd\n").unwrap().1, (3, 17));
+        assert_eq!(parse_helm_version("v4.1.4+g05fa379").unwrap().1, (4, 1));
+        assert!(parse_helm_version("garbage").is_err());
+    }
+
+    #[test]
+    fn real_helm_versions_parse() {
+        // The binaries scripts/install-tools.sh puts in .tools/ (both majors).
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools");
+        for (bin, major) in [("helm3/helm", 3), ("helm4/helm", 4)] {
+            let helm = root.join(bin);
+            assert!(
+                helm.exists(),
+                "{} missing: run scripts/install-tools.sh",
+                helm.display()
+            );
+            let out = query(&helm, &["version".into(), "--short".into()], "helm version").unwrap();
+            assert_eq!(parse_helm_version(&out).unwrap().1.0, major);
+        }
+        let out = query(
+            &root.join("helm4/kubectl"),
+            &[
+                "version".into(),
+                "--client".into(),
+                "-o".into(),
+                "json".into(),
+            ],
+            "kubectl",
+        )
+        .unwrap();
+        assert!(parse_kubectl_version(&out).unwrap().starts_with("v1."));
+    }
+
+    #[test]
+    fn real_kubectl_unreachable_names_the_server() {
+        let kubectl = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/helm4/kubectl");
+        let dir = crate::run::PrivateDir::create().unwrap();
+        let cfg = dir.path().join("kubeconfig");
+        std::fs::write(
+            &cfg,
+            "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: kind-test, context: {cluster: c, user: u}}]\ncurrent-context: kind-test\n",
+        )
+        .unwrap();
+        let tools = Tools {
+            helm: "/nonexistent/helm".into(),
+            kubectl,
+            helm_version: "v3.17.2".into(),
+            helm_major_minor: (3, 17),
+            kubectl_version: "v1.34.5".into(),
+        };
+        let kube = Kube {
+            context: None,
+            kubeconfig: Some(cfg),
+        };
+        let err = preflight(
+            tools,
+            &Want {
+                kube: &kube,
+                release: "cilium",
+                namespace: "kube-system",
+            },
+        )
+        .unwrap_err();
+        let (code, hint) = crate::exit::classify(&err);
+        assert_eq!(code, crate::exit::Code::Preflight);
+        let msg = format!("{err:#}");
+        assert!(msg.contains("context 'kind-test'"), "{msg}");
+        assert!(msg.contains("127.0.0.1:1"), "kubectl's own message: {msg}");
+        assert!(hint.unwrap().contains("kubectl get nodes"));
+    }
+
+    #[test]
+    fn lists_and_charts() {
+        let out = r#"[{"name":"cilium","namespace":"kube-system","revision":"3","updated":"x","status":"deployed","chart":"cilium-1.16.5","app_version":"1.16.5"},
+                      {"name":"mon","namespace":"monitoring","revision":7,"status":"deployed","chart":"kube-prometheus-stack-88.5.3","app_version":"v0.93.1"}]"#;
+        let rows = parse_list(out).unwrap();
+        assert_eq!(rows[0].revision, 3);
+        assert_eq!(rows[1].revision, 7);
+        assert_eq!(
+            chart_version(&rows[0].chart, "cilium"),
+            Some(Version::new(1, 16, 5))
+        );
+        assert_eq!(chart_version("cilium-enterprise-1.16.5", "cilium"), None);
+        assert_eq!(
+            find_stack(&rows),
+            Some(StackRelease {
+                name: "mon".into(),
+                namespace: "monitoring".into(),
+                chart: "kube-prometheus-stack-88.5.3".into()
+            })
+        );
+        assert_eq!(find_stack(&rows[..1]), None);
+        assert!(parse_list("").unwrap().is_empty());
+        assert!(parse_list("[]").unwrap().is_empty());
+    }
+
+    #[test]
+    fn missing_tool_says_how_to_install() {
+        let dir = crate::run::PrivateDir::create().unwrap();
+        let err = find_tool("helm", Some(dir.path().as_os_str()), dir.path()).unwrap_err();
+        let (code, hint) = crate::exit::classify(&err);
+        assert_eq!(code, crate::exit::Code::Preflight);
+        assert!(hint.unwrap().contains("helm.sh"));
+    }
+
+    #[test]
+    fn rollback_command_is_exact() {
+        let r = CiliumRelease {
+            name: "cilium".into(),
+            namespace: "kube-system".into(),
+            chart_version: Version::new(1, 16, 5),
+            revision: 4,
+            status: "deployed".into(),
+            values: serde_json::json!({}),
+        };
+        assert_eq!(
+            r.rollback_command(&Kube::default()),
+            "helm rollback cilium 4 -n kube-system"
+        );
+        let k = Kube {
+            context: Some("prod east".into()),
+            kubeconfig: None,
+        };
+        assert_eq!(
+            r.rollback_command(&k),
+            "helm rollback cilium 4 -n kube-system --kube-context 'prod east'"
+        );
+    }
+}

@@ -1,0 +1,565 @@
+//! The configuration: what the user wants, resolved from the built-in default (the blog post's
+//! setup), then a `ciliumon.yaml`, then flags. Pure apart from reading the file.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::cli::{ConfigArgs, GlobalArgs, ServiceType, StackMode};
+use crate::exit::Failure;
+use crate::spec::{self, MetricSpec, SpecError};
+use crate::version::Version;
+
+/// The Hubble metric list of the blog post, in Cilium's grammar.
+pub const BLOG_METRICS: &[&str] = &[
+    "dns",
+    "drop",
+    "tcp",
+    "flow",
+    "port-distribution",
+    "icmp",
+    "httpV2:exemplars=true;labelsContext=source_ip,source_namespace,source_workload,destination_ip,destination_namespace,destination_workload,traffic_direction",
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct Config {
+    pub cilium: CiliumConfig,
+    pub hubble: HubbleConfig,
+    /// Agent (9962) and operator (9963) metrics.
+    pub metrics: ComponentMetrics,
+    /// ServiceMonitors for agent, operator and Hubble (need the prometheus-operator CRDs).
+    pub service_monitors: bool,
+    /// Cilium's Grafana dashboards, as ConfigMaps for the Grafana sidecar.
+    pub dashboards: bool,
+    pub prometheus_stack: StackConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct CiliumConfig {
+    pub release: String,
+    pub namespace: String,
+    pub repo: Repo,
+    pub chart: String,
+    /// Chart version to run. Unset: keep the installed one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Repo {
+    pub name: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct HubbleConfig {
+    pub relay: bool,
+    pub ui: UiConfig,
+    pub export: ExportConfig,
+    /// Unset: on when a metric asks for exemplars.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open_metrics: Option<bool>,
+    /// Metric specs in Cilium's grammar (`httpV2:exemplars=true;labelsContext=a,b`).
+    pub metrics: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct UiConfig {
+    pub enabled: bool,
+    pub service_type: ServiceType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_port: Option<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct ExportConfig {
+    pub enabled: bool,
+    pub file_path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_max_size_mb: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_max_backups: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct ComponentMetrics {
+    pub agent: bool,
+    pub operator: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct StackConfig {
+    pub mode: StackMode,
+    pub release: String,
+    pub namespace: String,
+    pub repo: Repo,
+    pub chart: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Where the Grafana admin password comes from; never written inline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grafana_admin_password: Option<SecretSource>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub enum SecretSource {
+    /// A file holding the password (helm reads it with --set-file).
+    File(PathBuf),
+    /// An environment variable holding the password.
+    Env(String),
+}
+
+impl Default for Config {
+    /// The blog post's configuration, done right.
+    fn default() -> Self {
+        Config {
+            cilium: CiliumConfig::default(),
+            hubble: HubbleConfig::default(),
+            metrics: ComponentMetrics::default(),
+            service_monitors: true,
+            dashboards: true,
+            prometheus_stack: StackConfig::default(),
+        }
+    }
+}
+
+impl Default for CiliumConfig {
+    fn default() -> Self {
+        CiliumConfig {
+            release: "cilium".into(),
+            namespace: "kube-system".into(),
+            repo: Repo {
+                name: "cilium".into(),
+                url: "https://helm.cilium.io".into(),
+            },
+            chart: "cilium".into(),
+            version: None,
+        }
+    }
+}
+
+impl Default for HubbleConfig {
+    fn default() -> Self {
+        HubbleConfig {
+            relay: true,
+            ui: UiConfig::default(),
+            export: ExportConfig::default(),
+            open_metrics: Some(true),
+            metrics: BLOG_METRICS.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        UiConfig {
+            enabled: true,
+            service_type: ServiceType::NodePort,
+            node_port: Some(31234),
+        }
+    }
+}
+
+impl Default for ExportConfig {
+    fn default() -> Self {
+        ExportConfig {
+            enabled: true,
+            file_path: "/var/run/cilium/hubble/events.log".into(),
+            file_max_size_mb: None,
+            file_max_backups: None,
+        }
+    }
+}
+
+impl Default for ComponentMetrics {
+    fn default() -> Self {
+        ComponentMetrics {
+            agent: true,
+            operator: true,
+        }
+    }
+}
+
+impl Default for StackConfig {
+    fn default() -> Self {
+        StackConfig {
+            mode: StackMode::Install,
+            release: "prometheus".into(),
+            namespace: "monitoring".into(),
+            repo: Repo {
+                name: "prometheus-community".into(),
+                url: "https://prometheus-community.github.io/helm-charts".into(),
+            },
+            chart: "kube-prometheus-stack".into(),
+            version: None,
+            grafana_admin_password: None,
+        }
+    }
+}
+
+impl Config {
+    /// Read a ciliumon.yaml. Unknown fields are rejected with their place in the file.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Failure::bad_input(format!("cannot read config file {}: {e}", path.display()))
+        })?;
+        let config: Config = crate::yaml::from_str(&text).map_err(|e| {
+            Failure::bad_input(format!("invalid config file {}: {e}", path.display()))
+                .hint("see examples/ for commented configurations")
+        })?;
+        Ok(config)
+    }
+
+    /// Default < file < flags, then the rules between settings. Metric specs are validated
+    /// later, against the Cilium version the plan targets.
+    pub fn resolve(global: &GlobalArgs, args: &ConfigArgs) -> Result<Config> {
+        let mut c = match &args.config {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        if let Some(ns) = &global.namespace {
+            c.cilium.namespace = ns.clone();
+        }
+        if let Some(r) = &args.release {
+            c.cilium.release = r.clone();
+        }
+        if let Some(v) = &args.cilium_version {
+            c.cilium.version = Some(v.clone());
+        }
+        if !args.metrics.is_empty() {
+            c.hubble.metrics = args.metrics.clone();
+        }
+        if args.open_metrics {
+            c.hubble.open_metrics = Some(true);
+        }
+        if args.no_open_metrics {
+            c.hubble.open_metrics = Some(false);
+        }
+        if args.no_agent_metrics {
+            c.metrics.agent = false;
+        }
+        if args.no_operator_metrics {
+            c.metrics.operator = false;
+        }
+        if args.no_relay {
+            c.hubble.relay = false;
+        }
+        if args.no_ui {
+            c.hubble.ui.enabled = false;
+        }
+        if let Some(t) = args.ui_service_type {
+            c.hubble.ui.service_type = t;
+        }
+        if let Some(p) = args.ui_node_port {
+            c.hubble.ui.node_port = Some(p);
+        }
+        if args.no_export {
+            c.hubble.export.enabled = false;
+        }
+        if let Some(p) = &args.export_file_path {
+            c.hubble.export.file_path = p.clone();
+        }
+        if let Some(m) = args.stack {
+            c.prometheus_stack.mode = m;
+        }
+        if let Some(r) = &args.stack_release {
+            c.prometheus_stack.release = r.clone();
+        }
+        if let Some(n) = &args.stack_namespace {
+            c.prometheus_stack.namespace = n.clone();
+        }
+        if let Some(v) = &args.stack_version {
+            c.prometheus_stack.version = Some(v.clone());
+        }
+        if args.no_service_monitors {
+            c.service_monitors = false;
+        }
+        if args.no_dashboards {
+            c.dashboards = false;
+        }
+        if let Some(f) = &args.grafana_password_file {
+            c.prometheus_stack.grafana_admin_password = Some(SecretSource::File(f.clone()));
+        }
+        if let Some(v) = &args.grafana_password_env {
+            c.prometheus_stack.grafana_admin_password = Some(SecretSource::Env(v.clone()));
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Rules between settings that need no Cilium version.
+    pub fn validate(&self) -> Result<()> {
+        for (what, value) in [
+            ("cilium.release", &self.cilium.release),
+            ("cilium.namespace", &self.cilium.namespace),
+            ("prometheusStack.release", &self.prometheus_stack.release),
+            (
+                "prometheusStack.namespace",
+                &self.prometheus_stack.namespace,
+            ),
+        ] {
+            check_dns_label(what, value)?;
+        }
+        for (what, value) in [
+            ("cilium.repo.name", &self.cilium.repo.name),
+            ("cilium.chart", &self.cilium.chart),
+            (
+                "prometheusStack.repo.name",
+                &self.prometheus_stack.repo.name,
+            ),
+            ("prometheusStack.chart", &self.prometheus_stack.chart),
+        ] {
+            if value.is_empty()
+                || !value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                return Err(Failure::bad_input(format!(
+                    "{what} '{value}' is not a valid Helm repository or chart name"
+                ))
+                .into());
+            }
+        }
+        if let Some(v) = &self.cilium.version {
+            let parsed: Version = v
+                .parse()
+                .map_err(|e: anyhow::Error| Failure::bad_input(e.to_string()))?;
+            if !crate::catalogue::supported(&parsed) {
+                return Err(unsupported(&parsed).into());
+            }
+        }
+        if let Some(v) = &self.prometheus_stack.version
+            && (v.is_empty() || v.starts_with('-') || v.chars().any(|c| c.is_whitespace()))
+        {
+            return Err(Failure::bad_input(format!(
+                "prometheusStack.version '{v}' is not a chart version"
+            ))
+            .into());
+        }
+        if self.hubble.ui.enabled && !self.hubble.relay {
+            return Err(Failure::bad_input(
+                "the Hubble UI needs Hubble Relay (the chart refuses the UI without it)",
+            )
+            .hint("drop --no-relay, or add --no-ui")
+            .into());
+        }
+        if let Some(p) = self.hubble.ui.node_port
+            && !(30000..=32767).contains(&p)
+        {
+            return Err(Failure::bad_input(format!(
+                "UI node port {p} is outside the Kubernetes NodePort range 30000-32767"
+            ))
+            .hint("pick a port in 30000-32767, e.g. --ui-node-port 31234")
+            .into());
+        }
+        let path = &self.hubble.export.file_path;
+        if self.hubble.export.enabled
+            && (!path.starts_with('/') || path.contains(char::is_whitespace))
+        {
+            return Err(Failure::bad_input(format!(
+                "export file path '{path}' must be an absolute path without spaces"
+            ))
+            .into());
+        }
+        if self.prometheus_stack.mode == StackMode::None
+            && self.prometheus_stack.grafana_admin_password.is_some()
+        {
+            return Err(Failure::bad_input(
+                "a Grafana admin password was given, but no stack is installed (--stack none)",
+            )
+            .into());
+        }
+        match &self.prometheus_stack.grafana_admin_password {
+            Some(SecretSource::Env(var))
+                if var.is_empty()
+                    || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+            {
+                return Err(Failure::bad_input(format!(
+                    "'{var}' is not an environment variable name"
+                ))
+                .into());
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The metric list validated for `version`, in catalogue order.
+    pub fn metric_specs(&self, version: &Version) -> Result<Vec<MetricSpec>, SpecError> {
+        spec::parse_list(&self.hubble.metrics, version)
+    }
+
+    /// Whether OpenMetrics ends up on, and a note when ciliumon decided it.
+    pub fn open_metrics(&self, specs: &[MetricSpec]) -> Result<(bool, Option<String>)> {
+        let exemplars = specs.iter().find(|s| s.exemplars());
+        match (self.hubble.open_metrics, exemplars) {
+            (Some(false), Some(s)) => Err(Failure::bad_input(format!(
+                "'{s}' asks for exemplars, which need OpenMetrics, but OpenMetrics is turned off"
+            ))
+            .hint("drop exemplars=true, or turn OpenMetrics on (--open-metrics / hubble.openMetrics: true)")
+            .into()),
+            (None, Some(s)) => Ok((true, Some(format!("OpenMetrics turned on: '{s}' asks for exemplars, which need it")))),
+            (Some(on), _) => Ok((on, None)),
+            (None, None) => Ok((false, None)),
+        }
+    }
+
+    /// Write as a ciliumon.yaml that replays this configuration.
+    pub fn to_yaml(&self) -> Result<String> {
+        let body = crate::yaml::to_string(self)?;
+        Ok(format!(
+            "# ciliumon configuration: replay with `ciliumon setup --yes --config FILE`\n{body}"
+        ))
+    }
+}
+
+pub fn unsupported(v: &Version) -> Failure {
+    let known: Vec<String> = crate::catalogue::RELEASES
+        .iter()
+        .map(|r| format!("{}.{}", r.major, r.minor))
+        .collect();
+    Failure::bad_input(format!(
+        "Cilium {v} is not a version ciliumon knows (it knows {})",
+        known.join(", ")
+    ))
+    .hint("pass --cilium-version with a release from that list")
+}
+
+fn check_dns_label(what: &str, value: &str) -> Result<()> {
+    let ok = !value.is_empty()
+        && value.len() <= 53
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !value.starts_with('-')
+        && !value.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Failure::bad_input(format!(
+            "{what} '{value}' is not a valid name (lower-case letters, digits and '-', at most 53)"
+        ))
+        .into())
+    }
+}
+
+/// Load just the metric list of a config file, validated for `version` (used by `check`).
+pub fn metrics_from_file(path: &Path, version: &Version) -> Result<Vec<MetricSpec>> {
+    let c = Config::load(path)?;
+    c.metric_specs(version)
+        .with_context(|| format!("in {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> ConfigArgs {
+        ConfigArgs::default()
+    }
+
+    #[test]
+    fn default_is_the_blog() {
+        let c = Config::resolve(&GlobalArgs::default(), &args()).unwrap();
+        assert_eq!(c.hubble.metrics, BLOG_METRICS);
+        assert_eq!(c.hubble.ui.node_port, Some(31234));
+        assert_eq!(c.prometheus_stack.release, "prometheus");
+        assert_eq!(c.cilium.namespace, "kube-system");
+    }
+
+    #[test]
+    fn yaml_round_trip() {
+        let c = Config::default();
+        let text = c.to_yaml().unwrap();
+        let back: Config = crate::yaml::from_str(&text).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let err = crate::yaml::from_str::<Config>("hubble:\n  relays: true\n").unwrap_err();
+        assert!(err.contains("relays"), "{err}");
+    }
+
+    #[test]
+    fn flags_override_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.yaml");
+        std::fs::write(
+            &f,
+            "hubble:\n  metrics: [drop]\nprometheusStack:\n  release: kps\n",
+        )
+        .unwrap();
+        let mut a = args();
+        a.config = Some(f.clone());
+        let c = Config::resolve(&GlobalArgs::default(), &a).unwrap();
+        assert_eq!(c.hubble.metrics, ["drop"]);
+        assert_eq!(c.prometheus_stack.release, "kps");
+        assert!(c.hubble.relay, "unset keys keep the default");
+        a.metrics = vec!["flow".into()];
+        a.stack_release = Some("other".into());
+        let c = Config::resolve(
+            &GlobalArgs {
+                namespace: Some("cilium".into()),
+                ..Default::default()
+            },
+            &a,
+        )
+        .unwrap();
+        assert_eq!(c.hubble.metrics, ["flow"]);
+        assert_eq!(c.prometheus_stack.release, "other");
+        assert_eq!(c.cilium.namespace, "cilium");
+    }
+
+    #[test]
+    fn rules() {
+        let mut a = args();
+        a.no_relay = true;
+        let e = Config::resolve(&GlobalArgs::default(), &a).unwrap_err();
+        assert!(e.to_string().contains("needs Hubble Relay"));
+        let mut a = args();
+        a.ui_node_port = Some(8080);
+        assert!(
+            Config::resolve(&GlobalArgs::default(), &a)
+                .unwrap_err()
+                .to_string()
+                .contains("8080")
+        );
+        let mut a = args();
+        a.stack_release = Some("Prom".into());
+        assert!(
+            Config::resolve(&GlobalArgs::default(), &a)
+                .unwrap_err()
+                .to_string()
+                .contains("'Prom'")
+        );
+    }
+
+    #[test]
+    fn exemplars_and_open_metrics() {
+        let v: Version = "1.20.0".parse().unwrap();
+        let mut c = Config::default();
+        let specs = c.metric_specs(&v).unwrap();
+        assert_eq!(c.open_metrics(&specs).unwrap(), (true, None));
+        c.hubble.open_metrics = None;
+        let (on, note) = c.open_metrics(&specs).unwrap();
+        assert!(on && note.unwrap().contains("exemplars"));
+        c.hubble.open_metrics = Some(false);
+        assert!(
+            c.open_metrics(&specs)
+                .unwrap_err()
+                .to_string()
+                .contains("need OpenMetrics")
+        );
+    }
+}

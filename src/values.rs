@@ -1,0 +1,338 @@
+//! Helm values, as data: the Cilium values and the kube-prometheus-stack values ciliumon sets,
+//! built from `templates/` and the configuration for one Cilium version. Never strings pasted
+//! into YAML.
+
+use serde_json::{Map, Value, json};
+
+use crate::cli::{ServiceType, StackMode};
+use crate::config::Config;
+use crate::spec::MetricSpec;
+use crate::version::Version;
+
+const CILIUM_TEMPLATE: &str = include_str!("../templates/cilium-values.yaml");
+const STACK_TEMPLATE: &str = include_str!("../templates/stack-values.yaml");
+
+/// What the values builder needs besides the configuration.
+#[derive(Debug, Clone)]
+pub struct ValuesInput<'a> {
+    pub config: &'a Config,
+    pub specs: &'a [MetricSpec],
+    pub version: &'a Version,
+    pub open_metrics: bool,
+    /// The release whose Prometheus should pick up Cilium's ServiceMonitors, if any.
+    pub stack_release: Option<&'a str>,
+    /// ServiceMonitor CRDs are known to exist before the Cilium upgrade (stack installed first or
+    /// already there).
+    pub crds_exist: bool,
+}
+
+/// Values and the notes about what was decided.
+pub struct Built {
+    pub values: Value,
+    pub notes: Vec<String>,
+}
+
+fn template(text: &str) -> Value {
+    crate::yaml::from_str(text).expect("templates/ are valid YAML (tested)")
+}
+
+/// Set `path` (dot-separated) to `v`, creating maps on the way.
+pub fn set(root: &mut Value, path: &str, v: Value) {
+    let mut cur = root;
+    let parts: Vec<&str> = path.split('.').collect();
+    for p in &parts[..parts.len() - 1] {
+        if !cur.get(*p).is_some_and(Value::is_object) {
+            cur.as_object_mut()
+                .expect("object")
+                .insert(p.to_string(), Value::Object(Map::new()));
+        }
+        cur = cur.get_mut(*p).expect("just inserted");
+    }
+    cur.as_object_mut()
+        .expect("object")
+        .insert(parts[parts.len() - 1].to_string(), v);
+}
+
+/// Remove `path`, and any map left empty by that.
+pub fn remove(root: &mut Value, path: &str) {
+    fn rec(v: &mut Value, parts: &[&str]) {
+        let Some(map) = v.as_object_mut() else { return };
+        if parts.len() == 1 {
+            map.remove(parts[0]);
+            return;
+        }
+        if let Some(child) = map.get_mut(parts[0]) {
+            rec(child, &parts[1..]);
+            if child.as_object().is_some_and(Map::is_empty) {
+                map.remove(parts[0]);
+            }
+        }
+    }
+    rec(root, &path.split('.').collect::<Vec<_>>());
+}
+
+/// The values ciliumon sets on the Cilium release.
+pub fn cilium(input: &ValuesInput) -> Built {
+    let c = input.config;
+    let v = input.version;
+    let mut notes = Vec::new();
+    let mut values = template(CILIUM_TEMPLATE);
+
+    // Hubble, Relay, UI. ciliumon only turns things on: a feature the configuration leaves off
+    // keeps whatever the cluster has.
+    if !c.hubble.relay {
+        remove(&mut values, "hubble.relay");
+    }
+    if c.hubble.ui.enabled {
+        let t = match c.hubble.ui.service_type {
+            ServiceType::ClusterIP => "ClusterIP",
+            ServiceType::NodePort => "NodePort",
+            ServiceType::LoadBalancer => "LoadBalancer",
+        };
+        set(&mut values, "hubble.ui.service.type", json!(t));
+        if let (ServiceType::NodePort, Some(p)) = (c.hubble.ui.service_type, c.hubble.ui.node_port)
+        {
+            set(&mut values, "hubble.ui.service.nodePort", json!(p));
+        }
+    } else {
+        remove(&mut values, "hubble.ui");
+    }
+
+    // Flow export: hubble.export.static from 1.15; size and backups moved under static in 1.18.
+    let export = &c.hubble.export;
+    if export.enabled && v.at_least(1, 15) {
+        set(
+            &mut values,
+            "hubble.export.static.filePath",
+            json!(export.file_path),
+        );
+        let base = if v.at_least(1, 18) {
+            "hubble.export.static"
+        } else {
+            "hubble.export"
+        };
+        if let Some(mb) = export.file_max_size_mb {
+            set(&mut values, &format!("{base}.fileMaxSizeMb"), json!(mb));
+        }
+        if let Some(n) = export.file_max_backups {
+            set(&mut values, &format!("{base}.fileMaxBackups"), json!(n));
+        }
+    } else {
+        remove(&mut values, "hubble.export");
+        if export.enabled {
+            notes.push(format!(
+                "Flow export skipped: the Cilium {}.{} chart has no hubble.export (it came in 1.15).",
+                v.major, v.minor
+            ));
+        }
+    }
+
+    // Hubble metrics.
+    let hubble_metrics = !input.specs.is_empty();
+    if hubble_metrics {
+        let list: Vec<Value> = input.specs.iter().map(|s| json!(s.to_string())).collect();
+        set(&mut values, "hubble.metrics.enabled", Value::Array(list));
+        if input.open_metrics {
+            set(&mut values, "hubble.metrics.enableOpenMetrics", json!(true));
+        } else {
+            remove(&mut values, "hubble.metrics.enableOpenMetrics");
+        }
+        for s in input.specs {
+            if let Some(plain) = s.directional_without_plain()
+                && !v.at_least(1, 15)
+            {
+                notes.push(format!(
+                    "'{s}': Cilium {}.{} adds the label only when {plain} is set too (cilium/cilium#27717); add it.",
+                    v.major, v.minor
+                ));
+            }
+        }
+    } else {
+        remove(&mut values, "hubble.metrics");
+        notes.push(
+            "No Hubble metrics configured: hubble.metrics is left as the cluster has it.".into(),
+        );
+    }
+
+    if !c.metrics.agent {
+        remove(&mut values, "prometheus");
+        remove(&mut values, "dashboards");
+    }
+    if !c.metrics.operator {
+        remove(&mut values, "operator");
+    }
+
+    // ServiceMonitors: only with a Prometheus operator to read them.
+    let monitors = c.service_monitors
+        && (input.stack_release.is_some() || c.prometheus_stack.mode == StackMode::None);
+    let sm_paths = [
+        (c.metrics.agent, "prometheus.serviceMonitor"),
+        (c.metrics.operator, "operator.prometheus.serviceMonitor"),
+        (hubble_metrics, "hubble.metrics.serviceMonitor"),
+    ];
+    for (on, path) in sm_paths {
+        if !on {
+            continue;
+        }
+        if !monitors {
+            remove(&mut values, path);
+            continue;
+        }
+        match input.stack_release {
+            Some(release) => set(
+                &mut values,
+                &format!("{path}.labels"),
+                json!({ "release": release }),
+            ),
+            None => remove(&mut values, &format!("{path}.labels")),
+        }
+    }
+    if monitors && c.metrics.agent {
+        if input.crds_exist {
+            notes.push("ServiceMonitors: prometheus.serviceMonitor.trustCRDsExist=true because the stack (and its CRDs) is installed before the Cilium upgrade.".into());
+        } else {
+            remove(&mut values, "prometheus.serviceMonitor.trustCRDsExist");
+        }
+    }
+    if monitors {
+        if let Some(release) = input.stack_release {
+            notes.push(format!(
+                "ServiceMonitors carry the label release={release}, so that stack's Prometheus selects them even with its default selector."
+            ));
+        } else {
+            notes.push("ServiceMonitors need the monitoring.coreos.com/v1 CRDs (prometheus-operator) already in the cluster.".into());
+        }
+    }
+
+    // Dashboards, for the Grafana sidecar of the stack (label grafana_dashboard=1, all namespaces).
+    let dash = c.dashboards && c.prometheus_stack.mode != StackMode::None;
+    for (on, path) in [
+        (c.metrics.agent, "dashboards"),
+        (c.metrics.operator, "operator.dashboards"),
+        (hubble_metrics, "hubble.metrics.dashboards"),
+    ] {
+        if !on {
+            continue;
+        }
+        if dash {
+            set(
+                &mut values,
+                &format!("{path}.namespace"),
+                json!(c.prometheus_stack.namespace),
+            );
+        } else {
+            remove(&mut values, path);
+        }
+    }
+    Built { values, notes }
+}
+
+/// The values ciliumon sets on kube-prometheus-stack (password excluded: it never enters values).
+pub fn stack(specs: &[MetricSpec]) -> Built {
+    let mut values = template(STACK_TEMPLATE);
+    let mut notes = vec![
+        "kube-prometheus-stack: serviceMonitorSelectorNilUsesHelmValues=false and podMonitorSelectorNilUsesHelmValues=false, so its Prometheus selects Cilium's monitors.".to_string(),
+    ];
+    if let Some(s) = specs.iter().find(|s| s.exemplars()) {
+        set(
+            &mut values,
+            "prometheus.prometheusSpec.enableFeatures",
+            json!(["exemplar-storage"]),
+        );
+        notes.push(format!("Prometheus exemplar storage turned on for '{s}'."));
+    }
+    Built { values, notes }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn build(c: &Config, version: &str, stack: Option<&str>) -> Built {
+        let v: Version = version.parse().unwrap();
+        let specs = c.metric_specs(&v).unwrap();
+        let (open, _) = c.open_metrics(&specs).unwrap();
+        cilium(&ValuesInput {
+            config: c,
+            specs: &specs,
+            version: &v,
+            open_metrics: open,
+            stack_release: stack,
+            crds_exist: stack.is_some(),
+        })
+    }
+
+    #[test]
+    fn templates_parse() {
+        assert!(template(CILIUM_TEMPLATE).is_object());
+        assert!(template(STACK_TEMPLATE).is_object());
+    }
+
+    #[test]
+    fn blog_values_on_120() {
+        let b = build(&Config::default(), "1.20.0", Some("prometheus"));
+        let v = &b.values;
+        assert_eq!(
+            v["hubble"]["metrics"]["enabled"].as_array().unwrap().len(),
+            7
+        );
+        assert_eq!(v["hubble"]["ui"]["service"]["nodePort"], 31234);
+        assert_eq!(
+            v["hubble"]["export"]["static"]["filePath"],
+            "/var/run/cilium/hubble/events.log"
+        );
+        assert_eq!(
+            v["prometheus"]["serviceMonitor"]["labels"]["release"],
+            "prometheus"
+        );
+        assert_eq!(v["prometheus"]["serviceMonitor"]["trustCRDsExist"], true);
+        assert_eq!(
+            v["hubble"]["metrics"]["dashboards"]["namespace"],
+            "monitoring"
+        );
+        assert_eq!(v["operator"]["prometheus"]["enabled"], true);
+    }
+
+    #[test]
+    fn export_keys_follow_the_version() {
+        let mut c = Config::default();
+        c.hubble.export.file_max_size_mb = Some(20);
+        let b = build(&c, "1.17.0", Some("prometheus"));
+        assert_eq!(b.values["hubble"]["export"]["fileMaxSizeMb"], 20);
+        let b = build(&c, "1.18.0", Some("prometheus"));
+        assert_eq!(b.values["hubble"]["export"]["static"]["fileMaxSizeMb"], 20);
+        assert!(b.values["hubble"]["export"].get("fileMaxSizeMb").is_none());
+        let b = build(&c, "1.14.19", Some("prometheus"));
+        assert!(b.values["hubble"].get("export").is_none());
+        assert!(b.notes.iter().any(|n| n.contains("Flow export skipped")));
+    }
+
+    #[test]
+    fn no_stack_no_dashboards() {
+        let mut c = Config::default();
+        c.prometheus_stack.mode = StackMode::None;
+        c.service_monitors = false;
+        let b = build(&c, "1.20.0", None);
+        assert!(b.values["prometheus"].get("serviceMonitor").is_none());
+        assert!(b.values.get("dashboards").is_none());
+        assert!(b.values["hubble"]["metrics"].get("dashboards").is_none());
+    }
+
+    #[test]
+    fn stack_exemplars() {
+        let c = Config::default();
+        let v: Version = "1.20.0".parse().unwrap();
+        let b = stack(&c.metric_specs(&v).unwrap());
+        assert_eq!(
+            b.values["prometheus"]["prometheusSpec"]["enableFeatures"][0],
+            "exemplar-storage"
+        );
+        let b = stack(&[]);
+        assert!(
+            b.values["prometheus"]["prometheusSpec"]
+                .get("enableFeatures")
+                .is_none()
+        );
+    }
+}

@@ -1,0 +1,714 @@
+//! The questions `ciliumon setup` asks on a terminal. The question model is pure and talks to a
+//! `Prompter`: dialoguer on a terminal, a script in unit tests. Every list comes from the
+//! catalogue. Esc at any question aborts with nothing changed (`None`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+use crate::catalogue::{self, OptionKind};
+use crate::cli::{ServiceType, StackMode};
+use crate::cluster::{Preflight, StackRelease};
+use crate::config::Config;
+use crate::spec::{MetricSpec, SpecOption};
+use crate::version::Version;
+
+/// Asks one question; `Ok(None)` is Esc (abort).
+pub trait Prompter {
+    fn multi_select(
+        &mut self,
+        prompt: &str,
+        items: &[(String, bool)],
+    ) -> Result<Option<Vec<usize>>>;
+    fn select(&mut self, prompt: &str, items: &[String], default: usize) -> Result<Option<usize>>;
+    fn confirm(&mut self, prompt: &str, default: bool) -> Result<Option<bool>>;
+    fn input(&mut self, prompt: &str, default: &str) -> Result<Option<String>>;
+    /// Tell the user something (a warning, a decision).
+    fn note(&mut self, text: &str);
+}
+
+/// `?` for answers: Esc anywhere returns `Ok(None)` from the interview.
+macro_rules! answer {
+    ($e:expr) => {
+        match $e? {
+            Some(v) => v,
+            None => return Ok(None),
+        }
+    };
+}
+
+/// The metric specs that are on now: the release's `hubble.metrics.enabled`, else the config's.
+fn starting_specs(config: &Config, version: &Version, current: &Value) -> Vec<MetricSpec> {
+    let from_cluster: Vec<String> = current
+        .pointer("/hubble/metrics/enabled")
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let list = if from_cluster.is_empty() {
+        &config.hubble.metrics
+    } else {
+        &from_cluster
+    };
+    list.iter()
+        .filter_map(|s| MetricSpec::parse(s, version).ok())
+        .collect()
+}
+
+/// The interview. Returns the configuration the answers make, or `None` on Esc.
+pub fn interview(
+    p: &mut dyn Prompter,
+    mut config: Config,
+    version: &Version,
+    current: &Value,
+    found_stack: Option<&StackRelease>,
+) -> Result<Option<Config>> {
+    // 1. Metric families.
+    let existing: HashMap<&str, MetricSpec> = starting_specs(&config, version, current)
+        .into_iter()
+        .map(|s| (s.handler.name, s))
+        .collect();
+    let handlers: Vec<_> = catalogue::handlers_for(version).collect();
+    let items: Vec<(String, bool)> = handlers
+        .iter()
+        .map(|h| {
+            let mut label = format!("{:<14} {}", h.name, h.description);
+            if let Some(d) = h.deprecated {
+                label.push_str(&format!(" (deprecated: {d})"));
+            }
+            (label, existing.contains_key(h.name))
+        })
+        .collect();
+    let chosen = answer!(p.multi_select(
+        &format!("Hubble metric families for Cilium {version} (space toggles, enter accepts)"),
+        &items
+    ));
+    let chosen: Vec<_> = chosen.into_iter().map(|i| handlers[i]).collect();
+
+    // 2. Their options.
+    let adjust = !chosen.is_empty()
+        && answer!(p.confirm(
+            "Adjust the options of each family? (no keeps the current ones)",
+            false
+        ));
+    let mut specs = Vec::new();
+    for h in &chosen {
+        let start = existing.get(h.name).cloned().unwrap_or(MetricSpec {
+            handler: h,
+            options: vec![],
+        });
+        let spec = if adjust {
+            answer!(family_options(p, &start, version))
+        } else {
+            start
+        };
+        for why in spec.high_cardinality() {
+            p.note(&format!("warning: {spec}: {why} multiplies the series (one per value); keep it for small clusters"));
+        }
+        specs.push(spec.to_string());
+    }
+    config.hubble.metrics = specs;
+
+    // 3. Components.
+    let comps = [
+        ("Agent metrics (port 9962)", config.metrics.agent),
+        ("Operator metrics (port 9963)", config.metrics.operator),
+        (
+            "OpenMetrics format (needed for exemplars)",
+            config.hubble.open_metrics.unwrap_or(false),
+        ),
+        ("Hubble Relay", config.hubble.relay),
+        ("Hubble UI (needs Relay)", config.hubble.ui.enabled),
+        (
+            "Flow export to a file on each node",
+            config.hubble.export.enabled,
+        ),
+    ];
+    let items: Vec<(String, bool)> = comps.iter().map(|(l, on)| (l.to_string(), *on)).collect();
+    let on = answer!(p.multi_select("Components", &items));
+    let has = |i: usize| on.contains(&i);
+    config.metrics.agent = has(0);
+    config.metrics.operator = has(1);
+    config.hubble.open_metrics = Some(has(2));
+    config.hubble.relay = has(3);
+    config.hubble.ui.enabled = has(4) && has(3);
+    if has(4) && !has(3) {
+        p.note("note: the Hubble UI needs Relay; the UI stays off");
+    }
+    config.hubble.export.enabled = has(5);
+    if config.hubble.ui.enabled {
+        let types = [
+            ServiceType::ClusterIP,
+            ServiceType::NodePort,
+            ServiceType::LoadBalancer,
+        ];
+        let names: Vec<String> = types.iter().map(|t| format!("{t:?}")).collect();
+        let default = types
+            .iter()
+            .position(|t| *t == config.hubble.ui.service_type)
+            .unwrap_or(0);
+        config.hubble.ui.service_type =
+            types[answer!(p.select("Service type of the Hubble UI", &names, default))];
+    }
+
+    // 4. kube-prometheus-stack.
+    let mut modes = vec![(
+        StackMode::Install,
+        "install kube-prometheus-stack".to_string(),
+    )];
+    if let Some(s) = found_stack {
+        modes.insert(
+            0,
+            (
+                StackMode::Reuse,
+                format!("reuse '{}' in '{}' ({})", s.name, s.namespace, s.chart),
+            ),
+        );
+    } else {
+        modes.push((
+            StackMode::Reuse,
+            "reuse one installed outside Helm".to_string(),
+        ));
+    }
+    modes.push((
+        StackMode::None,
+        "none: no ServiceMonitors, no dashboards".to_string(),
+    ));
+    let default = if found_stack.is_some() {
+        0
+    } else {
+        modes
+            .iter()
+            .position(|(m, _)| *m == config.prometheus_stack.mode)
+            .unwrap_or(0)
+    };
+    let names: Vec<String> = modes.iter().map(|(_, n)| n.clone()).collect();
+    let mode = modes[answer!(p.select("Prometheus and Grafana", &names, default))].0;
+    config.prometheus_stack.mode = mode;
+    match (mode, found_stack) {
+        (StackMode::Reuse, Some(s)) => {
+            config.prometheus_stack.release = s.name.clone();
+            config.prometheus_stack.namespace = s.namespace.clone();
+        }
+        (StackMode::Install, _) | (StackMode::Reuse, None) => {
+            config.prometheus_stack.release = answer!(p.input(
+                "Release name of kube-prometheus-stack",
+                &config.prometheus_stack.release
+            ));
+            config.prometheus_stack.namespace =
+                answer!(p.input("Its namespace", &config.prometheus_stack.namespace));
+        }
+        (StackMode::None, _) => {}
+    }
+    if mode != StackMode::None {
+        config.service_monitors = answer!(p.confirm(
+            "Create ServiceMonitors for the agent, operator and Hubble?",
+            config.service_monitors
+        ));
+        config.dashboards =
+            answer!(p.confirm("Install Cilium's Grafana dashboards?", config.dashboards));
+    }
+    config.validate()?;
+    Ok(Some(config))
+}
+
+/// The options of one family: its own (flags, exemplars...), labelsContext, and the source and
+/// destination contexts. Options the wizard does not ask about are kept.
+fn family_options(
+    p: &mut dyn Prompter,
+    start: &MetricSpec,
+    version: &Version,
+) -> Result<Option<MetricSpec>> {
+    let h = start.handler;
+    let mut parts: Vec<String> = Vec::new();
+    let own: Vec<_> = h
+        .options
+        .iter()
+        .filter(|o| o.valid.contains(version))
+        .collect();
+    if !own.is_empty() {
+        let items: Vec<(String, bool)> = own
+            .iter()
+            .map(|o| {
+                let on = start.options.iter().any(|s| match s {
+                    SpecOption::Flag(k) => *k == o.key,
+                    SpecOption::Value(k, v) => *k == o.key && *v != "false",
+                    _ => false,
+                });
+                (format!("{:<12} {}", o.key, o.description), on)
+            })
+            .collect();
+        let on = answer!(p.multi_select(&format!("{}: options", h.name), &items));
+        for i in on {
+            let o = own[i];
+            parts.push(match o.kind {
+                OptionKind::Flag => o.key.to_string(),
+                OptionKind::OneOf(values) => {
+                    let v = values
+                        .iter()
+                        .find(|v| **v == "true")
+                        .or(values.first())
+                        .copied()
+                        .unwrap_or("true");
+                    format!("{}={v}", o.key)
+                }
+            });
+        }
+    }
+    // labelsContext.
+    let labels: Vec<_> = catalogue::LABELS
+        .iter()
+        .filter(|l| l.valid.contains(version))
+        .collect();
+    let had: Vec<&str> = start
+        .options
+        .iter()
+        .find_map(|o| {
+            if let SpecOption::Labels(l) = o {
+                Some(l.clone())
+            } else {
+                None
+            }
+        })
+        .unwrap_or_default();
+    let items: Vec<(String, bool)> = labels
+        .iter()
+        .map(|l| {
+            (
+                format!(
+                    "{}{}",
+                    l.name,
+                    if l.high_cardinality {
+                        "  (one series per value: many)"
+                    } else {
+                        ""
+                    }
+                ),
+                had.contains(&l.name),
+            )
+        })
+        .collect();
+    let on = answer!(p.multi_select(
+        &format!("{}: labels to add (labelsContext)", h.name),
+        &items
+    ));
+    if !on.is_empty() {
+        parts.push(format!(
+            "labelsContext={}",
+            on.iter()
+                .map(|i| labels[*i].name)
+                .collect::<Vec<_>>()
+                .join(",")
+        ));
+    }
+    // sourceContext / destinationContext (others kept as they were).
+    let values: Vec<_> = catalogue::CONTEXT_VALUES
+        .iter()
+        .filter(|v| v.valid.contains(version))
+        .collect();
+    for key in ["sourceContext", "destinationContext"] {
+        let current = start.options.iter().find_map(|o| match o {
+            SpecOption::Context(k, ids) if *k == key => Some(ids.clone()),
+            _ => None,
+        });
+        let mut names = vec!["(none)".to_string()];
+        names.extend(
+            values
+                .iter()
+                .map(|v| format!("{:<22} {}", v.name, v.description)),
+        );
+        let default = current
+            .as_ref()
+            .and_then(|ids| ids.first())
+            .and_then(|first| values.iter().position(|v| v.name == *first))
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        let i = answer!(p.select(&format!("{}: {key}", h.name), &names, default));
+        if i > 0 {
+            // Keep the user's fallbacks when the first choice is unchanged.
+            match current {
+                Some(ids) if ids.first() == Some(&values[i - 1].name) => {
+                    parts.push(format!("{key}={}", ids.join("|")))
+                }
+                _ => parts.push(format!("{key}={}", values[i - 1].name)),
+            }
+        }
+    }
+    for o in &start.options {
+        if let SpecOption::Context(k, ids) = o
+            && !["sourceContext", "destinationContext"].contains(k)
+        {
+            parts.push(format!("{k}={}", ids.join("|")));
+        }
+    }
+    let text = if parts.is_empty() {
+        h.name.to_string()
+    } else {
+        format!("{}:{}", h.name, parts.join(";"))
+    };
+    match MetricSpec::parse(&text, version) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) => {
+            p.note(&format!("warning: {e}; keeping {start}"));
+            Ok(Some(start.clone()))
+        }
+    }
+}
+
+/// dialoguer on stderr. Esc/q → `None`.
+pub struct Terminal {
+    theme: dialoguer::theme::ColorfulTheme,
+}
+
+impl Terminal {
+    pub fn new() -> Terminal {
+        Terminal {
+            theme: dialoguer::theme::ColorfulTheme::default(),
+        }
+    }
+}
+
+impl Default for Terminal {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Prompter for Terminal {
+    fn multi_select(
+        &mut self,
+        prompt: &str,
+        items: &[(String, bool)],
+    ) -> Result<Option<Vec<usize>>> {
+        dialoguer::MultiSelect::with_theme(&self.theme)
+            .with_prompt(prompt)
+            .items_checked(items.iter().map(|(l, on)| (l.as_str(), *on)))
+            .max_length(14)
+            .interact_opt()
+            .context("cannot ask")
+    }
+
+    fn select(&mut self, prompt: &str, items: &[String], default: usize) -> Result<Option<usize>> {
+        dialoguer::Select::with_theme(&self.theme)
+            .with_prompt(prompt)
+            .items(items)
+            .default(default)
+            .max_length(14)
+            .interact_opt()
+            .context("cannot ask")
+    }
+
+    fn confirm(&mut self, prompt: &str, default: bool) -> Result<Option<bool>> {
+        dialoguer::Confirm::with_theme(&self.theme)
+            .with_prompt(prompt)
+            .default(default)
+            .interact_opt()
+            .context("cannot ask")
+    }
+
+    fn input(&mut self, prompt: &str, default: &str) -> Result<Option<String>> {
+        // dialoguer's Input has no Esc; Ctrl-C exits through the handler (cursor restored).
+        let s: String = dialoguer::Input::with_theme(&self.theme)
+            .with_prompt(prompt)
+            .default(default.to_string())
+            .interact_text()
+            .context("cannot ask")?;
+        Ok(Some(s))
+    }
+
+    fn note(&mut self, text: &str) {
+        eprintln!("{text}");
+    }
+}
+
+/// Ask on the terminal; `None` when the user aborted.
+pub fn ask(config: Config, pf: &Preflight, _save: Option<&Path>) -> Result<Option<Config>> {
+    let version = crate::plan::target_version(&config, &pf.target())?;
+    interview(
+        &mut Terminal::new(),
+        config,
+        &version,
+        &pf.cilium.values,
+        pf.stack.as_ref(),
+    )
+}
+
+/// Offer to save the answers as a ciliumon.yaml (`--save-config` saves without asking).
+/// `None` on Esc.
+pub fn offer_save(
+    p: &mut dyn Prompter,
+    config: &Config,
+    save: Option<&Path>,
+) -> Result<Option<Option<PathBuf>>> {
+    let path = match save {
+        Some(path) => path.to_path_buf(),
+        None => {
+            if !answer!(p.confirm(
+                "Save these answers as a ciliumon.yaml that replays this setup in CI?",
+                true
+            )) {
+                return Ok(Some(None));
+            }
+            PathBuf::from(answer!(p.input("File", "ciliumon.yaml")))
+        }
+    };
+    save_config(config, &path)?;
+    p.note(&format!(
+        "Saved {}: replay with `ciliumon setup --yes --config {}`",
+        path.display(),
+        path.display()
+    ));
+    Ok(Some(Some(path)))
+}
+
+/// Write a ciliumon.yaml.
+pub fn save_config(config: &Config, path: &Path) -> Result<()> {
+    let text = config.to_yaml()?;
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum A {
+        Multi(Option<Vec<usize>>),
+        /// Accept the pre-selection.
+        Keep,
+        Select(Option<usize>),
+        Yes(Option<bool>),
+        Text(&'static str),
+    }
+
+    /// Answers in order; records the prompts and items it was shown.
+    struct Script {
+        answers: Vec<A>,
+        seen: Vec<(String, Vec<(String, bool)>)>,
+        notes: Vec<String>,
+    }
+
+    impl Script {
+        fn new(answers: Vec<A>) -> Script {
+            Script {
+                answers: answers.into_iter().rev().collect(),
+                seen: vec![],
+                notes: vec![],
+            }
+        }
+        fn next(&mut self, prompt: &str) -> A {
+            self.answers
+                .pop()
+                .unwrap_or_else(|| panic!("no answer scripted for {prompt:?}"))
+        }
+    }
+
+    impl Prompter for Script {
+        fn multi_select(
+            &mut self,
+            prompt: &str,
+            items: &[(String, bool)],
+        ) -> Result<Option<Vec<usize>>> {
+            self.seen.push((prompt.into(), items.to_vec()));
+            match self.next(prompt) {
+                A::Multi(v) => Ok(v),
+                A::Keep => Ok(Some(
+                    items
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, (_, on))| *on)
+                        .map(|(i, _)| i)
+                        .collect(),
+                )),
+                a => panic!("{prompt}: scripted {a:?}"),
+            }
+        }
+        fn select(
+            &mut self,
+            prompt: &str,
+            items: &[String],
+            default: usize,
+        ) -> Result<Option<usize>> {
+            self.seen.push((
+                prompt.into(),
+                items.iter().map(|i| (i.clone(), false)).collect(),
+            ));
+            match self.next(prompt) {
+                A::Select(v) => Ok(v),
+                A::Keep => Ok(Some(default)),
+                a => panic!("{prompt}: scripted {a:?}"),
+            }
+        }
+        fn confirm(&mut self, prompt: &str, default: bool) -> Result<Option<bool>> {
+            self.seen.push((prompt.into(), vec![]));
+            match self.next(prompt) {
+                A::Yes(v) => Ok(v),
+                A::Keep => Ok(Some(default)),
+                a => panic!("{prompt}: scripted {a:?}"),
+            }
+        }
+        fn input(&mut self, prompt: &str, default: &str) -> Result<Option<String>> {
+            self.seen.push((prompt.into(), vec![]));
+            match self.next(prompt) {
+                A::Text(t) => Ok(Some(t.into())),
+                A::Keep => Ok(Some(default.into())),
+                a => panic!("{prompt}: scripted {a:?}"),
+            }
+        }
+        fn note(&mut self, text: &str) {
+            self.notes.push(text.into());
+        }
+    }
+
+    fn v() -> Version {
+        Version::new(1, 18, 4)
+    }
+
+    fn index_of(items: &[(String, bool)], name: &str) -> usize {
+        items
+            .iter()
+            .position(|(l, _)| l.split_whitespace().next() == Some(name))
+            .unwrap()
+    }
+
+    #[test]
+    fn families_come_from_the_catalogue_preselected_from_the_cluster() {
+        let current =
+            serde_json::json!({"hubble": {"metrics": {"enabled": ["dns:query", "drop"]}}});
+        let mut s = Script::new(vec![A::Keep; 9]);
+        let c = interview(&mut s, Config::default(), &v(), &current, None)
+            .unwrap()
+            .unwrap();
+        let (_, items) = &s.seen[0];
+        let names: Vec<&str> = items
+            .iter()
+            .map(|(l, _)| l.split_whitespace().next().unwrap())
+            .collect();
+        let catalogue: Vec<&str> = catalogue::handlers_for(&v()).map(|h| h.name).collect();
+        assert_eq!(names, catalogue);
+        let on: Vec<&str> = items
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(l, _)| l.split_whitespace().next().unwrap())
+            .collect();
+        assert_eq!(on, ["dns", "drop"]);
+        // Kept as they were, options included.
+        assert_eq!(c.hubble.metrics, ["dns:query", "drop"]);
+    }
+
+    #[test]
+    fn options_labels_and_contexts_build_a_valid_spec_and_warn_on_cardinality() {
+        let current = serde_json::json!({});
+        let mut config = Config::default();
+        config.hubble.metrics = vec!["drop".into()];
+        let mut s = Script::new(vec![A::Keep, A::Yes(Some(true))]);
+        // Probe the items of the drop family's labels question by running once with Esc there.
+        s.answers.insert(0, A::Multi(None));
+        let r = interview(&mut s, config.clone(), &v(), &current, None).unwrap();
+        assert!(r.is_none(), "Esc at a family question aborts");
+        let labels = s.seen.last().unwrap().1.clone();
+        let src_ip = index_of(&labels, "source_ip");
+        let src_ns = index_of(&labels, "source_namespace");
+        let mut s = Script::new(vec![
+            A::Keep,                              // families: drop
+            A::Yes(Some(true)),                   // adjust options
+            A::Multi(Some(vec![src_ip, src_ns])), // labels
+            A::Select(Some(0)),                   // sourceContext: none
+            A::Select(Some(0)),                   // destinationContext: none
+            A::Keep,
+            A::Keep,
+            A::Keep,
+            A::Keep,
+            A::Keep,
+            A::Keep,
+            A::Keep,
+        ]);
+        let c = interview(&mut s, config, &v(), &current, None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            c.hubble.metrics,
+            ["drop:labelsContext=source_ip,source_namespace"]
+        );
+        assert!(
+            s.notes
+                .iter()
+                .any(|n| n.contains("warning") && n.contains("source_ip")),
+            "{:?}",
+            s.notes
+        );
+    }
+
+    #[test]
+    fn esc_at_later_questions_aborts() {
+        let mut config = Config::default();
+        config.hubble.metrics = vec!["dns".into()];
+        // families, adjust?, components: Esc.
+        let mut s = Script::new(vec![A::Keep, A::Keep, A::Multi(None)]);
+        assert!(
+            interview(&mut s, config.clone(), &v(), &serde_json::json!({}), None)
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(s.seen.len(), 3);
+        // ..., UI service type, stack: Esc.
+        let mut s = Script::new(vec![A::Keep, A::Keep, A::Keep, A::Keep, A::Select(None)]);
+        assert!(
+            interview(&mut s, config, &v(), &serde_json::json!({}), None)
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            s.seen.last().unwrap().0.starts_with("Prometheus"),
+            "{:?}",
+            s.seen.last()
+        );
+    }
+
+    #[test]
+    fn an_existing_stack_is_offered_first_and_reused() {
+        let found = StackRelease {
+            name: "mon".into(),
+            namespace: "observability".into(),
+            chart: "kube-prometheus-stack-88.5.3".into(),
+        };
+        let mut s = Script::new(vec![A::Keep; 10]);
+        let c = interview(
+            &mut s,
+            Config::default(),
+            &v(),
+            &serde_json::json!({}),
+            Some(&found),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(c.prometheus_stack.mode, StackMode::Reuse);
+        assert_eq!(c.prometheus_stack.release, "mon");
+        assert_eq!(c.prometheus_stack.namespace, "observability");
+        let stack_q = s
+            .seen
+            .iter()
+            .find(|(p, _)| p.starts_with("Prometheus"))
+            .unwrap();
+        assert!(stack_q.1[0].0.contains("reuse 'mon'"));
+    }
+
+    #[test]
+    fn saved_config_round_trips() {
+        let dir = crate::run::PrivateDir::create().unwrap();
+        let path = dir.path().join("ciliumon.yaml");
+        let mut c = Config::default();
+        c.hubble.metrics = vec!["dns:query".into()];
+        let leaked: &'static str = Box::leak(path.display().to_string().into_boxed_str());
+        let mut s = Script::new(vec![A::Yes(Some(true)), A::Text(leaked)]);
+        let saved = offer_save(&mut s, &c, None).unwrap().unwrap().unwrap();
+        assert_eq!(saved, path);
+        let back = Config::load(&path).unwrap();
+        assert_eq!(back.hubble.metrics, ["dns:query"]);
+    }
+}

@@ -1,0 +1,383 @@
+//! Real Helm (3.17 and 4.1): the `--set` form and the values-file form of every plan give the
+//! same values, validated by the real Cilium chart schema, and the values are the intended ones.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ciliumon::config::Config;
+use ciliumon::plan::{self, FileSource, Layout, Plan, StepKind, Target};
+use ciliumon::render;
+use ciliumon::version::Version;
+use serde_json::{Value, json};
+
+use crate::support::{helm_binaries, shared_dir};
+
+const VERSIONS: &[&str] = &[
+    "1.14.19", "1.15.19", "1.16.19", "1.17.18", "1.18.12", "1.19.6", "1.20.0",
+];
+
+/// A chart of our own that prints `.Values` as JSON, with the real Cilium defaults and schema.
+fn echo_chart(root: &Path, name: &str, fixture: &Path) -> PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(dir.join("templates")).unwrap();
+    std::fs::write(
+        dir.join("Chart.yaml"),
+        format!("apiVersion: v2\nname: {name}\nversion: 0.1.0\n"),
+    )
+    .unwrap();
+    std::fs::copy(fixture.join("values.yaml"), dir.join("values.yaml")).unwrap();
+    let schema = fixture.join("values.schema.json");
+    if schema.exists() {
+        std::fs::copy(&schema, dir.join("values.schema.json")).unwrap();
+    }
+    std::fs::write(dir.join("templates/values.json"), "{{ toJson .Values }}\n").unwrap();
+    dir
+}
+
+fn template(helm: &Path, chart: &Path, args: &[String]) -> Value {
+    let out = Command::new(helm)
+        .args(["template", "x"])
+        .arg(chart)
+        .args(args)
+        .env("HELM_CACHE_HOME", chart.join(".cache"))
+        .env("HELM_CONFIG_HOME", chart.join(".config"))
+        .env("HELM_DATA_HOME", chart.join(".data"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{} template {args:?} failed: {}",
+        helm.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let body = text
+        .lines()
+        .filter(|l| !l.starts_with("---") && !l.starts_with('#'))
+        .collect::<String>();
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+/// The `--set`/`--set-string` pairs of a step.
+fn set_args(args: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--set" || a == "--set-string" {
+            out.push(a.clone());
+            out.push(it.next().unwrap().clone());
+        }
+    }
+    out
+}
+
+fn build(config: &Config, version: &str, values_dir: Option<&Path>) -> Plan {
+    let mut c = config.clone();
+    c.cilium.version = Some(version.into());
+    let layout = Layout {
+        values_dir: values_dir.map(Path::to_path_buf),
+        ..Layout::default()
+    };
+    plan::build(&c, &Target::default(), &layout).unwrap()
+}
+
+fn file_values(plan: &Plan, name: &str) -> (PathBuf, Value) {
+    let f = plan.files.iter().find(|f| f.path.ends_with(name)).unwrap();
+    match &f.source {
+        FileSource::Values { values } => (f.path.clone(), values.clone()),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn configs() -> Vec<(&'static str, Config, &'static [&'static str])> {
+    let parse = |y: &str| -> Config { ciliumon::yaml::from_str(y).unwrap() };
+    let with_metrics = |m: &[&str]| {
+        let mut c = Config::default();
+        c.hubble.metrics = m.iter().map(|s| s.to_string()).collect();
+        c
+    };
+    let example =
+        |n: &str| Config::load(&crate::support::repo_root().join("examples").join(n)).unwrap();
+    vec![
+        ("default", Config::default(), VERSIONS),
+        ("blog-example", example("blog.yaml"), VERSIONS),
+        ("minimal", example("minimal.yaml"), VERSIONS),
+        (
+            "full-observability",
+            example("full-observability.yaml"),
+            &VERSIONS[1..],
+        ),
+        (
+            "every-option-until-1.19",
+            with_metrics(&[
+                "dns:query;ignoreAAAA;sourceContext=pod|ip;destinationContext=dns|ip",
+                "drop:sourceEgressContext=workload|reserved-identity;sourceIngressContext=identity;sourceContext=namespace",
+                "tcp:destinationEgressContext=app|pod-name;destinationIngressContext=workload-name;destinationContext=namespace",
+                "flow",
+                "port-distribution",
+                "icmp",
+                "http:exemplars=true;labelsContext=source_ip,source_pod,source_namespace,source_workload,source_app,destination_ip,destination_pod,destination_namespace,destination_workload,destination_app,traffic_direction",
+                "kafka:labelsContext=source_namespace",
+                "policy:sourceContext=app|workload-name|pod|reserved-identity",
+                "flows-to-world:any-drop;port;syn-only",
+            ]),
+            &VERSIONS[..6],
+        ),
+        (
+            "sctp-and-workload-kind-1.20",
+            with_metrics(&[
+                "sctp:labelsContext=source_workload_kind,destination_workload_kind",
+                "httpV2:exemplars=false;labelsContext=source_workload_kind,destination_workload_kind,traffic_direction",
+            ]),
+            &VERSIONS[6..],
+        ),
+        (
+            "yaml-1.1-lookalikes",
+            parse(
+                "cilium:\n  release: 'on'\n  namespace: 'no'\n\
+                 hubble:\n  ui:\n    serviceType: ClusterIP\n  export:\n    filePath: /var/run/1_000/on\n    fileMaxSizeMb: 7\n\
+                 prometheusStack:\n  release: 'yes'\n  namespace: 'y'\n",
+            ),
+            VERSIONS,
+        ),
+        (
+            "reuse-stack-no-operator",
+            parse(
+                "metrics:\n  operator: false\nprometheusStack:\n  mode: reuse\n  release: kube-prometheus-stack\n",
+            ),
+            VERSIONS,
+        ),
+    ]
+}
+
+#[test]
+fn set_form_and_values_file_form_agree_on_real_helm_3_and_4() {
+    let helms = helm_binaries();
+    let tmp = tempfile::tempdir().unwrap();
+    let fixtures = shared_dir().join("fixtures");
+    let mut compared = 0;
+    for (name, config, versions) in configs() {
+        for version in versions.iter() {
+            let chart = echo_chart(
+                tmp.path(),
+                &format!("cilium-{version}"),
+                &fixtures.join("cilium-chart").join(version),
+            );
+            let with_set = build(&config, version, None);
+            let vd = tmp.path().join(format!("vals-{name}-{version}"));
+            let with_files = build(&config, version, Some(&vd));
+            ciliumon::commands::plan::write_values(&vd, &with_files).unwrap();
+            let upgrade = with_set
+                .steps
+                .iter()
+                .find(|s| s.kind == StepKind::CiliumUpgrade)
+                .unwrap();
+            let (file, intended) = file_values(&with_files, "cilium-values.yaml");
+            for (hname, helm) in &helms {
+                let a = template(helm, &chart, &set_args(&upgrade.args));
+                let b = template(helm, &chart, &["-f".into(), file.display().to_string()]);
+                assert_eq!(a, b, "{hname} {name} {version}: --set and -f disagree");
+                // And both carry what ciliumon meant, not just the same mistake.
+                assert_subset(&intended, &a, &format!("{hname} {name} {version}"));
+                compared += 1;
+            }
+            // The agent reads the list as one space-separated string.
+            let v: Version = version.parse().unwrap();
+            let specs = config.metric_specs(&v).unwrap();
+            let expected: Vec<String> = specs.iter().map(|s| s.to_string()).collect();
+            let set_list = template(&helms[0].1, &chart, &set_args(&upgrade.args));
+            if !expected.is_empty() {
+                assert_eq!(
+                    set_list["hubble"]["metrics"]["enabled"],
+                    json!(expected),
+                    "{name} {version}"
+                );
+            }
+        }
+    }
+    assert!(compared >= 2 * 6 * 4, "compared {compared}");
+}
+
+#[test]
+fn stack_values_agree_on_real_helm() {
+    let helms = helm_binaries();
+    let tmp = tempfile::tempdir().unwrap();
+    let chart = echo_chart(
+        tmp.path(),
+        "kps",
+        &shared_dir().join("fixtures/kube-prometheus-stack"),
+    );
+    for (name, config, versions) in configs() {
+        let version = versions.last().unwrap();
+        let with_set = build(&config, version, None);
+        let Some(stack) = with_set
+            .steps
+            .iter()
+            .find(|s| s.kind == StepKind::StackInstall)
+        else {
+            continue;
+        };
+        let vd = tmp.path().join(format!("stack-{name}"));
+        let with_files = build(&config, version, Some(&vd));
+        ciliumon::commands::plan::write_values(&vd, &with_files).unwrap();
+        let (file, intended) = file_values(&with_files, "stack-values.yaml");
+        for (hname, helm) in &helms {
+            let a = template(helm, &chart, &set_args(&stack.args));
+            let b = template(helm, &chart, &["-f".into(), file.display().to_string()]);
+            assert_eq!(a, b, "{hname} {name}");
+            assert_subset(&intended, &a, &format!("{hname} {name}"));
+            assert_eq!(
+                a["prometheus"]["prometheusSpec"]["serviceMonitorSelectorNilUsesHelmValues"],
+                false
+            );
+        }
+    }
+}
+
+/// Across a chart version change on Helm < 3.14 the current values travel in a file: strings
+/// that YAML 1.1 would turn into booleans or numbers must come back as the same strings.
+#[test]
+fn saved_current_values_round_trip_through_real_helm() {
+    let helms = helm_binaries();
+    let tmp = tempfile::tempdir().unwrap();
+    let current = json!({
+        "cluster": {"name": "on", "id": 7},
+        "ipam": {"mode": "kubernetes"},
+        "weird": {"a": "yes", "b": "n", "c": "1_000", "d": "0x10", "e": "1.20", "f": "2024-01-01", "g": "~", "h": "null", "i": "Off", "j": "", "k": "a: b", "l": "#x", "m": "multi\nline"},
+        "on": {"y": "no"},
+        "list": ["on", "1e3", "017"]
+    });
+    let target = Target {
+        installed: Some("1.19.6".parse().unwrap()),
+        helm: Some((3, 13)),
+        existing_stack: None,
+        current_values: Some(current.clone()),
+    };
+    let mut config = Config::default();
+    config.cilium.version = Some("1.20.0".into());
+    let vd = tmp.path().join("vals");
+    let plan = plan::build(
+        &config,
+        &target,
+        &Layout {
+            values_dir: Some(vd.clone()),
+            ..Layout::default()
+        },
+    )
+    .unwrap();
+    ciliumon::commands::plan::write_values(&vd, &plan).unwrap();
+    let upgrade = plan
+        .steps
+        .iter()
+        .find(|s| s.kind == StepKind::CiliumUpgrade)
+        .unwrap();
+    assert!(
+        upgrade.args.contains(&"--reset-values".to_string()),
+        "{:?}",
+        upgrade.args
+    );
+    let (file, _) = file_values(&plan, "cilium-current-values.yaml");
+    let chart = tmp.path().join("plain");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: plain\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        chart.join("templates/values.json"),
+        "{{ toJson .Values }}\n",
+    )
+    .unwrap();
+    for (hname, helm) in &helms {
+        let got = template(helm, &chart, &["-f".into(), file.display().to_string()]);
+        assert_eq!(got, current, "{hname}");
+    }
+}
+
+/// `plan` with a Helm 3.14+ across versions uses --reset-then-reuse-values; same version reuses.
+#[test]
+fn chart_version_change_picks_the_values_strategy() {
+    let mut config = Config::default();
+    config.cilium.version = Some("1.20.0".into());
+    let mut target = Target {
+        installed: Some("1.19.6".parse().unwrap()),
+        ..Target::default()
+    };
+    let args = |p: &Plan| {
+        p.steps
+            .iter()
+            .find(|s| s.kind == StepKind::CiliumUpgrade)
+            .unwrap()
+            .args
+            .clone()
+    };
+    let p = plan::build(&config, &target, &Layout::default()).unwrap();
+    assert!(args(&p).contains(&"--reset-then-reuse-values".to_string()));
+    assert!(!args(&p).contains(&"--reuse-values".to_string()));
+    target.installed = Some("1.20.0".parse().unwrap());
+    let p = plan::build(&config, &target, &Layout::default()).unwrap();
+    assert!(args(&p).contains(&"--reuse-values".to_string()));
+    let _ = render::json(&p).unwrap();
+}
+
+fn assert_subset(want: &Value, got: &Value, ctx: &str) {
+    match (want, got) {
+        (Value::Object(w), Value::Object(g)) => {
+            for (k, v) in w {
+                let gv = g.get(k).unwrap_or_else(|| panic!("{ctx}: key {k} missing"));
+                assert_subset(v, gv, &format!("{ctx}.{k}"));
+            }
+        }
+        _ => assert_eq!(want, got, "{ctx}"),
+    }
+}
+
+/// Every key ciliumon sets exists in that version's real chart defaults (the schema does not
+/// reject unknown keys, so a misspelt or moved key would otherwise be silently ignored). Keys
+/// under a map the chart leaves empty (`labels: {}`) are free-form.
+#[test]
+fn every_key_set_exists_in_the_real_chart() {
+    let fixtures = shared_dir().join("fixtures");
+    let kps: Value = ciliumon::yaml::from_str(
+        &std::fs::read_to_string(fixtures.join("kube-prometheus-stack/values.yaml")).unwrap(),
+    )
+    .unwrap();
+    let mut checked = 0;
+    for (name, config, versions) in configs() {
+        for version in versions.iter() {
+            let text = std::fs::read_to_string(
+                fixtures
+                    .join("cilium-chart")
+                    .join(version)
+                    .join("values.yaml"),
+            )
+            .unwrap();
+            let defaults: Value = ciliumon::yaml::from_str(&text).unwrap();
+            let plan = build(&config, version, None);
+            checked += assert_keys_exist(
+                &plan.cilium_values,
+                &defaults,
+                &format!("{name} {version}:"),
+            );
+            if let Some(stack) = &plan.stack_values {
+                checked +=
+                    assert_keys_exist(stack, &kps, &format!("{name} kube-prometheus-stack:"));
+            }
+        }
+    }
+    assert!(checked > 500, "checked {checked} keys");
+}
+
+fn assert_keys_exist(ours: &Value, chart: &Value, ctx: &str) -> usize {
+    let Value::Object(map) = ours else { return 1 };
+    let mut n = 0;
+    for (k, v) in map {
+        match chart.get(k) {
+            Some(c) => n += assert_keys_exist(v, c, &format!("{ctx}.{k}")),
+            None if chart.as_object().is_some_and(|m| m.is_empty()) => n += 1,
+            None => panic!("{ctx}.{k} is not a key of the chart"),
+        }
+    }
+    n
+}

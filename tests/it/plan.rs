@@ -1,0 +1,540 @@
+//! `ciliumon plan` through the binary: the default plan, its renderings, bad input.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::recorder::Recorder;
+use crate::support::{bin, repo_root};
+
+fn plan_json(args: &[&str]) -> Value {
+    let out = bin()
+        .args(["plan", "--dry-run", "-o", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn step_argv(step: &Value) -> Vec<String> {
+    let mut argv = vec![step["program"].as_str().unwrap().to_string()];
+    argv.extend(
+        step["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string()),
+    );
+    argv
+}
+
+#[test]
+fn dry_run_needs_nothing_and_runs_nothing() {
+    let rec = Recorder::new();
+    let out = bin()
+        .args(["plan", "--dry-run"])
+        .env("PATH", rec.path())
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .current_dir(rec.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(rec.calls().is_empty(), "dry run called {:?}", rec.calls());
+    let script = String::from_utf8(out.stdout).unwrap();
+    assert!(script.starts_with("#!/usr/bin/env bash\n"));
+    insta::assert_snapshot!("default_plan_shell", script);
+}
+
+#[test]
+fn default_plan_json_snapshot() {
+    insta::assert_json_snapshot!("default_plan_json", plan_json(&[]));
+}
+
+#[test]
+fn default_plan_follows_the_blog_in_the_right_order() {
+    let plan = plan_json(&[]);
+    let steps = plan["steps"].as_array().unwrap();
+    let kinds: Vec<&str> = steps.iter().map(|s| s["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "repo-add",
+            "repo-add",
+            "repo-update",
+            "stack-install",
+            "cilium-upgrade",
+            "restart-agents",
+            "wait-agents",
+            "wait-operator"
+        ]
+    );
+    let upgrade = step_argv(&steps[4]);
+    assert_eq!(
+        &upgrade[..4],
+        ["helm", "upgrade", "cilium", "cilium/cilium"]
+    );
+    assert!(upgrade.contains(&"--reuse-values".to_string()));
+    assert!(upgrade.contains(&"hubble.ui.service.nodePort=31234".to_string()));
+    let list = r"hubble.metrics.enabled={dns,drop,tcp,flow,port-distribution,icmp,httpV2:exemplars=true;labelsContext=source_ip\,source_namespace\,source_workload\,destination_ip\,destination_namespace\,destination_workload\,traffic_direction}";
+    assert!(upgrade.contains(&list.to_string()), "{upgrade:?}");
+    let stack = step_argv(&steps[3]);
+    assert_eq!(
+        &stack[..5],
+        [
+            "helm",
+            "upgrade",
+            "--install",
+            "prometheus",
+            "prometheus-community/kube-prometheus-stack"
+        ]
+    );
+    assert!(stack.contains(&"--create-namespace".to_string()));
+    assert_eq!(
+        plan["values"]["cilium"]["hubble"]["metrics"]["enabled"]
+            .as_array()
+            .unwrap()
+            .len(),
+        7
+    );
+}
+
+#[test]
+fn kube_context_rides_on_every_step() {
+    let plan = plan_json(&["--kube-context", "prod-eu", "--kubeconfig", "/tmp/kc"]);
+    for step in plan["steps"].as_array().unwrap() {
+        let argv = step_argv(step);
+        let flag = if argv[0] == "helm" {
+            "--kube-context"
+        } else {
+            "--context"
+        };
+        let i = argv
+            .iter()
+            .position(|a| a == flag)
+            .unwrap_or_else(|| panic!("{flag} missing in {argv:?}"));
+        assert_eq!(argv[i + 1], "prod-eu");
+        assert!(
+            argv.windows(2)
+                .any(|w| w[0] == "--kubeconfig" && w[1] == "/tmp/kc"),
+            "{argv:?}"
+        );
+    }
+}
+
+/// Run the rendered script in bash with recording helm/kubectl: each command must reach the
+/// program as exactly the argv of the JSON plan.
+fn bash_round_trip(extra: &[&str]) {
+    let rec = Recorder::new();
+    let out = bin()
+        .args(["plan", "--dry-run"])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let script = rec.dir.path().join("plan.sh");
+    std::fs::write(&script, &out.stdout).unwrap();
+    let run = Command::new("bash")
+        .arg(&script)
+        .env("PATH", rec.path())
+        .env("GRAFANA_PW", "s3cret 'with' $pecial \"chars\"")
+        .current_dir(rec.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "bash failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let plan = plan_json(extra);
+    let expected: Vec<Vec<String>> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(step_argv)
+        .collect();
+    assert_eq!(rec.calls(), expected);
+}
+
+#[test]
+fn bash_gives_back_the_exact_argv_default() {
+    bash_round_trip(&[]);
+}
+
+#[test]
+fn bash_gives_back_the_exact_argv_with_awkward_words() {
+    bash_round_trip(&[
+        "--kube-context",
+        "it's a \"context\" with $HOME and `id` {a,b} !x ~",
+        "--metric",
+        "flow:sourceContext=workload-name|reserved-identity;labelsContext=source_namespace,destination_namespace",
+        "--metric",
+        "dns:query;ignoreAAAA",
+        "--export-file-path",
+        "/var/run/on/1_000/events.log",
+        "--stack-namespace",
+        "yes",
+    ]);
+}
+
+#[test]
+fn bash_round_trip_with_secret_from_env_keeps_it_off_argv() {
+    bash_round_trip(&["--grafana-password-env", "GRAFANA_PW"]);
+    let out = bin()
+        .args(["plan", "--dry-run", "--grafana-password-env", "GRAFANA_PW"])
+        .env("GRAFANA_PW", "s3cret")
+        .output()
+        .unwrap();
+    let script = String::from_utf8(out.stdout).unwrap();
+    assert!(!script.contains("s3cret"));
+    assert!(
+        script.contains("--set-file grafana.adminPassword=ciliumon-secrets/grafana-admin-password")
+    );
+}
+
+#[test]
+fn values_dir_writes_private_files_used_with_f() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let vd = dir.path().join("values");
+    let plan = plan_json(&["--values-dir", vd.to_str().unwrap()]);
+    let upgrade = step_argv(&plan["steps"][4]);
+    let cilium_file = vd.join("cilium-values.yaml");
+    assert!(
+        upgrade
+            .windows(2)
+            .any(|w| w[0] == "-f" && w[1] == cilium_file.to_str().unwrap()),
+        "{upgrade:?}"
+    );
+    assert!(
+        !upgrade.iter().any(|a| a.starts_with("--set")),
+        "{upgrade:?}"
+    );
+    for name in ["cilium-values.yaml", "stack-values.yaml"] {
+        let meta = std::fs::metadata(vd.join(name)).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
+    }
+    assert_eq!(
+        std::fs::metadata(&vd).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    let text = std::fs::read_to_string(&cilium_file).unwrap();
+    insta::assert_snapshot!("default_cilium_values_file", text);
+    let text = std::fs::read_to_string(vd.join("stack-values.yaml")).unwrap();
+    insta::assert_snapshot!("default_stack_values_file", text);
+}
+
+#[test]
+fn yaml_output_is_the_json_document() {
+    let out = bin()
+        .args(["plan", "--dry-run", "-o", "yaml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let yaml: Value = ciliumon::yaml::from_str(&String::from_utf8(out.stdout).unwrap()).unwrap();
+    assert_eq!(yaml, plan_json(&[]));
+}
+
+#[test]
+fn examples_parse_and_plan_on_every_version_they_allow() {
+    for name in ["blog.yaml", "minimal.yaml", "full-observability.yaml"] {
+        let path = repo_root().join("examples").join(name);
+        for version in ["1.16.19", "1.18.12", "1.20.0"] {
+            let plan = plan_json(&[
+                "--config",
+                path.to_str().unwrap(),
+                "--cilium-version",
+                version,
+            ]);
+            assert_eq!(plan["ciliumVersion"], version, "{name}");
+            assert!(!plan["steps"].as_array().unwrap().is_empty());
+        }
+    }
+    let minimal = plan_json(&[
+        "--config",
+        repo_root().join("examples/minimal.yaml").to_str().unwrap(),
+    ]);
+    let kinds: Vec<&str> = minimal["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["kind"].as_str().unwrap())
+        .collect();
+    assert!(!kinds.contains(&"stack-install"));
+    assert!(!kinds.contains(&"wait-operator"));
+}
+
+#[test]
+fn version_changes_pick_the_right_keys() {
+    let plan = plan_json(&[
+        "--cilium-version",
+        "1.17.18",
+        "--config",
+        repo_root()
+            .join("examples/full-observability.yaml")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(
+        plan["values"]["cilium"]["hubble"]["export"]["fileMaxSizeMb"],
+        50
+    );
+    let plan = plan_json(&[
+        "--cilium-version",
+        "1.18.0",
+        "--config",
+        repo_root()
+            .join("examples/full-observability.yaml")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(
+        plan["values"]["cilium"]["hubble"]["export"]["static"]["fileMaxSizeMb"],
+        50
+    );
+    let plan = plan_json(&["--cilium-version", "1.14.19"]);
+    assert!(plan["values"]["cilium"]["hubble"].get("export").is_none());
+    assert!(
+        plan["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("Flow export skipped"))
+    );
+}
+
+/// Bad input: exit 2, a message naming the problem, and no program run (the stand-ins record).
+/// `plan` without --dry-run would read the cluster, so a late check would show up as a call.
+#[test]
+fn bad_inputs_exit_2_name_the_problem_and_run_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = |name: &str, body: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        p.display().to_string()
+    };
+    let unknown_field = cfg("unknown.yaml", "hubble:\n  relays: true\n");
+    let bad_metric_in_file = cfg("badmetric.yaml", "hubble:\n  metrics: [dns, dorp]\n");
+    let bad_type = cfg("badtype.yaml", "hubble:\n  ui:\n    nodePort: lots\n");
+    let bad_yaml = cfg("badyaml.yaml", "hubble: [unclosed\n");
+    let bad_mode = cfg("badmode.yaml", "prometheusStack:\n  mode: maybe\n");
+    let dup_key = cfg("dupkey.yaml", "hubble:\n  relay: true\n  relay: false\n");
+    let bad_stack_version = cfg("stackver.yaml", "prometheusStack:\n  version: \"--evil\"\n");
+    let bad_secret = cfg(
+        "secret.yaml",
+        "prometheusStack:\n  grafanaAdminPassword:\n    env: \"A B\"\n",
+    );
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["--metric".into(), "dnss".into()],
+            "unknown metric family 'dnss'",
+        ),
+        (vec!["--metric".into(), "dnss".into()], "did you mean 'dns'"),
+        (
+            vec!["--metric".into(), "dns:qeury".into()],
+            "unknown option 'qeury'",
+        ),
+        (
+            vec!["--metric".into(), "flow:sourceContext=podd".into()],
+            "unknown context 'podd'",
+        ),
+        (
+            vec![
+                "--metric".into(),
+                "flow:labelsContext=source_ip,src_pod".into(),
+            ],
+            "unknown labelsContext label 'src_pod'",
+        ),
+        (
+            vec![
+                "--metric".into(),
+                "http".into(),
+                "--metric".into(),
+                "httpV2".into(),
+            ],
+            "conflicts with plugin",
+        ),
+        (
+            vec![
+                "--metric".into(),
+                "drop".into(),
+                "--metric".into(),
+                "drop".into(),
+            ],
+            "given twice",
+        ),
+        (
+            vec![
+                "--metric".into(),
+                "kafka".into(),
+                "--cilium-version".into(),
+                "1.20.0".into(),
+            ],
+            "not in Cilium 1.20.0",
+        ),
+        (
+            vec![
+                "--metric".into(),
+                "sctp".into(),
+                "--cilium-version".into(),
+                "1.19.6".into(),
+            ],
+            "not in Cilium 1.19.6",
+        ),
+        (
+            vec![
+                "--metric".into(),
+                "flow:labelsContext=source_workload_kind".into(),
+                "--cilium-version".into(),
+                "1.14.19".into(),
+            ],
+            "source_workload_kind",
+        ),
+        (
+            vec!["--metric".into(), "flow:sourceContext=pod-short".into()],
+            "pod-short",
+        ),
+        (
+            vec![
+                "--metric".into(),
+                "httpV2:exemplars=true".into(),
+                "--no-open-metrics".into(),
+            ],
+            "need OpenMetrics",
+        ),
+        (
+            vec!["--metric".into(), "httpV2:exemplars=maybe".into()],
+            "'maybe' is not a value",
+        ),
+        (
+            vec!["--metric".into(), "dns:query=1".into()],
+            "takes no value",
+        ),
+        (vec!["--metric".into(), "dns drop".into()], "whitespace"),
+        (
+            vec!["--metric".into(), "{dns,drop}".into()],
+            "Helm --set list",
+        ),
+        (vec!["--metric".into(), "".into()], "empty metric name"),
+        (
+            vec!["--metric".into(), "flow:sourceContext=pod,ip".into()],
+            "separated by '|'",
+        ),
+        (
+            vec!["--metric".into(), "drop:exemplars=true".into()],
+            "option of http",
+        ),
+        (vec!["--metric".into(), "dns:".into()], "nothing after ':'"),
+        (
+            vec!["--cilium-version".into(), "1.12.0".into()],
+            "not a version ciliumon knows",
+        ),
+        (
+            vec!["--cilium-version".into(), "banana".into()],
+            "invalid Cilium version 'banana'",
+        ),
+        (
+            vec!["--ui-node-port".into(), "8080".into()],
+            "outside the Kubernetes NodePort range",
+        ),
+        (vec!["--ui-node-port".into(), "99999".into()], "99999"),
+        (vec!["--no-relay".into()], "needs Hubble Relay"),
+        (
+            vec!["--stack".into(), "maybe".into()],
+            "invalid value 'maybe'",
+        ),
+        (
+            vec!["--stack-release".into(), "Bad_Name".into()],
+            "'Bad_Name' is not a valid name",
+        ),
+        (
+            vec!["-n".into(), "kube system".into()],
+            "'kube system' is not a valid name",
+        ),
+        (
+            vec!["--export-file-path".into(), "relative/path".into()],
+            "absolute path",
+        ),
+        (
+            vec![
+                "--grafana-password-env".into(),
+                "X".into(),
+                "--stack".into(),
+                "none".into(),
+            ],
+            "no stack is installed",
+        ),
+        (
+            vec![
+                "--grafana-password-env".into(),
+                "X".into(),
+                "--grafana-password-file".into(),
+                "/f".into(),
+            ],
+            "cannot be used with",
+        ),
+        (
+            vec![
+                "--config".into(),
+                dir.path().join("missing.yaml").display().to_string(),
+            ],
+            "cannot read config file",
+        ),
+        (vec!["--config".into(), unknown_field], "relays"),
+        (
+            vec!["--config".into(), bad_metric_in_file],
+            "did you mean 'drop'",
+        ),
+        (vec!["--config".into(), bad_type], "nodePort"),
+        (vec!["--config".into(), bad_yaml], "invalid config file"),
+        (vec!["--config".into(), bad_mode], "maybe"),
+        (vec!["--config".into(), dup_key], "relay"),
+        (
+            vec!["--config".into(), bad_stack_version],
+            "not a chart version",
+        ),
+        (
+            vec!["--config".into(), bad_secret],
+            "not an environment variable name",
+        ),
+        (vec!["--output".into(), "xml".into()], "invalid value 'xml'"),
+        (
+            vec!["--values-dir".into(), "/proc/nope/values".into()],
+            "cannot create directory",
+        ),
+    ];
+    assert!(cases.len() >= 30);
+    for (args, needle) in &cases {
+        let rec = Recorder::new();
+        let out = bin()
+            .arg("plan")
+            .args(args)
+            .env("PATH", rec.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?} should exit 2; stderr: {stderr}"
+        );
+        assert!(
+            stderr.contains(needle),
+            "{args:?}: expected {needle:?} in: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?} printed a plan");
+        assert!(rec.calls().is_empty(), "{args:?} ran {:?}", rec.calls());
+    }
+}

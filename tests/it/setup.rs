@@ -1,0 +1,733 @@
+//! `ciliumon setup` through the binary, against recording stand-ins for helm and kubectl
+//! (tests/it/stand-ins). The child's PATH holds only the stand-ins and the few utilities they
+//! use, so the real tools on this machine are never reached.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{bin, repo_root};
+
+/// A fake cluster: a bin dir with the stand-ins, their state and call log, a work dir.
+struct Fake {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl Fake {
+    fn new() -> Fake {
+        Fake::with_tools(&["helm", "kubectl"])
+    }
+
+    fn with_tools(tools: &[&str]) -> Fake {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_path_buf();
+        for d in ["bin", "state", "work", "tmp", "home"] {
+            std::fs::create_dir(root.join(d)).unwrap();
+        }
+        let stand_ins = repo_root().join("tests/it/stand-ins");
+        for t in tools {
+            std::os::unix::fs::symlink(stand_ins.join(t), root.join("bin").join(t)).unwrap();
+        }
+        for util in ["bash", "sleep", "cat", "cp", "dirname", "readlink", "stat"] {
+            let path =
+                which::which(util).unwrap_or_else(|_| panic!("{util} is needed by the stand-ins"));
+            std::os::unix::fs::symlink(path, root.join("bin").join(util)).unwrap();
+        }
+        Fake {
+            _tmp: tmp,
+            root,
+            env: vec![],
+        }
+    }
+
+    fn env(mut self, k: &str, v: &str) -> Fake {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    fn work(&self) -> PathBuf {
+        self.root.join("work")
+    }
+
+    fn state(&self) -> PathBuf {
+        self.root.join("state")
+    }
+
+    fn ciliumon(&self, args: &[&str]) -> Command {
+        let mut cmd = bin();
+        cmd.args(args)
+            .current_dir(self.work())
+            .env("PATH", self.root.join("bin"))
+            .env("HOME", self.root.join("home"))
+            .env("TMPDIR", self.root.join("tmp"))
+            .env("STANDIN_LOG", self.root.join("calls.log"))
+            .env("STANDIN_STATE", self.state())
+            .env_remove("KUBECONFIG")
+            .stdin(Stdio::null());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.ciliumon(args).output().unwrap()
+    }
+
+    /// Every call the stand-ins saw, as argv (tool first).
+    fn calls(&self) -> Vec<Vec<String>> {
+        let Ok(log) = std::fs::read(self.root.join("calls.log")) else {
+            return vec![];
+        };
+        log.split(|b| *b == b'\n')
+            .filter(|r| !r.is_empty())
+            .map(|r| {
+                let mut args: Vec<String> = r
+                    .split(|b| *b == 0)
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
+                assert_eq!(args.pop().as_deref(), Some(""), "record ends with NUL");
+                args
+            })
+            .collect()
+    }
+
+    /// The calls that change something (not version/list/get/config/version queries).
+    fn changes(&self) -> Vec<Vec<String>> {
+        self.calls().into_iter().filter(|c| is_change(c)).collect()
+    }
+
+    fn clear_log(&self) {
+        let _ = std::fs::remove_file(self.root.join("calls.log"));
+    }
+
+    fn backups(&self) -> Vec<PathBuf> {
+        let mut v: Vec<_> = std::fs::read_dir(self.work())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("ciliumon-backup-")
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn tmp_is_empty(&self) -> bool {
+        std::fs::read_dir(self.root.join("tmp"))
+            .unwrap()
+            .next()
+            .is_none()
+    }
+}
+
+fn is_change(c: &[String]) -> bool {
+    let sub = |i: usize| c.get(i).map(String::as_str).unwrap_or("");
+    match sub(0) {
+        "helm" => matches!(
+            sub(1),
+            "repo" | "upgrade" | "install" | "rollback" | "uninstall"
+        ),
+        "kubectl" => matches!(sub(1), "rollout" | "apply" | "delete" | "patch"),
+        _ => true,
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn json_doc(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is one JSON document ({e}):\n{}\nstderr:\n{}",
+            stdout(o),
+            stderr(o)
+        )
+    })
+}
+
+const YES: &[&str] = &["setup", "--yes", "--no-check"];
+
+fn with(extra: &[&'static str]) -> Vec<&'static str> {
+    YES.iter().copied().chain(extra.iter().copied()).collect()
+}
+
+#[test]
+fn happy_path_runs_the_plan_in_order_with_a_backup() {
+    let f = Fake::new();
+    let out = f.run(YES);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let changes = f.changes();
+    let heads: Vec<String> = changes.iter().map(|c| c[..3].join(" ")).collect();
+    assert_eq!(
+        heads,
+        [
+            "helm repo add",
+            "helm repo add",
+            "helm repo update",
+            "helm upgrade --install",
+            "helm upgrade cilium",
+            "kubectl rollout restart",
+            "kubectl rollout status",
+            "kubectl rollout status",
+        ],
+        "{changes:#?}"
+    );
+    // kube-prometheus-stack before Cilium (its CRDs), and Cilium keeps its chart version.
+    let upgrade = &changes[4];
+    assert!(upgrade.iter().any(|a| a == "--reuse-values"), "{upgrade:?}");
+    assert!(
+        upgrade
+            .windows(2)
+            .any(|w| w[0] == "--version" && w[1] == "1.18.4"),
+        "{upgrade:?}"
+    );
+    // Values went through a 0600 file, removed afterwards with its private directory.
+    assert_eq!(
+        std::fs::read_to_string(f.state().join("cilium-values-1.mode"))
+            .unwrap()
+            .trim(),
+        "600"
+    );
+    let values: Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(f.state().join("cilium-values-1.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        values["hubble"]["metrics"]["enabled"]
+            .as_array()
+            .is_some_and(|l| !l.is_empty()),
+        "{values}"
+    );
+    assert!(f.tmp_is_empty(), "the private directory is removed");
+    // Backup: 0600, the current values and the revision, and the exact rollback command.
+    let backups = f.backups();
+    assert_eq!(backups.len(), 1);
+    let name = backups[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        name.starts_with("ciliumon-backup-cilium-rev3-") && name.ends_with(".yaml"),
+        "{name}"
+    );
+    assert_eq!(
+        std::fs::metadata(&backups[0]).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let text = std::fs::read_to_string(&backups[0]).unwrap();
+    assert!(
+        text.contains("# To go back: helm rollback cilium 3 -n kube-system\n"),
+        "{text}"
+    );
+    let saved: Value = serde_saphyr::from_str(&text).unwrap();
+    assert_eq!(saved["revision"], 3);
+    assert_eq!(saved["values"]["kubeProxyReplacement"], true);
+    let err = stderr(&out);
+    assert!(
+        err.contains("To go back: helm rollback cilium 3 -n kube-system"),
+        "{err}"
+    );
+    assert!(err.contains("context 'kind-standin'"), "{err}");
+    // Off a terminal: plain timestamped lines, no spinner redraws.
+    assert!(!err.contains('\r'), "no redraws off a terminal");
+    assert!(
+        err.lines()
+            .any(|l| l.len() > 10 && l.as_bytes()[2] == b':' && l.contains("[1/8] start:")),
+        "{err}"
+    );
+    assert!(
+        stdout(&out).is_empty(),
+        "text mode prints its report on stderr"
+    );
+}
+
+#[test]
+fn json_output_is_one_document() {
+    let f = Fake::new();
+    let out = f.run(&with(&["--output", "json"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = json_doc(&out);
+    assert_eq!(doc["status"], "done");
+    assert_eq!(doc["context"], "kind-standin");
+    assert_eq!(doc["cilium"]["revisionBefore"], 3);
+    assert_eq!(doc["rollback"], "helm rollback cilium 3 -n kube-system");
+    assert!(Path::new(doc["backup"].as_str().unwrap()).exists());
+    let steps = doc["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 8);
+    assert!(
+        steps
+            .iter()
+            .all(|s| s["status"] == "done" && s["durationMs"].is_u64()),
+        "{steps:#?}"
+    );
+    assert!(
+        doc["changes"]["added"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    );
+}
+
+#[test]
+fn each_step_made_to_fail_stops_the_run_there() {
+    // The steps, from a successful run.
+    let ok = Fake::new();
+    assert_eq!(ok.run(YES).status.code(), Some(0));
+    let steps = ok.changes();
+    for (i, step) in steps.iter().enumerate() {
+        // The step's argv up to its first private path (which differs from run to run).
+        let joined = step
+            .iter()
+            .take_while(|a| !a.contains("/ciliumon-"))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let f = Fake::new().env("STANDIN_FAIL", &joined).env(
+            "STANDIN_FAIL_STDERR",
+            "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress",
+        );
+        let out = f.run(&with(&["--output", "json"]));
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "step {i} ({joined}): {}",
+            stderr(&out)
+        );
+        // The failing step ran; nothing after it did.
+        let changes = f.changes();
+        assert_eq!(changes.len(), i + 1, "step {i}: {changes:#?}");
+        assert!(changes[i].join(" ").starts_with(&joined));
+        let doc = json_doc(&out);
+        assert_eq!(doc["status"], "failed");
+        let st: Vec<&str> = doc["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["status"].as_str().unwrap())
+            .collect();
+        for (j, s) in st.iter().enumerate() {
+            let want = if j < i {
+                "done"
+            } else if j == i {
+                "failed"
+            } else {
+                "not-run"
+            };
+            assert_eq!(*s, want, "step {i}: statuses {st:?}");
+        }
+        assert!(
+            doc["steps"][i]["output"]
+                .as_str()
+                .unwrap()
+                .contains("another operation")
+        );
+        assert!(
+            doc["hint"].as_str().unwrap().contains("locked"),
+            "{}",
+            doc["hint"]
+        );
+        assert_eq!(f.backups().len(), 1, "step {i}: the backup exists");
+        let err = stderr(&out);
+        assert!(err.contains("Step failed:"), "{err}");
+        if i + 1 < steps.len() {
+            assert!(err.contains("Not run:"), "{err}");
+        }
+        if i >= 4 {
+            assert!(
+                err.contains("To go back to revision 3: helm rollback cilium 3 -n kube-system"),
+                "{err}"
+            );
+        } else {
+            assert!(err.contains("The Cilium release was not changed"), "{err}");
+        }
+        assert!(f.tmp_is_empty());
+    }
+}
+
+#[test]
+fn a_hanging_step_hits_the_timeout() {
+    let f = Fake::new().env("STANDIN_HANG", "helm upgrade cilium");
+    let t = Instant::now();
+    let out = f.run(&with(&["--timeout", "2s", "--output", "json"]));
+    let took = t.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(20),
+        "took {took:?}"
+    );
+    let doc = json_doc(&out);
+    let steps = doc["steps"].as_array().unwrap();
+    assert_eq!(steps[4]["status"], "timed-out");
+    assert!(steps[5..].iter().all(|s| s["status"] == "not-run"));
+    assert!(doc["hint"].as_str().unwrap().contains("--timeout"));
+    assert!(
+        !f.changes().iter().any(|c| c[0] == "kubectl"),
+        "nothing after the hung step ran"
+    );
+    assert!(f.tmp_is_empty());
+}
+
+#[test]
+fn helm_missing_is_a_preflight_error_before_anything() {
+    let f = Fake::with_tools(&["kubectl"]);
+    let out = f.run(YES);
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(err.contains("helm was not found on PATH"), "{err}");
+    assert!(err.contains("https://helm.sh/docs/intro/install/"), "{err}");
+    assert!(f.calls().is_empty());
+}
+
+#[test]
+fn kubectl_missing_is_a_preflight_error_before_anything() {
+    let f = Fake::with_tools(&["helm"]);
+    let out = f.run(YES);
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(err.contains("kubectl was not found on PATH"), "{err}");
+    assert!(err.contains("kubernetes.io/docs/tasks/tools"), "{err}");
+    assert!(f.calls().is_empty());
+}
+
+#[test]
+fn no_cilium_release_stops_with_nothing_changed() {
+    let f = Fake::new().env("STANDIN_NO_CILIUM", "1");
+    let out = f.run(YES);
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "no Helm release 'cilium' in namespace 'kube-system' of context 'kind-standin'"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("does not install a CNI"), "{err}");
+    assert!(f.changes().is_empty());
+    assert!(f.backups().is_empty());
+}
+
+#[test]
+fn unreachable_cluster_names_the_context_with_kubectls_message() {
+    let f = Fake::new().env("STANDIN_UNREACHABLE", "1");
+    let out = f.run(&with(&["--kube-context", "prod-eu"]));
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot reach the cluster of context 'prod-eu'"),
+        "{err}"
+    );
+    assert!(err.contains("127.0.0.1:6443 was refused"), "{err}");
+    // The context was passed to kubectl.
+    assert!(f.calls().iter().any(|c| {
+        c.windows(2)
+            .any(|w| w[0] == "--context" && w[1] == "prod-eu")
+    }));
+    assert!(f.changes().is_empty());
+}
+
+#[test]
+fn a_locked_release_is_refused_in_preflight() {
+    let f = Fake::new().env("STANDIN_CILIUM_STATUS", "pending-upgrade");
+    let out = f.run(YES);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("is locked"), "{}", stderr(&out));
+    assert!(f.changes().is_empty());
+}
+
+#[test]
+fn second_run_changes_nothing_and_says_so() {
+    let f = Fake::new();
+    assert_eq!(f.run(YES).status.code(), Some(0));
+    // What Helm would now hold: the old user values with ciliumon's merged over them
+    // (--reuse-values + -f), and the stack is installed (the stand-in remembers it).
+    let old: Value =
+        serde_json::json!({"kubeProxyReplacement": true, "hubble": {"relay": {"enabled": false}}});
+    let set: Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(f.state().join("cilium-values-1.yaml")).unwrap(),
+    )
+    .unwrap();
+    let now = ciliumon::diff::merge(&old, &set);
+    std::fs::write(f.state().join("values.json"), now.to_string()).unwrap();
+    f.clear_log();
+
+    let out = f.run(&with(&["--output", "json"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Nothing to change"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(f.changes().is_empty(), "{:#?}", f.changes());
+    let doc = json_doc(&out);
+    assert_eq!(doc["status"], "unchanged");
+    assert!(doc["steps"].as_array().unwrap().is_empty());
+    assert_eq!(
+        f.backups().len(),
+        1,
+        "no second backup when nothing changes"
+    );
+
+    // A different choice is a change again.
+    let out = f.run(&with(&["--metric", "dns", "--output", "json"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json_doc(&out)["status"], "done");
+    let changed = json_doc(&out)["changes"]["changed"].clone();
+    assert!(
+        changed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["key"] == "hubble.metrics.enabled"),
+        "{changed}"
+    );
+}
+
+#[test]
+fn without_a_terminal_and_without_yes_it_refuses_and_runs_nothing() {
+    let f = Fake::new();
+    let t = Instant::now();
+    let out = f.run(&["setup"]);
+    assert!(t.elapsed() < Duration::from_secs(10), "never hangs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("--yes"), "{err}");
+    assert!(err.contains("CILIUMON_YES"), "{err}");
+    assert!(f.calls().is_empty(), "not even preflight: {:?}", f.calls());
+    // CILIUMON_YES is the same as --yes.
+    let out = f
+        .ciliumon(&["setup", "--no-check"])
+        .env("CILIUMON_YES", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_changes_nothing() {
+    let f = Fake::new();
+    let out = f.run(&["setup", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("helm upgrade cilium cilium/cilium"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(f.changes().is_empty());
+    assert!(f.backups().is_empty());
+}
+
+#[test]
+fn grafana_password_never_on_argv_or_in_output() {
+    let secret = "pw-Zq81-not-on-argv";
+    let f = Fake::new().env("GRAFANA_PW", secret);
+    let out = f.run(&with(&[
+        "--grafana-password-env",
+        "GRAFANA_PW",
+        "--verbose",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let calls = f.calls();
+    assert!(
+        calls.iter().flatten().all(|a| !a.contains(secret)),
+        "argv holds the password"
+    );
+    assert!(!stderr(&out).contains(secret) && !stdout(&out).contains(secret));
+    // The stack got it through a 0600 file.
+    let stack = calls
+        .iter()
+        .find(|c| c.len() > 2 && c[1] == "upgrade" && c[2] == "--install")
+        .unwrap();
+    assert!(
+        stack
+            .iter()
+            .any(|a| a.starts_with("grafana.adminPassword=")),
+        "{stack:?}"
+    );
+    let n = std::fs::read_dir(f.state())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("stack-setfile-")
+                && !e.file_name().to_string_lossy().ends_with(".mode")
+        })
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(n.path()).unwrap(), secret);
+    assert_eq!(
+        std::fs::read_to_string(format!("{}.mode", n.path().display()))
+            .unwrap()
+            .trim(),
+        "600"
+    );
+    assert!(f.tmp_is_empty());
+}
+
+#[test]
+fn missing_password_variable_is_bad_input_and_nothing_runs() {
+    let f = Fake::new();
+    let out = f.run(&with(&["--grafana-password-env", "NOT_SET_PW"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("NOT_SET_PW"));
+    assert!(f.changes().is_empty());
+}
+
+#[test]
+fn setup_runs_exactly_what_plan_prints() {
+    let f = Fake::new();
+    let values_dir = f.root.join("values");
+    let plan = f.run(&[
+        "plan",
+        "--output",
+        "json",
+        "--values-dir",
+        values_dir.to_str().unwrap(),
+        "--kube-context",
+        "kind-standin",
+    ]);
+    assert_eq!(plan.status.code(), Some(0), "{}", stderr(&plan));
+    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let planned: Vec<Vec<String>> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            std::iter::once(s["program"].as_str().unwrap().to_string())
+                .chain(
+                    s["args"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|a| a.as_str().unwrap().to_string()),
+                )
+                .collect()
+        })
+        .collect();
+    f.clear_log();
+    let out = f.run(&with(&["--kube-context", "kind-standin"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Setup's values live in its private directory; plan's in --values-dir.
+    let ran = f.changes();
+    let private = ran
+        .iter()
+        .flatten()
+        .find(|a| a.ends_with("/cilium-values.yaml"))
+        .map(|a| Path::new(a).parent().unwrap().display().to_string())
+        .expect("setup passes the Cilium values as a file");
+    let ran: Vec<Vec<String>> = ran
+        .into_iter()
+        .map(|c| {
+            c.into_iter()
+                .map(|a| a.replace(&private, values_dir.to_str().unwrap()))
+                .collect()
+        })
+        .collect();
+    assert_eq!(ran, planned);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The wizard, through a real pseudo-terminal.
+
+fn pty(f: &Fake, args: &[&str]) -> rexpect::session::PtySession {
+    let mut cmd = f.ciliumon(args);
+    cmd.env("TERM", "xterm")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::inherit());
+    rexpect::session::spawn_command(cmd, Some(20_000)).unwrap()
+}
+
+fn key(p: &mut rexpect::session::PtySession, keys: &str) {
+    p.send(keys).unwrap();
+    p.flush().unwrap();
+}
+
+#[test]
+fn wizard_full_run_saves_a_replayable_config() {
+    let f = Fake::new();
+    let mut p = pty(&f, &["setup", "--no-check"]);
+    p.exp_string("Hubble metric families for Cilium 1.18.4")
+        .unwrap();
+    key(&mut p, "\r"); // the pre-selected families
+    p.exp_string("Adjust the options of each family?").unwrap();
+    key(&mut p, "\r"); // no
+    p.exp_string("Components").unwrap();
+    key(&mut p, "\r");
+    p.exp_string("Service type of the Hubble UI").unwrap();
+    key(&mut p, "\r");
+    p.exp_string("Prometheus and Grafana").unwrap();
+    key(&mut p, "\r"); // install
+    p.exp_string("Release name of kube-prometheus-stack")
+        .unwrap();
+    key(&mut p, "\r");
+    p.exp_string("Its namespace").unwrap();
+    key(&mut p, "\r");
+    p.exp_string("Create ServiceMonitors").unwrap();
+    key(&mut p, "\r");
+    p.exp_string("Grafana dashboards").unwrap();
+    key(&mut p, "\r");
+    p.exp_string("Apply this plan to context 'kind-standin'?")
+        .unwrap();
+    key(&mut p, "y");
+    p.exp_string("Save these answers").unwrap();
+    key(&mut p, "\r"); // yes
+    p.exp_string("File").unwrap();
+    key(&mut p, "\r"); // ciliumon.yaml
+    p.exp_string("Done: 8 steps.").unwrap();
+    let status = p.process().wait().unwrap();
+    let status = format!("{status:?}");
+    assert!(
+        status.starts_with("Exited(") && status.ends_with(", 0)"),
+        "{status}"
+    );
+    assert_eq!(f.changes().len(), 8);
+    // The saved file replays the same setup in CI: same Cilium values file.
+    let saved = f.work().join("ciliumon.yaml");
+    assert!(saved.exists());
+    let first = std::fs::read_to_string(f.state().join("cilium-values-1.yaml")).unwrap();
+    let out = f.run(&[
+        "setup",
+        "--yes",
+        "--no-check",
+        "--config",
+        saved.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let again = std::fs::read_to_string(f.state().join("cilium-values-1.yaml")).unwrap();
+    assert_eq!(first, again);
+}
+
+#[test]
+fn wizard_esc_at_a_question_leaves_nothing_run() {
+    let f = Fake::new();
+    let mut p = pty(&f, &["setup", "--no-check"]);
+    p.exp_string("Hubble metric families").unwrap();
+    key(&mut p, "\r");
+    p.exp_string("Adjust the options").unwrap();
+    key(&mut p, "\r");
+    p.exp_string("Components").unwrap();
+    key(&mut p, "\x1b"); // Esc
+    p.exp_string("nothing was changed").unwrap();
+    let status = p.process().wait().unwrap();
+    let status = format!("{status:?}");
+    assert!(
+        status.starts_with("Exited(") && status.ends_with(", 130)"),
+        "{status}"
+    );
+    assert!(f.changes().is_empty(), "{:?}", f.changes());
+    assert!(f.backups().is_empty());
+    assert!(!f.work().join("ciliumon.yaml").exists());
+}
