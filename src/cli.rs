@@ -257,7 +257,7 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "2s")]
     pub timeout: Duration,
     /// How many endpoints to probe at once
-    #[arg(long, value_name = "N", default_value_t = 256)]
+    #[arg(long, value_name = "N", default_value_t = 512)]
     pub concurrency: usize,
     /// Output format
     #[arg(short = 'o', long, value_enum, default_value_t = ReportOutput::Text)]

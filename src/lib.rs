@@ -5,6 +5,7 @@
 //! layers at the edge.
 
 pub mod catalogue;
+pub mod check;
 pub mod cli;
 pub mod cluster;
 pub mod commands;

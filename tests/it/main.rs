@@ -3,6 +3,7 @@
 mod recorder;
 mod support;
 
+mod check;
 mod helm;
 mod metrics;
 mod plan;

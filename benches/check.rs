@@ -1,0 +1,308 @@
+//! Benchmark of `ciliumon check` (not a timed test): a fake fleet of N nodes on 127.x.y.z, each
+//! serving the agent (9962-like), operator and Hubble payloads on three shared ports, 10% of
+//! them accepting and never answering and 5% closed. Measures the whole `ciliumon check
+//! --nodes-file` run with a 1 s timeout against a sequential curl loop and `xargs -P 64 curl`,
+//! then the scanner's throughput and its peak memory for a 10 MB and a 200 MB streamed body.
+//!
+//! `cargo bench --bench check`; env: CHECK_BENCH_NODES (1000), CHECK_BENCH_SERIES (Hubble
+//! series per endpoint, 20000), CHECK_BENCH_CURL_SAMPLE (nodes for the sequential curl loop, 60).
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ciliumon::check::scan;
+
+fn env_usize(k: &str, d: usize) -> usize {
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(d)
+}
+
+fn fixture(name: &str) -> String {
+    let p = format!(
+        "{}/../shared/fixtures/metrics/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+}
+
+/// A Hubble payload of at least `series` samples: the busy fixture's HELP/TYPE lines once, its
+/// sample lines repeated with an extra `rep` label so every series is distinct.
+fn hubble_payload(series: usize) -> Vec<u8> {
+    let busy = fixture("hubble-busy.txt");
+    let samples: Vec<&str> = busy
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
+    let mut out = String::new();
+    for l in busy.lines().filter(|l| l.starts_with('#')) {
+        out.push_str(l);
+        out.push('\n');
+    }
+    let mut n = 0;
+    let mut rep = 0;
+    while n < series {
+        for l in &samples {
+            match l.split_once('{') {
+                Some((name, rest)) => out.push_str(&format!("{name}{{rep=\"{rep}\",{rest}\n")),
+                None => out.push_str(&format!("{l}\n")),
+            }
+            n += 1;
+        }
+        rep += 1;
+    }
+    out.into_bytes()
+}
+
+fn vm_hwm_kb() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A body of `total` bytes streamed from one repeated chunk, never held whole.
+struct Repeat<'a> {
+    chunk: &'a [u8],
+    pos: usize,
+    left: u64,
+}
+
+impl Read for Repeat<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return Ok(0);
+        }
+        let n = buf
+            .len()
+            .min(self.chunk.len() - self.pos)
+            .min(self.left as usize);
+        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos = (self.pos + n) % self.chunk.len();
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+fn scanner() {
+    let chunk = hubble_payload(4000);
+    println!("== scanner");
+    let hwm0 = vm_hwm_kb();
+    for mb in [10u64, 200] {
+        let t = Instant::now();
+        let s = scan::scan(Repeat {
+            chunk: &chunk,
+            pos: 0,
+            left: mb << 20,
+        })
+        .unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "streamed {mb:>3} MB: {:>9} samples, {:.2} GB/s, VmHWM {} kB (before: {hwm0} kB)",
+            s.samples,
+            (mb << 20) as f64 / secs / 1e9,
+            vm_hwm_kb()
+        );
+    }
+    // Throughput over a body in memory larger than the caches.
+    let mut big = Vec::with_capacity(128 << 20);
+    while big.len() < (100 << 20) {
+        big.extend_from_slice(&chunk);
+    }
+    let mut best = f64::MAX;
+    let mut samples = 0;
+    for _ in 0..3 {
+        let t = Instant::now();
+        samples = scan::scan(&big[..]).unwrap().samples;
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    println!(
+        "in-memory {} MB Hubble text ({samples} samples): {:.2} GB/s (best of 3)",
+        big.len() >> 20,
+        big.len() as f64 / best / 1e9
+    );
+}
+
+fn respond(mut s: std::net::TcpStream, body: &[u8]) {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut buf = [0u8; 4096];
+    let mut got = Vec::new();
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = s.write_all(head.as_bytes());
+    let _ = s.write_all(body);
+}
+
+/// Start the fleet; returns the node addresses and the three ports.
+fn fleet(nodes: usize, series: usize) -> (Vec<(Ipv4Addr, &'static str)>, [u16; 3]) {
+    let bodies: [Arc<Vec<u8>>; 3] = [
+        Arc::new(fixture("agent-datadog.txt").into_bytes()),
+        Arc::new(fixture("operator-datadog.txt").into_bytes()),
+        Arc::new(hubble_payload(series)),
+    ];
+    println!(
+        "payloads: agent {} KB, operator {} KB, Hubble {} KB ({series}+ series)",
+        bodies[0].len() >> 10,
+        bodies[1].len() >> 10,
+        bodies[2].len() >> 10
+    );
+    let ports = [29962u16, 29963, 29965];
+    let mut out = Vec::new();
+    for i in 0..nodes {
+        let ip = Ipv4Addr::new(127, 1, (i / 200) as u8, (i % 200 + 1) as u8);
+        let kind = match i % 20 {
+            0 | 10 => "hang",
+            5 => "closed",
+            _ => "ok",
+        };
+        out.push((ip, kind));
+        if kind == "closed" {
+            continue;
+        }
+        for (k, port) in ports.iter().enumerate() {
+            let l = TcpListener::bind((ip, *port)).expect("bind fake node (ulimit -n?)");
+            let body = bodies[k].clone();
+            let hang = kind == "hang";
+            std::thread::Builder::new()
+                .stack_size(64 * 1024)
+                .spawn(move || {
+                    let mut held = Vec::new();
+                    for s in l.incoming().flatten() {
+                        if hang {
+                            held.push(s);
+                        } else {
+                            let body = body.clone();
+                            let _ = std::thread::Builder::new()
+                                .stack_size(64 * 1024)
+                                .spawn(move || respond(s, &body));
+                        }
+                    }
+                })
+                .expect("thread");
+        }
+    }
+    (out, ports)
+}
+
+fn shell(script: &str) -> Duration {
+    let t = Instant::now();
+    let _ = Command::new("sh").arg("-c").arg(script).status();
+    t.elapsed()
+}
+
+fn main() {
+    ciliumon::check::probe::raise_fd_limit();
+    scanner();
+    let nodes = env_usize("CHECK_BENCH_NODES", 1000);
+    let series = env_usize("CHECK_BENCH_SERIES", 20000);
+    println!("\n== fleet: {nodes} nodes x 3 ports, 10% accept-and-hang, 5% closed, timeout 1s");
+    let (fleet, ports) = fleet(nodes, series);
+    let dir = std::env::temp_dir().join(format!("ciliumon-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let nodes_file = dir.join("nodes");
+    std::fs::write(
+        &nodes_file,
+        fleet
+            .iter()
+            .map(|(ip, _)| format!("{ip}\n"))
+            .collect::<String>(),
+    )
+    .unwrap();
+    let urls: Vec<String> = fleet
+        .iter()
+        .flat_map(|(ip, _)| {
+            ports
+                .iter()
+                .map(move |p| format!("http://{ip}:{p}/metrics"))
+        })
+        .collect();
+    let urls_file = dir.join("urls");
+    std::fs::write(&urls_file, urls.join("\n") + "\n").unwrap();
+
+    let bin = env!("CARGO_BIN_EXE_ciliumon");
+    let mut walls = Vec::new();
+    for run in 0..3 {
+        let t = Instant::now();
+        let out = Command::new(bin)
+            .args([
+                "check",
+                "--nodes-file",
+                nodes_file.to_str().unwrap(),
+                "--timeout",
+                "1s",
+                "-o",
+                "json",
+            ])
+            .args([
+                "--agent-port",
+                &ports[0].to_string(),
+                "--operator-port",
+                &ports[1].to_string(),
+            ])
+            .args(["--hubble-port", &ports[2].to_string()])
+            .output()
+            .expect("run ciliumon");
+        let wall = t.elapsed();
+        walls.push(wall);
+        let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let count = |s: &str| {
+            j["nodes"]
+                .as_array()
+                .map(|ns| ns.iter().filter(|n| n["agent"]["status"] == s).count())
+                .unwrap_or(0)
+        };
+        println!(
+            "ciliumon check run {run}: {:.3} s wall, exit {:?}; agent endpoints pass {} fail {} ({} nodes)",
+            wall.as_secs_f64(),
+            out.status.code(),
+            count("pass"),
+            count("fail"),
+            j["nodes"].as_array().map(Vec::len).unwrap_or(0)
+        );
+    }
+    let best = walls.iter().min().unwrap();
+    println!(
+        "ciliumon check: best {:.3} s (target <= 1.5 s)",
+        best.as_secs_f64()
+    );
+
+    if Command::new("curl").arg("--version").output().is_err() {
+        println!("curl not found: baselines skipped");
+        return;
+    }
+    let sample = env_usize("CHECK_BENCH_CURL_SAMPLE", 60).min(nodes);
+    let sample_file = dir.join("urls-sample");
+    std::fs::write(&sample_file, urls[..sample * 3].join("\n") + "\n").unwrap();
+    let seq = shell(&format!(
+        "while read u; do curl -s -o /dev/null --max-time 1 \"$u\"; done < {}",
+        sample_file.display()
+    ));
+    println!(
+        "sequential curl loop: {:.2} s for {sample} nodes, {:.1} s extrapolated to {nodes} nodes",
+        seq.as_secs_f64(),
+        seq.as_secs_f64() * nodes as f64 / sample as f64
+    );
+    let par = shell(&format!(
+        "xargs -P 64 -n 1 curl -s -o /dev/null --max-time 1 < {}",
+        urls_file.display()
+    ));
+    println!(
+        "xargs -P 64 curl over all {} URLs: {:.2} s",
+        urls.len(),
+        par.as_secs_f64()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,726 @@
+//! The check: which endpoints to probe, how to judge what came back, and the report that the
+//! renderers print. Judging is pure (probe results in, report out); the effects live in
+//! `probe` (HTTP), `proc_net` (this host's sockets) and `cluster` (kubectl).
+
+pub mod cluster;
+pub mod probe;
+pub mod proc_net;
+pub mod render;
+pub mod scan;
+
+use serde::Serialize;
+
+use crate::catalogue::{self, Component, Handler};
+use probe::{Outcome, Probe};
+use scan::Scan;
+
+/// ✓, ‼, ✗, or not applicable here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Skip,
+    Pass,
+    Warn,
+    Fail,
+}
+
+impl Status {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Status::Pass => "✓",
+            Status::Warn => "‼",
+            Status::Fail => "✗",
+            Status::Skip => "—",
+        }
+    }
+}
+
+/// A family the user asked for: from `--metric`, the config file or the cluster's ConfigMap.
+#[derive(Debug, Clone, Serialize)]
+pub struct Expected {
+    /// The spec as written (`httpV2:exemplars=true;...`).
+    pub spec: String,
+    #[serde(serialize_with = "handler_name")]
+    pub handler: &'static Handler,
+    pub exemplars: bool,
+}
+
+fn handler_name<S: serde::Serializer>(h: &&'static Handler, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(h.name)
+}
+
+impl Expected {
+    pub fn from_spec(spec: &crate::spec::MetricSpec) -> Expected {
+        Expected {
+            spec: spec.to_string(),
+            handler: spec.handler,
+            exemplars: spec.exemplars(),
+        }
+    }
+
+    /// From the agent's own list (`hubble-metrics`, space separated), leniently: the cluster's
+    /// list is what it is, so only the handler name and the exemplars option matter here.
+    /// Unknown names are returned separately.
+    pub fn from_agent_list(list: &str) -> (Vec<Expected>, Vec<String>) {
+        let mut out: Vec<Expected> = Vec::new();
+        let mut unknown = Vec::new();
+        for spec in list.split_whitespace() {
+            let name = spec.split(':').next().unwrap_or(spec);
+            match catalogue::handler(name) {
+                Some(h) if !out.iter().any(|e| e.handler.name == h.name) => out.push(Expected {
+                    spec: spec.to_string(),
+                    handler: h,
+                    exemplars: spec.contains("exemplars=true"),
+                }),
+                Some(_) => {}
+                None => unknown.push(spec.to_string()),
+            }
+        }
+        (out, unknown)
+    }
+
+    /// Samples of this family's metrics in a scan.
+    pub fn samples_in(&self, scan: &Scan) -> (u64, u64) {
+        let mut samples = 0;
+        let mut exemplars = 0;
+        for (name, stats) in &scan.names {
+            if self.handler.metrics.iter().any(|m| m.matches_sample(name)) {
+                samples += stats.samples;
+                exemplars += stats.exemplars;
+            }
+        }
+        (samples, exemplars)
+    }
+}
+
+/// Whether any CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy has L7 rules.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum L7Policies {
+    /// Not looked up (direct modes), or the lookup failed.
+    Unknown { reason: String },
+    /// Policies by kind of rule, as `namespace/name` (or `name` for clusterwide).
+    Known {
+        dns: Vec<String>,
+        http: Vec<String>,
+        kafka: Vec<String>,
+    },
+}
+
+impl L7Policies {
+    fn for_family(&self, family: &str) -> Option<&[String]> {
+        match self {
+            L7Policies::Unknown { .. } => None,
+            L7Policies::Known { dns, http, kafka } => Some(match family {
+                "dns" => dns,
+                "kafka" => kafka,
+                _ => http,
+            }),
+        }
+    }
+}
+
+/// One component endpoint on one node, judged.
+#[derive(Debug, Clone, Serialize)]
+pub struct Endpoint {
+    pub component: Component,
+    /// Where it was probed: `10.0.0.1:9962`, or `pod kube-system/cilium-x:9962`.
+    pub target: String,
+    pub status: Status,
+    /// A few words for the table cell.
+    pub summary: String,
+    /// One sentence.
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<Format>,
+    pub samples: u64,
+    pub exemplars: u64,
+    pub elapsed_ms: u64,
+    #[serde(skip)]
+    pub scan: Option<Scan>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Prometheus,
+    OpenMetrics,
+}
+
+/// A problem or remark that is not one endpoint's: a node note, a cluster-wide check.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub status: Status,
+    pub what: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl Finding {
+    pub fn new(status: Status, what: impl Into<String>, hint: Option<String>) -> Finding {
+        Finding {
+            status,
+            what: what.into(),
+            hint,
+        }
+    }
+}
+
+/// A family's samples on one node.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeFamily {
+    pub family: &'static str,
+    pub samples: u64,
+    pub exemplars: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeRow {
+    pub node: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    pub agent: Option<Endpoint>,
+    pub operator: Option<Endpoint>,
+    pub hubble: Option<Endpoint>,
+    /// The expected families, present or not (empty when no list was given).
+    pub families: Vec<NodeFamily>,
+    pub notes: Vec<Finding>,
+}
+
+impl NodeRow {
+    pub fn new(node: impl Into<String>, address: Option<String>) -> NodeRow {
+        NodeRow {
+            node: node.into(),
+            address,
+            agent: None,
+            operator: None,
+            hubble: None,
+            families: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    pub fn endpoints(&self) -> impl Iterator<Item = &Endpoint> {
+        [&self.agent, &self.operator, &self.hubble]
+            .into_iter()
+            .flatten()
+    }
+
+    pub fn status(&self) -> Status {
+        self.endpoints()
+            .map(|e| e.status)
+            .chain(self.notes.iter().map(|n| n.status))
+            .max()
+            .unwrap_or(Status::Skip)
+    }
+}
+
+/// One expected family over all nodes.
+#[derive(Debug, Clone, Serialize)]
+pub struct FamilyRow {
+    pub spec: String,
+    pub family: &'static str,
+    pub status: Status,
+    pub nodes_with_samples: usize,
+    pub nodes: usize,
+    pub samples: u64,
+    pub exemplars: u64,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Local,
+    Nodes,
+    Cluster,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub mode: Mode,
+    pub status: Status,
+    pub passed: bool,
+    /// Where the expected family list came from (`--metric`, a file, `cilium-config`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub families_from: Option<String>,
+    pub nodes: Vec<NodeRow>,
+    pub families: Vec<FamilyRow>,
+    /// Cluster-wide findings: configuration, operator, Prometheus targets, policies.
+    pub checks: Vec<Finding>,
+    pub counts: Counts,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Counts {
+    pub pass: usize,
+    pub warn: usize,
+    pub fail: usize,
+}
+
+/// What the judge needs besides the probes.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub mode: Mode,
+    pub expected: Option<Vec<Expected>>,
+    pub families_from: Option<String>,
+    pub strict: bool,
+    pub l7: L7Policies,
+    /// Hubble serves OpenMetrics when asked (`enable-hubble-open-metrics`), if known.
+    pub openmetrics: Option<bool>,
+    /// The command that restarts the agents (cluster namespace known) for stale-list hints.
+    pub restart_hint: String,
+    pub timeout: std::time::Duration,
+    /// Probes went through the API server's pod proxy.
+    pub via_proxy: bool,
+}
+
+fn fmt_ms(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    if ms >= 1000 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+fn enable_hint(c: Component) -> &'static str {
+    match c {
+        Component::Agent => {
+            "enable the agent metrics: helm value prometheus.enabled=true (ciliumon setup does it)"
+        }
+        Component::Operator => {
+            "enable the operator metrics: helm value operator.prometheus.enabled=true (ciliumon setup does it)"
+        }
+        Component::Hubble => {
+            "enable Hubble metrics: hubble.enabled=true and a non-empty hubble.metrics.enabled (ciliumon setup does it)"
+        }
+    }
+}
+
+/// A proxied error from the API server (`error trying to reach service: dial tcp ...`).
+fn proxy_error(body: &str) -> Option<Outcome> {
+    let b = body.to_ascii_lowercase();
+    if b.contains("connection refused") {
+        Some(Outcome::Refused)
+    } else if b.contains("i/o timeout") || b.contains("deadline exceeded") || b.contains("timeout")
+    {
+        Some(Outcome::NoAnswer)
+    } else {
+        None
+    }
+}
+
+/// Judge one endpoint's probe.
+pub fn judge_endpoint(
+    component: Component,
+    target: String,
+    probe: &Probe,
+    ctx: &Context,
+) -> Endpoint {
+    let port_word = target.rsplit(':').next().unwrap_or("").to_string();
+    let mut e = Endpoint {
+        component,
+        target,
+        status: Status::Fail,
+        summary: String::new(),
+        detail: String::new(),
+        hint: None,
+        http_status: None,
+        format: None,
+        samples: 0,
+        exemplars: 0,
+        elapsed_ms: probe.elapsed.as_millis() as u64,
+        scan: None,
+    };
+    let t = fmt_ms(ctx.timeout);
+    let mut outcome = probe.outcome.clone();
+    // Through the pod proxy, a dead port comes back as a 5xx with the dial error in the body.
+    if ctx.via_proxy
+        && let Outcome::Http {
+            status: 500..=599,
+            body_start: Some(body),
+            ..
+        } = &outcome
+        && let Some(o) = proxy_error(body)
+    {
+        outcome = o;
+    }
+    match outcome {
+        Outcome::Refused => {
+            e.summary = "refused".into();
+            e.detail = format!("connection refused: nothing listens on port {port_word}");
+            e.hint = Some(enable_hint(component).into());
+        }
+        Outcome::ConnectTimeout => {
+            e.summary = "no connect".into();
+            e.detail = format!("no connection within {t} (host down or port filtered)");
+            e.hint = Some(format!(
+                "allow TCP {port_word} from here to the node, or check through the API server (cluster mode without --direct)"
+            ));
+        }
+        Outcome::NoAnswer => {
+            e.summary = "no answer".into();
+            e.detail = format!("accepted the connection but sent no response within {t}");
+            e.hint = Some(format!(
+                "the {} process may be stuck or overloaded; look at its logs, or raise --timeout",
+                component.name()
+            ));
+        }
+        Outcome::NotStarted => {
+            e.summary = "not probed".into();
+            e.detail = "not probed before the overall deadline".into();
+            e.hint = Some("raise --timeout or --concurrency".into());
+        }
+        Outcome::Error(msg) => {
+            e.summary = "error".into();
+            e.detail = msg;
+        }
+        Outcome::Http {
+            status,
+            content_type,
+            scan,
+            body_start,
+            cut_short,
+        } => {
+            e.http_status = Some(status);
+            if status != 200 {
+                e.summary = format!("HTTP {status}");
+                let body = body_start.unwrap_or_default();
+                let first = body
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .take(120)
+                    .collect::<String>();
+                e.detail = if first.is_empty() {
+                    format!("HTTP {status} from /metrics")
+                } else {
+                    format!("HTTP {status} from /metrics: {first}")
+                };
+                e.hint = Some(match status {
+                    404 => "this port serves something other than metrics at /metrics; check the port numbers".into(),
+                    401 | 403 => "access denied: check RBAC for pods/proxy, or use --direct".into(),
+                    _ => format!("the {} metrics server returned an error; look at its logs", component.name()),
+                });
+                return e;
+            }
+            if let Some(why) = cut_short {
+                e.summary = "cut short".into();
+                e.detail = format!("HTTP 200 but the body stopped: {why}");
+                e.hint = Some(
+                    "raise --timeout if the endpoint is slow; otherwise look at its logs".into(),
+                );
+                return e;
+            }
+            let scan = scan.expect("200 without a cut is scanned");
+            let openmetrics = content_type.starts_with("application/openmetrics-text");
+            e.format = Some(if openmetrics {
+                Format::OpenMetrics
+            } else {
+                Format::Prometheus
+            });
+            e.samples = scan.samples;
+            e.exemplars = scan.exemplars;
+            if !scan.is_metrics() {
+                e.summary = "not metrics".into();
+                e.detail = match &scan.first_bad {
+                    Some((n, line)) => {
+                        format!("HTTP 200 but not Prometheus text (line {n}: {line:?})")
+                    }
+                    None => "HTTP 200 but the body has no samples".into(),
+                };
+                e.hint = Some(format!(
+                    "something else listens on port {port_word}; check the {} port",
+                    component.name()
+                ));
+                return e;
+            }
+            if openmetrics && !scan.eof {
+                e.summary = "truncated".into();
+                e.detail = "OpenMetrics body without the final `# EOF`: cut off".into();
+                e.hint =
+                    Some("raise --timeout; if it persists, look at the endpoint's logs".into());
+                return e;
+            }
+            let owners: Vec<Component> = Component::ALL
+                .into_iter()
+                .filter(|c| scan.names.keys().any(|n| c.owns(n)))
+                .collect();
+            let grpc_only = scan.names.keys().all(|n| n.starts_with("grpc_server_"));
+            let mine = owners.contains(&component) || (component == Component::Hubble && grpc_only);
+            if !mine {
+                let other = owners.first().map(|c| c.name()).unwrap_or("unknown");
+                e.summary = format!("{other} metrics");
+                e.detail = format!(
+                    "serves {} samples but none of {}'s ({} metrics instead)",
+                    scan.samples,
+                    component.name(),
+                    other
+                );
+                e.hint = Some(
+                    "the ports are mixed up: check --agent-port, --operator-port, --hubble-port"
+                        .into(),
+                );
+                return e;
+            }
+            e.status = Status::Pass;
+            let fmt = if openmetrics { ", OpenMetrics" } else { "" };
+            e.summary = format!("{} series", scan.samples);
+            e.detail = format!("{} series{fmt} in {}", scan.samples, fmt_ms(probe.elapsed));
+            if component == Component::Hubble
+                && !scan.names.keys().any(|n| n.starts_with("hubble_"))
+            {
+                e.summary = "up, no flows yet".into();
+                e.detail = format!(
+                    "healthy, serving only {} gRPC server series: no flow seen yet (Hubble creates series with the first flows)",
+                    scan.samples
+                );
+            }
+            e.scan = Some(scan);
+        }
+    }
+    e
+}
+
+/// Fill each node's families and notes, build the family rows and the totals.
+pub fn finish(ctx: &Context, mut nodes: Vec<NodeRow>, mut checks: Vec<Finding>) -> Report {
+    let mut families = Vec::new();
+    if let Some(expected) = &ctx.expected {
+        let hubble_up: Vec<usize> = (0..nodes.len())
+            .filter(|&i| nodes[i].hubble.as_ref().is_some_and(|h| h.scan.is_some()))
+            .collect();
+        for (i, row) in nodes.iter_mut().enumerate() {
+            let Some(scan) = row.hubble.as_ref().and_then(|h| h.scan.as_ref()) else {
+                continue;
+            };
+            let _ = i;
+            let mut fams = Vec::new();
+            for ex in expected {
+                let (samples, exemplars) = ex.samples_in(scan);
+                fams.push(NodeFamily {
+                    family: ex.handler.name,
+                    samples,
+                    exemplars,
+                });
+            }
+            // Families served that are not in the list: this agent was started with another list.
+            let stale: Vec<&str> = catalogue::HANDLERS
+                .iter()
+                .filter(|h| {
+                    !expected.iter().any(|e| {
+                        e.handler
+                            .metrics
+                            .iter()
+                            .any(|m| h.metrics.iter().any(|n| n.name == m.name))
+                    })
+                })
+                .filter(|h| {
+                    scan.names
+                        .keys()
+                        .any(|n| h.metrics.iter().any(|m| m.matches_sample(n)))
+                })
+                .map(|h| h.name)
+                .collect();
+            if !stale.is_empty() {
+                row.notes.push(Finding::new(
+                    Status::Warn,
+                    format!(
+                        "Hubble serves {} which the configured list does not have: this agent runs an older list",
+                        stale.join(", ")
+                    ),
+                    Some(ctx.restart_hint.clone()),
+                ));
+            }
+            row.families = fams;
+        }
+        for ex in expected {
+            let name = ex.handler.name;
+            let mut row = FamilyRow {
+                spec: ex.spec.clone(),
+                family: name,
+                status: Status::Pass,
+                nodes_with_samples: 0,
+                nodes: hubble_up.len(),
+                samples: 0,
+                exemplars: 0,
+                detail: String::new(),
+                hint: None,
+            };
+            for &i in &hubble_up {
+                if let Some(f) = nodes[i].families.iter().find(|f| f.family == name) {
+                    row.samples += f.samples;
+                    row.exemplars += f.exemplars;
+                    if f.samples > 0 {
+                        row.nodes_with_samples += 1;
+                    }
+                }
+            }
+            let waiting = if ctx.strict {
+                Status::Fail
+            } else {
+                Status::Warn
+            };
+            if hubble_up.is_empty() {
+                row.status = Status::Skip;
+                row.detail = "not checked: no Hubble endpoint answered".into();
+            } else if row.samples == 0 && ex.handler.l7 {
+                row.status = waiting;
+                row.detail =
+                    "no samples: L7 family, counts only traffic through Cilium's L7 proxy".into();
+                row.hint = Some(l7_hint(name, &ctx.l7));
+            } else if row.samples == 0 {
+                row.status = waiting;
+                let any_flows = hubble_up.iter().any(|&i| {
+                    nodes[i]
+                        .hubble
+                        .as_ref()
+                        .and_then(|h| h.scan.as_ref())
+                        .is_some_and(|s| {
+                            s.names.keys().any(|n| {
+                                n.starts_with("hubble_")
+                                    && !n.starts_with("hubble_metrics_http_handler")
+                            })
+                        })
+                });
+                row.detail = "waiting for traffic: no samples yet (Hubble creates series with the first matching flow)".into();
+                row.hint = Some(if any_flows {
+                    format!(
+                        "other families have samples: if {name} should have seen traffic by now, the agents may run an older list; {}",
+                        ctx.restart_hint
+                    )
+                } else {
+                    "generate some traffic (or wait), then check again with --wait".into()
+                });
+            } else {
+                row.detail = format!(
+                    "{} samples on {}/{} nodes",
+                    row.samples, row.nodes_with_samples, row.nodes
+                );
+                if ex.exemplars {
+                    let om = hubble_up.iter().any(|&i| {
+                        nodes[i]
+                            .hubble
+                            .as_ref()
+                            .is_some_and(|h| h.format == Some(Format::OpenMetrics))
+                    });
+                    if row.exemplars > 0 {
+                        row.detail
+                            .push_str(&format!(", {} exemplars", row.exemplars));
+                    } else if !om {
+                        row.status = Status::Warn;
+                        row.detail.push_str(
+                            ", no exemplars: Hubble serves Prometheus text, not OpenMetrics",
+                        );
+                        row.hint = Some(
+                            "exemplars need OpenMetrics: helm value hubble.metrics.enableOpenMetrics=true".into(),
+                        );
+                    } else {
+                        row.detail
+                            .push_str(", no exemplars yet (they need requests with trace context)");
+                    }
+                } else if row.exemplars > 0 {
+                    row.detail
+                        .push_str(&format!(", {} exemplars", row.exemplars));
+                }
+            }
+            families.push(row);
+        }
+    }
+    if ctx.openmetrics == Some(true) {
+        for row in &nodes {
+            if let Some(h) = &row.hubble
+                && h.scan.is_some()
+                && h.format != Some(Format::OpenMetrics)
+            {
+                checks.push(Finding::new(
+                    Status::Warn,
+                    format!(
+                        "{}: OpenMetrics is enabled but Hubble answered with Prometheus text",
+                        row.node
+                    ),
+                    Some(ctx.restart_hint.clone()),
+                ));
+                break;
+            }
+        }
+    }
+    let mut counts = Counts::default();
+    let statuses = nodes
+        .iter()
+        .flat_map(|n| {
+            n.endpoints()
+                .map(|e| e.status)
+                .chain(n.notes.iter().map(|f| f.status))
+                .collect::<Vec<_>>()
+        })
+        .chain(families.iter().map(|f| f.status))
+        .chain(checks.iter().map(|c| c.status));
+    let mut worst = Status::Skip;
+    for s in statuses {
+        match s {
+            Status::Pass => counts.pass += 1,
+            Status::Warn => counts.warn += 1,
+            Status::Fail => counts.fail += 1,
+            Status::Skip => {}
+        }
+        worst = worst.max(s);
+    }
+    let status = if worst == Status::Skip {
+        Status::Pass
+    } else {
+        worst
+    };
+    Report {
+        mode: ctx.mode,
+        status,
+        passed: counts.fail == 0,
+        families_from: ctx.families_from.clone(),
+        nodes,
+        families,
+        checks,
+        counts,
+    }
+}
+
+fn l7_hint(family: &str, l7: &L7Policies) -> String {
+    let rule = match family {
+        "dns" => "DNS rules (toPorts[].rules.dns)",
+        "kafka" => "Kafka rules (toPorts[].rules.kafka)",
+        _ => "HTTP rules (toPorts[].rules.http)",
+    };
+    match l7.for_family(family) {
+        Some([]) => format!(
+            "no CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy has {rule}: add one that selects the pods whose traffic you want counted"
+        ),
+        Some(found) => {
+            let shown: Vec<&str> = found.iter().take(3).map(String::as_str).collect();
+            format!(
+                "L7 policy present ({}): no matching traffic through the proxy yet; send some, or check that it selects the right pods",
+                shown.join(", ")
+            )
+        }
+        None => format!(
+            "{family} needs a CiliumNetworkPolicy with {rule} selecting the pods; cluster mode (plain `ciliumon check`) tells whether one exists"
+        ),
+    }
+}
+
+/// Families with samples that the operator or agent is expected to serve, by node: a summary
+/// used by the renderers.
+pub fn family_counts(row: &NodeRow) -> Option<(usize, usize)> {
+    if row.families.is_empty() {
+        return None;
+    }
+    Some((
+        row.families.iter().filter(|f| f.samples > 0).count(),
+        row.families.len(),
+    ))
+}

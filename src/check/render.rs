@@ -1,0 +1,169 @@
+//! The report as a compact terminal table (like `linkerd check`) or as one JSON document.
+
+use std::fmt::Write as _;
+
+use console::Style;
+
+use super::{Endpoint, Report, Status};
+
+fn style(status: Status, color: bool) -> Style {
+    let s = match status {
+        Status::Pass => Style::new().green(),
+        Status::Warn => Style::new().yellow(),
+        Status::Fail => Style::new().red().bold(),
+        Status::Skip => Style::new().dim(),
+    };
+    s.force_styling(color)
+}
+
+fn cell(e: &Option<Endpoint>) -> (Status, String) {
+    match e {
+        Some(e) => (e.status, format!("{} {}", e.status.symbol(), e.summary)),
+        None => (Status::Skip, "—".to_string()),
+    }
+}
+
+fn pad(s: &str, width: usize) -> String {
+    let w = console::measure_text_width(s);
+    format!("{s}{}", " ".repeat(width.saturating_sub(w)))
+}
+
+/// The terminal report. `color` adds ANSI colours.
+pub fn text(report: &Report, color: bool) -> String {
+    let mut out = String::new();
+    let dim = Style::new().dim().force_styling(color);
+    let headers = ["NODE", "AGENT", "OPERATOR", "HUBBLE", "FAMILIES"];
+    let mut rows: Vec<[(Status, String); 5]> = Vec::new();
+    for n in &report.nodes {
+        let fam = match super::family_counts(n) {
+            Some((have, all)) => {
+                let st = if have == all {
+                    Status::Pass
+                } else {
+                    Status::Warn
+                };
+                (st, format!("{} {have}/{all}", st.symbol()))
+            }
+            None => (Status::Skip, "—".to_string()),
+        };
+        rows.push([
+            (n.status(), n.node.clone()),
+            cell(&n.agent),
+            cell(&n.operator),
+            cell(&n.hubble),
+            fam,
+        ]);
+    }
+    let mut widths = headers.map(str::len);
+    for r in &rows {
+        for (i, (_, s)) in r.iter().enumerate() {
+            widths[i] = widths[i].max(console::measure_text_width(s));
+        }
+    }
+    let mut line = String::new();
+    for (i, h) in headers.iter().enumerate() {
+        line.push_str(&pad(h, widths[i] + 2));
+    }
+    let _ = writeln!(out, "{}", dim.apply_to(line.trim_end()));
+    for (r, n) in rows.iter().zip(&report.nodes) {
+        let mut line = String::new();
+        for (i, (st, s)) in r.iter().enumerate() {
+            let padded = pad(s, widths[i] + 2);
+            if i == 0 {
+                line.push_str(&padded);
+            } else {
+                line.push_str(&style(*st, color).apply_to(padded).to_string());
+            }
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+        for e in n.endpoints().filter(|e| e.status > Status::Pass) {
+            let _ = writeln!(
+                out,
+                "  {} {} {}: {}",
+                style(e.status, color).apply_to(e.status.symbol()),
+                e.component.name(),
+                e.target,
+                e.detail
+            );
+            if let Some(h) = &e.hint {
+                let _ = writeln!(out, "    {}", dim.apply_to(format!("hint: {h}")));
+            }
+        }
+        for f in n.notes.iter().filter(|f| f.status > Status::Pass) {
+            let _ = writeln!(
+                out,
+                "  {} {}",
+                style(f.status, color).apply_to(f.status.symbol()),
+                f.what
+            );
+            if let Some(h) = &f.hint {
+                let _ = writeln!(out, "    {}", dim.apply_to(format!("hint: {h}")));
+            }
+        }
+    }
+    if !report.families.is_empty() {
+        let from = report
+            .families_from
+            .as_deref()
+            .map(|f| format!(" (from {f})"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "\nHubble families{from}");
+        let w = report
+            .families
+            .iter()
+            .map(|f| f.family.len())
+            .max()
+            .unwrap_or(0);
+        for f in &report.families {
+            let _ = writeln!(
+                out,
+                "  {} {}  {}",
+                style(f.status, color).apply_to(f.status.symbol()),
+                pad(f.family, w),
+                f.detail
+            );
+            if let Some(h) = &f.hint {
+                let _ = writeln!(out, "    {}", dim.apply_to(format!("hint: {h}")));
+            }
+        }
+    } else if report.families_from.is_none() {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            dim.apply_to("Hubble families not checked: give --metric or --config (cluster mode reads cilium-config)")
+        );
+    }
+    if !report.checks.is_empty() {
+        let _ = writeln!(out, "\nOverall");
+        for c in &report.checks {
+            let _ = writeln!(
+                out,
+                "  {} {}",
+                style(c.status, color).apply_to(c.status.symbol()),
+                c.what
+            );
+            if let Some(h) = &c.hint {
+                let _ = writeln!(out, "    {}", dim.apply_to(format!("hint: {h}")));
+            }
+        }
+    }
+    let c = report.counts;
+    let verdict = if report.passed {
+        style(Status::Pass, color).apply_to("all checks passed".to_string())
+    } else {
+        style(Status::Fail, color).apply_to(format!("{} failed", c.fail))
+    };
+    let _ = writeln!(
+        out,
+        "\n{verdict}: {} ok, {} warnings, {} failures",
+        c.pass, c.warn, c.fail
+    );
+    out
+}
+
+/// The report as one pretty JSON document (with a final newline).
+pub fn json(report: &Report) -> String {
+    let mut s = serde_json::to_string_pretty(report).expect("the report serialises");
+    s.push('\n');
+    s
+}

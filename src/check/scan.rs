@@ -1,0 +1,411 @@
+//! A streaming scanner for Prometheus text (0.0.4) and OpenMetrics bodies that keeps only what
+//! the check needs: which metric names have samples, how many, which carry exemplars, whether
+//! the body is metrics at all and, for OpenMetrics, whether it ended with `# EOF`.
+//!
+//! It reads through a fixed buffer, finds line ends with `memchr` and never holds more than one
+//! buffer and the set of distinct names, so memory does not grow with the body. Label values are
+//! skipped quote-aware (escaped `\"`, `}` and spaces inside quotes), so an exemplar (` # {...}`
+//! after the value) is told apart from a `#` inside a label value.
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+
+use memchr::{memchr, memchr2};
+
+/// Size of the read buffer; lines longer than this are judged by their first part.
+const BUF: usize = 64 * 1024;
+
+/// Samples and exemplars seen for one metric name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct NameStats {
+    pub samples: u64,
+    pub exemplars: u64,
+}
+
+/// What a body held.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scan {
+    pub bytes: u64,
+    pub lines: u64,
+    pub samples: u64,
+    pub exemplars: u64,
+    /// Sample names (as on the sample lines: `_total`, `_bucket`...) and their counts.
+    pub names: HashMap<String, NameStats>,
+    /// A `# EOF` line was seen (OpenMetrics' end marker).
+    pub eof: bool,
+    /// Lines that are neither comments nor samples.
+    pub bad_lines: u64,
+    /// The first such line: its number (from 1) and its start.
+    pub first_bad: Option<(u64, String)>,
+}
+
+impl Scan {
+    /// Whether the body looks like a metrics exposition: at least one sample, no bad line.
+    pub fn is_metrics(&self) -> bool {
+        self.samples > 0 && self.bad_lines == 0
+    }
+
+    /// Whether any sample has this exact name.
+    pub fn has(&self, name: &str) -> bool {
+        self.names.contains_key(name)
+    }
+
+    /// Sample names, sorted.
+    pub fn sorted_names(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.names.keys().map(String::as_str).collect();
+        v.sort_unstable();
+        v
+    }
+}
+
+/// Scan a whole body from `reader`.
+pub fn scan(reader: impl Read) -> io::Result<Scan> {
+    let mut s = Scanner::default();
+    s.feed(reader)?;
+    Ok(s.finish())
+}
+
+/// Incremental state; `scan` is the usual entry point.
+#[derive(Default)]
+struct Scanner {
+    out: Scan,
+    /// The last sample name and its running counts, to avoid a hash lookup per line (samples
+    /// of one family come together).
+    last: Vec<u8>,
+    last_stats: NameStats,
+}
+
+impl Scanner {
+    fn feed(&mut self, mut reader: impl Read) -> io::Result<()> {
+        let mut buf = vec![0u8; BUF];
+        let mut filled = 0usize;
+        // Inside a line longer than the buffer whose start was already judged.
+        let mut skipping = false;
+        loop {
+            let n = match reader.read(&mut buf[filled..]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if n == 0 {
+                if filled > 0 && !skipping {
+                    self.line(&buf[..filled]);
+                }
+                return Ok(());
+            }
+            self.out.bytes += n as u64;
+            filled += n;
+            let mut start = 0;
+            while let Some(i) = memchr(b'\n', &buf[start..filled]) {
+                if skipping {
+                    skipping = false;
+                } else {
+                    self.line(&buf[start..start + i]);
+                }
+                start += i + 1;
+            }
+            if start == 0 && filled == buf.len() {
+                if !skipping {
+                    self.line_start(&buf[..filled]);
+                    skipping = true;
+                }
+                filled = 0;
+            } else {
+                buf.copy_within(start..filled, 0);
+                filled -= start;
+            }
+        }
+    }
+
+    fn finish(mut self) -> Scan {
+        self.flush_last();
+        self.out
+    }
+
+    fn flush_last(&mut self) {
+        if self.last_stats.samples > 0 {
+            let name = String::from_utf8_lossy(&self.last).into_owned();
+            let e = self.out.names.entry(name).or_default();
+            e.samples += self.last_stats.samples;
+            e.exemplars += self.last_stats.exemplars;
+        }
+        self.last_stats = NameStats::default();
+    }
+
+    fn bad(&mut self, line: &[u8]) {
+        self.out.bad_lines += 1;
+        if self.out.first_bad.is_none() {
+            let shown = &line[..line.len().min(80)];
+            self.out.first_bad =
+                Some((self.out.lines, String::from_utf8_lossy(shown).into_owned()));
+        }
+    }
+
+    fn line(&mut self, line: &[u8]) {
+        self.judge(line, false)
+    }
+
+    /// The first buffer-full of a line too long for the buffer.
+    fn line_start(&mut self, line: &[u8]) {
+        self.judge(line, true)
+    }
+
+    fn judge(&mut self, line: &[u8], truncated: bool) {
+        self.out.lines += 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            return;
+        }
+        if line[0] == b'#' {
+            if line == b"# EOF" {
+                self.out.eof = true;
+            }
+            return;
+        }
+        // The metric name: [a-zA-Z_:][a-zA-Z0-9_:]*
+        let end = line
+            .iter()
+            .position(|&b| !is_name_byte(b))
+            .unwrap_or(line.len());
+        if end == 0 || line[0].is_ascii_digit() {
+            self.bad(line);
+            return;
+        }
+        let name = &line[..end];
+        let mut rest = &line[end..];
+        if rest.first() == Some(&b'{') {
+            match skip_labels(&rest[1..]) {
+                Some(after) => rest = &rest[1 + after..],
+                None if truncated => rest = b" 0",
+                None => {
+                    self.bad(line);
+                    return;
+                }
+            }
+        }
+        // A value must follow after blanks.
+        let value = trim_blanks(rest);
+        if value.len() == rest.len() || !value.first().is_some_and(|b| is_value_start(*b)) {
+            self.bad(line);
+            return;
+        }
+        let exemplar = memchr(b'#', value).is_some();
+        if name != self.last.as_slice() {
+            self.flush_last();
+            self.last.clear();
+            self.last.extend_from_slice(name);
+        }
+        self.last_stats.samples += 1;
+        self.out.samples += 1;
+        if exemplar {
+            self.last_stats.exemplars += 1;
+            self.out.exemplars += 1;
+        }
+    }
+}
+
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b':'
+}
+
+fn is_value_start(b: u8) -> bool {
+    b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'N' | b'I')
+}
+
+fn trim_blanks(s: &[u8]) -> &[u8] {
+    let n = s.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+    &s[n..]
+}
+
+/// Given the text after `{`, the offset just past the matching `}`, skipping quoted values with
+/// their escapes. `None` when the label set does not close on this line.
+fn skip_labels(s: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    loop {
+        let j = i + memchr2(b'"', b'}', &s[i..])?;
+        if s[j] == b'}' {
+            return Some(j + 1);
+        }
+        // Inside a quoted value: find the closing quote that is not escaped.
+        let mut k = j + 1;
+        loop {
+            let q = k + memchr2(b'"', b'\\', &s[k..])?;
+            if s[q] == b'\\' {
+                k = q + 2;
+                if k > s.len() {
+                    return None;
+                }
+            } else {
+                i = q + 1;
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = format!(
+            "{}/../shared/fixtures/metrics/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// A reader that hands out at most `step` bytes a call, to cross buffer edges everywhere.
+    struct Trickle<'a>(&'a [u8], usize);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.len().min(buf.len()).min(self.1);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    /// A slow but obviously right reference: split lines, take the name up to `{` or a blank.
+    fn reference_names(body: &[u8]) -> HashMap<String, u64> {
+        let mut out = HashMap::new();
+        for line in String::from_utf8_lossy(body).lines() {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let name: String = line
+                .chars()
+                .take_while(|c| *c != '{' && *c != ' ')
+                .collect();
+            *out.entry(name).or_insert(0) += 1;
+        }
+        out
+    }
+
+    #[test]
+    fn fixtures_match_the_reference_and_each_other_in_any_chunking() {
+        for f in [
+            "agent-datadog.txt",
+            "operator-datadog.txt",
+            "hubble-busy.txt",
+            "hubble-openmetrics.txt",
+            "hubble-fresh.txt",
+        ] {
+            let body = fixture(f);
+            let s = scan(&body[..]).unwrap();
+            assert!(s.is_metrics(), "{f}: {:?}", s.first_bad);
+            assert_eq!(s.bytes, body.len() as u64);
+            let want = reference_names(&body);
+            let got: HashMap<String, u64> = s
+                .names
+                .iter()
+                .map(|(k, v)| (k.clone(), v.samples))
+                .collect();
+            assert_eq!(got, want, "{f}");
+            for step in [1, 7, 4096] {
+                assert_eq!(scan(Trickle(&body, step)).unwrap(), s, "{f} step {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn fixture_counts() {
+        let agent = scan(&fixture("agent-datadog.txt")[..]).unwrap();
+        assert_eq!(agent.samples, 975);
+        assert!(
+            agent.has("cilium_version"),
+            "last line without newline is counted"
+        );
+        assert_eq!(
+            scan(&fixture("operator-datadog.txt")[..]).unwrap().samples,
+            1029
+        );
+        let busy = scan(&fixture("hubble-busy.txt")[..]).unwrap();
+        assert_eq!(busy.samples, 3225);
+        assert_eq!(busy.exemplars, 0);
+        assert!(!busy.eof);
+        assert_eq!(busy.names["hubble_http_requests_total"].samples, 317);
+        let fresh = scan(&fixture("hubble-fresh.txt")[..]).unwrap();
+        assert_eq!(fresh.samples, 240);
+        assert!(fresh.names.keys().all(|n| n.starts_with("grpc_server_")));
+    }
+
+    #[test]
+    fn openmetrics_exemplars_and_eof() {
+        let s = scan(&fixture("hubble-openmetrics.txt")[..]).unwrap();
+        assert!(s.eof);
+        assert_eq!(s.samples, 398);
+        assert_eq!(s.exemplars, 20);
+        assert_eq!(s.names["hubble_http_requests_total"].exemplars, 9);
+        assert_eq!(
+            s.names["hubble_http_request_duration_seconds_bucket"].exemplars,
+            11
+        );
+        assert!(s.has("hubble_drop_total"), "counter samples carry _total");
+        assert!(!s.has("hubble_drop"));
+    }
+
+    #[test]
+    fn escaped_label_values_do_not_confuse_it() {
+        let body = concat!(
+            "a{q=\"x}y # {z\\\" \",b=\"\\\\\"} 1\n",
+            "a{q=\"} 2 # {t=\\\"1\\\"} 3\"} 4\n",
+            "b{le=\"+Inf\"} 3 # {trace_id=\"abc\"} 1 1.7e9\n",
+            "c 1e+06 1700000000000\n",
+        );
+        let s = scan(body.as_bytes()).unwrap();
+        assert!(s.is_metrics(), "{:?}", s.first_bad);
+        assert_eq!(
+            s.names["a"],
+            NameStats {
+                samples: 2,
+                exemplars: 0
+            }
+        );
+        assert_eq!(
+            s.names["b"],
+            NameStats {
+                samples: 1,
+                exemplars: 1
+            }
+        );
+        assert_eq!(s.names["c"].samples, 1);
+    }
+
+    #[test]
+    fn names_split_across_non_adjacent_lines_add_up() {
+        let s = scan(&b"a 1\nb 2\na 3\r\n\n# HELP a x\n"[..]).unwrap();
+        assert_eq!(s.names["a"].samples, 2);
+        assert_eq!(s.names["b"].samples, 1);
+    }
+
+    #[test]
+    fn not_metrics() {
+        for body in [
+            "<html><body>Hello</body></html>\n",
+            "404 page not found\n",
+            "{\"status\":\"ok\"}",
+            "a{b=\"unterminated} 1\n",
+            "metric_without_value\n",
+            "metric{} \n",
+        ] {
+            let s = scan(body.as_bytes()).unwrap();
+            assert!(!s.is_metrics(), "{body}");
+            assert_eq!(s.first_bad.as_ref().unwrap().0, 1, "{body}");
+        }
+        assert!(!scan(&b""[..]).unwrap().is_metrics());
+        assert!(!scan(&b"# HELP only\n"[..]).unwrap().is_metrics());
+    }
+
+    #[test]
+    fn a_line_longer_than_the_buffer_is_judged_by_its_start() {
+        let mut body = b"long{v=\"".to_vec();
+        body.extend(std::iter::repeat_n(b'x', BUF * 2 + 5));
+        body.extend_from_slice(b"\"} 1\nshort 2\n");
+        let s = scan(&body[..]).unwrap();
+        assert!(s.has("short"));
+        assert!(s.is_metrics(), "{:?}", s.first_bad);
+        assert_eq!(s.names["long"].samples, 1);
+        assert_eq!(s.lines, 2);
+    }
+}

@@ -1,0 +1,1001 @@
+//! `ciliumon check` through the binary, against real TCP/HTTP servers on loopback that the tests
+//! start, and (cluster mode) the real kubectl talking to a fake API server on loopback.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::{bin, kubectl_binary, shared_dir};
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(shared_dir().join("fixtures/metrics").join(name)).unwrap()
+}
+
+/// What a fake metrics port does with a connection.
+#[derive(Clone)]
+enum Serve {
+    Body(&'static str, Arc<Vec<u8>>),
+    Status(u16),
+    /// Accept and never answer.
+    Hang,
+}
+
+fn prom(body: Vec<u8>) -> Serve {
+    Serve::Body("text/plain; version=0.0.4; charset=utf-8", Arc::new(body))
+}
+
+fn read_request(stream: &mut TcpStream) -> Option<String> {
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut first = String::new();
+    reader.read_line(&mut first).ok()?;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 || line == "\r\n" || line == "\n" {
+            break;
+        }
+    }
+    Some(first.split_whitespace().nth(1).unwrap_or("/").to_string())
+}
+
+fn respond(stream: &mut TcpStream, status: u16, content_type: &str, body: &[u8]) {
+    let head = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body);
+    let _ = stream.flush();
+    let _ = stream.shutdown(Shutdown::Write);
+}
+
+fn spawn_server(listener: TcpListener, serve: Serve) -> SocketAddr {
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let serve = serve.clone();
+            std::thread::spawn(move || match serve {
+                Serve::Hang => std::thread::sleep(Duration::from_secs(60)),
+                Serve::Status(code) => {
+                    read_request(&mut stream);
+                    respond(&mut stream, code, "text/plain", b"internal error\n");
+                }
+                Serve::Body(ct, body) => {
+                    read_request(&mut stream);
+                    respond(&mut stream, 200, ct, &body);
+                }
+            });
+        }
+    });
+    addr
+}
+
+fn serve_on(ip: &str, port: u16, serve: Serve) -> SocketAddr {
+    spawn_server(TcpListener::bind((ip, port)).unwrap(), serve)
+}
+
+/// A port on `ip` with nothing listening.
+fn closed_port(ip: &str) -> u16 {
+    TcpListener::bind((ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Listeners bound on the same three ports of every given loopback address, held until served
+/// (so that no parallel test takes the port in between); those not served close on drop.
+struct Reserved {
+    ports: [u16; 3],
+    held: Vec<(String, u16, TcpListener)>,
+}
+
+impl Reserved {
+    fn serve(&mut self, ip: &str, port: u16, serve: Serve) -> SocketAddr {
+        let i = self
+            .held
+            .iter()
+            .position(|(a, p, _)| a == ip && *p == port)
+            .expect("reserved");
+        spawn_server(self.held.swap_remove(i).2, serve)
+    }
+}
+
+fn common_ports(ips: &[&str]) -> Reserved {
+    'again: loop {
+        let mut ports = [0; 3];
+        let mut held = Vec::new();
+        for p in ports.iter_mut() {
+            let l = TcpListener::bind((ips[0], 0)).unwrap();
+            *p = l.local_addr().unwrap().port();
+            held.push((ips[0].to_string(), *p, l));
+        }
+        for ip in &ips[1..] {
+            for p in ports {
+                match TcpListener::bind((*ip, p)) {
+                    Ok(l) => held.push((ip.to_string(), p, l)),
+                    Err(_) => continue 'again,
+                }
+            }
+        }
+        return Reserved { ports, held };
+    }
+}
+
+fn run(args: &[&str]) -> (Output, Value) {
+    let out = bin().arg("check").args(args).output().unwrap();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out, json)
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn port_args(ports: [u16; 3]) -> Vec<String> {
+    vec![
+        "--agent-port".into(),
+        ports[0].to_string(),
+        "--operator-port".into(),
+        ports[1].to_string(),
+        "--hubble-port".into(),
+        ports[2].to_string(),
+    ]
+}
+
+fn args(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+const BUSY_LIST: [&str; 7] = [
+    "dns:query",
+    "drop",
+    "tcp",
+    "flow",
+    "port-distribution",
+    "icmp",
+    "httpV2:exemplars=true;labelsContext=source_ip,source_namespace,source_workload,destination_ip,destination_namespace,destination_workload,traffic_direction",
+];
+
+fn metric_args(list: &[&str]) -> Vec<String> {
+    list.iter()
+        .flat_map(|m| ["--metric".to_string(), m.to_string()])
+        .collect()
+}
+
+/// Two nodes on 127.0.0.2 and 127.0.0.3 with the same ports; the operator on the first only.
+fn two_healthy_nodes(hubble: Serve) -> [u16; 3] {
+    let mut r = common_ports(&["127.0.0.2", "127.0.0.3"]);
+    let ports = r.ports;
+    for ip in ["127.0.0.2", "127.0.0.3"] {
+        r.serve(ip, ports[0], prom(fixture("agent-datadog.txt")));
+        r.serve(ip, ports[2], hubble.clone());
+    }
+    r.serve("127.0.0.2", ports[1], prom(fixture("operator-datadog.txt")));
+    ports
+}
+
+fn node_args(ports: [u16; 3], extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = vec![
+        "--node".into(),
+        "127.0.0.2".into(),
+        "--node".into(),
+        "127.0.0.3".into(),
+    ];
+    v.extend(port_args(ports));
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+#[test]
+fn all_healthy_nodes_pass() {
+    let ports = two_healthy_nodes(prom(fixture("hubble-busy.txt")));
+    let mut a = node_args(ports, &["-o", "json"]);
+    a.extend(metric_args(&BUSY_LIST[..6]));
+    let (out, j) = run(&args(&a));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(j["passed"], true);
+    assert_eq!(j["nodes"].as_array().unwrap().len(), 2);
+    assert_eq!(j["nodes"][0]["agent"]["status"], "pass");
+    assert_eq!(j["nodes"][0]["agent"]["samples"], 975);
+    assert_eq!(j["nodes"][0]["operator"]["status"], "pass");
+    assert_eq!(
+        j["nodes"][1]["operator"]["status"], "skip",
+        "operator not on every node"
+    );
+    assert_eq!(j["nodes"][1]["hubble"]["samples"], 3225);
+    for f in j["families"].as_array().unwrap() {
+        assert_eq!(f["status"], "pass", "{f}");
+        assert_eq!(f["nodes_with_samples"], 2, "{f}");
+    }
+    // httpV2 is served but not asked for: the agents run another list.
+    let notes = j["nodes"][0]["notes"].to_string();
+    assert!(
+        notes.contains("httpV2") && notes.contains("older list"),
+        "{notes}"
+    );
+
+    // The same as a table.
+    let mut a = node_args(ports, &[]);
+    a.extend(metric_args(&BUSY_LIST));
+    let (out, _) = run(&args(&a));
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("NODE") && text.contains("127.0.0.3") && text.contains("✓ 975 series"),
+        "{text}"
+    );
+    assert!(text.contains("✓ 7/7"), "{text}");
+    assert!(
+        text.contains("no exemplars: Hubble serves Prometheus text"),
+        "{text}"
+    );
+    assert!(!text.contains('\u{1b}'), "NO_COLOR: no escapes");
+}
+
+#[test]
+fn closed_port_fails() {
+    let ports = two_healthy_nodes(prom(fixture("hubble-busy.txt")));
+    let mut p = ports;
+    p[0] = closed_port("127.0.0.2");
+    let mut a = vec![
+        "--node".to_string(),
+        "127.0.0.2".into(),
+        "-o".into(),
+        "json".into(),
+    ];
+    a.extend(port_args(p));
+    let (out, j) = run(&args(&a));
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_eq!(j["nodes"][0]["agent"]["status"], "fail");
+    assert_eq!(j["nodes"][0]["agent"]["summary"], "refused");
+    assert!(
+        j["nodes"][0]["agent"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("prometheus.enabled")
+    );
+    assert_eq!(j["nodes"][0]["hubble"]["status"], "pass");
+}
+
+fn one_node_with(component: usize, serve: Serve, extra: &[&str]) -> (Output, Value, Duration) {
+    let ports = two_healthy_nodes(prom(fixture("hubble-busy.txt")));
+    let ip = "127.0.0.4";
+    let mut p = [closed_port(ip), closed_port(ip), closed_port(ip)];
+    p[component] = serve_on(ip, 0, serve).port();
+    for (i, port) in p.iter_mut().enumerate() {
+        if i != component {
+            *port = ports[i];
+        }
+    }
+    // Node 127.0.0.2 serves agent/operator/Hubble on `ports`; 127.0.0.4 only the one under test.
+    let mut a = vec!["--node".to_string(), ip.into(), "-o".into(), "json".into()];
+    a.extend(port_args(p));
+    a.extend(extra.iter().map(|s| s.to_string()));
+    let start = Instant::now();
+    let (out, j) = run(&args(&a));
+    (out, j, start.elapsed())
+}
+
+#[test]
+fn accept_and_never_answer_costs_one_timeout() {
+    let (out, j, took) = one_node_with(0, Serve::Hang, &["--timeout", "600ms"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_eq!(j["nodes"][0]["agent"]["summary"], "no answer");
+    assert!(
+        j["nodes"][0]["agent"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("600ms")
+    );
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+#[test]
+fn http_500_fails() {
+    let (out, j, _) = one_node_with(0, Serve::Status(500), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(j["nodes"][0]["agent"]["summary"], "HTTP 500");
+    assert_eq!(j["nodes"][0]["agent"]["http_status"], 500);
+}
+
+#[test]
+fn a_body_that_is_not_metrics_fails() {
+    let html = Serve::Body(
+        "text/html",
+        Arc::new(b"<html><body>Grafana</body></html>\n".to_vec()),
+    );
+    let (out, j, _) = one_node_with(0, html, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(j["nodes"][0]["agent"]["summary"], "not metrics");
+    assert!(
+        j["nodes"][0]["agent"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("line 1")
+    );
+}
+
+#[test]
+fn wrong_component_on_a_port_fails() {
+    let (out, j, _) = one_node_with(0, prom(fixture("hubble-busy.txt")), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(j["nodes"][0]["agent"]["summary"], "hubble metrics");
+}
+
+#[test]
+fn openmetrics_with_exemplars() {
+    let om = Serve::Body(
+        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        Arc::new(fixture("hubble-openmetrics.txt")),
+    );
+    let ports = two_healthy_nodes(om);
+    let mut a = node_args(ports, &["-o", "json"]);
+    a.extend(metric_args(&BUSY_LIST));
+    let (out, j) = run(&args(&a));
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(j["nodes"][0]["hubble"]["format"], "openmetrics");
+    assert_eq!(j["nodes"][0]["hubble"]["exemplars"], 20);
+    let http = j["families"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["family"] == "httpV2")
+        .unwrap();
+    assert_eq!(http["status"], "pass");
+    assert_eq!(http["exemplars"], 40);
+    assert!(http["detail"].as_str().unwrap().contains("exemplars"));
+
+    // Cut off before `# EOF`: truncated.
+    let mut cut = fixture("hubble-openmetrics.txt");
+    cut.truncate(cut.len() - 6);
+    let (out, j, _) = one_node_with(
+        2,
+        Serve::Body("application/openmetrics-text; version=1.0.0", Arc::new(cut)),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(j["nodes"][0]["hubble"]["summary"], "truncated");
+}
+
+#[test]
+fn fresh_hubble_is_healthy_and_waiting() {
+    let ports = two_healthy_nodes(prom(fixture("hubble-fresh.txt")));
+    let mut a = node_args(ports, &["-o", "json"]);
+    a.extend(metric_args(&["dns", "drop", "flow"]));
+    let (out, j) = run(&args(&a));
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(j["nodes"][0]["hubble"]["status"], "pass");
+    assert_eq!(j["nodes"][0]["hubble"]["summary"], "up, no flows yet");
+    for f in j["families"].as_array().unwrap() {
+        assert_eq!(f["status"], "warn", "{f}");
+    }
+    let drop = &j["families"][1];
+    assert!(
+        drop["detail"]
+            .as_str()
+            .unwrap()
+            .contains("waiting for traffic"),
+        "{drop}"
+    );
+    let dns = &j["families"][0];
+    assert!(
+        dns["hint"]
+            .as_str()
+            .unwrap()
+            .contains("CiliumNetworkPolicy with DNS rules"),
+        "{dns}"
+    );
+
+    a.push("--strict".into());
+    let (out, j) = run(&args(&a));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(j["families"][1]["status"], "fail");
+}
+
+#[test]
+fn hubble_with_some_families_missing() {
+    let ports = two_healthy_nodes(prom(fixture("hubble-busy.txt")));
+    let mut a = node_args(ports, &["-o", "json"]);
+    a.extend(metric_args(&[
+        "drop",
+        "policy",
+        "flows-to-world",
+        "dns:query",
+        "tcp",
+        "flow",
+        "port-distribution",
+        "icmp",
+        "httpV2",
+    ]));
+    let (out, j) = run(&args(&a));
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let fams = j["families"].as_array().unwrap();
+    let policy = fams.iter().find(|f| f["family"] == "policy").unwrap();
+    assert_eq!(policy["status"], "warn");
+    assert!(
+        policy["hint"].as_str().unwrap().contains("older list"),
+        "{policy}"
+    );
+    let drop = fams.iter().find(|f| f["family"] == "drop").unwrap();
+    assert_eq!(drop["status"], "pass");
+    assert_eq!(j["nodes"][0]["families"].as_array().unwrap().len(), 9);
+    // The table shows 7 of 9 families with samples.
+    let mut t = node_args(ports, &[]);
+    t.extend(metric_args(&[
+        "drop",
+        "policy",
+        "flows-to-world",
+        "dns:query",
+        "tcp",
+        "flow",
+        "port-distribution",
+        "icmp",
+        "httpV2",
+    ]));
+    let (out, _) = run(&args(&t));
+    assert!(stdout(&out).contains("‼ 7/9"), "{}", stdout(&out));
+}
+
+#[test]
+fn wait_notices_a_port_that_opens_later() {
+    let ports = two_healthy_nodes(prom(fixture("hubble-busy.txt")));
+    let late = closed_port("127.0.0.5");
+    let body = fixture("agent-datadog.txt");
+    let opened = Arc::new(std::sync::Mutex::new(None));
+    let o = opened.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(800));
+        let l = TcpListener::bind(("127.0.0.5", late)).unwrap();
+        *o.lock().unwrap() = Some(Instant::now());
+        spawn_server(l, prom(body));
+    });
+    let mut a = vec![
+        "--node".to_string(),
+        "127.0.0.5".into(),
+        "-o".into(),
+        "json".into(),
+        "--wait".into(),
+        "10s".into(),
+    ];
+    a.extend(port_args([late, ports[1], ports[2]]));
+    // Operator and Hubble from node 2's ports are closed on .5; ask only about the agent there.
+    let hub = serve_on("127.0.0.5", ports[2], prom(fixture("hubble-busy.txt")));
+    let op = serve_on("127.0.0.5", ports[1], prom(fixture("operator-datadog.txt")));
+    assert_eq!((hub.port(), op.port()), (ports[2], ports[1]));
+    let (out, j) = run(&args(&a));
+    let done = Instant::now();
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(j["nodes"][0]["agent"]["status"], "pass");
+    let opened_at = opened.lock().unwrap().expect("opened");
+    let noticed = done.duration_since(opened_at);
+    // Noticed within a quarter second, plus the time to print and exit.
+    assert!(noticed < Duration::from_millis(450), "{noticed:?}");
+}
+
+#[test]
+fn local_reads_the_socket_table_then_metrics() {
+    let agent = serve_on("127.0.0.1", 0, prom(fixture("agent-datadog.txt")));
+    let hubble = closed_port("127.0.0.1");
+    let op = closed_port("127.0.0.1");
+    let mut a = vec!["--local".to_string(), "-o".into(), "json".into()];
+    a.extend(port_args([agent.port(), op, hubble]));
+    let (out, j) = run(&args(&a));
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let row = &j["nodes"][0];
+    assert_eq!(row["agent"]["status"], "pass");
+    let detail = row["agent"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("listening on 127.0.0.1:{}", agent.port())),
+        "{detail}"
+    );
+    assert_eq!(row["hubble"]["status"], "fail");
+    assert!(
+        row["hubble"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("nothing listens")
+    );
+    assert_eq!(row["operator"]["status"], "skip");
+    assert_eq!(
+        j["checks"][0]["status"], "warn",
+        "no operator here is only a warning locally"
+    );
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_token() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--node", "10.0.0.300"], "10.0.0.300"),
+        (&["--node", "10.0.0.1:9962"], "10.0.0.1:9962"),
+        (
+            &["--node", "127.0.0.1", "--agent-port", "0"],
+            "--agent-port",
+        ),
+        (&["--node", "127.0.0.1", "--agent-port", "70000"], "70000"),
+        (
+            &["--nodes-file", "/nonexistent/nodes.txt"],
+            "/nonexistent/nodes.txt",
+        ),
+        (&["--node", "127.0.0.1", "--metric", "dnss"], "dnss"),
+        (&["--node", "127.0.0.1", "--timeout", "5x"], "5x"),
+    ];
+    for (a, token) in cases {
+        let (out, _) = run(a);
+        assert_eq!(out.status.code(), Some(2), "{a:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(token), "{a:?}: {}", stderr(&out));
+        assert!(stdout(&out).is_empty(), "{a:?}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("nodes");
+    std::fs::write(&f, "# fleet\n127.0.0.1\nnode two!\n").unwrap();
+    let (out, _) = run(&["--nodes-file", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("node two!") && stderr(&out).contains(":3"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cluster mode: the real kubectl against a fake API server.
+
+struct FakeCluster {
+    /// pod name → (node name, loopback address of its node)
+    pods: Vec<(String, String, String, &'static str)>,
+    config: Value,
+    cnp: Value,
+    targets: Value,
+}
+
+fn fetch(addr: &str, port: u16) -> (u16, Vec<u8>) {
+    let Ok(mut s) = TcpStream::connect((addr, port)) else {
+        return (
+            503,
+            format!(
+                "error trying to reach service: dial tcp {addr}:{port}: connect: connection refused"
+            )
+            .into_bytes(),
+        );
+    };
+    let _ = s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n");
+    let mut all = Vec::new();
+    let _ = s.read_to_end(&mut all);
+    let split = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
+        .unwrap_or(all.len());
+    let status = String::from_utf8_lossy(&all[..split])
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(502);
+    (status, all[split..].to_vec())
+}
+
+fn pod_json(name: &str, node: &str, ip: &str, app: (&str, &str)) -> Value {
+    json!({
+        "metadata": {"name": name, "namespace": "kube-system", "labels": {app.0: app.1}},
+        "spec": {"nodeName": node},
+        "status": {"phase": "Running", "hostIP": ip, "podIP": ip, "startTime": "2025-05-01T10:00:00Z"}
+    })
+}
+
+fn start_api(cluster: FakeCluster) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let cluster = Arc::new(cluster);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let c = cluster.clone();
+            std::thread::spawn(move || {
+                let Some(path) = read_request(&mut stream) else {
+                    return;
+                };
+                let list = |items: Vec<Value>| {
+                    json!({"kind": "List", "items": items})
+                        .to_string()
+                        .into_bytes()
+                };
+                let (status, body): (u16, Vec<u8>) = if path.starts_with("/api/v1/namespaces/kube-system/pods?") {
+                    let operator = path.contains("operator");
+                    let items = c
+                        .pods
+                        .iter()
+                        .filter(|p| (p.3 == "operator") == operator)
+                        .map(|(name, node, ip, kind)| {
+                            let label = if *kind == "operator" { ("io.cilium/app", "operator") } else { ("k8s-app", "cilium") };
+                            pod_json(name, node, ip, label)
+                        })
+                        .collect();
+                    (200, list(items))
+                } else if path.starts_with("/api/v1/namespaces/kube-system/configmaps/cilium-config") {
+                    (200, c.config.to_string().into_bytes())
+                } else if path.starts_with("/apis/cilium.io/v2/ciliumnetworkpolicies") {
+                    (200, c.cnp.to_string().into_bytes())
+                } else if path.starts_with("/apis/cilium.io/v2/ciliumclusterwidenetworkpolicies") {
+                    (200, list(vec![]))
+                } else if path.starts_with("/api/v1/services?") {
+                    let svc = json!({"metadata": {"name": "prometheus-operated", "namespace": "monitoring"},
+                                     "spec": {"ports": [{"name": "web", "port": 9090}]}});
+                    (200, list(vec![svc]))
+                } else if path.starts_with("/api/v1/namespaces/monitoring/services/prometheus-operated:9090/proxy/api/v1/targets") {
+                    (200, c.targets.to_string().into_bytes())
+                } else if path.starts_with("/apis/monitoring.coreos.com/v1/namespaces/kube-system/servicemonitors") {
+                    (200, list(vec![json!({"metadata": {"name": "hubble", "labels": {"app.kubernetes.io/part-of": "cilium"}}})]))
+                } else if path.starts_with("/apis/monitoring.coreos.com/v1/prometheuses") {
+                    (200, list(vec![json!({"spec": {"serviceMonitorSelector": {"matchLabels": {"release": "kps"}}}})]))
+                } else if let Some(rest) = path.strip_prefix("/api/v1/namespaces/kube-system/pods/") {
+                    let (pod_port, _) = rest.split_once("/proxy/").unwrap_or((rest, ""));
+                    let (pod, port) = pod_port.split_once(':').unwrap();
+                    match c.pods.iter().find(|p| p.0 == pod) {
+                        Some(p) => fetch(&p.2, port.parse().unwrap()),
+                        None => (404, b"pod not found".to_vec()),
+                    }
+                } else {
+                    (404, b"{\"kind\":\"Status\",\"code\":404}".to_vec())
+                };
+                respond(&mut stream, status, "application/json", &body);
+            });
+        }
+    });
+    port
+}
+
+fn kubeconfig(dir: &Path, server: &str) -> PathBuf {
+    let path = dir.join("kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {server}\n\
+             contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: tester\ncurrent-context: fake\n\
+             users:\n- name: tester\n  user:\n    token: test-token\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn run_cluster(api: &str, extra: &[&str]) -> (Output, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = kubeconfig(dir.path(), api);
+    let kubectl_dir = kubectl_binary().parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}",
+        kubectl_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = bin()
+        .env("PATH", path)
+        .env_remove("KUBECONFIG")
+        .args([
+            "check",
+            "--kubeconfig",
+            kc.to_str().unwrap(),
+            "--timeout",
+            "1s",
+        ])
+        .args(extra)
+        .output()
+        .unwrap();
+    let j = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out, j)
+}
+
+fn cilium_config(list: &str, ports: [u16; 3]) -> Value {
+    json!({
+        "metadata": {"name": "cilium-config", "namespace": "kube-system",
+                     "managedFields": [{"manager": "helm", "time": "2025-04-01T00:00:00Z"}]},
+        "data": {
+            "hubble-metrics": list,
+            "prometheus-serve-addr": format!(":{}", ports[0]),
+            "operator-prometheus-serve-addr": format!(":{}", ports[1]),
+            "hubble-metrics-server": format!(":{}", ports[2]),
+            "enable-hubble-open-metrics": "false"
+        }
+    })
+}
+
+fn all_targets_up() -> Value {
+    json!({"status": "success", "data": {"activeTargets": [
+        {"scrapePool": "serviceMonitor/kube-system/cilium-agent/0", "labels": {"job": "cilium-agent"}, "health": "up"},
+        {"scrapePool": "serviceMonitor/kube-system/cilium-operator/0", "labels": {"job": "cilium-operator"}, "health": "up"}
+    ]}})
+}
+
+fn dns_policy() -> Value {
+    json!({"items": [{"metadata": {"namespace": "shop", "name": "dns-visibility"},
+        "spec": {"egress": [{"toPorts": [{"ports": [{"port": "53", "protocol": "ANY"}],
+                                          "rules": {"dns": [{"matchPattern": "*"}]}}]}]}}]})
+}
+
+fn busy_cluster(hubble_body: Vec<u8>, cnp: Value, list: &str) -> (u16, [u16; 3]) {
+    let mut r = common_ports(&["127.0.0.6", "127.0.0.7"]);
+    let ports = r.ports;
+    for ip in ["127.0.0.6", "127.0.0.7"] {
+        r.serve(ip, ports[0], prom(fixture("agent-datadog.txt")));
+        r.serve(ip, ports[2], prom(hubble_body.clone()));
+    }
+    r.serve("127.0.0.6", ports[1], prom(fixture("operator-datadog.txt")));
+    drop(r);
+    let api = start_api(FakeCluster {
+        pods: vec![
+            (
+                "cilium-aaaaa".into(),
+                "node-a".into(),
+                "127.0.0.6".into(),
+                "agent",
+            ),
+            (
+                "cilium-bbbbb".into(),
+                "node-b".into(),
+                "127.0.0.7".into(),
+                "agent",
+            ),
+            (
+                "cilium-operator-1".into(),
+                "node-a".into(),
+                "127.0.0.6".into(),
+                "operator",
+            ),
+        ],
+        config: cilium_config(list, ports),
+        cnp,
+        targets: all_targets_up(),
+    });
+    (api, ports)
+}
+
+#[test]
+fn cluster_healthy_through_kubectl_proxy() {
+    let (api, _) = busy_cluster(
+        fixture("hubble-busy.txt"),
+        dns_policy(),
+        "dns:query drop tcp flow port-distribution icmp httpV2:exemplars=true",
+    );
+    let (out, j) = run_cluster(&format!("http://127.0.0.1:{api}"), &["-o", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(j["mode"], "cluster");
+    assert_eq!(j["families_from"], "kube-system/cilium-config");
+    assert_eq!(j["nodes"][0]["node"], "node-a");
+    assert_eq!(
+        j["nodes"][0]["agent"]["target"]
+            .as_str()
+            .unwrap()
+            .split(':')
+            .next(),
+        Some("pod kube-system/cilium-aaaaa")
+    );
+    assert_eq!(j["nodes"][0]["operator"]["status"], "pass");
+    assert!(j["nodes"][1]["operator"].is_null());
+    assert_eq!(j["nodes"][1]["hubble"]["samples"], 3225);
+    let checks = j["checks"].to_string();
+    assert!(
+        checks.contains("Prometheus scrapes cilium-agent: 1/1 targets up"),
+        "{checks}"
+    );
+    assert!(
+        checks.contains("ServiceMonitor hubble lacks the label release=kps"),
+        "{checks}"
+    );
+    // Agents started after the ConfigMap changed: no stale-list note.
+    assert!(
+        j["nodes"][0]["notes"].as_array().unwrap().is_empty(),
+        "{}",
+        j["nodes"][0]["notes"]
+    );
+
+    // --direct reaches the same servers at the host IPs.
+    let (out, j) = run_cluster(
+        &format!("http://127.0.0.1:{api}"),
+        &["-o", "json", "--direct"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        j["nodes"][1]["agent"]["target"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.7:")
+    );
+}
+
+#[test]
+fn cluster_unreachable_api_server_is_preflight() {
+    let port = closed_port("127.0.0.1");
+    let (out, _) = run_cluster(&format!("http://127.0.0.1:{port}"), &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("cannot read the Cilium pods"), "{err}");
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}")) && err.contains("refused"),
+        "kubectl's own message: {err}"
+    );
+    assert!(stdout(&out).is_empty());
+}
+
+#[test]
+fn cluster_pod_whose_node_does_not_answer() {
+    let mut r = common_ports(&["127.0.0.8", "127.0.0.9"]);
+    let ports = r.ports;
+    r.serve("127.0.0.8", ports[0], prom(fixture("agent-datadog.txt")));
+    r.serve("127.0.0.8", ports[1], prom(fixture("operator-datadog.txt")));
+    r.serve("127.0.0.8", ports[2], prom(fixture("hubble-busy.txt")));
+    r.serve("127.0.0.9", ports[0], Serve::Hang);
+    r.serve("127.0.0.9", ports[2], Serve::Hang);
+    drop(r);
+    let api = start_api(FakeCluster {
+        pods: vec![
+            (
+                "cilium-good".into(),
+                "node-good".into(),
+                "127.0.0.8".into(),
+                "agent",
+            ),
+            (
+                "cilium-stuck".into(),
+                "node-stuck".into(),
+                "127.0.0.9".into(),
+                "agent",
+            ),
+            (
+                "cilium-operator-1".into(),
+                "node-good".into(),
+                "127.0.0.8".into(),
+                "operator",
+            ),
+        ],
+        config: cilium_config("drop flow", ports),
+        cnp: json!({"items": []}),
+        targets: all_targets_up(),
+    });
+    let start = Instant::now();
+    let (out, j) = run_cluster(&format!("http://127.0.0.1:{api}"), &["-o", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(start.elapsed() < Duration::from_secs(15));
+    assert_eq!(j["nodes"][0]["node"], "node-good");
+    assert_eq!(j["nodes"][0]["agent"]["status"], "pass");
+    assert_eq!(j["nodes"][1]["agent"]["status"], "fail");
+    assert_eq!(j["nodes"][1]["agent"]["summary"], "no answer");
+    assert_eq!(j["nodes"][1]["hubble"]["summary"], "no answer");
+}
+
+fn without_dns(body: Vec<u8>) -> Vec<u8> {
+    let text = String::from_utf8(body).unwrap();
+    text.lines()
+        .filter(|l| !l.contains("hubble_dns_"))
+        .flat_map(|l| [l, "\n"])
+        .collect::<String>()
+        .into_bytes()
+}
+
+#[test]
+fn cluster_empty_dns_family_with_and_without_l7_policy() {
+    for (cnp, want) in [
+        (
+            json!({"items": []}),
+            "no CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy has DNS rules",
+        ),
+        (dns_policy(), "L7 policy present (shop/dns-visibility)"),
+    ] {
+        let (api, _) = busy_cluster(
+            without_dns(fixture("hubble-busy.txt")),
+            cnp,
+            "dns:query drop flow",
+        );
+        let (out, j) = run_cluster(&format!("http://127.0.0.1:{api}"), &["-o", "json"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}\n{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        let dns = &j["families"][0];
+        assert_eq!(dns["family"], "dns");
+        assert_eq!(dns["status"], "warn");
+        assert!(dns["hint"].as_str().unwrap().contains(want), "{dns}");
+    }
+}
+
+#[test]
+fn cluster_agent_started_before_the_config_changed() {
+    let (api, _) = {
+        let mut r = common_ports(&["127.0.0.10"]);
+        let ports = r.ports;
+        r.serve("127.0.0.10", ports[0], prom(fixture("agent-datadog.txt")));
+        r.serve(
+            "127.0.0.10",
+            ports[1],
+            prom(fixture("operator-datadog.txt")),
+        );
+        r.serve("127.0.0.10", ports[2], prom(fixture("hubble-busy.txt")));
+        let mut config = cilium_config("drop flow", ports);
+        config["metadata"]["managedFields"][0]["time"] = json!("2025-06-01T00:00:00Z");
+        let api = start_api(FakeCluster {
+            pods: vec![
+                (
+                    "cilium-old".into(),
+                    "node-a".into(),
+                    "127.0.0.10".into(),
+                    "agent",
+                ),
+                (
+                    "cilium-operator-1".into(),
+                    "node-a".into(),
+                    "127.0.0.10".into(),
+                    "operator",
+                ),
+            ],
+            config,
+            cnp: json!({"items": []}),
+            targets: all_targets_up(),
+        });
+        (api, ports)
+    };
+    let (out, _) = run_cluster(&format!("http://127.0.0.1:{api}"), &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("started 2025-05-01T10:00:00Z, before cilium-config last changed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kubectl -n kube-system rollout restart ds/cilium"),
+        "{text}"
+    );
+    // The busy payload serves dns and more, which this list lacks.
+    assert!(text.contains("runs an older list"), "{text}");
+}
+
+#[test]
+fn config_file_gives_the_families() {
+    let ports = two_healthy_nodes(prom(fixture("hubble-busy.txt")));
+    let config = crate::support::repo_root().join("examples/blog.yaml");
+    let a = node_args(ports, &["-o", "json", "--config", config.to_str().unwrap()]);
+    let (out, j) = run(&args(&a));
+    assert!(
+        out.status.code() == Some(0) || out.status.code() == Some(1),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(j["families_from"].as_str(), config.to_str());
+    let fams: Vec<&str> = j["families"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["family"].as_str().unwrap())
+        .collect();
+    assert!(fams.contains(&"dns") && fams.contains(&"drop"), "{fams:?}");
+
+    let (out, _) = run(&[
+        "--node",
+        "127.0.0.1",
+        "--config",
+        "/nonexistent/ciliumon.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("/nonexistent/ciliumon.yaml"));
+}
