@@ -208,6 +208,9 @@ pub struct SetupArgs {
     /// Do not check the metrics endpoints after the steps
     #[arg(long)]
     pub no_check: bool,
+    /// How long the check after the steps retries while the agents come up
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "1m")]
+    pub check_wait: Duration,
     /// Output format
     #[arg(short = 'o', long, value_enum, default_value_t = ReportOutput::Text)]
     pub output: ReportOutput,

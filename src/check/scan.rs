@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::io::{self, Read};
 
-use memchr::{memchr, memchr2};
+use memchr::{memchr, memchr2, memrchr};
 
 /// Size of the read buffer; lines longer than this are judged by their first part.
 const BUF: usize = 64 * 1024;
@@ -173,7 +173,27 @@ impl Scanner {
         }
         let name = &line[..end];
         let mut rest = &line[end..];
-        if rest.first() == Some(&b'{') {
+        // Fast path, nearly every line: no `#` and no `\` anywhere, so no exemplar, no quoted `#`
+        // to be fooled by and no escaped quote; the label set ends at the line's last `}` (values
+        // escape newlines, so a line is a sample). Other lines are walked quote by quote.
+        let plain = memchr2(b'#', b'\\', rest).is_none();
+        if plain && rest.first() == Some(&b'{') {
+            // Without backslashes every `"` opens or closes a value: they must pair up.
+            match memrchr(b'}', rest) {
+                Some(j)
+                    if memchr::memchr_iter(b'"', &rest[..j])
+                        .count()
+                        .is_multiple_of(2) =>
+                {
+                    rest = &rest[j + 1..]
+                }
+                _ if truncated => rest = b" 0",
+                _ => {
+                    self.bad(line);
+                    return;
+                }
+            }
+        } else if rest.first() == Some(&b'{') {
             match skip_labels(&rest[1..]) {
                 Some(after) => rest = &rest[1 + after..],
                 None if truncated => rest = b" 0",
@@ -189,7 +209,7 @@ impl Scanner {
             self.bad(line);
             return;
         }
-        let exemplar = memchr(b'#', value).is_some();
+        let exemplar = !plain && memchr(b'#', value).is_some();
         if name != self.last.as_slice() {
             self.flush_last();
             self.last.clear();

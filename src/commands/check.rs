@@ -35,6 +35,31 @@ struct Fixed {
 }
 
 pub fn run(global: &GlobalArgs, args: &CheckArgs, ui: Ui) -> Result<Code> {
+    let report = report(global, args)?;
+    let out = match args.output {
+        ReportOutput::Json => model::render::json(&report),
+        ReportOutput::Text => {
+            let color = match global.color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => ui.color && std::io::stdout().is_terminal(),
+            };
+            model::render::text(&report, color)
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(out.as_bytes())?;
+    stdout.flush()?;
+    Ok(if report.passed {
+        Code::Ok
+    } else {
+        Code::Failed
+    })
+}
+
+/// Validate the flags, decide the mode, probe and judge: the report, printed by the caller
+/// (`check` on stdout; `setup` after its steps).
+pub fn report(global: &GlobalArgs, args: &CheckArgs) -> Result<Report> {
     let ports = ports(args)?;
     if args.concurrency == 0 {
         return Err(Failure::bad_input("invalid --concurrency 0: must be at least 1").into());
@@ -87,25 +112,7 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs, ui: Ui) -> Result<Code> {
         ctx.mode = Mode::Cluster;
         in_cluster(ctx, global, args, &namespace)?
     };
-    let out = match args.output {
-        ReportOutput::Json => model::render::json(&report),
-        ReportOutput::Text => {
-            let color = match global.color {
-                ColorChoice::Always => true,
-                ColorChoice::Never => false,
-                ColorChoice::Auto => ui.color && std::io::stdout().is_terminal(),
-            };
-            model::render::text(&report, color)
-        }
-    };
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(out.as_bytes())?;
-    stdout.flush()?;
-    Ok(if report.passed {
-        Code::Ok
-    } else {
-        Code::Failed
-    })
+    Ok(report)
 }
 
 /// Ports: agent, operator, Hubble, from the flags (None = the default or the cluster's).

@@ -2,14 +2,13 @@
 //! `ciliumon plan` → values diff → confirm → backup → run → check.
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::cli::{GlobalArgs, ReportOutput, SetupArgs, StackMode};
+use crate::cli::{CheckArgs, GlobalArgs, ReportOutput, SetupArgs, StackMode};
 use crate::cluster::{self, Kube, Preflight};
 use crate::config::Config;
 use crate::diff::{self, Diff};
@@ -36,7 +35,7 @@ struct Document<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     hint: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    check: Option<&'a PortCheck>,
+    check: Option<&'a CheckOutcome>,
 }
 
 #[derive(Debug, Serialize)]
@@ -175,7 +174,8 @@ pub fn run(global: &GlobalArgs, args: &SetupArgs, ui: Ui) -> Result<Code> {
                 ""
             }
         ));
-        let check = (!args.no_check).then(|| port_check(&pf, &kube, &config, &new_values));
+        let check = (!args.no_check)
+            .then(|| verify(&global, &config, &plan.cilium_version, args.check_wait, ui));
         return finish(json, &mut doc, check.as_ref(), Code::Ok);
     }
 
@@ -257,7 +257,8 @@ pub fn run(global: &GlobalArgs, args: &SetupArgs, ui: Ui) -> Result<Code> {
         return failed(json, &mut doc, &report, &pf);
     }
     say(&format!("Done: {} steps.", report.steps.len()));
-    let check = (!args.no_check).then(|| port_check(&pf, &kube, &config, &new_values));
+    let check = (!args.no_check)
+        .then(|| verify(&global, &config, &plan.cilium_version, args.check_wait, ui));
     doc.status = "done";
     finish(json, &mut doc, check.as_ref(), Code::Ok)
 }
@@ -307,17 +308,16 @@ fn failed<'a>(
 fn finish<'a>(
     json: bool,
     doc: &mut Document<'a>,
-    check: Option<&'a PortCheck>,
+    check: Option<&'a CheckOutcome>,
     code: Code,
 ) -> Result<Code> {
     let mut code = code;
     if let Some(c) = check {
         doc.check = Some(c);
-        eprint!("{}", c.to_text());
-        if !c.passed() {
+        if !c.passed {
             doc.status = "check-failed";
             eprintln!(
-                "hint: the steps finished but not every metrics port answers yet; run `ciliumon check --wait 2m` to retry"
+                "hint: the steps finished but the metrics check did not pass; `ciliumon check --wait 2m` retries it"
             );
             code = Code::Failed;
         }
@@ -479,160 +479,64 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 // ---------------------------------------------------------------------------------------------
 // The interim check: until `ciliumon check` exists, a TCP connect to each metrics port.
 
+/// The metrics check after the steps: cluster mode, through the API server's pod proxy, for the
+/// families this setup asked for, retrying for `wait` while the agents come up.
+fn verify(
+    global: &GlobalArgs,
+    config: &Config,
+    version: &crate::version::Version,
+    wait: Duration,
+    ui: Ui,
+) -> CheckOutcome {
+    let args = CheckArgs {
+        local: false,
+        nodes: vec![],
+        nodes_file: None,
+        direct: false,
+        agent_port: None,
+        operator_port: None,
+        hubble_port: None,
+        config: None,
+        metrics: config.hubble.metrics.clone(),
+        cilium_version: Some(version.to_string()),
+        wait: Some(wait),
+        strict: false,
+        timeout: Duration::from_secs(2),
+        concurrency: 512,
+        output: ReportOutput::Json,
+    };
+    let mut g = global.clone();
+    g.namespace = Some(config.cilium.namespace.clone());
+    eprintln!(
+        "Checking the metrics endpoints on every node (up to 1m while the agents come up)..."
+    );
+    match crate::commands::check::report(&g, &args) {
+        Ok(report) => {
+            eprint!("{}", crate::check::render::text(&report, ui.color));
+            CheckOutcome {
+                passed: report.passed,
+                report: Some(report),
+                error: None,
+            }
+        }
+        Err(e) => {
+            eprintln!("The check could not run: {e:#}");
+            CheckOutcome {
+                passed: false,
+                report: None,
+                error: Some(format!("{e:#}")),
+            }
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PortCheck {
-    /// Why the check could not run at all (nodes not listed).
+struct CheckOutcome {
+    passed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report: Option<crate::check::Report>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
-    probes: Vec<Probe>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Probe {
-    component: &'static str,
-    node: String,
-    port: u16,
-    open: bool,
-    /// Only one node needs it (the operator runs on some nodes, not all).
-    any_node: bool,
-}
-
-impl PortCheck {
-    fn passed(&self) -> bool {
-        if self.error.is_some() {
-            return false;
-        }
-        let mut ok = true;
-        for comp in ["agent", "operator", "hubble"] {
-            let p: Vec<_> = self.probes.iter().filter(|p| p.component == comp).collect();
-            if p.is_empty() {
-                continue;
-            }
-            ok &= if p[0].any_node {
-                p.iter().any(|p| p.open)
-            } else {
-                p.iter().all(|p| p.open)
-            };
-        }
-        ok
-    }
-
-    fn to_text(&self) -> String {
-        if let Some(e) = &self.error {
-            return format!("Check: cannot list the nodes: {e}\n");
-        }
-        let mut s =
-            String::from("Check (TCP connect to the metrics ports on each node's InternalIP):\n");
-        for p in &self.probes {
-            s.push_str(&format!(
-                "  {} {} {}:{}\n",
-                if p.open { "✓" } else { "✗" },
-                p.component,
-                p.node,
-                p.port
-            ));
-        }
-        s
-    }
-}
-
-fn port_check(
-    pf: &Preflight,
-    kube: &Kube,
-    config: &Config,
-    values: &serde_json::Value,
-) -> PortCheck {
-    let mut args = vec![
-        "get".to_string(),
-        "nodes".into(),
-        "-o".into(),
-        "json".into(),
-    ];
-    args.extend(kube.kubectl_flags());
-    let nodes = match run::exec(
-        &pf.tools.kubectl,
-        &args,
-        None,
-        Limits::new(Duration::from_secs(30)),
-        None,
-    ) {
-        Ok(f) if f.success() => node_ips(&f.stdout),
-        Ok(f) => Err(f.message()),
-        Err(e) => Err(e.to_string()),
-    };
-    let nodes = match nodes {
-        Ok(n) => n,
-        Err(e) => {
-            return PortCheck {
-                error: Some(e),
-                probes: vec![],
-            };
-        }
-    };
-    let port = |path: &[&str], default: u16| {
-        path.iter()
-            .try_fold(values, |v, k| v.get(*k))
-            .and_then(|v| v.as_u64())
-            .map(|p| p as u16)
-            .unwrap_or(default)
-    };
-    let mut wanted: Vec<(&'static str, u16, bool)> = Vec::new();
-    if config.metrics.agent {
-        wanted.push(("agent", port(&["prometheus", "port"], 9962), false));
-    }
-    if config.metrics.operator {
-        wanted.push((
-            "operator",
-            port(&["operator", "prometheus", "port"], 9963),
-            true,
-        ));
-    }
-    if !config.hubble.metrics.is_empty() {
-        wanted.push(("hubble", port(&["hubble", "metrics", "port"], 9965), false));
-    }
-    let mut probes = Vec::new();
-    for (component, port, any_node) in wanted {
-        for ip in &nodes {
-            let open = ip
-                .parse::<std::net::IpAddr>()
-                .map(|a| {
-                    TcpStream::connect_timeout(&SocketAddr::new(a, port), Duration::from_secs(2))
-                        .is_ok()
-                })
-                .unwrap_or(false);
-            probes.push(Probe {
-                component,
-                node: ip.clone(),
-                port,
-                open,
-                any_node,
-            });
-        }
-    }
-    PortCheck {
-        error: None,
-        probes,
-    }
-}
-
-/// The InternalIP of each node in `kubectl get nodes -o json`.
-fn node_ips(json: &str) -> Result<Vec<String>, String> {
-    let v: serde_json::Value = serde_json::from_str(json)
-        .map_err(|e| format!("unexpected `kubectl get nodes` output: {e}"))?;
-    let items = v["items"].as_array().cloned().unwrap_or_default();
-    Ok(items
-        .iter()
-        .filter_map(|n| {
-            n["status"]["addresses"]
-                .as_array()?
-                .iter()
-                .find(|a| a["type"] == "InternalIP")
-                .and_then(|a| a["address"].as_str())
-                .map(str::to_string)
-        })
-        .collect())
 }
 
 #[cfg(test)]
@@ -650,37 +554,5 @@ mod tests {
             utc_stamp(UNIX_EPOCH + Duration::from_secs(951_782_400)),
             "20000229T000000Z"
         );
-    }
-
-    #[test]
-    fn nodes() {
-        let j = r#"{"items":[{"status":{"addresses":[{"type":"Hostname","address":"n1"},{"type":"InternalIP","address":"10.0.0.1"}]}},{"status":{"addresses":[{"type":"InternalIP","address":"10.0.0.2"}]}}]}"#;
-        assert_eq!(node_ips(j).unwrap(), ["10.0.0.1", "10.0.0.2"]);
-        assert!(node_ips("nope").is_err());
-    }
-
-    #[test]
-    fn operator_needs_one_node_agents_need_all() {
-        let probe = |component, open, any_node| Probe {
-            component,
-            node: "n".into(),
-            port: 1,
-            open,
-            any_node,
-        };
-        let c = PortCheck {
-            error: None,
-            probes: vec![
-                probe("operator", false, true),
-                probe("operator", true, true),
-                probe("agent", true, false),
-            ],
-        };
-        assert!(c.passed());
-        let c = PortCheck {
-            error: None,
-            probes: vec![probe("agent", true, false), probe("agent", false, false)],
-        };
-        assert!(!c.passed());
     }
 }

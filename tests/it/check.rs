@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::support::{bin, kubectl_binary, shared_dir};
 
-fn fixture(name: &str) -> Vec<u8> {
+pub(crate) fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(shared_dir().join("fixtures/metrics").join(name)).unwrap()
 }
 
@@ -659,7 +659,7 @@ fn start_api(cluster: FakeCluster) -> u16 {
     port
 }
 
-fn kubeconfig(dir: &Path, server: &str) -> PathBuf {
+pub(crate) fn kubeconfig(dir: &Path, server: &str) -> PathBuf {
     let path = dir.join("kubeconfig");
     std::fs::write(
         &path,
@@ -720,13 +720,13 @@ fn all_targets_up() -> Value {
     ]}})
 }
 
-fn dns_policy() -> Value {
+pub(crate) fn dns_policy() -> Value {
     json!({"items": [{"metadata": {"namespace": "shop", "name": "dns-visibility"},
         "spec": {"egress": [{"toPorts": [{"ports": [{"port": "53", "protocol": "ANY"}],
                                           "rules": {"dns": [{"matchPattern": "*"}]}}]}]}}]})
 }
 
-fn busy_cluster(hubble_body: Vec<u8>, cnp: Value, list: &str) -> (u16, [u16; 3]) {
+pub(crate) fn busy_cluster(hubble_body: Vec<u8>, cnp: Value, list: &str) -> (u16, [u16; 3]) {
     let mut r = common_ports(&["127.0.0.6", "127.0.0.7"]);
     let ports = r.ports;
     for ip in ["127.0.0.6", "127.0.0.7"] {

@@ -731,3 +731,58 @@ fn wizard_esc_at_a_question_leaves_nothing_run() {
     assert!(f.backups().is_empty());
     assert!(!f.work().join("ciliumon.yaml").exists());
 }
+
+/// setup, then its metrics check for real: the steps go to the stand-ins, the check's read-only
+/// calls (`get --raw`, `proxy`) to the real kubectl and a fake API server whose pods serve the
+/// fixture payloads on loopback.
+fn setup_then_check(hubble_body: Vec<u8>) -> (Output, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let (api, _) = crate::check::busy_cluster(
+        hubble_body,
+        crate::check::dns_policy(),
+        "dns drop tcp flow port-distribution icmp httpV2:exemplars=true;labelsContext=source_ip,source_namespace,source_workload,destination_ip,destination_namespace,destination_workload,traffic_direction",
+    );
+    let kc = crate::check::kubeconfig(dir.path(), &format!("http://127.0.0.1:{api}"));
+    let f = Fake::new()
+        .env(
+            "STANDIN_REAL_KUBECTL",
+            crate::support::kubectl_binary().to_str().unwrap(),
+        )
+        .env("KUBECONFIG", kc.to_str().unwrap());
+    let out = f.run(&["setup", "--yes", "-o", "json", "--check-wait", "2s"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    // The check ran through one kubectl proxy, after every step.
+    let calls = f.calls();
+    let proxy = calls
+        .iter()
+        .position(|c| c[1] == "proxy")
+        .expect("kubectl proxy started");
+    let last_step = calls.iter().rposition(|c| c[1] == "rollout").unwrap();
+    assert!(proxy > last_step, "the check runs after the steps");
+    assert_eq!(calls.iter().filter(|c| c[1] == "proxy").count(), 1);
+    (out, doc)
+}
+
+#[test]
+fn setup_checks_the_metrics_it_enabled_on_every_node() {
+    let (out, doc) = setup_then_check(crate::check::fixture("hubble-busy.txt"));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(doc["status"], "done", "{doc:#}");
+    assert_eq!(doc["check"]["passed"], true, "{doc:#}");
+    assert_eq!(doc["check"]["report"]["nodes"].as_array().unwrap().len(), 2);
+    assert!(stderr(&out).contains("Checking the metrics endpoints"));
+}
+
+#[test]
+fn setup_reports_a_failed_check_with_exit_1() {
+    // Hubble serves something that is not metrics on every node.
+    let (out, doc) = setup_then_check(b"<html>oops</html>\n".to_vec());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(doc["status"], "check-failed", "{doc:#}");
+    assert_eq!(doc["check"]["passed"], false);
+    assert!(
+        stderr(&out).contains("ciliumon check --wait 2m"),
+        "{}",
+        stderr(&out)
+    );
+}
