@@ -5,7 +5,10 @@
 //! then the scanner's throughput and its peak memory for a 10 MB and a 200 MB streamed body.
 //!
 //! `cargo bench --bench check`; env: CHECK_BENCH_NODES (1000), CHECK_BENCH_SERIES (Hubble
-//! series per endpoint, 20000), CHECK_BENCH_CURL_SAMPLE (nodes for the sequential curl loop, 60).
+//! series per endpoint, 20000), CHECK_BENCH_CURL_SAMPLE (nodes for the sequential curl loop, 60),
+//! CHECK_BENCH_CONCURRENCY (passed as --concurrency; default: ciliumon's), CHECK_BENCH_NO_CURL=1
+//! (skip the curl baselines), CHECK_BENCH_JSON=FILE (save the last report), CHECK_BENCH_HOLD=SECS
+//! (start the fleet, print its nodes file and ports, keep it up SECS seconds, measure nothing).
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener};
@@ -232,6 +235,20 @@ fn main() {
     let urls_file = dir.join("urls");
     std::fs::write(&urls_file, urls.join("\n") + "\n").unwrap();
 
+    if let Some(secs) = std::env::var("CHECK_BENCH_HOLD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        println!(
+            "fleet up for {secs}s: --nodes-file {} --agent-port {} --operator-port {} --hubble-port {}",
+            nodes_file.display(),
+            ports[0],
+            ports[1],
+            ports[2]
+        );
+        std::thread::sleep(Duration::from_secs(secs));
+        return;
+    }
     let bin = env!("CARGO_BIN_EXE_ciliumon");
     let mut walls = Vec::new();
     for run in 0..3 {
@@ -253,10 +270,18 @@ fn main() {
                 &ports[1].to_string(),
             ])
             .args(["--hubble-port", &ports[2].to_string()])
+            .args(
+                std::env::var("CHECK_BENCH_CONCURRENCY")
+                    .map(|c| vec!["--concurrency".to_string(), c])
+                    .unwrap_or_default(),
+            )
             .output()
             .expect("run ciliumon");
         let wall = t.elapsed();
         walls.push(wall);
+        if let Some(path) = std::env::var_os("CHECK_BENCH_JSON") {
+            let _ = std::fs::write(path, &out.stdout);
+        }
         let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
         let count = |s: &str| {
             j["nodes"]
@@ -279,6 +304,10 @@ fn main() {
         best.as_secs_f64()
     );
 
+    if std::env::var_os("CHECK_BENCH_NO_CURL").is_some() {
+        println!("curl baselines skipped (CHECK_BENCH_NO_CURL)");
+        return;
+    }
     if Command::new("curl").arg("--version").output().is_err() {
         println!("curl not found: baselines skipped");
         return;
