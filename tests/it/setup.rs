@@ -786,3 +786,54 @@ fn setup_reports_a_failed_check_with_exit_1() {
         stderr(&out)
     );
 }
+
+/// Ctrl-C while a step runs: the step is stopped, later steps never run, the report says so and
+/// how to go back, exit 130, and the private directory is gone.
+#[test]
+fn ctrl_c_stops_the_running_step_and_reports() {
+    let f = Fake::new().env("STANDIN_HANG", "helm upgrade cilium");
+    let mut child = f
+        .ciliumon(&with(&["--output", "json"]))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the hanging step has started.
+    let t = Instant::now();
+    while !f
+        .calls()
+        .iter()
+        .any(|c| c.len() > 2 && c[1] == "upgrade" && c[2] == "cilium")
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the upgrade never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SAFETY: kill(2) with the child's pid and SIGINT.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        t.elapsed() < Duration::from_secs(30),
+        "Ctrl-C was not prompt"
+    );
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let doc = json_doc(&out);
+    assert_eq!(doc["status"], "interrupted");
+    let steps = doc["steps"].as_array().unwrap();
+    assert_eq!(steps[4]["status"], "interrupted", "{doc:#}");
+    assert!(steps[5..].iter().all(|s| s["status"] == "not-run"));
+    assert!(
+        !f.changes().iter().any(|c| c[0] == "kubectl"),
+        "nothing ran after Ctrl-C"
+    );
+    assert!(
+        stderr(&out).contains("helm rollback cilium 3"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(f.tmp_is_empty());
+}
