@@ -163,6 +163,8 @@ pub struct CiliumConfig {
     pub operator_port: Option<u16>,
     pub hubble_port: Option<u16>,
     pub openmetrics: bool,
+    /// `hubble.metrics.tls.enabled`: :9965 speaks HTTPS.
+    pub hubble_tls: bool,
     /// When the ConfigMap was last written (newest managedFields time), RFC 3339.
     pub changed: Option<String>,
 }
@@ -196,6 +198,7 @@ pub fn parse_config(cm: &Value) -> CiliumConfig {
         operator_port: port_of(s("operator-prometheus-serve-addr")),
         hubble_port: port_of(s("hubble-metrics-server")),
         openmetrics: s("enable-hubble-open-metrics") == Some("true"),
+        hubble_tls: s("hubble-metrics-server-enable-tls") == Some("true"),
         changed,
     }
 }

@@ -624,6 +624,25 @@ fn in_cluster(mut ctx: Context, global: &GlobalArgs, args: &CheckArgs, ns: &str)
             });
             return;
         }
+        // Hubble metrics over TLS: the API server's proxy speaks HTTPS to the pod when the
+        // path says `https:`; ciliumon's own client speaks plain HTTP only.
+        let tls = c == Component::Hubble && config.hubble_tls;
+        if tls && args.direct {
+            let mut endpoint = unprobed(
+                c,
+                pod,
+                ns,
+                "TLS, not checked",
+                "Hubble metrics are served over TLS (hubble.metrics.tls.enabled); --direct scrapes plain HTTP only".into(),
+            );
+            endpoint.status = Status::Warn;
+            endpoint.hint = Some(
+                "check without --direct: the API server's pod proxy speaks TLS to the agent".into(),
+            );
+            fixed.push(Fixed { row, endpoint });
+            return;
+        }
+        let scheme = if tls { "https:" } else { "" };
         let (label, url) = match (&proxy, args.direct, &pod.host_ip) {
             (_, true, Some(ip)) => {
                 let h = ip
@@ -635,7 +654,7 @@ fn in_cluster(mut ctx: Context, global: &GlobalArgs, args: &CheckArgs, ns: &str)
             (Some(p), false, _) => (
                 format!("pod {ns}/{}:{port}", pod.name),
                 format!(
-                    "{}/api/v1/namespaces/{ns}/pods/{}:{port}/proxy/metrics",
+                    "{}/api/v1/namespaces/{ns}/pods/{scheme}{}:{port}/proxy/metrics",
                     p.base, pod.name
                 ),
             ),

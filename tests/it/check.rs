@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -561,6 +561,8 @@ struct FakeCluster {
     config: Value,
     cnp: Value,
     targets: Value,
+    /// Pod proxy paths asked for with `https:` (TLS to the pod).
+    tls_paths: Arc<Mutex<Vec<String>>>,
 }
 
 fn fetch(addr: &str, port: u16) -> (u16, Vec<u8>) {
@@ -644,6 +646,15 @@ fn start_api(cluster: FakeCluster) -> u16 {
                     (200, list(vec![json!({"spec": {"serviceMonitorSelector": {"matchLabels": {"release": "kps"}}}})]))
                 } else if let Some(rest) = path.strip_prefix("/api/v1/namespaces/kube-system/pods/") {
                     let (pod_port, _) = rest.split_once("/proxy/").unwrap_or((rest, ""));
+                    // `https:POD:PORT`: the API server would speak TLS to the pod; the fake
+                    // records that and answers from the same plain server.
+                    let pod_port = match pod_port.strip_prefix("https:") {
+                        Some(p) => {
+                            c.tls_paths.lock().unwrap().push(p.to_string());
+                            p
+                        }
+                        None => pod_port,
+                    };
                     let (pod, port) = pod_port.split_once(':').unwrap();
                     match c.pods.iter().find(|p| p.0 == pod) {
                         Some(p) => fetch(&p.2, port.parse().unwrap()),
@@ -727,6 +738,18 @@ pub(crate) fn dns_policy() -> Value {
 }
 
 pub(crate) fn busy_cluster(hubble_body: Vec<u8>, cnp: Value, list: &str) -> (u16, [u16; 3]) {
+    let (api, ports, _) = busy_cluster_with(hubble_body, cnp, list, false);
+    (api, ports)
+}
+
+/// A two-node cluster; `hubble_tls` sets `hubble-metrics-server-enable-tls`. Also returns the
+/// pod proxy paths asked for over TLS.
+fn busy_cluster_with(
+    hubble_body: Vec<u8>,
+    cnp: Value,
+    list: &str,
+    hubble_tls: bool,
+) -> (u16, [u16; 3], Arc<Mutex<Vec<String>>>) {
     let mut r = common_ports(&["127.0.0.6", "127.0.0.7"]);
     let ports = r.ports;
     for ip in ["127.0.0.6", "127.0.0.7"] {
@@ -735,6 +758,7 @@ pub(crate) fn busy_cluster(hubble_body: Vec<u8>, cnp: Value, list: &str) -> (u16
     }
     r.serve("127.0.0.6", ports[1], prom(fixture("operator-datadog.txt")));
     drop(r);
+    let tls_paths: Arc<Mutex<Vec<String>>> = Default::default();
     let api = start_api(FakeCluster {
         pods: vec![
             (
@@ -756,11 +780,53 @@ pub(crate) fn busy_cluster(hubble_body: Vec<u8>, cnp: Value, list: &str) -> (u16
                 "operator",
             ),
         ],
-        config: cilium_config(list, ports),
+        config: {
+            let mut config = cilium_config(list, ports);
+            if hubble_tls {
+                config["data"]["hubble-metrics-server-enable-tls"] = json!("true");
+            }
+            config
+        },
         cnp,
         targets: all_targets_up(),
+        tls_paths: tls_paths.clone(),
     });
-    (api, ports)
+    (api, ports, tls_paths)
+}
+
+#[test]
+fn cluster_hubble_over_tls_goes_through_the_https_pod_proxy() {
+    let (api, _, tls) = busy_cluster_with(
+        fixture("hubble-busy.txt"),
+        dns_policy(),
+        "dns drop tcp flow",
+        true,
+    );
+    let server = format!("http://127.0.0.1:{api}");
+    let (out, j) = run_cluster(&server, &["-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{j:#}", stderr(&out));
+    let mut seen = tls.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(
+        seen.iter()
+            .all(|p| p.starts_with("cilium-") && !p.contains("operator")),
+        "{seen:?}"
+    );
+    // --direct cannot speak TLS: said so, as a warning, not as a broken agent.
+    let (_, j) = run_cluster(&server, &["-o", "json", "--direct"]);
+    let hubble = &j["nodes"][0]["hubble"];
+    assert_eq!(hubble["status"], "warn", "{j:#}");
+    assert!(
+        hubble["detail"].as_str().unwrap().contains("TLS"),
+        "{hubble}"
+    );
+    assert!(
+        hubble["hint"]
+            .as_str()
+            .unwrap()
+            .contains("without --direct")
+    );
 }
 
 #[test]
@@ -870,6 +936,7 @@ fn cluster_pod_whose_node_does_not_answer() {
         config: cilium_config("drop flow", ports),
         cnp: json!({"items": []}),
         targets: all_targets_up(),
+        tls_paths: Default::default(),
     });
     let start = Instant::now();
     let (out, j) = run_cluster(&format!("http://127.0.0.1:{api}"), &["-o", "json"]);
@@ -952,6 +1019,7 @@ fn cluster_agent_started_before_the_config_changed() {
             config,
             cnp: json!({"items": []}),
             targets: all_targets_up(),
+            tls_paths: Default::default(),
         });
         (api, ports)
     };

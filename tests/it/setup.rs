@@ -792,7 +792,7 @@ fn setup_reports_a_failed_check_with_exit_1() {
 #[test]
 fn ctrl_c_stops_the_running_step_and_reports() {
     let f = Fake::new().env("STANDIN_HANG", "helm upgrade cilium");
-    let mut child = f
+    let child = f
         .ciliumon(&with(&["--output", "json"]))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
