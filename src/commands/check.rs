@@ -302,10 +302,19 @@ fn local(ctx: &Context, args: &CheckArgs, ports: Ports) -> Result<Report> {
     let mut targets = Vec::new();
     for c in Component::ALL {
         let port = ports.get(c);
+        // Several sockets may listen on the port (one per address): prefer localhost, then
+        // the wildcard (reached through localhost), then any other address.
+        let rank = |ip: IpAddr| match ip {
+            IpAddr::V4(v) if v == std::net::Ipv4Addr::LOCALHOST => 0,
+            IpAddr::V6(v) if v.is_loopback() => 0,
+            ip if ip.is_unspecified() => 1,
+            _ => 2,
+        };
         let addr = listeners
             .iter()
-            .find(|l| l.addr.port() == port)
-            .map(|l| l.addr.ip());
+            .filter(|l| l.addr.port() == port)
+            .map(|l| l.addr.ip())
+            .min_by_key(|ip| rank(*ip));
         let ip = match addr {
             Some(ip) if !ip.is_unspecified() => ip,
             Some(IpAddr::V6(_))

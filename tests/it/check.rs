@@ -497,7 +497,7 @@ fn local_reads_the_socket_table_then_metrics() {
     let (out, j) = run(&args(&a));
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     let row = &j["nodes"][0];
-    assert_eq!(row["agent"]["status"], "pass");
+    assert_eq!(row["agent"]["status"], "pass", "{row:#}");
     let detail = row["agent"]["detail"].as_str().unwrap();
     assert!(
         detail.contains(&format!("listening on 127.0.0.1:{}", agent.port())),
