@@ -175,17 +175,21 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
     let (install_stack, stack_release, stack_namespace) = match (stack.mode, &target.existing_stack)
     {
         (StackMode::Install, Some((r, ns))) => {
+            // Upgrading someone's stack would reset its values and move its chart version:
+            // use it as it is.
             notes.push(format!(
-                "kube-prometheus-stack is already installed as release '{r}' in '{ns}': it is upgraded in place, not installed twice."
+                "kube-prometheus-stack is already installed as release '{r}' in '{ns}': it is reused as it is (not installed twice, not upgraded); Cilium's ServiceMonitors carry release={r} so its Prometheus selects them."
             ));
-            (true, Some(r.clone()), ns.clone())
+            (false, Some(r.clone()), ns.clone())
         }
         (StackMode::Install, None) => (true, Some(stack.release.clone()), stack.namespace.clone()),
         (StackMode::Reuse, Some((r, ns))) => (false, Some(r.clone()), ns.clone()),
         (StackMode::Reuse, None) => (false, Some(stack.release.clone()), stack.namespace.clone()),
         (StackMode::None, _) => (false, None, stack.namespace.clone()),
     };
-    if stack.mode == StackMode::Reuse && specs.iter().any(|s| s.exemplars()) {
+    let reused = stack.mode == StackMode::Reuse
+        || (stack.mode == StackMode::Install && target.existing_stack.is_some());
+    if reused && specs.iter().any(|s| s.exemplars()) {
         notes.push("Exemplars: the reused Prometheus needs `enableFeatures: [exemplar-storage]`; ciliumon does not change a stack it does not install.".into());
     }
 
@@ -195,7 +199,8 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
         version: &version,
         open_metrics,
         stack_release: stack_release.as_deref(),
-        crds_exist: install_stack || stack.mode == StackMode::Reuse,
+        stack_namespace: &stack_namespace,
+        crds_exist: install_stack || reused,
     });
     notes.extend(built.notes);
     let cilium_values = built.values;
@@ -435,5 +440,52 @@ fn values_args(
             });
         }
         None => args.extend(crate::render::set_flags(values)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(p: &Plan) -> Vec<StepKind> {
+        p.steps.iter().map(|s| s.kind).collect()
+    }
+
+    #[test]
+    fn an_existing_stack_is_reused_not_upgraded() {
+        let config = Config::default();
+        let target = Target {
+            installed: Some(Version::new(1, 18, 4)),
+            existing_stack: Some(("kps".into(), "observability".into())),
+            ..Target::default()
+        };
+        let p = build(&config, &target, &Layout::default()).unwrap();
+        assert!(!kinds(&p).contains(&StepKind::StackInstall));
+        assert!(p.stack_values.is_none());
+        assert_eq!(
+            p.cilium_values["prometheus"]["serviceMonitor"]["labels"]["release"],
+            "kps"
+        );
+        assert_eq!(p.cilium_values["dashboards"]["namespace"], "observability");
+        assert!(p.notes.iter().any(|n| n.contains("reused as it is")));
+        assert!(p.notes.iter().any(|n| n.contains("exemplar-storage")));
+        // No repository for a chart that is not installed.
+        assert!(
+            !p.steps
+                .iter()
+                .any(|s| s.args.contains(&"prometheus-community".to_string()))
+        );
+    }
+
+    #[test]
+    fn a_new_stack_comes_before_cilium() {
+        let p = build(&Config::default(), &Target::default(), &Layout::default()).unwrap();
+        let k = kinds(&p);
+        let stack = k.iter().position(|k| *k == StepKind::StackInstall).unwrap();
+        let cilium = k
+            .iter()
+            .position(|k| *k == StepKind::CiliumUpgrade)
+            .unwrap();
+        assert!(stack < cilium);
     }
 }

@@ -21,6 +21,8 @@ pub struct ValuesInput<'a> {
     pub open_metrics: bool,
     /// The release whose Prometheus should pick up Cilium's ServiceMonitors, if any.
     pub stack_release: Option<&'a str>,
+    /// Where that stack (and so its Grafana) lives: the dashboards go there.
+    pub stack_namespace: &'a str,
     /// ServiceMonitor CRDs are known to exist before the Cilium upgrade (stack installed first or
     /// already there).
     pub crds_exist: bool,
@@ -218,7 +220,7 @@ pub fn cilium(input: &ValuesInput) -> Built {
             set(
                 &mut values,
                 &format!("{path}.namespace"),
-                json!(c.prometheus_stack.namespace),
+                json!(input.stack_namespace),
             );
         } else {
             remove(&mut values, path);
@@ -259,6 +261,7 @@ mod tests {
             version: &v,
             open_metrics: open,
             stack_release: stack,
+            stack_namespace: &c.prometheus_stack.namespace,
             crds_exist: stack.is_some(),
         })
     }
