@@ -187,8 +187,7 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
         (StackMode::Reuse, None) => (false, Some(stack.release.clone()), stack.namespace.clone()),
         (StackMode::None, _) => (false, None, stack.namespace.clone()),
     };
-    let reused = stack.mode == StackMode::Reuse
-        || (stack.mode == StackMode::Install && target.existing_stack.is_some());
+    let reused = !install_stack && stack_release.is_some();
     if reused && specs.iter().any(|s| s.exemplars()) {
         notes.push("Exemplars: the reused Prometheus needs `enableFeatures: [exemplar-storage]`; ciliumon does not change a stack it does not install.".into());
     }
@@ -200,7 +199,6 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
         open_metrics,
         stack_release: stack_release.as_deref(),
         stack_namespace: &stack_namespace,
-        crds_exist: install_stack || reused,
     });
     notes.extend(built.notes);
     let cilium_values = built.values;
@@ -475,6 +473,19 @@ mod tests {
                 .iter()
                 .any(|s| s.args.contains(&"prometheus-community".to_string()))
         );
+    }
+
+    #[test]
+    fn no_stack_means_no_service_monitors_even_when_asked() {
+        let mut config = Config::default();
+        config.prometheus_stack.mode = StackMode::None;
+        let p = build(&config, &Target::default(), &Layout::default()).unwrap();
+        let v = &p.cilium_values;
+        assert!(v["prometheus"].get("serviceMonitor").is_none(), "{v}");
+        assert!(v["operator"]["prometheus"].get("serviceMonitor").is_none());
+        assert!(v["hubble"]["metrics"].get("serviceMonitor").is_none());
+        assert!(v.get("dashboards").is_none());
+        assert!(p.notes.iter().any(|n| n.contains("ServiceMonitors skipped")));
     }
 
     #[test]

@@ -23,9 +23,6 @@ pub struct ValuesInput<'a> {
     pub stack_release: Option<&'a str>,
     /// Where that stack (and so its Grafana) lives: the dashboards go there.
     pub stack_namespace: &'a str,
-    /// ServiceMonitor CRDs are known to exist before the Cilium upgrade (stack installed first or
-    /// already there).
-    pub crds_exist: bool,
 }
 
 /// Values and the notes about what was decided.
@@ -164,46 +161,35 @@ pub fn cilium(input: &ValuesInput) -> Built {
         remove(&mut values, "operator");
     }
 
-    // ServiceMonitors: only with a Prometheus operator to read them.
-    let monitors = c.service_monitors
-        && (input.stack_release.is_some() || c.prometheus_stack.mode == StackMode::None);
+    // ServiceMonitors: only with a Prometheus stack to read them (without its CRDs the chart
+    // refuses the upgrade).
+    let monitors = c.service_monitors && input.stack_release.is_some();
+    if c.service_monitors && !monitors {
+        notes.push("ServiceMonitors skipped: no Prometheus stack (--stack none). With a prometheus-operator already in the cluster, use --stack reuse --stack-release NAME.".into());
+    }
     let sm_paths = [
         (c.metrics.agent, "prometheus.serviceMonitor"),
         (c.metrics.operator, "operator.prometheus.serviceMonitor"),
         (hubble_metrics, "hubble.metrics.serviceMonitor"),
     ];
     for (on, path) in sm_paths {
-        if !on {
-            continue;
-        }
-        if !monitors {
-            remove(&mut values, path);
-            continue;
-        }
-        match input.stack_release {
-            Some(release) => set(
+        match (on, input.stack_release) {
+            (false, _) => {}
+            (true, Some(release)) if monitors => set(
                 &mut values,
                 &format!("{path}.labels"),
                 json!({ "release": release }),
             ),
-            None => remove(&mut values, &format!("{path}.labels")),
+            (true, _) => remove(&mut values, path),
         }
     }
     if monitors && c.metrics.agent {
-        if input.crds_exist {
-            notes.push("ServiceMonitors: prometheus.serviceMonitor.trustCRDsExist=true because the stack (and its CRDs) is installed before the Cilium upgrade.".into());
-        } else {
-            remove(&mut values, "prometheus.serviceMonitor.trustCRDsExist");
-        }
+        notes.push("ServiceMonitors: prometheus.serviceMonitor.trustCRDsExist=true because the stack's CRDs are in place before the Cilium upgrade (installed first, or already there).".into());
     }
-    if monitors {
-        if let Some(release) = input.stack_release {
-            notes.push(format!(
-                "ServiceMonitors carry the label release={release}, so that stack's Prometheus selects them even with its default selector."
-            ));
-        } else {
-            notes.push("ServiceMonitors need the monitoring.coreos.com/v1 CRDs (prometheus-operator) already in the cluster.".into());
-        }
+    if let (true, Some(release)) = (monitors, input.stack_release) {
+        notes.push(format!(
+            "ServiceMonitors carry the label release={release}, so that stack's Prometheus selects them even with its default selector."
+        ));
     }
 
     // Dashboards, for the Grafana sidecar of the stack (label grafana_dashboard=1, all namespaces).
@@ -262,7 +248,6 @@ mod tests {
             open_metrics: open,
             stack_release: stack,
             stack_namespace: &c.prometheus_stack.namespace,
-            crds_exist: stack.is_some(),
         })
     }
 
