@@ -141,8 +141,24 @@ fn respond(mut s: std::net::TcpStream, body: &[u8]) {
             Ok(n) => got.extend_from_slice(&buf[..n]),
         }
     }
+    // Like the agent's, operator's and Hubble's servers: /metrics only, 404 elsewhere.
+    let path = got
+        .split(|b| *b == b' ')
+        .nth(1)
+        .map(|p| p.to_vec())
+        .unwrap_or_default();
+    let body: &[u8] = if path == b"/metrics" {
+        body
+    } else {
+        b"404 page not found\n"
+    };
+    let status = if path == b"/metrics" {
+        "200 OK"
+    } else {
+        "404 Not Found"
+    };
     let head = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     let _ = s.write_all(head.as_bytes());

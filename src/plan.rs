@@ -485,7 +485,11 @@ mod tests {
         assert!(v["operator"]["prometheus"].get("serviceMonitor").is_none());
         assert!(v["hubble"]["metrics"].get("serviceMonitor").is_none());
         assert!(v.get("dashboards").is_none());
-        assert!(p.notes.iter().any(|n| n.contains("ServiceMonitors skipped")));
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.contains("ServiceMonitors skipped"))
+        );
     }
 
     #[test]

@@ -178,13 +178,9 @@ impl Scanner {
         // escape newlines, so a line is a sample). Other lines are walked quote by quote.
         let plain = memchr2(b'#', b'\\', rest).is_none();
         if plain && rest.first() == Some(&b'{') {
-            // Without backslashes every `"` opens or closes a value: they must pair up.
+            // A label set ends `"}` (or `",}`, or is `{}`): a value left open does not.
             match memrchr(b'}', rest) {
-                Some(j)
-                    if memchr::memchr_iter(b'"', &rest[..j])
-                        .count()
-                        .is_multiple_of(2) =>
-                {
+                Some(j) if j > 0 && matches!(rest[j - 1], b'"' | b',' | b'{') => {
                     rest = &rest[j + 1..]
                 }
                 _ if truncated => rest = b" 0",
