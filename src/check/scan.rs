@@ -65,59 +65,102 @@ pub fn scan(reader: impl Read) -> io::Result<Scan> {
     Ok(s.finish())
 }
 
-/// Incremental state; `scan` is the usual entry point.
+/// Incremental scanning for bodies that arrive in chunks: `push` each chunk as it comes (lines
+/// may be split anywhere), then `finish`. Only the unfinished last line is kept between chunks.
 #[derive(Default)]
-struct Scanner {
+pub struct Scanner {
     out: Scan,
     /// The last sample name and its running counts, to avoid a hash lookup per line (samples
     /// of one family come together).
     last: Vec<u8>,
     last_stats: NameStats,
+    /// The start of a line whose end has not arrived yet (never more than `BUF` bytes).
+    carry: Vec<u8>,
+    /// Inside a line longer than `BUF` whose start was already judged.
+    skipping: bool,
 }
 
 impl Scanner {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Bytes pushed so far.
+    pub fn bytes(&self) -> u64 {
+        self.out.bytes
+    }
+
     fn feed(&mut self, mut reader: impl Read) -> io::Result<()> {
         let mut buf = vec![0u8; BUF];
-        let mut filled = 0usize;
-        // Inside a line longer than the buffer whose start was already judged.
-        let mut skipping = false;
         loop {
-            let n = match reader.read(&mut buf[filled..]) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            match reader.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => self.push(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
-            };
-            if n == 0 {
-                if filled > 0 && !skipping {
-                    self.line(&buf[..filled]);
-                }
-                return Ok(());
-            }
-            self.out.bytes += n as u64;
-            filled += n;
-            let mut start = 0;
-            while let Some(i) = memchr(b'\n', &buf[start..filled]) {
-                if skipping {
-                    skipping = false;
-                } else {
-                    self.line(&buf[start..start + i]);
-                }
-                start += i + 1;
-            }
-            if start == 0 && filled == buf.len() {
-                if !skipping {
-                    self.line_start(&buf[..filled]);
-                    skipping = true;
-                }
-                filled = 0;
-            } else {
-                buf.copy_within(start..filled, 0);
-                filled -= start;
             }
         }
     }
 
-    fn finish(mut self) -> Scan {
+    /// Scan the next piece of the body. Complete lines are judged where they lie in `chunk`;
+    /// only a line split across chunks is copied.
+    pub fn push(&mut self, chunk: &[u8]) {
+        self.out.bytes += chunk.len() as u64;
+        let mut rest = chunk;
+        if self.skipping || !self.carry.is_empty() {
+            let Some(i) = memchr(b'\n', rest) else {
+                self.hold(rest);
+                return;
+            };
+            if self.skipping {
+                self.skipping = false;
+            } else {
+                let mut line = std::mem::take(&mut self.carry);
+                line.extend_from_slice(&rest[..i]);
+                if line.len() >= BUF {
+                    self.judge(&line[..BUF], true);
+                } else {
+                    self.judge(&line, false);
+                }
+                line.clear();
+                self.carry = line;
+            }
+            rest = &rest[i + 1..];
+        }
+        while let Some(i) = memchr(b'\n', rest) {
+            if i >= BUF {
+                self.judge(&rest[..BUF], true);
+            } else {
+                self.judge(&rest[..i], false);
+            }
+            rest = &rest[i + 1..];
+        }
+        self.hold(rest);
+    }
+
+    /// Keep the start of an unfinished line; once it reaches `BUF` bytes, judge it by that
+    /// start and skip the rest of it.
+    fn hold(&mut self, part: &[u8]) {
+        if self.skipping || part.is_empty() {
+            return;
+        }
+        let room = BUF - self.carry.len();
+        self.carry.extend_from_slice(&part[..part.len().min(room)]);
+        if self.carry.len() >= BUF {
+            let line = std::mem::take(&mut self.carry);
+            self.judge(&line, true);
+            self.carry = line;
+            self.carry.clear();
+            self.skipping = true;
+        }
+    }
+
+    /// The body has ended: judge an unfinished last line and return what was seen.
+    pub fn finish(mut self) -> Scan {
+        if !self.skipping && !self.carry.is_empty() {
+            let line = std::mem::take(&mut self.carry);
+            self.judge(&line, false);
+        }
         self.flush_last();
         self.out
     }
@@ -139,15 +182,6 @@ impl Scanner {
             self.out.first_bad =
                 Some((self.out.lines, String::from_utf8_lossy(shown).into_owned()));
         }
-    }
-
-    fn line(&mut self, line: &[u8]) {
-        self.judge(line, false)
-    }
-
-    /// The first buffer-full of a line too long for the buffer.
-    fn line_start(&mut self, line: &[u8]) {
-        self.judge(line, true)
     }
 
     fn judge(&mut self, line: &[u8], truncated: bool) {
@@ -411,6 +445,29 @@ mod tests {
         }
         assert!(!scan(&b""[..]).unwrap().is_metrics());
         assert!(!scan(&b"# HELP only\n"[..]).unwrap().is_metrics());
+    }
+
+    #[test]
+    fn pushed_chunks_of_any_size_scan_like_one_read() {
+        // Long lines (one exactly BUF, one longer) among short ones, cut at every kind of edge.
+        let mut body = b"a 1\n".to_vec();
+        body.extend_from_slice(b"exact{v=\"");
+        body.extend(std::iter::repeat_n(b'x', BUF - 14));
+        body.extend_from_slice(b"\"} 1\n");
+        body.extend_from_slice(b"long{v=\"");
+        body.extend(std::iter::repeat_n(b'y', BUF * 2));
+        body.extend_from_slice(b"\"} 1\nb 2\nbad line\nc 3");
+        let whole = scan(&body[..]).unwrap();
+        assert_eq!(whole.lines, 6);
+        assert_eq!(whole.bad_lines, 1);
+        assert_eq!(whole.names.len(), 5, "{:?}", whole.sorted_names());
+        for step in [1, 3, 1000, BUF - 1, BUF, BUF + 1, 3 * BUF] {
+            let mut s = Scanner::new();
+            for chunk in body.chunks(step) {
+                s.push(chunk);
+            }
+            assert_eq!(s.finish(), whole, "step {step}");
+        }
     }
 
     #[test]
