@@ -8,7 +8,8 @@
 //! series per endpoint, 20000), CHECK_BENCH_CURL_SAMPLE (nodes for the sequential curl loop, 60),
 //! CHECK_BENCH_CONCURRENCY (passed as --concurrency; default: ciliumon's), CHECK_BENCH_NO_CURL=1
 //! (skip the curl baselines), CHECK_BENCH_JSON=FILE (save the last report), CHECK_BENCH_HOLD=SECS
-//! (start the fleet, print its nodes file and ports, keep it up SECS seconds, measure nothing).
+//! (start the fleet, print its nodes file and ports, keep it up SECS seconds, measure nothing),
+//! CHECK_BENCH_FLEET=async|threads (how the fake nodes are served; async by default).
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener};
@@ -165,8 +166,47 @@ fn respond(mut s: std::net::TcpStream, body: &[u8]) {
     let _ = s.write_all(body);
 }
 
+/// The same answer as `respond`, for the async fleet.
+async fn respond_async(mut s: tokio::net::TcpStream, body: Arc<Vec<u8>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = [0u8; 4096];
+    let mut got = Vec::new();
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        match tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return,
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    let metrics = got.split(|b| *b == b' ').nth(1) == Some(&b"/metrics"[..]);
+    let (status, body): (&str, &[u8]) = if metrics {
+        ("200 OK", &body)
+    } else {
+        ("404 Not Found", b"404 page not found\n")
+    };
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = s.write_all(head.as_bytes()).await;
+    let _ = s.write_all(body).await;
+    let _ = s.shutdown().await;
+}
+
+/// How the fake nodes are served: a thread per connection (`threads`), or one tokio runtime
+/// with a worker a core (`async`, the default: it leaves more of this machine's two cores to
+/// the check being measured, as remote nodes would).
+#[derive(Clone, Copy, PartialEq)]
+enum FleetKind {
+    Threads,
+    Async,
+}
+
 /// Start the fleet; returns the node addresses and the three ports.
-fn fleet(nodes: usize, series: usize) -> (Vec<(Ipv4Addr, &'static str)>, [u16; 3]) {
+fn fleet(
+    nodes: usize,
+    series: usize,
+    kind: FleetKind,
+) -> (Vec<(Ipv4Addr, &'static str)>, [u16; 3]) {
     let bodies: [Arc<Vec<u8>>; 3] = [
         Arc::new(fixture("agent-datadog.txt").into_bytes()),
         Arc::new(fixture("operator-datadog.txt").into_bytes()),
@@ -178,23 +218,45 @@ fn fleet(nodes: usize, series: usize) -> (Vec<(Ipv4Addr, &'static str)>, [u16; 3
         bodies[1].len() >> 10,
         bodies[2].len() >> 10
     );
+    let rt: &'static tokio::runtime::Runtime = Box::leak(Box::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("fleet runtime"),
+    ));
     let ports = [29962u16, 29963, 29965];
     let mut out = Vec::new();
     for i in 0..nodes {
         let ip = Ipv4Addr::new(127, 1, (i / 200) as u8, (i % 200 + 1) as u8);
-        let kind = match i % 20 {
+        let kind_of_node = match i % 20 {
             0 | 10 => "hang",
             5 => "closed",
             _ => "ok",
         };
-        out.push((ip, kind));
-        if kind == "closed" {
+        out.push((ip, kind_of_node));
+        if kind_of_node == "closed" {
             continue;
         }
         for (k, port) in ports.iter().enumerate() {
             let l = TcpListener::bind((ip, *port)).expect("bind fake node (ulimit -n?)");
             let body = bodies[k].clone();
-            let hang = kind == "hang";
+            let hang = kind_of_node == "hang";
+            if kind == FleetKind::Async {
+                l.set_nonblocking(true).unwrap();
+                let _enter = rt.enter();
+                let l = tokio::net::TcpListener::from_std(l).unwrap();
+                rt.spawn(async move {
+                    let mut held = Vec::new();
+                    while let Ok((s, _)) = l.accept().await {
+                        if hang {
+                            held.push(s);
+                        } else {
+                            tokio::spawn(respond_async(s, body.clone()));
+                        }
+                    }
+                });
+                continue;
+            }
             std::thread::Builder::new()
                 .stack_size(64 * 1024)
                 .spawn(move || {
@@ -216,6 +278,15 @@ fn fleet(nodes: usize, series: usize) -> (Vec<(Ipv4Addr, &'static str)>, [u16; 3
     (out, ports)
 }
 
+/// User plus system CPU time of this process (the fleet) or of its waited-for children.
+fn cpu(who: i32) -> Duration {
+    // SAFETY: getrusage with a valid pointer to a zeroed local rusage.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(who, &mut u) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
 fn shell(script: &str) -> Duration {
     let t = Instant::now();
     let _ = Command::new("sh").arg("-c").arg(script).status();
@@ -228,7 +299,12 @@ fn main() {
     let nodes = env_usize("CHECK_BENCH_NODES", 1000);
     let series = env_usize("CHECK_BENCH_SERIES", 20000);
     println!("\n== fleet: {nodes} nodes x 3 ports, 10% accept-and-hang, 5% closed, timeout 1s");
-    let (fleet, ports) = fleet(nodes, series);
+    let kind = match std::env::var("CHECK_BENCH_FLEET").as_deref() {
+        Ok("threads") => FleetKind::Threads,
+        Ok("async") | Err(_) => FleetKind::Async,
+        Ok(other) => panic!("CHECK_BENCH_FLEET={other}: want threads or async"),
+    };
+    let (fleet, ports) = fleet(nodes, series, kind);
     let dir = std::env::temp_dir().join(format!("ciliumon-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let nodes_file = dir.join("nodes");
@@ -268,6 +344,7 @@ fn main() {
     let bin = env!("CARGO_BIN_EXE_ciliumon");
     let mut walls = Vec::new();
     for run in 0..3 {
+        let (fleet0, child0) = (cpu(libc::RUSAGE_SELF), cpu(libc::RUSAGE_CHILDREN));
         let t = Instant::now();
         let out = Command::new(bin)
             .args([
@@ -295,6 +372,10 @@ fn main() {
             .expect("run ciliumon");
         let wall = t.elapsed();
         walls.push(wall);
+        let (fleet_cpu, check_cpu) = (
+            cpu(libc::RUSAGE_SELF) - fleet0,
+            cpu(libc::RUSAGE_CHILDREN) - child0,
+        );
         if let Some(path) = std::env::var_os("CHECK_BENCH_JSON") {
             let _ = std::fs::write(path, &out.stdout);
         }
@@ -306,8 +387,10 @@ fn main() {
                 .unwrap_or(0)
         };
         println!(
-            "ciliumon check run {run}: {:.3} s wall, exit {:?}; agent endpoints pass {} fail {} ({} nodes)",
+            "ciliumon check run {run}: {:.3} s wall, CPU {:.2} s (fleet {:.2} s), exit {:?}; agent endpoints pass {} fail {} ({} nodes)",
             wall.as_secs_f64(),
+            check_cpu.as_secs_f64(),
+            fleet_cpu.as_secs_f64(),
             out.status.code(),
             count("pass"),
             count("fail"),

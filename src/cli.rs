@@ -256,12 +256,14 @@ pub struct CheckArgs {
     /// A family with no samples yet is a failure, not "waiting for traffic"
     #[arg(long)]
     pub strict: bool,
-    /// Time limit for each connection and request
+    /// Time limit for each wait of a request: the connection, the response, every pause in
+    /// the body (the whole check stops after twice this, or --wait)
     #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "2s")]
     pub timeout: Duration,
-    /// How many endpoints to probe at once
-    #[arg(long, value_name = "N", default_value_t = 512)]
-    pub concurrency: usize,
+    /// How many endpoints to probe at once [default: 4096 straight to nodes, 256 through the
+    /// API server]
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
     /// Output format
     #[arg(short = 'o', long, value_enum, default_value_t = ReportOutput::Text)]
     pub output: ReportOutput,

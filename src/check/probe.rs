@@ -1,15 +1,22 @@
-//! HTTP GET of many `/metrics` URLs at once: a bounded pool of threads sharing one ureq agent,
-//! a timeout per request, one overall deadline, and the body scanned as it streams.
+//! HTTP GET of many `/metrics` URLs at once, event-driven: a small tokio runtime (one worker a
+//! core) drives every connection, hyper speaks HTTP/1.1, and each body is scanned chunk by chunk
+//! as it arrives, straight out of hyper's read buffer.
 //!
-//! A hanging endpoint holds one thread for one timeout and no longer; with enough threads the
-//! whole run costs about one timeout however many endpoints hang.
+//! All requests are sent at the start (up to `concurrency` connections in flight), so a hanging
+//! endpoint's timeout runs from the beginning and costs one timeout, never more. `timeout`
+//! bounds every wait (connect, the response head, each pause in the body) and `deadline` bounds
+//! everything: a healthy endpoint that streams a large body steadily is not cut off only
+//! because a thousand others share the CPU with it.
 
-use std::io::Read;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::scan::{self, Scan};
+use http_body_util::Empty;
+use hyper::body::{Body, Bytes, Incoming};
+use hyper_util::rt::TokioIo;
+
+use super::scan::{Scan, Scanner};
 
 /// What to send: the URL and whether to ask for OpenMetrics.
 #[derive(Debug, Clone)]
@@ -20,7 +27,8 @@ pub struct Request {
 
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
-    /// Limit for one request, connect to last body byte.
+    /// Limit for each wait of a request: the connection, the response head, every pause in
+    /// the body.
     pub timeout: Duration,
     /// Nothing is started or waited for after this.
     pub deadline: Instant,
@@ -35,7 +43,7 @@ pub enum Outcome {
     Refused,
     /// The connection was not accepted within the timeout (filtered, or host down).
     ConnectTimeout,
-    /// Connected, but no complete response within the timeout.
+    /// Connected, but no response head within the timeout.
     NoAnswer,
     /// Some other failure to connect or talk HTTP.
     Error(String),
@@ -82,126 +90,253 @@ pub fn raise_fd_limit() {
     });
 }
 
-fn agent(settings: &Settings) -> ureq::Agent {
-    let pool = settings.concurrency.max(1);
-    ureq::Agent::new_with_config(
-        ureq::config::Config::builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(settings.timeout))
-            .max_idle_connections(pool)
-            .max_idle_connections_per_host(pool)
-            .proxy(None)
-            .user_agent(concat!("ciliumon/", env!("CARGO_PKG_VERSION")))
-            .build(),
-    )
+/// How many bodies are read at once. Every request is sent at the start, but bodies are drained
+/// a few at a time: thousands of bulk transfers at once leave each socket waiting its turn with
+/// a full receive window, and TCP's zero-window probes then back off for up to seconds. The
+/// bodies waiting meanwhile sit in the kernel's socket buffers, and their pause timer has not
+/// started.
+const BODIES_AT_ONCE: usize = 32;
+
+/// How large hyper's read buffer for one connection may grow. Bodies are handed over in
+/// pieces of at most this size; a thousand connections in flight hold at most this much each.
+const READ_BUF: usize = 64 * 1024;
+
+/// How many sockets may be open at once: the open-files limit less a margin for everything
+/// else (files, pipes, the runtime's own descriptors).
+fn fd_budget() -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit with a valid pointer to a local rlimit.
+    let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+        lim.rlim_cur as usize
+    } else {
+        1024
+    };
+    soft.saturating_sub(64).max(16)
 }
 
 /// Run every request; the result at index i answers `requests[i]`.
 pub fn run_all(requests: &[Request], settings: &Settings) -> Vec<Probe> {
-    raise_fd_limit();
-    let agent = agent(settings);
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Probe>>> = Mutex::new(vec![None; requests.len()]);
-    let workers = settings.concurrency.clamp(1, requests.len().max(1));
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            let spawned = std::thread::Builder::new()
-                .stack_size(256 * 1024)
-                .spawn_scoped(s, || {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(req) = requests.get(i) else { break };
-                        let probe = one(&agent, req, settings);
-                        results.lock().unwrap()[i] = Some(probe);
-                    }
-                });
-            // Out of threads: the ones already running take the rest.
-            if spawned.is_err() {
-                break;
-            }
-        }
-    });
-    // If not even one worker could start, do the work here.
-    let mut results = results.into_inner().unwrap();
-    for (i, r) in results.iter_mut().enumerate() {
-        if r.is_none() {
-            *r = Some(one(&agent, &requests[i], settings));
-        }
+    if requests.is_empty() {
+        return Vec::new();
     }
-    results
-        .into_iter()
-        .map(|r| r.expect("every request ran"))
-        .collect()
+    raise_fd_limit();
+    let rt = runtime();
+    let settings = *settings;
+    rt.block_on(async move {
+        let gate = Arc::new(tokio::sync::Semaphore::new(
+            settings.concurrency.clamp(1, fd_budget()),
+        ));
+        let bodies = Arc::new(tokio::sync::Semaphore::new(BODIES_AT_ONCE));
+        let tasks: Vec<_> = requests
+            .iter()
+            .cloned()
+            .map(|req| {
+                let gate = gate.clone();
+                let bodies = bodies.clone();
+                tokio::spawn(async move {
+                    let _permit = gate
+                        .acquire_owned()
+                        .await
+                        .expect("the gate is never closed");
+                    one(&req, &settings, &bodies).await
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            out.push(t.await.unwrap_or_else(|e| Probe {
+                outcome: Outcome::Error(format!("the probe failed: {e}")),
+                elapsed: Duration::ZERO,
+            }));
+        }
+        out
+    })
+}
+
+/// One worker thread a core (at most 4: the work is reading sockets, not computing); a
+/// current-thread runtime when threads cannot be had.
+fn runtime() -> tokio::runtime::Runtime {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(4);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name("ciliumon-probe")
+        .enable_all()
+        .build()
+        .or_else(|_| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        })
+        .expect("a tokio runtime")
+}
+
+/// The earlier of `timeout` from now and the overall deadline.
+fn wait_until(settings: &Settings) -> tokio::time::Instant {
+    let limit = Instant::now() + settings.timeout;
+    tokio::time::Instant::from_std(limit.min(settings.deadline))
 }
 
 /// One request, retried while the process is out of file descriptors.
-pub fn one(agent: &ureq::Agent, req: &Request, settings: &Settings) -> Probe {
+async fn one(req: &Request, settings: &Settings, bodies: &tokio::sync::Semaphore) -> Probe {
     let start = Instant::now();
     loop {
-        let now = Instant::now();
-        let Some(left) = settings
-            .deadline
-            .checked_duration_since(now)
-            .filter(|d| !d.is_zero())
-        else {
+        if Instant::now() >= settings.deadline {
             return Probe {
                 outcome: Outcome::NotStarted,
                 elapsed: start.elapsed(),
             };
-        };
-        let outcome = attempt(agent, req, settings.timeout.min(left));
-        if matches!(&outcome, Err(e) if is_out_of_fds(e)) {
-            std::thread::sleep(Duration::from_millis(10));
-            continue;
         }
-        let outcome = outcome.unwrap_or_else(|e| classify(&e));
-        return Probe {
-            outcome,
-            elapsed: start.elapsed(),
+        match attempt(req, settings, bodies).await {
+            Err(Failure::OutOfFds) => tokio::time::sleep(Duration::from_millis(10)).await,
+            Err(Failure::Outcome(outcome)) => {
+                return Probe {
+                    outcome: *outcome,
+                    elapsed: start.elapsed(),
+                };
+            }
+            Ok(outcome) => {
+                return Probe {
+                    outcome,
+                    elapsed: start.elapsed(),
+                };
+            }
+        }
+    }
+}
+
+enum Failure {
+    /// EMFILE/ENFILE on connect: wait for another request to close its socket.
+    OutOfFds,
+    Outcome(Box<Outcome>),
+}
+
+impl From<Outcome> for Failure {
+    fn from(o: Outcome) -> Self {
+        Failure::Outcome(Box::new(o))
+    }
+}
+
+/// The host (without IPv6 brackets), port and path of an `http://` URL.
+fn split_url(url: &str) -> Result<(String, u16, String), String> {
+    let uri: hyper::Uri = url.parse().map_err(|e| format!("bad URL {url}: {e}"))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some(other) => {
+            return Err(format!("{other}:// is not supported here: {url}"));
+        }
+        None => return Err(format!("not an http:// URL: {url}")),
+    }
+    let host = uri.host().ok_or_else(|| format!("no host in {url}"))?;
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let path = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    Ok((host, uri.port_u16().unwrap_or(80), path))
+}
+
+async fn connect(
+    host: &str,
+    port: u16,
+    settings: &Settings,
+) -> Result<tokio::net::TcpStream, Failure> {
+    let until = wait_until(settings);
+    let addrs: Vec<std::net::SocketAddr> =
+        match tokio::time::timeout_at(until, tokio::net::lookup_host((host, port))).await {
+            Ok(Ok(a)) => a.collect(),
+            Ok(Err(e)) => return Err(Outcome::Error(format!("cannot resolve {host}: {e}")).into()),
+            Err(_) => return Err(Outcome::ConnectTimeout.into()),
         };
+    let mut last = Outcome::Error(format!("{host} has no address"));
+    for addr in addrs {
+        match tokio::time::timeout_at(until, tokio::net::TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => return Ok(s),
+            Ok(Err(e)) if matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) => {
+                return Err(Failure::OutOfFds);
+            }
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                last = Outcome::Refused;
+            }
+            Ok(Err(e)) => last = Outcome::Error(format!("connect to {addr}: {e}")),
+            Err(_) => return Err(Outcome::ConnectTimeout.into()),
+        }
+    }
+    Err(last.into())
+}
+
+/// Connect, send a GET with this Accept header and wait for the response head.
+async fn open(
+    url: &str,
+    accept: &str,
+    settings: &Settings,
+) -> Result<hyper::Response<Incoming>, Failure> {
+    let (host, port, path) = split_url(url).map_err(Outcome::Error)?;
+    let stream = connect(&host, port, settings).await?;
+    let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+        .max_buf_size(READ_BUF)
+        .handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
+        .await
+        .map_err(|e| Outcome::Error(format!("HTTP handshake: {e}")))?;
+    // The connection's I/O runs beside this task; errors surface through the response or body.
+    tokio::spawn(conn);
+    let authority = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let request = hyper::Request::get(path)
+        .header(hyper::header::HOST, authority)
+        .header(hyper::header::ACCEPT, accept)
+        .header(
+            hyper::header::USER_AGENT,
+            concat!("ciliumon/", env!("CARGO_PKG_VERSION")),
+        )
+        .header(hyper::header::CONNECTION, "close")
+        .body(Empty::new())
+        .map_err(|e| Outcome::Error(format!("bad request: {e}")))?;
+    match tokio::time::timeout_at(wait_until(settings), sender.send_request(request)).await {
+        Err(_) => Err(Outcome::NoAnswer.into()),
+        Ok(Err(e)) => Err(Outcome::Error(describe(&e)).into()),
+        Ok(Ok(r)) => Ok(r),
     }
 }
 
-fn is_out_of_fds(e: &ureq::Error) -> bool {
-    matches!(e, ureq::Error::Io(io) if matches!(io.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)))
-}
-
-fn classify(e: &ureq::Error) -> Outcome {
-    use ureq::Error;
-    use ureq::Timeout;
-    match e {
-        Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => Outcome::Refused,
-        Error::Timeout(Timeout::Connect | Timeout::Resolve) => Outcome::ConnectTimeout,
-        Error::Timeout(_) => Outcome::NoAnswer,
-        Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => Outcome::NoAnswer,
-        other => Outcome::Error(other.to_string()),
-    }
-}
-
-fn attempt(agent: &ureq::Agent, req: &Request, timeout: Duration) -> Result<Outcome, ureq::Error> {
+async fn attempt(
+    req: &Request,
+    settings: &Settings,
+    bodies: &tokio::sync::Semaphore,
+) -> Result<Outcome, Failure> {
     let accept = if req.openmetrics {
         ACCEPT_OPENMETRICS
     } else {
         ACCEPT_TEXT
     };
-    let mut resp = agent
-        .get(&req.url)
-        .config()
-        .timeout_global(Some(timeout))
-        .build()
-        .header("Accept", accept)
-        .call()?;
+    let resp = open(&req.url, accept, settings).await?;
     let status = resp.status().as_u16();
     let content_type = resp
         .headers()
-        .get("content-type")
+        .get(hyper::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let mut reader = resp.body_mut().as_reader();
+    let mut body = resp.into_body();
     if status != 200 {
         let mut start = Vec::with_capacity(512);
-        let _ = reader.by_ref().take(2048).read_to_end(&mut start);
+        while start.len() < 2048 {
+            match next_chunk(&mut body, settings).await {
+                Chunk::Data(d) => start.extend_from_slice(&d[..d.len().min(2048 - start.len())]),
+                Chunk::End | Chunk::TimedOut | Chunk::Failed(_) => break,
+            }
+        }
         return Ok(Outcome::Http {
             status,
             content_type,
@@ -210,43 +345,122 @@ fn attempt(agent: &ureq::Agent, req: &Request, timeout: Duration) -> Result<Outc
             cut_short: None,
         });
     }
-    let mut counted = Counting {
-        inner: reader,
-        bytes: 0,
-    };
-    match scan::scan(&mut counted) {
-        Ok(scan) => Ok(Outcome::Http {
+    let deadline = tokio::time::Instant::from_std(settings.deadline);
+    let Ok(Ok(_turn)) = tokio::time::timeout_at(deadline, bodies.acquire()).await else {
+        return Ok(Outcome::Http {
             status,
             content_type,
-            scan: Some(scan),
+            scan: None,
             body_start: None,
-            cut_short: None,
-        }),
-        Err(e) => {
-            let why = match e.kind() {
-                std::io::ErrorKind::TimedOut => "timed out".to_string(),
-                _ => e.to_string(),
-            };
-            Ok(Outcome::Http {
-                status,
-                content_type,
-                scan: None,
-                body_start: None,
-                cut_short: Some(format!("{why} after {} bytes of the body", counted.bytes)),
-            })
+            cut_short: Some("the overall deadline came before the body could be read".into()),
+        });
+    };
+    let mut scanner = Scanner::new();
+    let cut = loop {
+        match next_chunk(&mut body, settings).await {
+            Chunk::Data(d) => scanner.push(&d),
+            Chunk::End => break None,
+            Chunk::TimedOut => break Some("timed out".to_string()),
+            Chunk::Failed(why) => break Some(why),
+        }
+    };
+    let (scan, cut_short) = match cut {
+        None => (Some(scanner.finish()), None),
+        Some(why) => (
+            None,
+            Some(format!("{why} after {} bytes of the body", scanner.bytes())),
+        ),
+    };
+    Ok(Outcome::Http {
+        status,
+        content_type,
+        scan,
+        body_start: None,
+        cut_short,
+    })
+}
+
+enum Chunk {
+    Data(Bytes),
+    End,
+    TimedOut,
+    Failed(String),
+}
+
+/// The next piece of the body, waiting at most one timeout (and never past the deadline).
+async fn next_chunk(body: &mut Incoming, settings: &Settings) -> Chunk {
+    let until = wait_until(settings);
+    loop {
+        let frame = std::future::poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx));
+        match tokio::time::timeout_at(until, frame).await {
+            Err(_) => return Chunk::TimedOut,
+            Ok(None) => return Chunk::End,
+            Ok(Some(Err(e))) => return Chunk::Failed(describe(&e)),
+            Ok(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    return Chunk::Data(data);
+                }
+                // Trailers: nothing to scan, keep reading.
+            }
         }
     }
 }
 
-struct Counting<R> {
-    inner: R,
-    bytes: u64,
+/// hyper's error with its cause (`connection closed before message completed`, a parse error).
+fn describe(e: &hyper::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
 }
 
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.bytes += n as u64;
-        Ok(n)
-    }
+/// GET a small document whole (JSON through kubectl proxy): its status and at most `limit`
+/// bytes of body, with the same timeouts as a probe.
+pub fn fetch(url: &str, timeout: Duration, limit: usize) -> Result<(u16, Vec<u8>), String> {
+    let settings = Settings {
+        timeout,
+        deadline: Instant::now() + timeout * 2,
+        concurrency: 1,
+    };
+    let failed = |o: Outcome| match o {
+        Outcome::Refused => "connection refused".to_string(),
+        Outcome::ConnectTimeout => format!("no connection within {timeout:?}"),
+        Outcome::NoAnswer => format!("no answer within {timeout:?}"),
+        Outcome::NotStarted => "out of time".to_string(),
+        Outcome::Error(e) => e,
+        Outcome::Http { status, .. } => format!("HTTP {status}"),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
+    rt.block_on(async {
+        let resp = loop {
+            match open(url, "application/json, */*;q=0.5", &settings).await {
+                Ok(r) => break r,
+                Err(Failure::OutOfFds) => tokio::time::sleep(Duration::from_millis(10)).await,
+                Err(Failure::Outcome(o)) => return Err(failed(*o)),
+            }
+        };
+        let status = resp.status().as_u16();
+        let mut body = resp.into_body();
+        let mut out = Vec::new();
+        loop {
+            match next_chunk(&mut body, &settings).await {
+                Chunk::Data(d) if out.len() + d.len() > limit => {
+                    return Err(format!("the answer is larger than {limit} bytes"));
+                }
+                Chunk::Data(d) => out.extend_from_slice(&d),
+                Chunk::End => return Ok((status, out)),
+                Chunk::TimedOut => {
+                    return Err(format!("timed out after {} bytes of the body", out.len()));
+                }
+                Chunk::Failed(why) => return Err(why),
+            }
+        }
+    })
 }

@@ -61,7 +61,7 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs, ui: Ui) -> Result<Code> {
 /// (`check` on stdout; `setup` after its steps).
 pub fn report(global: &GlobalArgs, args: &CheckArgs) -> Result<Report> {
     let ports = ports(args)?;
-    if args.concurrency == 0 {
+    if args.concurrency == Some(0) {
         return Err(Failure::bad_input("invalid --concurrency 0: must be at least 1").into());
     }
     if args.timeout.is_zero() {
@@ -395,7 +395,13 @@ fn probe_and_judge(
         let settings = Settings {
             timeout: args.timeout,
             deadline: overall,
-            concurrency: args.concurrency,
+            concurrency: args.concurrency.unwrap_or(if ctx.via_proxy {
+                // One kubectl proxy, one API server: stay well inside its in-flight limit
+                // (--max-requests-inflight, 400 by default).
+                256
+            } else {
+                4096
+            }),
         };
         for (&i, p) in pending.iter().zip(probe::run_all(&requests, &settings)) {
             probes[i] = Some(p);

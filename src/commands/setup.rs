@@ -502,7 +502,7 @@ fn verify(
         wait: Some(wait),
         strict: false,
         timeout: Duration::from_secs(2),
-        concurrency: 512,
+        concurrency: None,
         output: ReportOutput::Json,
     };
     let mut g = global.clone();

@@ -23,6 +23,14 @@ enum Serve {
     Status(u16),
     /// Accept and never answer.
     Hang,
+    /// Answer 200 with this body in `pieces` writes, `pause` apart; with `stop`, go silent
+    /// (connection open) after half the pieces.
+    Drip {
+        body: Arc<Vec<u8>>,
+        pieces: usize,
+        pause: Duration,
+        stop: bool,
+    },
 }
 
 fn prom(body: Vec<u8>) -> Serve {
@@ -68,6 +76,26 @@ fn spawn_server(listener: TcpListener, serve: Serve) -> SocketAddr {
                 Serve::Body(ct, body) => {
                     read_request(&mut stream);
                     respond(&mut stream, 200, ct, &body);
+                }
+                Serve::Drip {
+                    body,
+                    pieces,
+                    pause,
+                    stop,
+                } => {
+                    read_request(&mut stream);
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = stream.write_all(head.as_bytes());
+                    for (i, piece) in body.chunks(body.len().div_ceil(pieces)).enumerate() {
+                        if stop && i == pieces / 2 {
+                            std::thread::sleep(Duration::from_secs(60));
+                        }
+                        std::thread::sleep(pause);
+                        let _ = stream.write_all(piece);
+                    }
                 }
             });
         }
@@ -301,6 +329,52 @@ fn accept_and_never_answer_costs_one_timeout() {
             .as_str()
             .unwrap()
             .contains("600ms")
+    );
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+#[test]
+fn a_steady_body_longer_than_the_timeout_is_read_to_the_end() {
+    // 6 pieces 120 ms apart: over 700 ms in all, more than --timeout 600ms, but each pause is
+    // well inside it (and the whole inside the overall deadline, twice the timeout).
+    let drip = Serve::Drip {
+        body: Arc::new(fixture("agent-datadog.txt")),
+        pieces: 6,
+        pause: Duration::from_millis(120),
+        stop: false,
+    };
+    let (out, j, took) = one_node_with(0, drip, &["--timeout", "600ms"]);
+    let agent = &j["nodes"][0]["agent"];
+    assert_eq!(agent["status"], "pass", "{agent}");
+    assert_eq!(agent["samples"], 975);
+    assert!(agent["elapsed_ms"].as_u64().unwrap() >= 700, "{agent}");
+    assert!(took >= Duration::from_millis(700), "{took:?}");
+    // The node under test serves only the agent port.
+    assert_eq!(
+        j["nodes"][0]["operator"]["summary"],
+        "not here",
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn a_body_that_goes_silent_is_cut_short_after_one_timeout() {
+    let stall = Serve::Drip {
+        body: Arc::new(fixture("agent-datadog.txt")),
+        pieces: 4,
+        pause: Duration::from_millis(10),
+        stop: true,
+    };
+    let (out, j, took) = one_node_with(0, stall, &["--timeout", "500ms"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let agent = &j["nodes"][0]["agent"];
+    assert_eq!(agent["summary"], "cut short", "{agent}");
+    let detail = agent["detail"].as_str().unwrap();
+    let half = fixture("agent-datadog.txt").len().div_ceil(4) * 2;
+    assert!(
+        detail.contains(&format!("timed out after {half} bytes")),
+        "{detail}"
     );
     assert!(took < Duration::from_secs(5), "{took:?}");
 }
