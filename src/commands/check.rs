@@ -756,16 +756,15 @@ fn in_cluster(mut ctx: Context, global: &GlobalArgs, args: &CheckArgs, ns: &str)
                     t,
                 )
                 .ok();
-                let selector = proms.as_ref().and_then(|p| {
-                    p["items"].as_array()?.first()?["spec"]["serviceMonitorSelector"]["matchLabels"]
-                        .as_object()
-                        .cloned()
+                // The Prometheus behind the `prometheus-operated` service: one in its namespace.
+                let prometheus = proms.as_ref().and_then(|p| {
+                    let items = p["items"].as_array()?;
+                    items
+                        .iter()
+                        .find(|i| i["metadata"]["namespace"] == pns.as_str())
+                        .or_else(|| items.first())
                 });
-                checks.extend(cluster::judge_targets(
-                    &v,
-                    monitors.as_ref(),
-                    selector.as_ref(),
-                ));
+                checks.extend(cluster::judge_targets(&v, monitors.as_ref(), prometheus));
             }
             Err(e) => checks.push(Finding::new(
                 Status::Warn,
