@@ -1,12 +1,8 @@
 //! Cluster mode: what the API server says about Cilium (agent and operator pods, the
 //! `cilium-config` ConfigMap, L7 policies, kube-prometheus-stack's Prometheus), read with
-//! `kubectl get --raw` (no discovery, JSON out) and one `kubectl proxy` on a loopback port that
-//! carries every pod-proxy scrape.
+//! `kubectl get --raw` (no discovery, JSON out; see `crate::kubectl`) and, through the one
+//! `kubectl proxy` on a loopback port that carries every pod-proxy scrape, Prometheus' own API.
 
-use std::ffi::OsString;
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow};
@@ -14,116 +10,6 @@ use serde_json::Value;
 
 use super::selector::{self, Selector, Verdict};
 use super::{Finding, L7Policies, Status};
-
-/// How to run kubectl: which binary, kubeconfig and context. KUBECONFIG is inherited.
-#[derive(Debug, Clone)]
-pub struct Kubectl {
-    pub bin: PathBuf,
-    pub kubeconfig: Option<PathBuf>,
-    pub context: Option<String>,
-}
-
-impl Kubectl {
-    fn args(&self, rest: &[&str]) -> Vec<OsString> {
-        let mut v: Vec<OsString> = Vec::new();
-        if let Some(k) = &self.kubeconfig {
-            v.push("--kubeconfig".into());
-            v.push(k.into());
-        }
-        if let Some(c) = &self.context {
-            v.push("--context".into());
-            v.push(c.into());
-        }
-        v.extend(rest.iter().map(OsString::from));
-        v
-    }
-
-    /// `kubectl get --raw PATH`, parsed as JSON. The error is kubectl's own message.
-    pub fn get_raw(&self, path: &str) -> Result<Value> {
-        let out = duct::cmd(
-            &self.bin,
-            self.args(&["get", "--raw", path, "--request-timeout=20s"]),
-        )
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
-        .with_context(|| format!("could not run {}", self.bin.display()))?;
-        if !out.status.success() {
-            let msg = String::from_utf8_lossy(&out.stderr).trim().to_string();
-            return Err(anyhow!(
-                "{}",
-                if msg.is_empty() {
-                    format!("kubectl exited with {}", out.status)
-                } else {
-                    msg
-                }
-            ));
-        }
-        serde_json::from_slice(&out.stdout)
-            .with_context(|| format!("kubectl get --raw {path}: not JSON"))
-    }
-
-    /// Start `kubectl proxy --port=0` and wait for the port it chose.
-    pub fn proxy(&self) -> Result<Proxy> {
-        let handle = duct::cmd(
-            &self.bin,
-            self.args(&[
-                "proxy",
-                "--port=0",
-                "--address=127.0.0.1",
-                "--keepalive=30s",
-            ]),
-        )
-        .stderr_to_stdout()
-        .reader()
-        .with_context(|| format!("could not start {} proxy", self.bin.display()))?;
-        let handle = std::sync::Arc::new(handle);
-        let (tx, rx) = mpsc::channel();
-        let reader = handle.clone();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(&*reader).lines();
-            let mut seen = Vec::new();
-            for line in lines.by_ref() {
-                let Ok(line) = line else { break };
-                if let Some(addr) = line.trim().strip_prefix("Starting to serve on ") {
-                    let _ = tx.send(Ok(addr.trim().to_string()));
-                    // Keep draining so kubectl never blocks on a full pipe.
-                    for _ in lines.by_ref() {}
-                    return;
-                }
-                seen.push(line);
-            }
-            let _ = tx.send(Err(seen.join("\n")));
-        });
-        match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(Ok(addr)) => Ok(Proxy {
-                base: format!("http://{addr}"),
-                handle,
-            }),
-            Ok(Err(output)) => {
-                let _ = handle.kill();
-                Err(anyhow!("kubectl proxy exited: {}", output.trim()))
-            }
-            Err(_) => {
-                let _ = handle.kill();
-                Err(anyhow!("kubectl proxy did not report its port within 20s"))
-            }
-        }
-    }
-}
-
-/// A running `kubectl proxy`; killed on drop.
-pub struct Proxy {
-    pub base: String,
-    handle: std::sync::Arc<duct::ReaderHandle>,
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.handle.kill();
-    }
-}
 
 /// A Cilium pod as the check needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]

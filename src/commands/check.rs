@@ -9,13 +9,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 
 use crate::catalogue::{self, Component};
-use crate::check::cluster::{self, Kubectl};
+use crate::check::cluster;
 use crate::check::probe::{self, Probe, Request, Settings};
 use crate::check::{
     self as model, Context, Endpoint, Expected, Finding, L7Policies, Mode, NodeRow, Report, Status,
 };
 use crate::cli::{CheckArgs, GlobalArgs, ReportOutput};
+use crate::cluster::Kube;
 use crate::exit::{Code, Failure};
+use crate::kubectl::Kubectl;
 use crate::ui::{ColorChoice, Ui};
 use crate::version::Version;
 
@@ -494,8 +496,7 @@ fn find_kubectl() -> Result<std::path::PathBuf> {
 fn in_cluster(mut ctx: Context, global: &GlobalArgs, args: &CheckArgs, ns: &str) -> Result<Report> {
     let kubectl = Kubectl {
         bin: find_kubectl()?,
-        kubeconfig: global.kubeconfig.clone(),
-        context: global.kube_context.clone(),
+        kube: Kube::from_global(global),
     };
     let pods_path =
         |selector: &str| format!("/api/v1/namespaces/{ns}/pods?labelSelector={selector}");
