@@ -13,8 +13,9 @@ use serde::Serialize;
 use crate::cli::GlobalArgs;
 use crate::config::Config;
 use crate::exit::Failure;
+use crate::kubectl::Kubectl;
 use crate::plan::Target;
-use crate::run::{self, Limits};
+use crate::run::{self, CaptureError, Limits};
 use crate::version::Version;
 
 /// How long a read-only query may take.
@@ -33,7 +34,8 @@ pub struct Tools {
     pub kubectl_version: String,
 }
 
-/// Which kubeconfig and context to use; passed to every helm and kubectl call.
+/// Which kubeconfig and context to use; passed to every helm and kubectl call (kubectl's flags:
+/// `crate::kubectl::Kubectl::argv`).
 #[derive(Debug, Clone, Default)]
 pub struct Kube {
     pub context: Option<String>,
@@ -45,17 +47,6 @@ impl Kube {
         let mut v = Vec::new();
         if let Some(c) = &self.context {
             v.extend(["--kube-context".to_string(), c.clone()]);
-        }
-        if let Some(k) = &self.kubeconfig {
-            v.extend(["--kubeconfig".to_string(), k.display().to_string()]);
-        }
-        v
-    }
-
-    pub fn kubectl_flags(&self) -> Vec<String> {
-        let mut v = Vec::new();
-        if let Some(c) = &self.context {
-            v.extend(["--context".to_string(), c.clone()]);
         }
         if let Some(k) = &self.kubeconfig {
             v.extend(["--kubeconfig".to_string(), k.display().to_string()]);
@@ -134,24 +125,29 @@ pub fn find_tool(tool: &str, path_var: Option<&OsStr>, cwd: &Path) -> Result<Pat
 
 /// Run a read-only query; a failure is a preflight error carrying the tool's own message.
 fn query(program: &Path, args: &[String], what: &str) -> Result<String> {
-    let f = run::exec(program, args, None, Limits::new(QUERY_TIMEOUT), None)
-        .with_context(|| format!("cannot start {}", program.display()))?;
-    if run::interrupted() || f.ended == run::Ended::Interrupted {
-        return Err(Failure::new(
+    run::capture(program, args, Limits::new(QUERY_TIMEOUT)).map_err(|e| preflight_error(e, what))
+}
+
+/// A kubectl query with the context and kubeconfig, as `query`.
+fn query_kubectl(kubectl: &Kubectl, rest: &[&str], what: &str) -> Result<String> {
+    kubectl
+        .run(rest, Limits::new(QUERY_TIMEOUT))
+        .map_err(|e| preflight_error(e, what))
+}
+
+/// A query that gave no answer: "`what` failed: why" (a preflight failure), or Ctrl-C.
+fn preflight_error(e: CaptureError, what: &str) -> anyhow::Error {
+    match e {
+        CaptureError::Start { .. } => e.into(),
+        CaptureError::Interrupted => Failure::new(
             crate::exit::Code::Interrupted,
             "interrupted during preflight; nothing was changed",
         )
-        .into());
+        .into(),
+        CaptureError::TimedOut(_) | CaptureError::Failed(_) => {
+            Failure::preflight(format!("{what} failed: {e}")).into()
+        }
     }
-    if !f.success() {
-        let why = if f.ended == run::Ended::TimedOut {
-            format!("no answer within {}s", QUERY_TIMEOUT.as_secs())
-        } else {
-            f.message()
-        };
-        return Err(Failure::preflight(format!("{what} failed: {why}")).into());
-    }
-    Ok(f.stdout)
 }
 
 /// `helm version --short` → (`v3.17.2+gcc0bbbd`, (3, 17)).
@@ -284,11 +280,15 @@ pub fn preflight(tools: Tools, want: &Want<'_>) -> Result<Preflight> {
     let argv = |base: &[&str], flags: Vec<String>| -> Vec<String> {
         base.iter().map(|s| s.to_string()).chain(flags).collect()
     };
+    let kubectl = Kubectl {
+        bin: tools.kubectl.clone(),
+        kube: kube.clone(),
+    };
 
     // Which context will be changed.
     let context = match &kube.context {
         Some(c) => c.clone(),
-        None => query(&tools.kubectl, &argv(&["config", "current-context"], kube.kubectl_flags()), "`kubectl config current-context`")
+        None => query_kubectl(&kubectl, &["config", "current-context"], "`kubectl config current-context`")
             .map_err(|e| {
                 anyhow::Error::new(
                     Failure::preflight(format!("{e:#}")).hint("point KUBECONFIG or --kubeconfig at your cluster's kubeconfig, or name a context with --kube-context"),
@@ -299,7 +299,7 @@ pub fn preflight(tools: Tools, want: &Want<'_>) -> Result<Preflight> {
     };
 
     // Reachable?
-    let out = query(&tools.kubectl, &argv(&["version", "-o", "json", "--request-timeout=15s"], kube.kubectl_flags()), "kubectl")
+    let out = query_kubectl(&kubectl, &["version", "-o", "json", "--request-timeout=15s"], "kubectl")
         .map_err(|e| {
             let msg = format!("{e:#}");
             let msg = msg.strip_prefix("kubectl failed: ").unwrap_or(&msg);

@@ -13,6 +13,7 @@ pub mod config;
 pub mod diff;
 pub mod duration;
 pub mod exit;
+pub mod kubectl;
 pub mod plan;
 pub mod render;
 pub mod run;

@@ -8,6 +8,7 @@
 //! - Files the steps read are written 0600 (in a 0700 directory) before the first step and
 //!   removed afterwards; secrets come from the environment and are masked in every output.
 
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -152,9 +153,20 @@ pub fn exec(
     limits: Limits,
     on_line: Option<LineSink<'_>>,
 ) -> io::Result<Finished> {
+    exec_argv(program, args, dir, limits, on_line)
+}
+
+/// `exec` for any argv (a path that is not UTF-8 stays as it is).
+fn exec_argv<A: AsRef<OsStr>>(
+    program: &Path,
+    args: &[A],
+    dir: Option<&Path>,
+    limits: Limits,
+    on_line: Option<LineSink<'_>>,
+) -> io::Result<Finished> {
     let (out_r, out_w) = io::pipe()?;
     let (err_r, err_w) = io::pipe()?;
-    let mut expr = duct::cmd(program, args)
+    let mut expr = duct::cmd(program, args.iter().map(AsRef::as_ref))
         .stdin_null()
         .stdout_file(out_w)
         .stderr_file(err_w)
@@ -253,6 +265,74 @@ fn stop_group(handle: &duct::Handle, pgid: i32, grace: Duration) {
         let _ = handle.kill();
         let _ = handle.wait();
     }
+}
+
+/// Why a read-only command run with [`capture`] gave no answer.
+#[derive(Debug)]
+pub enum CaptureError {
+    /// It could not be started.
+    Start { program: PathBuf, source: io::Error },
+    /// Ctrl-C while a plan was running.
+    Interrupted,
+    /// It did not end within its time limit and was stopped.
+    TimedOut(Duration),
+    /// It ended badly: its own message (stderr, else stdout), or how it ended when it said
+    /// nothing.
+    Failed(String),
+}
+
+impl std::fmt::Display for CaptureError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // The io error is the source: `{:#}` prints both.
+            CaptureError::Start { program, .. } => write!(f, "cannot start {}", program.display()),
+            CaptureError::Interrupted => f.write_str("interrupted"),
+            CaptureError::TimedOut(t) => write!(f, "no answer within {}s", t.as_secs()),
+            CaptureError::Failed(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for CaptureError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CaptureError::Start { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Run a read-only command (a query, not a step) as `exec` does, within `limits`: its stdout
+/// when it exits 0.
+pub fn capture<A: AsRef<OsStr>>(
+    program: &Path,
+    args: &[A],
+    limits: Limits,
+) -> Result<String, CaptureError> {
+    let f = exec_argv(program, args, None, limits, None).map_err(|source| CaptureError::Start {
+        program: program.to_path_buf(),
+        source,
+    })?;
+    if interrupted() || f.ended == Ended::Interrupted {
+        return Err(CaptureError::Interrupted);
+    }
+    if f.ended == Ended::TimedOut {
+        return Err(CaptureError::TimedOut(limits.timeout));
+    }
+    if !f.success() {
+        let message = f.message();
+        return Err(CaptureError::Failed(if message.trim().is_empty() {
+            let name = program.file_name().unwrap_or(program.as_os_str());
+            match f.ended {
+                Ended::Signalled(sig) => format!("{} was killed by signal {sig}", name.display()),
+                Ended::Exited(code) => format!("{} exited with code {code}", name.display()),
+                _ => format!("{} failed", name.display()),
+            }
+        } else {
+            message
+        }));
+    }
+    Ok(f.stdout)
 }
 
 /// The last `n` lines of `text`.

@@ -1,128 +1,15 @@
 //! Cluster mode: what the API server says about Cilium (agent and operator pods, the
 //! `cilium-config` ConfigMap, L7 policies, kube-prometheus-stack's Prometheus), read with
-//! `kubectl get --raw` (no discovery, JSON out) and one `kubectl proxy` on a loopback port that
-//! carries every pod-proxy scrape.
+//! `kubectl get --raw` (no discovery, JSON out; see `crate::kubectl`) and, through the one
+//! `kubectl proxy` on a loopback port that carries every pod-proxy scrape, Prometheus' own API.
 
-use std::ffi::OsString;
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow};
 use serde_json::Value;
 
+use super::selector::{self, Selector, Verdict};
 use super::{Finding, L7Policies, Status};
-
-/// How to run kubectl: which binary, kubeconfig and context. KUBECONFIG is inherited.
-#[derive(Debug, Clone)]
-pub struct Kubectl {
-    pub bin: PathBuf,
-    pub kubeconfig: Option<PathBuf>,
-    pub context: Option<String>,
-}
-
-impl Kubectl {
-    fn args(&self, rest: &[&str]) -> Vec<OsString> {
-        let mut v: Vec<OsString> = Vec::new();
-        if let Some(k) = &self.kubeconfig {
-            v.push("--kubeconfig".into());
-            v.push(k.into());
-        }
-        if let Some(c) = &self.context {
-            v.push("--context".into());
-            v.push(c.into());
-        }
-        v.extend(rest.iter().map(OsString::from));
-        v
-    }
-
-    /// `kubectl get --raw PATH`, parsed as JSON. The error is kubectl's own message.
-    pub fn get_raw(&self, path: &str) -> Result<Value> {
-        let out = duct::cmd(
-            &self.bin,
-            self.args(&["get", "--raw", path, "--request-timeout=20s"]),
-        )
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
-        .with_context(|| format!("could not run {}", self.bin.display()))?;
-        if !out.status.success() {
-            let msg = String::from_utf8_lossy(&out.stderr).trim().to_string();
-            return Err(anyhow!(
-                "{}",
-                if msg.is_empty() {
-                    format!("kubectl exited with {}", out.status)
-                } else {
-                    msg
-                }
-            ));
-        }
-        serde_json::from_slice(&out.stdout)
-            .with_context(|| format!("kubectl get --raw {path}: not JSON"))
-    }
-
-    /// Start `kubectl proxy --port=0` and wait for the port it chose.
-    pub fn proxy(&self) -> Result<Proxy> {
-        let handle = duct::cmd(
-            &self.bin,
-            self.args(&[
-                "proxy",
-                "--port=0",
-                "--address=127.0.0.1",
-                "--keepalive=30s",
-            ]),
-        )
-        .stderr_to_stdout()
-        .reader()
-        .with_context(|| format!("could not start {} proxy", self.bin.display()))?;
-        let handle = std::sync::Arc::new(handle);
-        let (tx, rx) = mpsc::channel();
-        let reader = handle.clone();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(&*reader).lines();
-            let mut seen = Vec::new();
-            for line in lines.by_ref() {
-                let Ok(line) = line else { break };
-                if let Some(addr) = line.trim().strip_prefix("Starting to serve on ") {
-                    let _ = tx.send(Ok(addr.trim().to_string()));
-                    // Keep draining so kubectl never blocks on a full pipe.
-                    for _ in lines.by_ref() {}
-                    return;
-                }
-                seen.push(line);
-            }
-            let _ = tx.send(Err(seen.join("\n")));
-        });
-        match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(Ok(addr)) => Ok(Proxy {
-                base: format!("http://{addr}"),
-                handle,
-            }),
-            Ok(Err(output)) => {
-                let _ = handle.kill();
-                Err(anyhow!("kubectl proxy exited: {}", output.trim()))
-            }
-            Err(_) => {
-                let _ = handle.kill();
-                Err(anyhow!("kubectl proxy did not report its port within 20s"))
-            }
-        }
-    }
-}
-
-/// A running `kubectl proxy`; killed on drop.
-pub struct Proxy {
-    pub base: String,
-    handle: std::sync::Arc<duct::ReaderHandle>,
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.handle.kill();
-    }
-}
 
 /// A Cilium pod as the check needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,14 +152,23 @@ pub fn prometheus_service(list: &Value) -> Option<(String, String, u16)> {
 }
 
 /// The three jobs a Cilium install creates ServiceMonitors for, the helm value that enables
-/// each, and how to recognise its scrape pool.
-const JOBS: [(&str, &str); 3] = [
-    ("cilium-agent", "prometheus.serviceMonitor.enabled=true"),
+/// each, and the helm value that sets its ServiceMonitor's labels.
+const JOBS: [(&str, &str, &str); 3] = [
+    (
+        "cilium-agent",
+        "prometheus.serviceMonitor.enabled=true",
+        "prometheus.serviceMonitor.labels",
+    ),
     (
         "cilium-operator",
         "operator.prometheus.serviceMonitor.enabled=true",
+        "operator.prometheus.serviceMonitor.labels",
     ),
-    ("hubble", "hubble.metrics.serviceMonitor.enabled=true"),
+    (
+        "hubble",
+        "hubble.metrics.serviceMonitor.enabled=true",
+        "hubble.metrics.serviceMonitor.labels",
+    ),
 ];
 
 fn target_matches(job: &str, t: &Value) -> bool {
@@ -289,19 +185,112 @@ fn target_matches(job: &str, t: &Value) -> bool {
     hit(pool) || hit(label)
 }
 
-/// Judge Prometheus' `/api/v1/targets` answer; `monitors` (ServiceMonitor list) and `selector`
-/// (Prometheus' `serviceMonitorSelector.matchLabels`) explain absent targets.
+/// The label every namespace carries with its own name (Kubernetes 1.21+): the one namespace
+/// label known without reading the Namespace.
+const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+/// Whether Prometheus' `serviceMonitorNamespaceSelector` lets it look in the ServiceMonitor's
+/// namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Namespaces {
+    Selected,
+    /// It does not: why.
+    Not(String),
+    /// Could not be told: why.
+    Unknown(String),
+}
+
+fn namespace_check(prometheus: &Value, sm_ns: Option<&str>) -> Namespaces {
+    let raw = &prometheus["spec"]["serviceMonitorNamespaceSelector"];
+    let parsed = match selector::parse(raw) {
+        Ok(s) => s,
+        Err(e) => {
+            return Namespaces::Not(format!(
+                "Prometheus' serviceMonitorNamespaceSelector is not valid: {e}"
+            ));
+        }
+    };
+    let Some(sm_ns) = sm_ns else {
+        return Namespaces::Unknown(
+            "could not check Prometheus' serviceMonitorNamespaceSelector: the ServiceMonitor's namespace is not known".into(),
+        );
+    };
+    if parsed == Selector::Null {
+        // Prometheus Operator: a null namespace selector is the Prometheus' own namespace only.
+        return match prometheus["metadata"]["namespace"].as_str() {
+            Some(own) if own == sm_ns => Namespaces::Selected,
+            Some(own) => Namespaces::Not(format!(
+                "Prometheus' serviceMonitorNamespaceSelector is not set, so it looks for ServiceMonitors in its own namespace {own} only, not in {sm_ns}; set it to {{}} for every namespace"
+            )),
+            None => Namespaces::Unknown(
+                "could not check Prometheus' serviceMonitorNamespaceSelector: it is not set (the Prometheus' own namespace only) and that namespace is not known".into(),
+            ),
+        };
+    }
+    let labels = serde_json::json!({ NAMESPACE_NAME_LABEL: sm_ns });
+    match selector::evaluate(&parsed, &labels, |k| k == NAMESPACE_NAME_LABEL) {
+        Verdict::Selected | Verdict::Nothing => Namespaces::Selected,
+        Verdict::Fails(f) => Namespaces::Not(format!(
+            "Prometheus' serviceMonitorNamespaceSelector does not select namespace {sm_ns}: it {}",
+            selector::explain(&f)
+        )),
+        Verdict::Unknown(reqs) => Namespaces::Unknown(format!(
+            "could not check Prometheus' serviceMonitorNamespaceSelector ({}) against the labels of namespace {sm_ns}, which ciliumon does not read (kubectl get namespace {sm_ns} --show-labels)",
+            reqs.iter()
+                .map(|r| format!("`{r}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// Why Prometheus has no target for an existing ServiceMonitor, from the Prometheus object's
+/// `serviceMonitorSelector` (labels) and `serviceMonitorNamespaceSelector`.
+fn unselected_hint(sm: &Value, prometheus: &Value, name: &str, labels_value: &str) -> String {
+    let by_labels = match selector::parse(&prometheus["spec"]["serviceMonitorSelector"]) {
+        Err(e) => Some(format!(
+            "Prometheus' serviceMonitorSelector is not valid ({e}), so it selects no ServiceMonitor"
+        )),
+        Ok(sel) => match selector::evaluate(&sel, &sm["metadata"]["labels"], |_| true) {
+            Verdict::Selected | Verdict::Unknown(_) => None,
+            Verdict::Nothing => Some(
+                "Prometheus' serviceMonitorSelector is not set, which selects no ServiceMonitor: set it to {} for every ServiceMonitor, or to labels the Cilium ServiceMonitors carry (kube-prometheus-stack sets {} with helm value prometheus.prometheusSpec.serviceMonitorSelectorNilUsesHelmValues=false)".to_string(),
+            ),
+            Verdict::Fails(f) => Some(format!(
+                "ServiceMonitor {name} {}, so Prometheus' serviceMonitorSelector does not select it; its labels are set with helm value {labels_value}",
+                selector::explain(&f)
+            )),
+        },
+    };
+    let namespaces = namespace_check(prometheus, sm["metadata"]["namespace"].as_str());
+    match (by_labels, namespaces) {
+        (Some(l), Namespaces::Not(n)) => format!("{l}; also, {n}"),
+        (Some(l), _) => l,
+        (None, Namespaces::Not(n)) => {
+            format!("ServiceMonitor {name} matches Prometheus' serviceMonitorSelector, but {n}")
+        }
+        (None, Namespaces::Unknown(u)) => format!(
+            "ServiceMonitor {name} matches Prometheus' serviceMonitorSelector; {u}; then check that the ServiceMonitor's selector matches the Service's labels"
+        ),
+        (None, Namespaces::Selected) => format!(
+            "ServiceMonitor {name} exists and Prometheus' serviceMonitorSelector and serviceMonitorNamespaceSelector select it; check that the ServiceMonitor's selector matches the Service's labels"
+        ),
+    }
+}
+
+/// Judge Prometheus' `/api/v1/targets` answer; `monitors` (ServiceMonitor list) and
+/// `prometheus` (the Prometheus object, for its selectors) explain absent targets.
 pub fn judge_targets(
     targets: &Value,
     monitors: Option<&Value>,
-    selector: Option<&serde_json::Map<String, Value>>,
+    prometheus: Option<&Value>,
 ) -> Vec<Finding> {
     let active = targets["data"]["activeTargets"]
         .as_array()
         .map(|a| a.as_slice())
         .unwrap_or_default();
     let mut out = Vec::new();
-    for (job, value) in JOBS {
+    for (job, value, labels_value) in JOBS {
         let mine: Vec<&Value> = active.iter().filter(|t| target_matches(job, t)).collect();
         if mine.is_empty() {
             let monitor = monitors.and_then(|m| {
@@ -314,26 +303,11 @@ pub fn judge_targets(
                     }
                 })
             });
-            let hint = match (monitor, selector) {
+            let hint = match (monitor, prometheus) {
                 (None, _) => format!("no ServiceMonitor for {job}: set helm value {value}"),
-                (Some(sm), Some(sel)) => {
-                    let labels = &sm["metadata"]["labels"];
-                    let missing: Vec<String> = sel
-                        .iter()
-                        .filter(|(k, v)| &labels[k.as_str()] != *v)
-                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                        .collect();
+                (Some(sm), Some(prom)) => {
                     let name = sm["metadata"]["name"].as_str().unwrap_or(job);
-                    if missing.is_empty() {
-                        format!(
-                            "ServiceMonitor {name} exists and matches the selector; check serviceMonitorNamespaceSelector and the Service's labels"
-                        )
-                    } else {
-                        format!(
-                            "ServiceMonitor {name} lacks the label {} that Prometheus' serviceMonitorSelector requires",
-                            missing.join(", ")
-                        )
-                    }
+                    unselected_hint(sm, prom, name, labels_value)
                 }
                 (Some(sm), None) => format!(
                     "ServiceMonitor {} exists; check that Prometheus' serviceMonitorSelector selects it",
@@ -448,8 +422,8 @@ mod tests {
             {"scrapePool": "serviceMonitor/kube-system/cilium-operator/0", "health": "down", "lastError": "connection refused"},
             {"scrapePool": "serviceMonitor/kube-system/hubble-relay/0", "health": "up"}]}});
         let sm = json!({"items": [{"metadata": {"name": "hubble", "labels": {"app": "x"}}}]});
-        let sel = json!({"release": "kps"});
-        let f = judge_targets(&t, Some(&sm), sel.as_object());
+        let prom = json!({"spec": {"serviceMonitorSelector": {"matchLabels": {"release": "kps"}}}});
+        let f = judge_targets(&t, Some(&sm), Some(&prom));
         assert_eq!(f[0].status, Status::Pass);
         assert_eq!(f[1].status, Status::Fail);
         assert!(f[1].what.contains("connection refused"));
@@ -458,6 +432,150 @@ mod tests {
             f[2].hint.as_ref().unwrap().contains("release=kps"),
             "{:?}",
             f[2].hint
+        );
+    }
+
+    /// The hint for hubble's absent target, with a hubble ServiceMonitor in kube-system
+    /// carrying `labels` and a Prometheus in `monitoring` with `spec`.
+    fn hubble_hint(labels: Value, spec: Value) -> String {
+        let t = json!({"data": {"activeTargets": [
+            {"scrapePool": "serviceMonitor/kube-system/cilium-agent/0", "health": "up"},
+            {"scrapePool": "serviceMonitor/kube-system/cilium-operator/0", "health": "up"}]}});
+        let sm = json!({"items": [{"metadata": {"name": "hubble", "namespace": "kube-system", "labels": labels}}]});
+        let prom = json!({"metadata": {"name": "kps", "namespace": "monitoring"}, "spec": spec});
+        let f = judge_targets(&t, Some(&sm), Some(&prom));
+        assert_eq!(f[2].status, Status::Warn);
+        f[2].hint.clone().unwrap()
+    }
+
+    #[test]
+    fn a_service_monitor_failing_only_on_an_expression_is_named() {
+        let hint = hubble_hint(
+            json!({"app.kubernetes.io/part-of": "cilium", "release": "cilium"}),
+            json!({
+                "serviceMonitorSelector": {
+                    "matchLabels": {"app.kubernetes.io/part-of": "cilium"},
+                    "matchExpressions": [{"key": "release", "operator": "In", "values": ["prom", "kps"]}]
+                },
+                "serviceMonitorNamespaceSelector": {}
+            }),
+        );
+        assert_eq!(
+            hint,
+            "ServiceMonitor hubble fails `release In (prom, kps)` (it has release=cilium), so Prometheus' serviceMonitorSelector does not select it; its labels are set with helm value hubble.metrics.serviceMonitor.labels"
+        );
+    }
+
+    #[test]
+    fn each_operator_in_a_hint() {
+        let spec = |op: &str, values: &[&str]| {
+            json!({"serviceMonitorSelector": {"matchExpressions": [{"key": "team", "operator": op, "values": values}]},
+                   "serviceMonitorNamespaceSelector": {}})
+        };
+        let h = hubble_hint(json!({"team": "net"}), spec("NotIn", &["net", "sec"]));
+        assert!(
+            h.contains("fails `team NotIn (net, sec)` (it has team=net)"),
+            "{h}"
+        );
+        let h = hubble_hint(json!({}), spec("Exists", &[]));
+        assert!(h.contains("fails `team Exists` (no label team)"), "{h}");
+        let h = hubble_hint(json!({"team": "net"}), spec("DoesNotExist", &[]));
+        assert!(
+            h.contains("fails `team DoesNotExist` (it has team=net)"),
+            "{h}"
+        );
+        // Met: the requirement is not blamed.
+        let h = hubble_hint(json!({"team": "sec"}), spec("In", &["sec"]));
+        assert!(!h.contains("team"), "{h}");
+        assert!(
+            h.contains(
+                "select it; check that the ServiceMonitor's selector matches the Service's labels"
+            ),
+            "{h}"
+        );
+        let h = hubble_hint(json!({}), spec("Equals", &["x"]));
+        assert!(
+            h.contains("serviceMonitorSelector is not valid") && h.contains("'Equals'"),
+            "{h}"
+        );
+    }
+
+    #[test]
+    fn empty_selector_selects_and_null_selects_nothing() {
+        let h = hubble_hint(
+            json!(null),
+            json!({"serviceMonitorSelector": {}, "serviceMonitorNamespaceSelector": {}}),
+        );
+        assert!(h.starts_with("ServiceMonitor hubble exists and Prometheus' serviceMonitorSelector and serviceMonitorNamespaceSelector select it"), "{h}");
+        let h = hubble_hint(
+            json!({"release": "kps"}),
+            json!({"serviceMonitorNamespaceSelector": {}}),
+        );
+        assert!(
+            h.starts_with(
+                "Prometheus' serviceMonitorSelector is not set, which selects no ServiceMonitor"
+            ),
+            "{h}"
+        );
+        assert!(
+            h.contains("serviceMonitorSelectorNilUsesHelmValues=false"),
+            "{h}"
+        );
+    }
+
+    #[test]
+    fn namespace_selector_decided_where_it_can_be() {
+        let labels = json!({"release": "kps"});
+        let spec = |ns: Value| json!({"serviceMonitorSelector": {"matchLabels": {"release": "kps"}}, "serviceMonitorNamespaceSelector": ns});
+        // Null: the Prometheus' own namespace only.
+        let h = hubble_hint(labels.clone(), spec(Value::Null));
+        assert!(
+            h.contains("matches Prometheus' serviceMonitorSelector, but"),
+            "{h}"
+        );
+        assert!(
+            h.contains("its own namespace monitoring only, not in kube-system"),
+            "{h}"
+        );
+        // On the namespace's name: decided.
+        let h = hubble_hint(
+            labels.clone(),
+            spec(json!({"matchExpressions": [
+            {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["monitoring"]}]})),
+        );
+        assert!(h.contains("does not select namespace kube-system: it fails `kubernetes.io/metadata.name In (monitoring)`"), "{h}");
+        let h = hubble_hint(
+            labels.clone(),
+            spec(json!({"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}})),
+        );
+        assert!(
+            h.contains("select it; check that the ServiceMonitor's selector"),
+            "{h}"
+        );
+        // On other namespace labels: not guessed.
+        let h = hubble_hint(
+            labels.clone(),
+            spec(json!({"matchLabels": {"monitoring": "enabled"}})),
+        );
+        assert!(
+            h.contains(
+                "could not check Prometheus' serviceMonitorNamespaceSelector (`monitoring=enabled`)"
+            ),
+            "{h}"
+        );
+        assert!(
+            h.contains("kubectl get namespace kube-system --show-labels"),
+            "{h}"
+        );
+        // A label failure and a namespace failure: both said.
+        let h = hubble_hint(json!({}), spec(Value::Null));
+        assert!(
+            h.starts_with("ServiceMonitor hubble lacks the label release=kps"),
+            "{h}"
+        );
+        assert!(
+            h.contains("; also, Prometheus' serviceMonitorNamespaceSelector is not set"),
+            "{h}"
         );
     }
 }

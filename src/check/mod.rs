@@ -1,12 +1,14 @@
 //! The check: which endpoints to probe, how to judge what came back, and the report that the
-//! renderers print. Judging is pure (probe results in, report out); the effects live in
-//! `probe` (HTTP), `proc_net` (this host's sockets) and `cluster` (kubectl).
+//! renderers print. Judging is pure (probe results in, report out), as is `selector` (Kubernetes
+//! label selectors, for the Prometheus explanations); the effects live in `probe` (HTTP),
+//! `proc_net` (this host's sockets) and `cluster` (kubectl).
 
 pub mod cluster;
 pub mod probe;
 pub mod proc_net;
 pub mod render;
 pub mod scan;
+pub mod selector;
 
 use serde::Serialize;
 

@@ -9,13 +9,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 
 use crate::catalogue::{self, Component};
-use crate::check::cluster::{self, Kubectl};
+use crate::check::cluster;
 use crate::check::probe::{self, Probe, Request, Settings};
 use crate::check::{
     self as model, Context, Endpoint, Expected, Finding, L7Policies, Mode, NodeRow, Report, Status,
 };
 use crate::cli::{CheckArgs, GlobalArgs, ReportOutput};
+use crate::cluster::Kube;
 use crate::exit::{Code, Failure};
+use crate::kubectl::Kubectl;
 use crate::ui::{ColorChoice, Ui};
 use crate::version::Version;
 
@@ -500,8 +502,7 @@ fn find_kubectl() -> Result<std::path::PathBuf> {
 fn in_cluster(mut ctx: Context, global: &GlobalArgs, args: &CheckArgs, ns: &str) -> Result<Report> {
     let kubectl = Kubectl {
         bin: find_kubectl()?,
-        kubeconfig: global.kubeconfig.clone(),
-        context: global.kube_context.clone(),
+        kube: Kube::from_global(global),
     };
     let pods_path =
         |selector: &str| format!("/api/v1/namespaces/{ns}/pods?labelSelector={selector}");
@@ -762,16 +763,15 @@ fn in_cluster(mut ctx: Context, global: &GlobalArgs, args: &CheckArgs, ns: &str)
                     t,
                 )
                 .ok();
-                let selector = proms.as_ref().and_then(|p| {
-                    p["items"].as_array()?.first()?["spec"]["serviceMonitorSelector"]["matchLabels"]
-                        .as_object()
-                        .cloned()
+                // The Prometheus behind the `prometheus-operated` service: one in its namespace.
+                let prometheus = proms.as_ref().and_then(|p| {
+                    let items = p["items"].as_array()?;
+                    items
+                        .iter()
+                        .find(|i| i["metadata"]["namespace"] == pns.as_str())
+                        .or_else(|| items.first())
                 });
-                checks.extend(cluster::judge_targets(
-                    &v,
-                    monitors.as_ref(),
-                    selector.as_ref(),
-                ));
+                checks.extend(cluster::judge_targets(&v, monitors.as_ref(), prometheus));
             }
             Err(e) => checks.push(Finding::new(
                 Status::Warn,

@@ -635,6 +635,10 @@ struct FakeCluster {
     config: Value,
     cnp: Value,
     targets: Value,
+    /// The ServiceMonitors in kube-system.
+    monitors: Vec<Value>,
+    /// The Prometheus objects (monitoring.coreos.com/v1).
+    prometheuses: Vec<Value>,
     /// Pod proxy paths asked for with `https:` (TLS to the pod).
     tls_paths: Arc<Mutex<Vec<String>>>,
 }
@@ -715,9 +719,9 @@ fn start_api(cluster: FakeCluster) -> u16 {
                 } else if path.starts_with("/api/v1/namespaces/monitoring/services/prometheus-operated:9090/proxy/api/v1/targets") {
                     (200, c.targets.to_string().into_bytes())
                 } else if path.starts_with("/apis/monitoring.coreos.com/v1/namespaces/kube-system/servicemonitors") {
-                    (200, list(vec![json!({"metadata": {"name": "hubble", "labels": {"app.kubernetes.io/part-of": "cilium"}}})]))
+                    (200, list(c.monitors.clone()))
                 } else if path.starts_with("/apis/monitoring.coreos.com/v1/prometheuses") {
-                    (200, list(vec![json!({"spec": {"serviceMonitorSelector": {"matchLabels": {"release": "kps"}}}})]))
+                    (200, list(c.prometheuses.clone()))
                 } else if let Some(rest) = path.strip_prefix("/api/v1/namespaces/kube-system/pods/") {
                     let (pod_port, _) = rest.split_once("/proxy/").unwrap_or((rest, ""));
                     // `https:POD:PORT`: the API server would speak TLS to the pod; the fake
@@ -805,6 +809,17 @@ fn all_targets_up() -> Value {
     ]}})
 }
 
+/// A hubble ServiceMonitor without the label kube-prometheus-stack's Prometheus selects on.
+fn hubble_monitor() -> Vec<Value> {
+    vec![json!({"metadata": {"name": "hubble", "labels": {"app.kubernetes.io/part-of": "cilium"}}})]
+}
+
+/// A Prometheus selecting ServiceMonitors labelled release=kps (kube-prometheus-stack's default
+/// for a release named kps).
+fn kps_prometheus() -> Vec<Value> {
+    vec![json!({"spec": {"serviceMonitorSelector": {"matchLabels": {"release": "kps"}}}})]
+}
+
 pub(crate) fn dns_policy() -> Value {
     json!({"items": [{"metadata": {"namespace": "shop", "name": "dns-visibility"},
         "spec": {"egress": [{"toPorts": [{"ports": [{"port": "53", "protocol": "ANY"}],
@@ -824,6 +839,17 @@ fn busy_cluster_with(
     list: &str,
     hubble_tls: bool,
 ) -> (u16, [u16; 3], Arc<Mutex<Vec<String>>>) {
+    busy_cluster_custom(hubble_body, cnp, list, hubble_tls, |_| {})
+}
+
+/// As `busy_cluster_with`, with `tweak` changing the fake cluster before its API server starts.
+fn busy_cluster_custom(
+    hubble_body: Vec<u8>,
+    cnp: Value,
+    list: &str,
+    hubble_tls: bool,
+    tweak: impl FnOnce(&mut FakeCluster),
+) -> (u16, [u16; 3], Arc<Mutex<Vec<String>>>) {
     let mut r = common_ports(&["127.0.0.6", "127.0.0.7"]);
     let ports = r.ports;
     for ip in ["127.0.0.6", "127.0.0.7"] {
@@ -833,7 +859,7 @@ fn busy_cluster_with(
     r.serve("127.0.0.6", ports[1], prom(fixture("operator-datadog.txt")));
     drop(r);
     let tls_paths: Arc<Mutex<Vec<String>>> = Default::default();
-    let api = start_api(FakeCluster {
+    let mut cluster = FakeCluster {
         pods: vec![
             (
                 "cilium-aaaaa".into(),
@@ -863,8 +889,12 @@ fn busy_cluster_with(
         },
         cnp,
         targets: all_targets_up(),
+        monitors: hubble_monitor(),
+        prometheuses: kps_prometheus(),
         tls_paths: tls_paths.clone(),
-    });
+    };
+    tweak(&mut cluster);
+    let api = start_api(cluster);
     (api, ports, tls_paths)
 }
 
@@ -963,6 +993,62 @@ fn cluster_healthy_through_kubectl_proxy() {
 }
 
 #[test]
+fn cluster_names_the_selector_requirement_a_service_monitor_fails() {
+    // Two Prometheus objects: the one in the namespace of `prometheus-operated` is judged. Its
+    // selector takes `release` from a set; the hubble ServiceMonitor has the part-of label it
+    // also asks for but another release, so it fails on the expression only.
+    let (api, _, _) = busy_cluster_custom(
+        fixture("hubble-busy.txt"),
+        dns_policy(),
+        "dns drop tcp flow",
+        false,
+        |c| {
+            c.monitors = vec![
+                json!({"metadata": {"name": "hubble", "namespace": "kube-system",
+                "labels": {"app.kubernetes.io/part-of": "cilium", "release": "cilium"}}}),
+            ];
+            c.prometheuses = vec![
+                json!({"metadata": {"name": "other", "namespace": "elsewhere"}, "spec": {}}),
+                json!({"metadata": {"name": "kps", "namespace": "monitoring"}, "spec": {
+                    "serviceMonitorSelector": {
+                        "matchLabels": {"app.kubernetes.io/part-of": "cilium"},
+                        "matchExpressions": [{"key": "release", "operator": "In", "values": ["prom", "kps"]}]
+                    },
+                    "serviceMonitorNamespaceSelector": {"matchLabels": {"monitoring": "on"}}
+                }}),
+            ];
+        },
+    );
+    let (out, j) = run_cluster(&format!("http://127.0.0.1:{api}"), &["-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let hubble = j["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["what"] == "Prometheus has no hubble target")
+        .unwrap_or_else(|| panic!("{:#}", j["checks"]));
+    assert_eq!(hubble["status"], "warn");
+    let hint = hubble["hint"].as_str().unwrap();
+    assert!(
+        hint.starts_with(
+            "ServiceMonitor hubble fails `release In (prom, kps)` (it has release=cilium)"
+        ),
+        "{hint}"
+    );
+    assert!(
+        !hint.contains("part-of"),
+        "a requirement that holds is not blamed: {hint}"
+    );
+    assert!(
+        hint.contains("hubble.metrics.serviceMonitor.labels"),
+        "{hint}"
+    );
+    // The namespace selector needs labels ciliumon does not read; the label failure is certain,
+    // so the uncertain part is left out rather than guessed.
+    assert!(!hint.contains("serviceMonitorNamespaceSelector"), "{hint}");
+}
+
+#[test]
 fn cluster_unreachable_api_server_is_preflight() {
     let port = closed_port("127.0.0.1");
     let (out, _) = run_cluster(&format!("http://127.0.0.1:{port}"), &[]);
@@ -1010,6 +1096,8 @@ fn cluster_pod_whose_node_does_not_answer() {
         config: cilium_config("drop flow", ports),
         cnp: json!({"items": []}),
         targets: all_targets_up(),
+        monitors: hubble_monitor(),
+        prometheuses: kps_prometheus(),
         tls_paths: Default::default(),
     });
     let start = Instant::now();
@@ -1093,6 +1181,8 @@ fn cluster_agent_started_before_the_config_changed() {
             config,
             cnp: json!({"items": []}),
             targets: all_targets_up(),
+            monitors: hubble_monitor(),
+            prometheuses: kps_prometheus(),
             tls_paths: Default::default(),
         });
         (api, ports)
