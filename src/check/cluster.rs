@@ -349,27 +349,25 @@ pub fn judge_targets(
 }
 
 /// GET a JSON document through the kubectl proxy.
-pub fn proxy_json(agent: &ureq::Agent, base: &str, path: &str, timeout: Duration) -> Result<Value> {
-    let mut resp = agent
-        .get(format!("{base}{path}"))
-        .config()
-        .timeout_global(Some(timeout))
-        .build()
-        .call()
+pub fn proxy_json(base: &str, path: &str, timeout: Duration) -> Result<Value> {
+    let (status, body) = super::probe::fetch(&format!("{base}{path}"), timeout, PROXY_JSON_LIMIT)
+        .map_err(|e| anyhow!(e))
         .with_context(|| format!("GET {path} through kubectl proxy"))?;
-    let status = resp.status().as_u16();
-    let body = resp
-        .body_mut()
-        .read_to_string()
-        .with_context(|| format!("reading {path}"))?;
     if status != 200 {
         return Err(anyhow!(
             "GET {path}: HTTP {status}: {}",
-            body.chars().take(200).collect::<String>()
+            String::from_utf8_lossy(&body)
+                .chars()
+                .take(200)
+                .collect::<String>()
         ));
     }
-    serde_json::from_str(&body).with_context(|| format!("GET {path}: not JSON"))
+    serde_json::from_slice(&body).with_context(|| format!("GET {path}: not JSON"))
 }
+
+/// The largest JSON answer read through the proxy (Prometheus' targets of a large cluster run
+/// to megabytes; anything near this is not what was asked for).
+const PROXY_JSON_LIMIT: usize = 256 << 20;
 
 #[cfg(test)]
 mod tests {

@@ -737,32 +737,21 @@ fn in_cluster(mut ctx: Context, global: &GlobalArgs, args: &CheckArgs, ns: &str)
     if let (Some(p), Ok(svc)) = (&proxy, &prom)
         && let Some((pns, name, port)) = cluster::prometheus_service(svc)
     {
-        let agent = ureq::Agent::new_with_config(
-            ureq::config::Config::builder()
-                .http_status_as_error(false)
-                .proxy(None)
-                .build(),
-        );
         let t = args.timeout.max(Duration::from_secs(5));
         let targets_path = format!(
             "/api/v1/namespaces/{pns}/services/{name}:{port}/proxy/api/v1/targets?state=active"
         );
-        match cluster::proxy_json(&agent, &p.base, &targets_path, t) {
+        match cluster::proxy_json(&p.base, &targets_path, t) {
             Ok(v) => {
                 let monitors = cluster::proxy_json(
-                    &agent,
                     &p.base,
                     &format!("/apis/monitoring.coreos.com/v1/namespaces/{ns}/servicemonitors"),
                     t,
                 )
                 .ok();
-                let proms = cluster::proxy_json(
-                    &agent,
-                    &p.base,
-                    "/apis/monitoring.coreos.com/v1/prometheuses",
-                    t,
-                )
-                .ok();
+                let proms =
+                    cluster::proxy_json(&p.base, "/apis/monitoring.coreos.com/v1/prometheuses", t)
+                        .ok();
                 // The Prometheus behind the `prometheus-operated` service: one in its namespace.
                 let prometheus = proms.as_ref().and_then(|p| {
                     let items = p["items"].as_array()?;
