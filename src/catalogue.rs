@@ -290,46 +290,74 @@ pub struct ContextKey {
     pub description: &'static str,
     /// `labelsContext` takes labels separated by `,`; the others take identifiers separated by `|`.
     pub labels: bool,
+    /// The plain key whose label this one sets for one direction of traffic only
+    /// (`sourceEgressContext` refines `sourceContext`).
+    pub refines: Option<&'static str>,
+    pub valid: Since,
+}
+
+const fn plain_context(key: &'static str, description: &'static str) -> ContextKey {
+    ContextKey {
+        key,
+        description,
+        labels: false,
+        refines: None,
+        valid: Since::ALWAYS,
+    }
+}
+
+/// The egress/ingress variants came with cilium/cilium#22731 (merged January 2023, in 1.14).
+const fn directional_context(
+    key: &'static str,
+    refines: &'static str,
+    description: &'static str,
+) -> ContextKey {
+    ContextKey {
+        key,
+        description,
+        labels: false,
+        refines: Some(refines),
+        valid: Since::from(1, 14),
+    }
 }
 
 /// Context keys, in the order ciliumon writes them.
 pub const CONTEXT_KEYS: &[ContextKey] = &[
-    ContextKey {
-        key: "sourceContext",
-        description: "adds a `source` label",
-        labels: false,
-    },
-    ContextKey {
-        key: "sourceEgressContext",
-        description: "the `source` label for egress flows",
-        labels: false,
-    },
-    ContextKey {
-        key: "sourceIngressContext",
-        description: "the `source` label for ingress flows",
-        labels: false,
-    },
-    ContextKey {
-        key: "destinationContext",
-        description: "adds a `destination` label",
-        labels: false,
-    },
-    ContextKey {
-        key: "destinationEgressContext",
-        description: "the `destination` label for egress flows",
-        labels: false,
-    },
-    ContextKey {
-        key: "destinationIngressContext",
-        description: "the `destination` label for ingress flows",
-        labels: false,
-    },
+    plain_context("sourceContext", "adds a `source` label"),
+    directional_context(
+        "sourceEgressContext",
+        "sourceContext",
+        "the `source` label for egress flows",
+    ),
+    directional_context(
+        "sourceIngressContext",
+        "sourceContext",
+        "the `source` label for ingress flows",
+    ),
+    plain_context("destinationContext", "adds a `destination` label"),
+    directional_context(
+        "destinationEgressContext",
+        "destinationContext",
+        "the `destination` label for egress flows",
+    ),
+    directional_context(
+        "destinationIngressContext",
+        "destinationContext",
+        "the `destination` label for ingress flows",
+    ),
     ContextKey {
         key: "labelsContext",
         description: "adds one label per name listed",
         labels: true,
+        refines: None,
+        valid: Since::ALWAYS,
     },
 ];
+
+/// The context keys of Cilium `v`, in catalogue order.
+pub fn context_keys_for(v: &Version) -> impl Iterator<Item = &'static ContextKey> + '_ {
+    CONTEXT_KEYS.iter().filter(move |k| k.valid.contains(v))
+}
 
 pub fn context_key(key: &str) -> Option<&'static ContextKey> {
     CONTEXT_KEYS
@@ -615,6 +643,34 @@ mod tests {
                 .valid
                 .contains(&Version::new(1, 15, 0))
         );
+    }
+
+    #[test]
+    fn directional_contexts_refine_a_plain_key_from_1_14() {
+        for k in CONTEXT_KEYS {
+            if let Some(plain) = k.refines {
+                let p = context_key(plain).expect("refines a catalogued key");
+                assert!(p.refines.is_none() && !p.labels, "{}", k.key);
+                assert!(k.key.starts_with(plain.trim_end_matches("Context")));
+            }
+        }
+        let directional = |v: &Version| {
+            context_keys_for(v)
+                .filter(|k| k.refines.is_some())
+                .map(|k| k.key)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            directional(&Version::new(1, 14, 0)),
+            [
+                "sourceEgressContext",
+                "sourceIngressContext",
+                "destinationEgressContext",
+                "destinationIngressContext"
+            ]
+        );
+        assert!(directional(&Version::new(1, 13, 4)).is_empty());
+        assert_eq!(context_keys_for(&Version::new(1, 13, 4)).count(), 3);
     }
 
     #[test]

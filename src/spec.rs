@@ -241,21 +241,11 @@ impl MetricSpec {
     /// for the plain key (cilium/cilium#27717).
     pub fn directional_without_plain(&self) -> Option<&'static str> {
         let keys: Vec<&str> = self.options.iter().map(|o| o.key()).collect();
-        for (plain, variants) in [
-            (
-                "sourceContext",
-                ["sourceEgressContext", "sourceIngressContext"],
-            ),
-            (
-                "destinationContext",
-                ["destinationEgressContext", "destinationIngressContext"],
-            ),
-        ] {
-            if !keys.contains(&plain) && variants.iter().any(|v| keys.contains(v)) {
-                return Some(plain);
-            }
-        }
-        None
+        catalogue::CONTEXT_KEYS
+            .iter()
+            .filter(|k| keys.contains(&k.key))
+            .filter_map(|k| k.refines)
+            .find(|plain| !keys.contains(plain))
     }
 }
 
@@ -337,7 +327,7 @@ fn parse_option(
             .iter()
             .filter(|o| o.valid.contains(version))
             .map(|o| o.key)
-            .chain(catalogue::CONTEXT_KEYS.iter().map(|k| k.key))
+            .chain(catalogue::context_keys_for(version).map(|k| k.key))
             .collect();
         // An option of another handler gets a sharper message.
         let owner = catalogue::HANDLERS
@@ -357,6 +347,19 @@ fn parse_option(
             Some(suggest(key, candidates.iter().copied())),
         ));
     };
+    if !ctx.valid.contains(version) {
+        return Err(err(
+            spec,
+            key,
+            format!(
+                "option '{}' is not in Cilium {version} (available in {})",
+                ctx.key,
+                ctx.valid.describe()
+            ),
+            ctx.refines
+                .map(|plain| format!("use {plain} for both directions")),
+        ));
+    }
     let Some(value) = value.filter(|v| !v.is_empty()) else {
         return Err(err(
             spec,
@@ -724,5 +727,27 @@ mod tests {
         assert_eq!(s.high_cardinality(), vec!["pod", "source_ip"]);
         let s = MetricSpec::parse("flow:sourceEgressContext=pod", &v("1.20")).unwrap();
         assert_eq!(s.directional_without_plain(), Some("sourceContext"));
+        let s = MetricSpec::parse(
+            "flow:sourceContext=pod;sourceIngressContext=ip;destinationIngressContext=ip",
+            &v("1.20"),
+        )
+        .unwrap();
+        assert_eq!(s.directional_without_plain(), Some("destinationContext"));
+        let s = MetricSpec::parse(
+            "flow:sourceContext=pod;destinationContext=ip;destinationEgressContext=dns",
+            &v("1.20"),
+        )
+        .unwrap();
+        assert_eq!(s.directional_without_plain(), None);
+    }
+
+    #[test]
+    fn directional_contexts_are_version_bound() {
+        let e = bad("flow:sourceEgressContext=pod", "1.13.4");
+        assert_eq!(e.token, "sourceEgressContext");
+        assert!(e.problem.contains("Cilium 1.14 and later"), "{e}");
+        assert!(e.hint.unwrap().contains("sourceContext"));
+        assert!(MetricSpec::parse("flow:sourceContext=pod", &v("1.13.4")).is_ok());
+        assert!(MetricSpec::parse("flow:destinationIngressContext=pod", &v("1.14.0")).is_ok());
     }
 }

@@ -218,8 +218,9 @@ pub fn interview(
     Ok(Some(config))
 }
 
-/// The options of one family: its own (flags, exemplars...), labelsContext, and the source and
-/// destination contexts. Options the wizard does not ask about are kept.
+/// The options of one family: its own (flags, exemplars...), labelsContext, the source and
+/// destination contexts and, when the user asks for them, their egress/ingress variants (only
+/// those the catalogue has for `version`). Options the wizard does not ask about are kept.
 fn family_options(
     p: &mut dyn Prompter,
     start: &MetricSpec,
@@ -307,66 +308,56 @@ fn family_options(
                 .join(",")
         ));
     }
-    // sourceContext / destinationContext (others kept as they were).
+    // sourceContext / destinationContext, then (on request) their egress/ingress variants.
+    // Context options not asked about are kept as they were.
     let values: Vec<_> = catalogue::CONTEXT_VALUES
         .iter()
         .filter(|v| v.valid.contains(version))
         .collect();
-    for key in ["sourceContext", "destinationContext"] {
-        let current = start.options.iter().find_map(|o| match o {
+    let current = |key: &str| {
+        start.options.iter().find_map(|o| match o {
             SpecOption::Context(k, ids) if *k == key => Some(ids.clone()),
             _ => None,
-        });
-        let mut names = vec!["(none)".to_string()];
-        names.extend(
-            values
-                .iter()
-                .map(|v| format!("{:<22} {}", v.name, v.description)),
+        })
+    };
+    let mut asked: Vec<&str> = Vec::new();
+    let plain: Vec<_> = catalogue::context_keys_for(version)
+        .filter(|k| !k.labels && k.refines.is_none())
+        .collect();
+    for k in &plain {
+        if let Some(set) = answer!(context_question(p, h.name, k, current(k.key), &values)) {
+            parts.push(set);
+        }
+        asked.push(k.key);
+    }
+    let directional: Vec<_> = catalogue::context_keys_for(version)
+        .filter(|k| k.refines.is_some())
+        .collect();
+    if !directional.is_empty() {
+        let now: Vec<String> = directional
+            .iter()
+            .filter_map(|k| current(k.key).map(|ids| format!("{}={}", k.key, ids.join("|"))))
+            .collect();
+        let mut prompt = format!(
+            "{}: set different contexts for egress/ingress flows?",
+            h.name
         );
-        let default = current
-            .as_ref()
-            .and_then(|ids| ids.first())
-            .and_then(|first| values.iter().position(|v| v.name == *first))
-            .map(|i| i + 1)
-            .unwrap_or(0);
-        let i = answer!(p.select(&format!("{}: {key}", h.name), &names, default));
-        if i > 0 {
-            // Keep the user's fallbacks when the first choice is unchanged.
-            match current {
-                Some(ids) if ids.first() == Some(&values[i - 1].name) => {
-                    parts.push(format!("{key}={}", ids.join("|")))
+        if !now.is_empty() {
+            prompt.push_str(&format!(" (no keeps {})", now.join(", ")));
+        }
+        if answer!(p.confirm(&prompt, false)) {
+            for k in &directional {
+                if let Some(set) = answer!(context_question(p, h.name, k, current(k.key), &values))
+                {
+                    parts.push(set);
                 }
-                _ => {
-                    // Fallbacks, in order, used when the value before is empty
-                    // (e.g. workload-name|reserved-identity).
-                    let mut chain = vec![values[i - 1].name];
-                    loop {
-                        let rest: Vec<_> =
-                            values.iter().filter(|v| !chain.contains(&v.name)).collect();
-                        let mut names = vec!["(no fallback)".to_string()];
-                        names.extend(
-                            rest.iter()
-                                .map(|v| format!("{:<22} {}", v.name, v.description)),
-                        );
-                        let prompt = format!(
-                            "{}: {key} fallback when '{}' is empty",
-                            h.name,
-                            chain[chain.len() - 1]
-                        );
-                        let j = answer!(p.select(&prompt, &names, 0));
-                        if j == 0 {
-                            break;
-                        }
-                        chain.push(rest[j - 1].name);
-                    }
-                    parts.push(format!("{key}={}", chain.join("|")))
-                }
+                asked.push(k.key);
             }
         }
     }
     for o in &start.options {
         if let SpecOption::Context(k, ids) = o
-            && !["sourceContext", "destinationContext"].contains(k)
+            && !asked.contains(k)
         {
             parts.push(format!("{k}={}", ids.join("|")));
         }
@@ -383,6 +374,54 @@ fn family_options(
             Ok(Some(start.clone()))
         }
     }
+}
+
+/// One context key: its first choice (pre-selected from `current`), then fallbacks, in order,
+/// used when the value before is empty (e.g. `workload-name|reserved-identity`). The user's
+/// fallbacks are kept when the first choice is unchanged. `Some(None)` is "(none)": the key is
+/// not set; `None` is Esc.
+fn context_question(
+    p: &mut dyn Prompter,
+    family: &str,
+    k: &catalogue::ContextKey,
+    current: Option<Vec<&'static str>>,
+    values: &[&'static catalogue::ContextValue],
+) -> Result<Option<Option<String>>> {
+    let line = |v: &catalogue::ContextValue| format!("{:<22} {}", v.name, v.description);
+    let mut names = vec!["(none)".to_string()];
+    names.extend(values.iter().map(|v| line(v)));
+    let default = current
+        .as_ref()
+        .and_then(|ids| ids.first())
+        .and_then(|first| values.iter().position(|v| v.name == *first))
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let prompt = format!("{family}: {} ({})", k.key, k.description);
+    let i = answer!(p.select(&prompt, &names, default));
+    if i == 0 {
+        return Ok(Some(None));
+    }
+    let first = values[i - 1].name;
+    if let Some(ids) = current.filter(|ids| ids.first() == Some(&first)) {
+        return Ok(Some(Some(format!("{}={}", k.key, ids.join("|")))));
+    }
+    let mut chain = vec![first];
+    loop {
+        let rest: Vec<_> = values.iter().filter(|v| !chain.contains(&v.name)).collect();
+        let mut names = vec!["(no fallback)".to_string()];
+        names.extend(rest.iter().map(|v| line(v)));
+        let prompt = format!(
+            "{family}: {} fallback when '{}' is empty",
+            k.key,
+            chain[chain.len() - 1]
+        );
+        let j = answer!(p.select(&prompt, &names, 0));
+        if j == 0 {
+            break;
+        }
+        chain.push(rest[j - 1].name);
+    }
+    Ok(Some(Some(format!("{}={}", k.key, chain.join("|")))))
 }
 
 /// dialoguer on stderr. Esc/q → `None`.
@@ -527,6 +566,8 @@ mod tests {
         /// Accept the pre-selection.
         Keep,
         Select(Option<usize>),
+        /// Select the item whose first word is this.
+        Pick(&'static str),
         Yes(Option<bool>),
         Text(&'static str),
     }
@@ -579,12 +620,23 @@ mod tests {
             items: &[String],
             default: usize,
         ) -> Result<Option<usize>> {
+            // For a select, the item marked is the pre-selected one.
             self.seen.push((
                 prompt.into(),
-                items.iter().map(|i| (i.clone(), false)).collect(),
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| (l.clone(), i == default))
+                    .collect(),
             ));
             match self.next(prompt) {
                 A::Select(v) => Ok(v),
+                A::Pick(name) => Ok(Some(
+                    items
+                        .iter()
+                        .position(|l| l.split_whitespace().next() == Some(name))
+                        .unwrap_or_else(|| panic!("{prompt}: no item {name} in {items:?}")),
+                )),
                 A::Keep => Ok(Some(default)),
                 a => panic!("{prompt}: scripted {a:?}"),
             }
@@ -665,6 +717,7 @@ mod tests {
             A::Multi(Some(vec![src_ip, src_ns])), // labels
             A::Select(Some(0)),                   // sourceContext: none
             A::Select(Some(0)),                   // destinationContext: none
+            A::Yes(Some(false)),                  // egress/ingress contexts: no
             A::Keep,
             A::Keep,
             A::Keep,
@@ -687,6 +740,273 @@ mod tests {
             "{:?}",
             s.notes
         );
+    }
+
+    /// The question about `key` (not its fallbacks), with its items.
+    fn question<'a>(s: &'a Script, family: &str, key: &str) -> Option<&'a Vec<(String, bool)>> {
+        let start = format!("{family}: {key} (");
+        s.seen
+            .iter()
+            .find(|(p, _)| p.starts_with(&start))
+            .map(|(_, items)| items)
+    }
+
+    fn preselected(items: &[(String, bool)]) -> &str {
+        let (label, _) = items.iter().find(|(_, on)| *on).expect("one pre-selected");
+        label.split_whitespace().next().unwrap()
+    }
+
+    const EGRESS_INGRESS: &str = "set different contexts for egress/ingress flows?";
+
+    #[test]
+    fn egress_and_ingress_contexts_are_asked_set_and_rendered() {
+        let mut config = Config::default();
+        config.hubble.metrics = vec!["drop".into()];
+        let mut s = Script::new(vec![
+            A::Keep,                  // families: drop
+            A::Yes(Some(true)),       // adjust options
+            A::Multi(Some(vec![])),   // labels: none
+            A::Pick("namespace"),     // sourceContext
+            A::Select(Some(0)),       //   no fallback
+            A::Select(Some(0)),       // destinationContext: none
+            A::Yes(Some(true)),       // egress/ingress contexts: yes
+            A::Pick("workload-name"), // sourceEgressContext
+            A::Pick("reserved-identity"),
+            A::Select(Some(0)), //   no more fallbacks
+            A::Pick("pod"),     // sourceIngressContext
+            A::Select(Some(0)), //   no fallback
+            A::Select(Some(0)), // destinationEgressContext: none
+            A::Pick("ip"),      // destinationIngressContext
+            A::Select(Some(0)), //   no fallback
+            A::Keep,            // components
+            A::Keep,            // UI service type
+            A::Keep,            // stack: install
+            A::Keep,            // its release
+            A::Keep,            // its namespace
+            A::Keep,            // ServiceMonitors
+            A::Keep,            // dashboards
+        ]);
+        let c = interview(&mut s, config, &v(), &serde_json::json!({}), None)
+            .unwrap()
+            .unwrap();
+        let spec = "drop:sourceContext=namespace;sourceEgressContext=workload-name|reserved-identity;sourceIngressContext=pod;destinationIngressContext=ip";
+        assert_eq!(c.hubble.metrics, [spec]);
+
+        // Offered once, default no; each variant asked with the catalogue's values for the version.
+        let offers: Vec<_> = s
+            .seen
+            .iter()
+            .filter(|(p, _)| p.contains(EGRESS_INGRESS))
+            .collect();
+        assert_eq!(offers.len(), 1, "{:?}", s.seen);
+        let mut values = vec!["(none)"];
+        values.extend(
+            catalogue::CONTEXT_VALUES
+                .iter()
+                .filter(|x| x.valid.contains(&v()))
+                .map(|x| x.name),
+        );
+        for k in catalogue::CONTEXT_KEYS
+            .iter()
+            .filter(|k| k.refines.is_some())
+        {
+            let items = question(&s, "drop", k.key).unwrap_or_else(|| panic!("{} asked", k.key));
+            let shown: Vec<&str> = items
+                .iter()
+                .map(|(l, _)| l.split_whitespace().next().unwrap())
+                .collect();
+            assert_eq!(shown, values, "{}", k.key);
+            assert_eq!(preselected(items), "(none)", "nothing set before");
+        }
+        let fallback = s
+            .seen
+            .iter()
+            .find(|(p, _)| p == "drop: sourceEgressContext fallback when 'workload-name' is empty")
+            .expect("fallbacks asked as for sourceContext");
+        assert!(
+            !fallback
+                .1
+                .iter()
+                .any(|(l, _)| l.starts_with("workload-name "))
+        );
+
+        // High-cardinality choices warn, as for the other contexts.
+        for why in ["pod", "ip"] {
+            assert!(
+                s.notes.iter().any(
+                    |n| n.starts_with("warning:") && n.contains(&format!(": {why} multiplies"))
+                ),
+                "{why}: {:?}",
+                s.notes
+            );
+        }
+
+        // Rendered: one item of hubble.metrics.enabled on --set (nothing to escape in `;|=`) and
+        // in the values file.
+        let target = crate::plan::Target {
+            installed: Some(v()),
+            ..Default::default()
+        };
+        let p = crate::plan::build(&c, &target, &crate::plan::Layout::default()).unwrap();
+        let upgrade = p
+            .steps
+            .iter()
+            .find(|st| st.kind == crate::plan::StepKind::CiliumUpgrade)
+            .unwrap();
+        let at = upgrade
+            .args
+            .iter()
+            .position(|a| a.starts_with("hubble.metrics.enabled="))
+            .expect("the metric list on --set");
+        assert_eq!(upgrade.args[at - 1], "--set");
+        assert_eq!(
+            upgrade.args[at],
+            format!("hubble.metrics.enabled={{{spec}}}")
+        );
+        let file = crate::render::values_file(&p.cilium_values, "Cilium values").unwrap();
+        let back: Value = crate::yaml::from_str(&file).unwrap();
+        assert_eq!(
+            back.pointer("/hubble/metrics/enabled"),
+            Some(&serde_json::json!([spec])),
+            "{file}"
+        );
+    }
+
+    #[test]
+    fn egress_and_ingress_contexts_are_kept_when_declined_or_unchanged() {
+        let before = "flow:sourceContext=pod;sourceEgressContext=workload|reserved-identity;destinationIngressContext=app";
+        let current = serde_json::json!({"hubble": {"metrics": {"enabled": [before]}}});
+        let start = [
+            A::Keep,            // families: flow, from the cluster
+            A::Yes(Some(true)), // adjust options
+            A::Keep,            // labels: none
+            A::Keep,            // sourceContext: pod
+            A::Keep,            // destinationContext: none
+        ];
+        let rest = vec![A::Keep; 7];
+
+        // Declined (the default): kept as they were, and the question says what stays.
+        let mut s = Script::new([&start[..], &[A::Keep], &rest[..]].concat());
+        let c = interview(&mut s, Config::default(), &v(), &current, None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.hubble.metrics, [before]);
+        let offer = s
+            .seen
+            .iter()
+            .find(|(p, _)| p.contains(EGRESS_INGRESS))
+            .unwrap();
+        assert!(
+            offer.0.ends_with(
+                "(no keeps sourceEgressContext=workload|reserved-identity, destinationIngressContext=app)"
+            ),
+            "{}",
+            offer.0
+        );
+        assert!(question(&s, "flow", "sourceEgressContext").is_none());
+
+        // Accepted, every answer left as pre-selected: the same spec, fallbacks included.
+        let mut s = Script::new(
+            [
+                &start[..],
+                &[A::Yes(Some(true)), A::Keep, A::Keep, A::Keep, A::Keep],
+                &rest[..],
+            ]
+            .concat(),
+        );
+        let c = interview(&mut s, Config::default(), &v(), &current, None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.hubble.metrics, [before]);
+        for (key, on) in [
+            ("sourceEgressContext", "workload"),
+            ("sourceIngressContext", "(none)"),
+            ("destinationEgressContext", "(none)"),
+            ("destinationIngressContext", "app"),
+        ] {
+            assert_eq!(preselected(question(&s, "flow", key).unwrap()), on, "{key}");
+        }
+        assert!(
+            !s.seen.iter().any(|(p, _)| p.contains("fallback")),
+            "unchanged first choices keep their fallbacks without asking"
+        );
+
+        // Accepted, one changed and one removed; the others stay.
+        let mut s = Script::new(
+            [
+                &start[..],
+                &[
+                    A::Yes(Some(true)),
+                    A::Pick("namespace"), // sourceEgressContext
+                    A::Select(Some(0)),   //   no fallback
+                    A::Keep,
+                    A::Keep,
+                    A::Select(Some(0)), // destinationIngressContext: none
+                ],
+                &rest[..],
+            ]
+            .concat(),
+        );
+        let c = interview(&mut s, Config::default(), &v(), &current, None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            c.hubble.metrics,
+            ["flow:sourceContext=pod;sourceEgressContext=namespace"]
+        );
+    }
+
+    #[test]
+    fn egress_and_ingress_contexts_are_not_offered_where_the_catalogue_has_none() {
+        // The last minor line before the catalogue's egress/ingress keys.
+        let since = catalogue::CONTEXT_KEYS
+            .iter()
+            .filter(|k| k.refines.is_some())
+            .map(|k| k.valid.since)
+            .min()
+            .unwrap();
+        let old = Version::new(since.0, since.1 - 1, 0);
+        let mut config = Config::default();
+        config.hubble.metrics = vec!["drop".into(), "flow".into()];
+        let mut s = Script::new(vec![
+            A::Keep,                // families: drop, flow
+            A::Yes(Some(true)),     // adjust options
+            A::Multi(Some(vec![])), // drop: labels
+            A::Select(Some(0)),     // drop: sourceContext
+            A::Select(Some(0)),     // drop: destinationContext
+            A::Multi(Some(vec![])), // flow: labels
+            A::Select(Some(0)),     // flow: sourceContext
+            A::Select(Some(0)),     // flow: destinationContext
+            A::Multi(None),         // components: Esc
+        ]);
+        let r = interview(&mut s, config, &old, &serde_json::json!({}), None).unwrap();
+        assert!(r.is_none());
+        assert_eq!(s.seen.last().unwrap().0, "Components", "{:?}", s.seen);
+        assert!(
+            !s.seen
+                .iter()
+                .any(|(p, _)| p.contains("egress") || p.contains("Ingress")),
+            "{:?}",
+            s.seen
+        );
+        // The same questions on the first line that has them do offer them.
+        let mut config = Config::default();
+        config.hubble.metrics = vec!["drop".into()];
+        let first = Version::new(since.0, since.1, 0);
+        let mut s = Script::new(vec![
+            A::Keep,
+            A::Yes(Some(true)),
+            A::Multi(Some(vec![])),
+            A::Select(Some(0)),
+            A::Select(Some(0)),
+            A::Yes(None), // egress/ingress: Esc
+        ]);
+        assert!(
+            interview(&mut s, config, &first, &serde_json::json!({}), None)
+                .unwrap()
+                .is_none()
+        );
+        assert!(s.seen.last().unwrap().0.contains(EGRESS_INGRESS));
     }
 
     #[test]

@@ -72,7 +72,7 @@ pub fn text(version: &Version) -> String {
         s.push('\n');
     }
     s.push_str("Context options (every family):\n");
-    for k in catalogue::CONTEXT_KEYS {
+    for k in catalogue::context_keys_for(version) {
         s.push_str(&format!("    {:<26} {}\n", k.key, k.description));
     }
     let values: Vec<&str> = catalogue::CONTEXT_VALUES
@@ -112,7 +112,7 @@ pub fn document(version: &Version) -> serde_json::Value {
             })).collect::<Vec<_>>(),
             "metrics": h.metrics,
         })).collect::<Vec<_>>(),
-        "contextOptions": catalogue::CONTEXT_KEYS.iter().map(|k| k.key).collect::<Vec<_>>(),
+        "contextOptions": catalogue::context_keys_for(version).map(|k| k.key).collect::<Vec<_>>(),
         "contextValues": catalogue::CONTEXT_VALUES.iter().filter(|v| v.valid.contains(version)).map(|v| json!({"name": v.name, "description": v.description})).collect::<Vec<_>>(),
         "labels": catalogue::LABELS.iter().filter(|l| l.valid.contains(version)).map(|l| l.name).collect::<Vec<_>>(),
     })

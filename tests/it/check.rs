@@ -596,6 +596,7 @@ fn bad_input_exits_2_naming_the_token() {
     let cases: &[(&[&str], &str)] = &[
         (&["--node", "10.0.0.300"], "10.0.0.300"),
         (&["--node", "10.0.0.1:9962"], "10.0.0.1:9962"),
+        (&["--node", "[::1]:9962"], "[::1]:9962"),
         (
             &["--node", "127.0.0.1", "--agent-port", "0"],
             "--agent-port",
@@ -624,6 +625,194 @@ fn bad_input_exits_2_naming_the_token() {
         "{}",
         stderr(&out)
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// IPv6: nodes on [::1].
+
+/// Whether this machine can listen on `::1`; when it cannot, the test says so and returns.
+fn ipv6_loopback(test: &str) -> bool {
+    match TcpListener::bind(("::1", 0)) {
+        Ok(_) => true,
+        Err(e) => {
+            println!("SKIPPED {test}: cannot listen on [::1] on this machine ({e})");
+            false
+        }
+    }
+}
+
+/// Agent, operator and Hubble on three ports of `::1`.
+fn healthy_ipv6_node() -> [u16; 3] {
+    let mut r = common_ports(&["::1"]);
+    let ports = r.ports;
+    r.serve("::1", ports[0], prom(fixture("agent-datadog.txt")));
+    r.serve("::1", ports[1], prom(fixture("operator-datadog.txt")));
+    r.serve("::1", ports[2], prom(fixture("hubble-busy.txt")));
+    ports
+}
+
+fn assert_ipv6_node_passes(a: &[String], node: &str, ports: [u16; 3]) {
+    let (out, j) = run(&args(a));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{a:?}: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(j["passed"], true, "{j:#}");
+    let nodes = j["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 1, "{j:#}");
+    let row = &nodes[0];
+    assert_eq!(row["node"], node, "the node as it was given");
+    assert_eq!(row["address"], "::1");
+    for (c, port) in ["agent", "operator", "hubble"].iter().zip(ports) {
+        assert_eq!(row[c]["status"], "pass", "{c}: {row:#}");
+        assert_eq!(row[c]["target"], format!("[::1]:{port}"), "{c}");
+    }
+    assert_eq!(row["agent"]["samples"], 975);
+    assert_eq!(row["hubble"]["samples"], 3225);
+    for f in j["families"].as_array().unwrap() {
+        assert_eq!(f["status"], "pass", "{f}");
+    }
+}
+
+#[test]
+fn ipv6_node_bare_and_bracketed_passes() {
+    if !ipv6_loopback("ipv6_node_bare_and_bracketed_passes") {
+        return;
+    }
+    let ports = healthy_ipv6_node();
+    for node in ["::1", "[::1]"] {
+        let mut a = vec![
+            "--node".to_string(),
+            node.into(),
+            "-o".into(),
+            "json".into(),
+        ];
+        a.extend(port_args(ports));
+        a.extend(metric_args(&BUSY_LIST[..6]));
+        assert_ipv6_node_passes(&a, node, ports);
+    }
+    // The table names the node and, for a failure, the bracketed address and port.
+    let mut a = vec!["--node".to_string(), "::1".into()];
+    a.extend(port_args(ports));
+    let (out, _) = run(&args(&a));
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("::1 ")),
+        "a row for ::1: {text}"
+    );
+}
+
+#[test]
+fn ipv6_nodes_file() {
+    if !ipv6_loopback("ipv6_nodes_file") {
+        return;
+    }
+    let ports = healthy_ipv6_node();
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("nodes");
+    std::fs::write(&f, "# IPv6 fleet\n::1   # loopback\n").unwrap();
+    let mut a = vec![
+        "--nodes-file".to_string(),
+        f.to_str().unwrap().into(),
+        "-o".into(),
+        "json".into(),
+    ];
+    a.extend(port_args(ports));
+    a.extend(metric_args(&BUSY_LIST[..6]));
+    assert_ipv6_node_passes(&a, "::1", ports);
+}
+
+#[test]
+fn ipv6_closed_port_is_refused() {
+    if !ipv6_loopback("ipv6_closed_port_is_refused") {
+        return;
+    }
+    let p = [closed_port("::1"), closed_port("::1"), closed_port("::1")];
+    let mut a = vec![
+        "--node".to_string(),
+        "[::1]".into(),
+        "-o".into(),
+        "json".into(),
+    ];
+    a.extend(port_args(p));
+    let (out, j) = run(&args(&a));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(j["passed"], false);
+    let row = &j["nodes"][0];
+    assert_eq!(row["address"], "::1");
+    for (c, port) in ["agent", "hubble"].iter().zip([p[0], p[2]]) {
+        assert_eq!(row[c]["status"], "fail", "{c}: {row:#}");
+        assert_eq!(row[c]["summary"], "refused", "{c}: {row:#}");
+        assert_eq!(row[c]["target"], format!("[::1]:{port}"), "{c}");
+    }
+    // The operator runs on some nodes only: refused here is "not here", and none anywhere fails.
+    assert_eq!(row["operator"]["summary"], "not here", "{row:#}");
+    let checks = j["checks"].to_string();
+    assert!(checks.contains("no node serves the operator"), "{checks}");
+    // The table says so too.
+    let mut a = vec!["--node".to_string(), "::1".into()];
+    a.extend(port_args(p));
+    let (out, _) = run(&args(&a));
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("agent [::1]:{}", p[0])) && text.contains("refused"),
+        "{text}"
+    );
+}
+
+#[test]
+fn ipv6_local_scrapes_through_ipv6_loopback() {
+    if !ipv6_loopback("ipv6_local_scrapes_through_ipv6_loopback") {
+        return;
+    }
+    // `--local` looks a port up on every address, so no closed ports here (a parallel test could
+    // take one on 127.x) and every socket blocks IPv4 binds on its port.
+    // The agent on [::1], and an IPv4 wildcard socket on the same port that is never asked:
+    // localhost comes first.
+    let (agent, _v4_wildcard) = loop {
+        let l = TcpListener::bind(("::1", 0)).unwrap();
+        let port = l.local_addr().unwrap().port();
+        if let Ok(guard) = TcpListener::bind(("0.0.0.0", port)) {
+            break (spawn_server(l, prom(fixture("agent-datadog.txt"))), guard);
+        }
+    };
+    // Operator and Hubble on the IPv6 wildcard, as Go's `:9963` listens (one socket in
+    // /proc/net/tcp6, none in /proc/net/tcp): reached through [::1].
+    let op = serve_on("::", 0, prom(fixture("operator-datadog.txt")));
+    let hubble = serve_on("::", 0, prom(fixture("hubble-busy.txt")));
+    let mut a = vec!["--local".to_string(), "-o".into(), "json".into()];
+    a.extend(port_args([agent.port(), op.port(), hubble.port()]));
+    let (out, j) = run(&args(&a));
+    let row = &j["nodes"][0];
+    assert_eq!(out.status.code(), Some(0), "{row:#}{}", stderr(&out));
+    assert_eq!(row["agent"]["status"], "pass", "{row:#}");
+    assert_eq!(row["agent"]["target"], format!("[::1]:{}", agent.port()));
+    let detail = row["agent"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("[::1]:{}", agent.port()))
+            && detail.contains(&format!("0.0.0.0:{}", agent.port())),
+        "both sockets shown: {detail}"
+    );
+    for (c, addr) in [("operator", op), ("hubble", hubble)] {
+        assert_eq!(row[c]["status"], "pass", "{row:#}");
+        assert_eq!(row[c]["target"], format!("[::1]:{}", addr.port()));
+        let detail = row[c]["detail"].as_str().unwrap();
+        assert!(
+            detail.contains(&format!("listening on [::]:{}", addr.port())),
+            "{detail}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
