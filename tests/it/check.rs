@@ -108,12 +108,31 @@ fn serve_on(ip: &str, port: u16, serve: Serve) -> SocketAddr {
 }
 
 /// A port on `ip` with nothing listening.
+///
+/// The port stays reserved on every address until the test binary exits: a socket bound to the
+/// wildcard address and never listening (so connections are refused), without SO_REUSEADDR, so
+/// no other test's server can take the port on any address (`--local` looks a port up on all of
+/// them). Freeing the port instead let a parallel test's server land on it now and then.
 fn closed_port(ip: &str) -> u16 {
-    TcpListener::bind((ip, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    let (port, socket) = closed_port_held(ip);
+    // Held for the life of the test binary; a few dozen descriptors at most.
+    std::mem::forget(socket);
+    port
+}
+
+/// `closed_port`, reserved until the returned socket is dropped.
+fn closed_port_held(ip: &str) -> (u16, socket2::Socket) {
+    use socket2::{Domain, Socket, Type};
+    let v6 = ip.trim_matches(|c| c == '[' || c == ']').contains(':');
+    let (domain, any): (Domain, SocketAddr) = if v6 {
+        (Domain::IPV6, "[::]:0".parse().unwrap())
+    } else {
+        (Domain::IPV4, "0.0.0.0:0".parse().unwrap())
+    };
+    let socket = Socket::new(domain, Type::STREAM, None).unwrap();
+    socket.bind(&any.into()).unwrap();
+    let port = socket.local_addr().unwrap().as_socket().unwrap().port();
+    (port, socket)
 }
 
 /// Listeners bound on the same three ports of every given loopback address, held until served
@@ -528,12 +547,13 @@ fn hubble_with_some_families_missing() {
 #[test]
 fn wait_notices_a_port_that_opens_later() {
     let ports = two_healthy_nodes(prom(fixture("hubble-busy.txt")));
-    let late = closed_port("127.0.0.5");
+    let (late, reserved) = closed_port_held("127.0.0.5");
     let body = fixture("agent-datadog.txt");
     let opened = Arc::new(std::sync::Mutex::new(None));
     let o = opened.clone();
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(800));
+        drop(reserved);
         let l = TcpListener::bind(("127.0.0.5", late)).unwrap();
         *o.lock().unwrap() = Some(Instant::now());
         spawn_server(l, prom(body));
