@@ -34,8 +34,9 @@ fn fixture(name: &str) -> String {
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
 }
 
-/// A Hubble payload of at least `series` samples: the busy fixture's HELP/TYPE lines once, its
-/// sample lines repeated with an extra `rep` label so every series is distinct.
+/// A Hubble payload of exactly `series` samples: the busy fixture's HELP/TYPE lines once, then
+/// its sample lines again and again (the last time only as many as needed), each time with an
+/// extra `rep` label so that every series is distinct.
 fn hubble_payload(series: usize) -> Vec<u8> {
     let busy = fixture("hubble-busy.txt");
     let samples: Vec<&str> = busy
@@ -47,17 +48,12 @@ fn hubble_payload(series: usize) -> Vec<u8> {
         out.push_str(l);
         out.push('\n');
     }
-    let mut n = 0;
-    let mut rep = 0;
-    while n < series {
-        for l in &samples {
-            match l.split_once('{') {
-                Some((name, rest)) => out.push_str(&format!("{name}{{rep=\"{rep}\",{rest}\n")),
-                None => out.push_str(&format!("{l}\n")),
-            }
-            n += 1;
+    for (n, l) in samples.iter().cycle().take(series).enumerate() {
+        let rep = n / samples.len();
+        match l.split_once('{') {
+            Some((name, rest)) => out.push_str(&format!("{name}{{rep=\"{rep}\",{rest}\n")),
+            None => out.push_str(&format!("{l}\n")),
         }
-        rep += 1;
     }
     out.into_bytes()
 }
@@ -213,7 +209,7 @@ fn fleet(
         Arc::new(hubble_payload(series)),
     ];
     println!(
-        "payloads: agent {} KB, operator {} KB, Hubble {} KB ({series}+ series)",
+        "payloads: agent {} KB, operator {} KB, Hubble {} KB ({series} series)",
         bodies[0].len() >> 10,
         bodies[1].len() >> 10,
         bodies[2].len() >> 10
@@ -246,10 +242,14 @@ fn fleet(
                 let _enter = rt.enter();
                 let l = tokio::net::TcpListener::from_std(l).unwrap();
                 rt.spawn(async move {
-                    let mut held = Vec::new();
                     while let Ok((s, _)) = l.accept().await {
                         if hang {
-                            held.push(s);
+                            // Never answered; let go long after any client gave up, so that
+                            // repeated runs against one fleet do not run it out of descriptors.
+                            tokio::spawn(async move {
+                                tokio::time::sleep(Duration::from_secs(10)).await;
+                                drop(s);
+                            });
                         } else {
                             tokio::spawn(respond_async(s, body.clone()));
                         }
@@ -260,10 +260,14 @@ fn fleet(
             std::thread::Builder::new()
                 .stack_size(64 * 1024)
                 .spawn(move || {
-                    let mut held = Vec::new();
+                    let mut held = std::collections::VecDeque::new();
                     for s in l.incoming().flatten() {
                         if hang {
-                            held.push(s);
+                            // As above: let go of the oldest after a few runs' worth.
+                            held.push_back(s);
+                            if held.len() > 8 {
+                                held.pop_front();
+                            }
                         } else {
                             let body = body.clone();
                             let _ = std::thread::Builder::new()

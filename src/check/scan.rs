@@ -167,8 +167,13 @@ impl Scanner {
 
     fn flush_last(&mut self) {
         if self.last_stats.samples > 0 {
-            let name = String::from_utf8_lossy(&self.last).into_owned();
-            let e = self.out.names.entry(name).or_default();
+            // Names are ASCII (the grammar allows no other bytes), so this never allocates for
+            // a name already seen.
+            let name = String::from_utf8_lossy(&self.last);
+            let e = match self.out.names.get_mut(name.as_ref()) {
+                Some(e) => e,
+                None => self.out.names.entry(name.into_owned()).or_default(),
+            };
             e.samples += self.last_stats.samples;
             e.exemplars += self.last_stats.exemplars;
         }
@@ -254,8 +259,20 @@ impl Scanner {
     }
 }
 
+/// Bytes allowed in a metric name after its first: `[a-zA-Z0-9_:]`.
+static NAME_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b':';
+        b += 1;
+    }
+    t
+};
+
 fn is_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b':'
+    NAME_BYTE[b as usize]
 }
 
 fn is_value_start(b: u8) -> bool {
