@@ -201,15 +201,26 @@ impl Scanner {
             }
             return;
         }
-        // The metric name: [a-zA-Z_:][a-zA-Z0-9_:]*
-        let end = line
-            .iter()
-            .position(|&b| !is_name_byte(b))
-            .unwrap_or(line.len());
-        if end == 0 || line[0].is_ascii_digit() {
-            self.bad(line);
-            return;
-        }
+        // The metric name: [a-zA-Z_:][a-zA-Z0-9_:]*. Samples of a family come together, so
+        // most lines start with the name of the line before, already checked.
+        let last = self.last.len();
+        let end = if last > 0
+            && line.len() > last
+            && !is_name_byte(line[last])
+            && line.starts_with(&self.last)
+        {
+            last
+        } else {
+            let end = line
+                .iter()
+                .position(|&b| !is_name_byte(b))
+                .unwrap_or(line.len());
+            if end == 0 || line[0].is_ascii_digit() {
+                self.bad(line);
+                return;
+            }
+            end
+        };
         let name = &line[..end];
         let mut rest = &line[end..];
         // Fast path, nearly every line: no `#` and no `\` anywhere, so no exemplar, no quoted `#`
