@@ -4,12 +4,19 @@
 //! --nodes-file` run with a 1 s timeout against a sequential curl loop and `xargs -P 64 curl`,
 //! then the scanner's throughput and its peak memory for a 10 MB and a 200 MB streamed body.
 //!
-//! `cargo bench --bench check`; env: CHECK_BENCH_NODES (1000), CHECK_BENCH_SERIES (Hubble
-//! series per endpoint, 20000), CHECK_BENCH_CURL_SAMPLE (nodes for the sequential curl loop, 60),
-//! CHECK_BENCH_CONCURRENCY (passed as --concurrency; default: ciliumon's), CHECK_BENCH_NO_CURL=1
-//! (skip the curl baselines), CHECK_BENCH_JSON=FILE (save the last report), CHECK_BENCH_HOLD=SECS
-//! (start the fleet, print its nodes file and ports, keep it up SECS seconds, measure nothing),
-//! CHECK_BENCH_FLEET=async|threads (how the fake nodes are served; async by default).
+//! `cargo bench --bench check`. Environment:
+//! - CHECK_BENCH_NODES: fake nodes (1000);
+//! - CHECK_BENCH_SERIES: Hubble series an endpoint, comma-separated for one fleet each
+//!   (10000,20000);
+//! - CHECK_BENCH_SNDBUF: the fake nodes' socket send buffer in bytes (unset: the kernel's
+//!   autotuning; all 1,000 nodes' buffers live in this one kernel);
+//! - CHECK_BENCH_FLEET: async (default) or threads, how the fake nodes are served;
+//! - CHECK_BENCH_CONCURRENCY: passed as --concurrency (default: ciliumon's);
+//! - CHECK_BENCH_CURL_SAMPLE: nodes for the sequential curl loop (60), extrapolated;
+//!   CHECK_BENCH_NO_CURL=1 skips the curl baselines;
+//! - CHECK_BENCH_JSON=FILE: keep the last report;
+//! - CHECK_BENCH_HOLD=SECS: start the first fleet, print its nodes file and ports, keep it up
+//!   SECS seconds, measure nothing.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener};
@@ -202,6 +209,7 @@ fn fleet(
     nodes: usize,
     series: usize,
     kind: FleetKind,
+    ports: [u16; 3],
 ) -> (Vec<(Ipv4Addr, &'static str)>, [u16; 3]) {
     let bodies: [Arc<Vec<u8>>; 3] = [
         Arc::new(fixture("agent-datadog.txt").into_bytes()),
@@ -220,7 +228,9 @@ fn fleet(
             .build()
             .expect("fleet runtime"),
     ));
-    let ports = [29962u16, 29963, 29965];
+    let sndbuf = std::env::var("CHECK_BENCH_SNDBUF")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok());
     let mut out = Vec::new();
     for i in 0..nodes {
         let ip = Ipv4Addr::new(127, 1, (i / 200) as u8, (i % 200 + 1) as u8);
@@ -251,6 +261,9 @@ fn fleet(
                                 drop(s);
                             });
                         } else {
+                            if let Some(size) = sndbuf {
+                                let _ = socket2::SockRef::from(&s).set_send_buffer_size(size);
+                            }
                             tokio::spawn(respond_async(s, body.clone()));
                         }
                     }
@@ -301,16 +314,45 @@ fn main() {
     ciliumon::check::probe::raise_fd_limit();
     scanner();
     let nodes = env_usize("CHECK_BENCH_NODES", 1000);
-    let series = env_usize("CHECK_BENCH_SERIES", 20000);
-    println!("\n== fleet: {nodes} nodes x 3 ports, 10% accept-and-hang, 5% closed, timeout 1s");
+    let sizes: Vec<usize> = std::env::var("CHECK_BENCH_SERIES")
+        .unwrap_or_else(|_| "10000,20000".into())
+        .split(',')
+        .map(|v| {
+            v.trim()
+                .parse()
+                .expect("CHECK_BENCH_SERIES: numbers, comma-separated")
+        })
+        .collect();
     let kind = match std::env::var("CHECK_BENCH_FLEET").as_deref() {
         Ok("threads") => FleetKind::Threads,
         Ok("async") | Err(_) => FleetKind::Async,
         Ok(other) => panic!("CHECK_BENCH_FLEET={other}: want threads or async"),
     };
-    let (fleet, ports) = fleet(nodes, series, kind);
     let dir = std::env::temp_dir().join(format!("ciliumon-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    for (k, &series) in sizes.iter().enumerate() {
+        println!(
+            "\n== fleet: {nodes} nodes x 3 ports, 10% accept-and-hang, 5% closed, timeout 1s, {series} Hubble series"
+        );
+        // Each fleet on its own ports: the one before keeps serving.
+        let base = 29962 + 10 * k as u16;
+        let (fleet, ports) = fleet(nodes, series, kind, [base, base + 1, base + 3]);
+        if !measure(nodes, &fleet, ports, &dir.join(k.to_string())) {
+            return;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Three `ciliumon check` runs against one fleet, then the curl baselines over the same nodes.
+/// False when only holding the fleet up (CHECK_BENCH_HOLD).
+fn measure(
+    nodes: usize,
+    fleet: &[(Ipv4Addr, &'static str)],
+    ports: [u16; 3],
+    dir: &std::path::Path,
+) -> bool {
+    std::fs::create_dir_all(dir).unwrap();
     let nodes_file = dir.join("nodes");
     std::fs::write(
         &nodes_file,
@@ -343,7 +385,7 @@ fn main() {
             ports[2]
         );
         std::thread::sleep(Duration::from_secs(secs));
-        return;
+        return false;
     }
     let bin = env!("CARGO_BIN_EXE_ciliumon");
     let mut walls = Vec::new();
@@ -409,11 +451,11 @@ fn main() {
 
     if std::env::var_os("CHECK_BENCH_NO_CURL").is_some() {
         println!("curl baselines skipped (CHECK_BENCH_NO_CURL)");
-        return;
+        return true;
     }
     if Command::new("curl").arg("--version").output().is_err() {
         println!("curl not found: baselines skipped");
-        return;
+        return true;
     }
     let sample = env_usize("CHECK_BENCH_CURL_SAMPLE", 60).min(nodes);
     let sample_file = dir.join("urls-sample");
@@ -436,5 +478,5 @@ fn main() {
         urls.len(),
         par.as_secs_f64()
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    true
 }
