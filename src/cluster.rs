@@ -101,7 +101,7 @@ pub struct Preflight {
     pub stack: Option<StackRelease>,
 }
 
-fn install_hint(tool: &str) -> &'static str {
+pub(crate) fn install_hint(tool: &str) -> &'static str {
     match tool {
         "helm" => {
             "install Helm 3 or 4: https://helm.sh/docs/intro/install/ (e.g. `brew install helm`, or the get-helm-3 script)"

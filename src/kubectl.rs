@@ -92,6 +92,10 @@ impl Kubectl {
         match rx.recv_timeout(Duration::from_secs(20)) {
             Ok(Ok(addr)) => Ok(Proxy {
                 base: format!("http://{addr}"),
+                _doomed: crate::run::kill_on_interrupt(
+                    handle.pids().first().copied().unwrap_or(0) as i32,
+                    false,
+                ),
                 handle,
             }),
             Ok(Err(output)) => {
@@ -110,6 +114,7 @@ impl Kubectl {
 pub struct Proxy {
     pub base: String,
     handle: std::sync::Arc<duct::ReaderHandle>,
+    _doomed: crate::run::KillOnInterrupt,
 }
 
 impl Drop for Proxy {

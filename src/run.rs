@@ -33,6 +33,39 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 /// executor stop the step and report.
 static MODE: AtomicU8 = AtomicU8::new(0);
 
+/// Child processes (pid, and whether it leads its own process group) to stop when Ctrl-C ends
+/// ciliumon at once: a tool in its own group does not get the terminal's SIGINT.
+static DOOMED: std::sync::Mutex<Vec<(i32, bool)>> = std::sync::Mutex::new(Vec::new());
+
+/// While alive, the process (or its whole group) is sent SIGTERM if Ctrl-C ends ciliumon.
+pub struct KillOnInterrupt(i32);
+
+pub fn kill_on_interrupt(pid: i32, group: bool) -> KillOnInterrupt {
+    if let Ok(mut d) = DOOMED.lock() {
+        d.push((pid, group));
+    }
+    KillOnInterrupt(pid)
+}
+
+impl Drop for KillOnInterrupt {
+    fn drop(&mut self) {
+        if let Ok(mut d) = DOOMED.lock() {
+            d.retain(|(pid, _)| *pid != self.0);
+        }
+    }
+}
+
+fn stop_doomed() {
+    if let Ok(d) = DOOMED.lock() {
+        for &(pid, group) in d.iter().filter(|(pid, _)| *pid > 0) {
+            // SAFETY: kill(2) with a pid (or negated process group id) of our own child.
+            unsafe {
+                libc::kill(if group { -pid } else { pid }, libc::SIGTERM);
+            }
+        }
+    }
+}
+
 /// Install the Ctrl-C handler (once per process; later calls do nothing).
 pub fn install_interrupt_handler() {
     static ONCE: std::sync::Once = std::sync::Once::new();
@@ -40,6 +73,7 @@ pub fn install_interrupt_handler() {
         let _ = ctrlc::set_handler(|| {
             INTERRUPTED.store(true, Ordering::SeqCst);
             if MODE.load(Ordering::SeqCst) == 0 {
+                stop_doomed();
                 // dialoguer hides the cursor while a question is up; give it back.
                 let _ = console::Term::stderr().show_cursor();
                 eprintln!("\ninterrupted: nothing was changed");
@@ -187,6 +221,7 @@ fn exec_argv<A: AsRef<OsStr>>(
     drop(expr);
     let handle = handle?;
     let pgid = handle.pids().first().copied().unwrap_or(0) as i32;
+    let _doomed = kill_on_interrupt(pgid, true);
 
     let read = |r: io::PipeReader, stream: Stream| {
         let mut all = String::new();

@@ -37,6 +37,8 @@ struct Fixed {
 }
 
 pub fn run(global: &GlobalArgs, args: &CheckArgs, ui: Ui) -> Result<Code> {
+    // Ctrl-C: stop the kubectl that is running (in its own process group) and exit 130.
+    crate::run::install_interrupt_handler();
     let report = report(global, args)?;
     let out = match args.output {
         ReportOutput::Json => model::render::json(&report),
@@ -491,8 +493,11 @@ fn unprobed(c: Component, pod: &cluster::Pod, ns: &str, summary: &str, detail: S
 
 fn find_kubectl() -> Result<std::path::PathBuf> {
     which::which("kubectl").map_err(|_| {
-        Failure::preflight("kubectl not found on PATH")
-            .hint("install kubectl, or check nodes directly with --node ADDR or --local")
+        Failure::preflight("kubectl not found on PATH; cluster mode reads the Cilium pods with it")
+            .hint(format!(
+                "{}; or check nodes without the API server: --node ADDR, --nodes-file FILE or --local",
+                crate::cluster::install_hint("kubectl")
+            ))
             .into()
     })
 }

@@ -837,3 +837,48 @@ fn ctrl_c_stops_the_running_step_and_reports() {
     );
     assert!(f.tmp_is_empty());
 }
+
+#[test]
+fn ctrl_c_during_check_stops_its_kubectl_and_exits_130() {
+    let f = Fake::new();
+    let pidfile = f.root.join("hang.pid");
+    let f = f
+        .env("STANDIN_HANG", "get --raw")
+        .env("STANDIN_HANG_PIDFILE", pidfile.to_str().unwrap());
+    let child = f
+        .ciliumon(&["check", "-o", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    let pid = loop {
+        if let Some(pid) = std::fs::read_to_string(&pidfile)
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+        {
+            break pid;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the kubectl read never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // SAFETY: kill(2) with the child's pid and SIGINT.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
+    // The hanging kubectl (its own process group, so no terminal SIGINT) is gone too.
+    let t = Instant::now();
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "kubectl {pid} outlived ciliumon check"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

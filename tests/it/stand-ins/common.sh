@@ -5,7 +5,8 @@
 #   STANDIN_STATE        directory for state between calls (revision, values, stack)
 #   STANDIN_FAIL         a substring of "tool arg1 arg2 ...": that call fails with
 #   STANDIN_FAIL_CODE    (default 1) and STANDIN_FAIL_STDERR (default "Error: injected failure")
-#   STANDIN_HANG         a substring: that call hangs (exec sleep, so a signal reaches it)
+#   STANDIN_HANG         a substring: that call hangs (exec sleep, so a signal reaches it),
+#                        writing its pid to STANDIN_HANG_PIDFILE when that is set
 set -u
 joined="$tool $*"
 if [ -n "${STANDIN_LOG:-}" ]; then
@@ -13,6 +14,7 @@ if [ -n "${STANDIN_LOG:-}" ]; then
 fi
 state="${STANDIN_STATE:-/nonexistent}"
 if [ -n "${STANDIN_HANG:-}" ] && [[ "$joined" == *"$STANDIN_HANG"* ]]; then
+    if [ -n "${STANDIN_HANG_PIDFILE:-}" ]; then echo $$ > "$STANDIN_HANG_PIDFILE"; fi
     exec sleep 600
 fi
 if [ -n "${STANDIN_FAIL:-}" ] && [[ "$joined" == *"$STANDIN_FAIL"* ]]; then
