@@ -294,6 +294,10 @@ pub struct ContextKey {
     /// (`sourceEgressContext` refines `sourceContext`).
     pub refines: Option<&'static str>,
     pub valid: Since,
+    /// Where a key that refines a plain one adds its label without the plain key set too.
+    /// Before cilium/cilium#27792 (fixing #27717, merged August 2023, so 1.15) the `source`
+    /// or `destination` label came only with the plain key.
+    pub alone: Since,
 }
 
 const fn plain_context(key: &'static str, description: &'static str) -> ContextKey {
@@ -303,6 +307,7 @@ const fn plain_context(key: &'static str, description: &'static str) -> ContextK
         labels: false,
         refines: None,
         valid: Since::ALWAYS,
+        alone: Since::ALWAYS,
     }
 }
 
@@ -318,6 +323,7 @@ const fn directional_context(
         labels: false,
         refines: Some(refines),
         valid: Since::from(1, 14),
+        alone: Since::from(1, 15),
     }
 }
 
@@ -351,6 +357,7 @@ pub const CONTEXT_KEYS: &[ContextKey] = &[
         labels: true,
         refines: None,
         valid: Since::ALWAYS,
+        alone: Since::ALWAYS,
     },
 ];
 

@@ -237,13 +237,13 @@ impl MetricSpec {
         out
     }
 
-    /// Egress/ingress context keys without the plain key: Cilium before 1.15 added the label only
-    /// for the plain key (cilium/cilium#27717).
-    pub fn directional_without_plain(&self) -> Option<&'static str> {
+    /// The plain context key that an egress/ingress key here needs beside it on Cilium `v` to
+    /// add its label at all (before 1.15, cilium/cilium#27717; the catalogue's `alone`).
+    pub fn directional_without_plain(&self, v: &Version) -> Option<&'static str> {
         let keys: Vec<&str> = self.options.iter().map(|o| o.key()).collect();
         catalogue::CONTEXT_KEYS
             .iter()
-            .filter(|k| keys.contains(&k.key))
+            .filter(|k| keys.contains(&k.key) && !k.alone.contains(v))
             .filter_map(|k| k.refines)
             .find(|plain| !keys.contains(plain))
     }
@@ -725,20 +725,27 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.high_cardinality(), vec!["pod", "source_ip"]);
-        let s = MetricSpec::parse("flow:sourceEgressContext=pod", &v("1.20")).unwrap();
-        assert_eq!(s.directional_without_plain(), Some("sourceContext"));
+        // 1.14 needs the plain key beside an egress/ingress one; from 1.15 (#27792) it does not.
+        let old = v("1.14.1");
+        let s = MetricSpec::parse("flow:sourceEgressContext=pod", &old).unwrap();
+        assert_eq!(s.directional_without_plain(&old), Some("sourceContext"));
+        assert_eq!(s.directional_without_plain(&v("1.15.0")), None);
+        assert_eq!(s.directional_without_plain(&v("1.20")), None);
         let s = MetricSpec::parse(
             "flow:sourceContext=pod;sourceIngressContext=ip;destinationIngressContext=ip",
-            &v("1.20"),
+            &old,
         )
         .unwrap();
-        assert_eq!(s.directional_without_plain(), Some("destinationContext"));
+        assert_eq!(
+            s.directional_without_plain(&old),
+            Some("destinationContext")
+        );
         let s = MetricSpec::parse(
             "flow:sourceContext=pod;destinationContext=ip;destinationEgressContext=dns",
-            &v("1.20"),
+            &old,
         )
         .unwrap();
-        assert_eq!(s.directional_without_plain(), None);
+        assert_eq!(s.directional_without_plain(&old), None);
     }
 
     #[test]

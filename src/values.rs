@@ -137,9 +137,7 @@ pub fn cilium(input: &ValuesInput) -> Built {
             remove(&mut values, "hubble.metrics.enableOpenMetrics");
         }
         for s in input.specs {
-            if let Some(plain) = s.directional_without_plain()
-                && !v.at_least(1, 15)
-            {
+            if let Some(plain) = s.directional_without_plain(v) {
                 notes.push(format!(
                     "'{s}': Cilium {}.{} adds the label only when {plain} is set too (cilium/cilium#27717); add it.",
                     v.major, v.minor

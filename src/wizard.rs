@@ -111,6 +111,12 @@ pub fn interview(
         for why in spec.high_cardinality() {
             p.note(&format!("warning: {spec}: {why} multiplies the series (one per value); keep it for small clusters"));
         }
+        if let Some(plain) = spec.directional_without_plain(version) {
+            p.note(&format!(
+                "warning: {spec}: Cilium {}.{} adds the egress/ingress label only when {plain} is set too (cilium/cilium#27717); set {plain} as well",
+                version.major, version.minor
+            ));
+        }
         specs.push(spec.to_string());
     }
     config.hubble.metrics = specs;
@@ -1007,6 +1013,34 @@ mod tests {
                 .is_none()
         );
         assert!(s.seen.last().unwrap().0.contains(EGRESS_INGRESS));
+    }
+
+    #[test]
+    fn an_egress_context_without_its_plain_key_warns_on_1_14_only() {
+        let run = |version: &Version| {
+            let mut config = Config::default();
+            config.hubble.metrics = vec!["flow:sourceEgressContext=pod".into()];
+            let mut s = Script::new(vec![
+                A::Keep,             // families: flow
+                A::Yes(Some(false)), // adjust options: no
+                A::Multi(None),      // components: Esc
+            ]);
+            assert!(
+                interview(&mut s, config, version, &serde_json::json!({}), None)
+                    .unwrap()
+                    .is_none()
+            );
+            s.notes
+        };
+        let notes = run(&Version::new(1, 14, 1));
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("#27717") && n.contains("set sourceContext as well")),
+            "{notes:?}"
+        );
+        let notes = run(&Version::new(1, 15, 0));
+        assert!(!notes.iter().any(|n| n.contains("#27717")), "{notes:?}");
     }
 
     #[test]
