@@ -184,7 +184,7 @@ impl MetricSpec {
                     format!("nothing after ':' in '{spec}'"),
                     Some(format!(
                         "drop the ':' or add options: {}",
-                        option_names(handler)
+                        option_names(handler, version)
                     )),
                 ));
             }
@@ -256,13 +256,15 @@ fn handler_hint(version: &Version) -> String {
     )
 }
 
-fn option_names(handler: &Handler) -> String {
+/// The options and context keys `handler` takes on Cilium `version`.
+fn option_names(handler: &Handler, version: &Version) -> String {
     list(
         handler
             .options
             .iter()
+            .filter(|o| o.valid.contains(version))
             .map(|o| o.key)
-            .chain(catalogue::CONTEXT_KEYS.iter().map(|k| k.key)),
+            .chain(catalogue::context_keys_for(version).map(|k| k.key)),
     )
 }
 
