@@ -304,6 +304,14 @@ fn cpu(who: i32) -> Duration {
     tv(u.ru_utime) + tv(u.ru_stime)
 }
 
+/// The largest peak resident set of any child waited for so far, in KiB.
+fn children_max_rss_kb() -> i64 {
+    // SAFETY: getrusage with a valid pointer to a zeroed local rusage.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) };
+    u.ru_maxrss
+}
+
 fn shell(script: &str) -> Duration {
     let t = Instant::now();
     let _ = Command::new("sh").arg("-c").arg(script).status();
@@ -433,10 +441,11 @@ fn measure(
                 .unwrap_or(0)
         };
         println!(
-            "ciliumon check run {run}: {:.3} s wall, CPU {:.2} s (fleet {:.2} s), exit {:?}; agent endpoints pass {} fail {} ({} nodes)",
+            "ciliumon check run {run}: {:.3} s wall, CPU {:.2} s (fleet {:.2} s), peak RSS so far {} MB, exit {:?}; agent endpoints pass {} fail {} ({} nodes)",
             wall.as_secs_f64(),
             check_cpu.as_secs_f64(),
             fleet_cpu.as_secs_f64(),
+            children_max_rss_kb() >> 10,
             out.status.code(),
             count("pass"),
             count("fail"),
