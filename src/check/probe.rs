@@ -97,6 +97,121 @@ pub fn raise_fd_limit() {
 /// started.
 const BODIES_AT_ONCE: usize = 32;
 
+/// Turns to read a body, `BODIES_AT_ONCE` at a time, shortest announced body first: the agent's
+/// and operator's bodies (a hundred kilobytes) are read before Hubble's (megabytes), so they
+/// are done early even when the whole cannot be done before the deadline, and their senders
+/// never wait long with a full window. Equal sizes go in order of arrival.
+struct BodyGate {
+    state: std::sync::Mutex<GateState>,
+}
+
+struct GateState {
+    free: usize,
+    next: u64,
+    waiting: std::collections::BinaryHeap<std::cmp::Reverse<Waiter>>,
+}
+
+struct Waiter {
+    size: u64,
+    seq: u64,
+    wake: tokio::sync::oneshot::Sender<()>,
+}
+
+impl PartialEq for Waiter {
+    fn eq(&self, other: &Self) -> bool {
+        (self.size, self.seq) == (other.size, other.seq)
+    }
+}
+impl Eq for Waiter {}
+impl PartialOrd for Waiter {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Waiter {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.size, self.seq).cmp(&(other.size, other.seq))
+    }
+}
+
+/// A turn to read one body; handed to the next waiter when dropped.
+struct Turn<'a>(&'a BodyGate);
+
+impl BodyGate {
+    fn new(turns: usize) -> Self {
+        BodyGate {
+            state: std::sync::Mutex::new(GateState {
+                free: turns,
+                next: 0,
+                waiting: Default::default(),
+            }),
+        }
+    }
+
+    /// Wait for a turn for a body of `size` bytes (unknown: as large as can be).
+    async fn turn(&self, size: Option<u64>) -> Turn<'_> {
+        let rx = {
+            let mut st = self.state.lock().expect("gate lock");
+            if st.free > 0 {
+                st.free -= 1;
+                return Turn(self);
+            }
+            let (wake, rx) = tokio::sync::oneshot::channel();
+            let seq = st.next;
+            st.next += 1;
+            st.waiting.push(std::cmp::Reverse(Waiter {
+                size: size.unwrap_or(u64::MAX),
+                seq,
+                wake,
+            }));
+            rx
+        };
+        let mut waiting = Waiting {
+            gate: self,
+            rx: Some(rx),
+        };
+        if let Some(rx) = waiting.rx.as_mut() {
+            let _ = rx.await;
+        }
+        waiting.rx = None;
+        Turn(self)
+    }
+
+    /// Hand a turn to the shortest waiter still waiting, or put it back.
+    fn release(&self) {
+        let mut st = self.state.lock().expect("gate lock");
+        while let Some(std::cmp::Reverse(w)) = st.waiting.pop() {
+            if w.wake.send(()).is_ok() {
+                return;
+            }
+        }
+        st.free += 1;
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
+/// A wait for a turn; if given up (the deadline), a turn handed over meanwhile is passed on.
+struct Waiting<'a> {
+    gate: &'a BodyGate,
+    rx: Option<tokio::sync::oneshot::Receiver<()>>,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if let Some(mut rx) = self.rx.take() {
+            rx.close();
+            if rx.try_recv().is_ok() {
+                self.gate.release();
+            }
+        }
+    }
+}
+
 /// How large hyper's read buffer for one connection may grow. Bodies are handed over in
 /// pieces of at most this size; only the connections whose body is being read grow past the
 /// first 8 KiB, so memory stays near `BODIES_AT_ONCE` times this. (Measured on the bench:
@@ -131,7 +246,7 @@ pub fn run_all(requests: &[Request], settings: &Settings) -> Vec<Probe> {
         let gate = Arc::new(tokio::sync::Semaphore::new(
             settings.concurrency.clamp(1, fd_budget()),
         ));
-        let bodies = Arc::new(tokio::sync::Semaphore::new(BODIES_AT_ONCE));
+        let bodies = Arc::new(BodyGate::new(BODIES_AT_ONCE));
         let tasks: Vec<_> = requests
             .iter()
             .cloned()
@@ -185,7 +300,7 @@ fn wait_until(settings: &Settings) -> tokio::time::Instant {
 }
 
 /// One request, retried while the process is out of file descriptors.
-async fn one(req: &Request, settings: &Settings, bodies: &tokio::sync::Semaphore) -> Probe {
+async fn one(req: &Request, settings: &Settings, bodies: &BodyGate) -> Probe {
     let start = Instant::now();
     loop {
         if Instant::now() >= settings.deadline {
@@ -315,7 +430,7 @@ async fn open(
 async fn attempt(
     req: &Request,
     settings: &Settings,
-    bodies: &tokio::sync::Semaphore,
+    bodies: &BodyGate,
 ) -> Result<Outcome, Failure> {
     let accept = if req.openmetrics {
         ACCEPT_OPENMETRICS
@@ -348,7 +463,8 @@ async fn attempt(
         });
     }
     let deadline = tokio::time::Instant::from_std(settings.deadline);
-    let Ok(Ok(_turn)) = tokio::time::timeout_at(deadline, bodies.acquire()).await else {
+    let size = body.size_hint().exact();
+    let Ok(_turn) = tokio::time::timeout_at(deadline, bodies.turn(size)).await else {
         return Ok(Outcome::Http {
             status,
             content_type,
@@ -465,4 +581,84 @@ pub fn fetch(url: &str, timeout: Duration, limit: usize) -> Result<(u16, Vec<u8>
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// Let every spawned task run until it waits.
+    async fn settle() {
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[test]
+    fn body_turns_go_to_the_shortest_body_first_and_are_bounded() {
+        rt().block_on(async {
+            let gate = Arc::new(BodyGate::new(2));
+            let order = Arc::new(Mutex::new(Vec::new()));
+            let a = gate.turn(Some(100)).await;
+            let b = gate.turn(Some(100)).await;
+            let mut tasks = Vec::new();
+            for size in [Some(500), Some(50), None, Some(200), Some(50)] {
+                let (gate, order) = (gate.clone(), order.clone());
+                tasks.push(tokio::spawn(async move {
+                    let _turn = gate.turn(size).await;
+                    order.lock().unwrap().push(size);
+                    settle().await;
+                }));
+            }
+            settle().await;
+            assert!(
+                order.lock().unwrap().is_empty(),
+                "no turn while both are taken"
+            );
+            drop(a);
+            settle().await;
+            assert_eq!(*order.lock().unwrap(), vec![Some(50)]);
+            drop(b);
+            for t in tasks {
+                t.await.unwrap();
+            }
+            assert_eq!(
+                *order.lock().unwrap(),
+                vec![Some(50), Some(50), Some(200), Some(500), None]
+            );
+            assert_eq!(gate.state.lock().unwrap().free, 2, "every turn came back");
+        });
+    }
+
+    #[test]
+    fn a_turn_handed_to_a_waiter_that_gave_up_goes_on() {
+        rt().block_on(async {
+            let gate = Arc::new(BodyGate::new(1));
+            let held = gate.turn(Some(1)).await;
+            let g = gate.clone();
+            let quitter = tokio::spawn(async move {
+                let _turn = g.turn(Some(10)).await;
+                settle().await;
+            });
+            let g = gate.clone();
+            let patient = tokio::spawn(async move {
+                let _turn = g.turn(Some(20)).await;
+            });
+            settle().await;
+            // The turn is handed to the quitter, which is stopped before it can take it.
+            drop(held);
+            quitter.abort();
+            let waited = tokio::time::timeout(Duration::from_secs(5), patient).await;
+            assert!(waited.is_ok(), "the turn was lost with the quitter");
+            assert_eq!(gate.state.lock().unwrap().free, 1);
+        });
+    }
 }
