@@ -70,10 +70,15 @@ pub fn scan(reader: impl Read) -> io::Result<Scan> {
 #[derive(Default)]
 pub struct Scanner {
     out: Scan,
-    /// The last sample name and its running counts, to avoid a hash lookup per line (samples
-    /// of one family come together).
-    last: Vec<u8>,
-    last_stats: NameStats,
+    /// Every sample name seen, with its counts, in order of first sight.
+    seen: Vec<(Box<[u8]>, NameStats)>,
+    /// Where each name is in `seen`.
+    index: HashMap<Box<[u8]>, usize>,
+    /// The last sample's name in `seen`. Samples of one family come together, and the names of
+    /// a histogram (`_bucket`, `_sum`, `_count`) take turns: `recent` holds the last few names
+    /// so that neither needs a hash lookup.
+    last: Option<usize>,
+    recent: [usize; 4],
     /// The start of a line whose end has not arrived yet (never more than `BUF` bytes).
     carry: Vec<u8>,
     /// Inside a line longer than `BUF` whose start was already judged.
@@ -161,23 +166,41 @@ impl Scanner {
             let line = std::mem::take(&mut self.carry);
             self.judge(&line, false);
         }
-        self.flush_last();
+        // Names are ASCII (the grammar allows no other bytes): the conversion is lossless.
+        self.out.names = self
+            .seen
+            .into_iter()
+            .map(|(name, stats)| (String::from_utf8_lossy(&name).into_owned(), stats))
+            .collect();
         self.out
     }
 
-    fn flush_last(&mut self) {
-        if self.last_stats.samples > 0 {
-            // Names are ASCII (the grammar allows no other bytes), so this never allocates for
-            // a name already seen.
-            let name = String::from_utf8_lossy(&self.last);
-            let e = match self.out.names.get_mut(name.as_ref()) {
-                Some(e) => e,
-                None => self.out.names.entry(name.into_owned()).or_default(),
-            };
-            e.samples += self.last_stats.samples;
-            e.exemplars += self.last_stats.exemplars;
+    /// The name of the last sample, if any.
+    fn last_name(&self) -> &[u8] {
+        self.last.map_or(&[], |i| &self.seen[i].0)
+    }
+
+    /// The place of `name` in `seen`, added if new.
+    fn place(&mut self, name: &[u8]) -> usize {
+        if let Some(&i) = self
+            .recent
+            .iter()
+            .find(|&&i| self.seen.get(i).is_some_and(|(n, _)| **n == *name))
+        {
+            return i;
         }
-        self.last_stats = NameStats::default();
+        let i = match self.index.get(name) {
+            Some(&i) => i,
+            None => {
+                let i = self.seen.len();
+                self.seen.push((name.into(), NameStats::default()));
+                self.index.insert(name.into(), i);
+                i
+            }
+        };
+        self.recent.rotate_right(1);
+        self.recent[0] = i;
+        i
     }
 
     fn bad(&mut self, line: &[u8]) {
@@ -203,11 +226,11 @@ impl Scanner {
         }
         // The metric name: [a-zA-Z_:][a-zA-Z0-9_:]*. Samples of a family come together, so
         // most lines start with the name of the line before, already checked.
-        let last = self.last.len();
+        let last = self.last_name().len();
         let end = if last > 0
             && line.len() > last
             && !is_name_byte(line[last])
-            && line.starts_with(&self.last)
+            && line.starts_with(self.last_name())
         {
             last
         } else {
@@ -256,15 +279,16 @@ impl Scanner {
             return;
         }
         let exemplar = !plain && memchr(b'#', value).is_some();
-        if name != self.last.as_slice() {
-            self.flush_last();
-            self.last.clear();
-            self.last.extend_from_slice(name);
-        }
-        self.last_stats.samples += 1;
+        let i = match self.last {
+            Some(i) if *self.seen[i].0 == *name => i,
+            _ => self.place(name),
+        };
+        self.last = Some(i);
+        let stats = &mut self.seen[i].1;
+        stats.samples += 1;
         self.out.samples += 1;
         if exemplar {
-            self.last_stats.exemplars += 1;
+            stats.exemplars += 1;
             self.out.exemplars += 1;
         }
     }
