@@ -3,6 +3,9 @@
 //! them accepting and never answering and 5% closed. Measures the whole `ciliumon check
 //! --nodes-file` run with a 1 s timeout against a sequential curl loop and `xargs -P 64 curl`,
 //! then the scanner's throughput and its peak memory for a 10 MB and a 200 MB streamed body.
+//! Then the same check in cluster mode, its default: the real kubectl (`get --raw` and one
+//! `kubectl proxy`) against a fake API server in this process that lists a pod on every fake
+//! node and forwards each pod proxy request to the node.
 //!
 //! `cargo bench --bench check`. Environment:
 //! - CHECK_BENCH_NODES: fake nodes (1000);
@@ -11,9 +14,13 @@
 //! - CHECK_BENCH_SNDBUF: the fake nodes' socket send buffer in bytes (unset: the kernel's
 //!   autotuning; all 1,000 nodes' buffers live in this one kernel);
 //! - CHECK_BENCH_FLEET: async (default) or threads, how the fake nodes are served;
-//! - CHECK_BENCH_CONCURRENCY: passed as --concurrency (default: ciliumon's);
+//! - CHECK_BENCH_CONCURRENCY: passed as --concurrency to every check run (default:
+//!   ciliumon's, 4096 to nodes and 256 through the proxy);
 //! - CHECK_BENCH_CURL_SAMPLE: nodes for the sequential curl loop (60), extrapolated;
 //!   CHECK_BENCH_NO_CURL=1 skips the curl baselines;
+//! - CHECK_BENCH_PROXY: the cluster-mode runs through `kubectl proxy` (kubectl from
+//!   .tools/helm4): `first` (default) after the first fleet only, `all` after every fleet, `0`
+//!   never;
 //! - CHECK_BENCH_JSON=FILE: keep the last report;
 //! - CHECK_BENCH_HOLD=SECS: start the first fleet, print its nodes file and ports, keep it up
 //!   SECS seconds, measure nothing.
@@ -336,6 +343,12 @@ fn main() {
         Ok("async") | Err(_) => FleetKind::Async,
         Ok(other) => panic!("CHECK_BENCH_FLEET={other}: want threads or async"),
     };
+    let proxy = match std::env::var("CHECK_BENCH_PROXY").as_deref() {
+        Ok("0") => "never",
+        Ok("all") => "all",
+        Ok("first") | Err(_) => "first",
+        Ok(other) => panic!("CHECK_BENCH_PROXY={other}: want first, all or 0"),
+    };
     let dir = std::env::temp_dir().join(format!("ciliumon-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for (k, &series) in sizes.iter().enumerate() {
@@ -347,6 +360,9 @@ fn main() {
         let (fleet, ports) = fleet(nodes, series, kind, [base, base + 1, base + 3]);
         if !measure(nodes, &fleet, ports, &dir.join(k.to_string())) {
             return;
+        }
+        if proxy == "all" || (proxy == "first" && k == 0) {
+            measure_cluster(&fleet, ports, &dir.join(format!("{k}-cluster")));
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -488,4 +504,714 @@ fn measure(
         par.as_secs_f64()
     );
     true
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cluster mode: the real kubectl (get --raw, proxy) against a fake API server in this process
+// whose pod proxy forwards to the fleet, as tests/it/check.rs's `start_api` does for two nodes.
+
+/// Counters of the fake API server, reset before each run. Times are microseconds since
+/// `epoch()`.
+#[derive(Default)]
+struct ApiStats {
+    requests: std::sync::atomic::AtomicU64,
+    /// Pod proxy requests, and those whose node refused (answered 503).
+    proxied: std::sync::atomic::AtomicU64,
+    refused: std::sync::atomic::AtomicU64,
+    /// Paths answered 404 (not one of the test fake's).
+    unknown: std::sync::atomic::AtomicU64,
+    /// Body bytes streamed from the nodes to kubectl proxy.
+    bytes: std::sync::atomic::AtomicU64,
+    first_proxy_us: std::sync::atomic::AtomicU64,
+    last_body_us: std::sync::atomic::AtomicU64,
+}
+
+fn epoch() -> Instant {
+    static E: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *E.get_or_init(Instant::now)
+}
+
+fn since_epoch_us() -> u64 {
+    epoch().elapsed().as_micros() as u64
+}
+
+impl ApiStats {
+    fn reset(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        for c in [
+            &self.requests,
+            &self.proxied,
+            &self.refused,
+            &self.unknown,
+            &self.bytes,
+            &self.last_body_us,
+        ] {
+            c.store(0, Relaxed);
+        }
+        self.first_proxy_us.store(u64::MAX, Relaxed);
+    }
+}
+
+/// The fake API server's answers, built once.
+struct Api {
+    agents: Vec<u8>,
+    operators: Vec<u8>,
+    config: Vec<u8>,
+    cnp: Vec<u8>,
+    empty: Vec<u8>,
+    services: Vec<u8>,
+    targets: Vec<u8>,
+    monitors: Vec<u8>,
+    prometheuses: Vec<u8>,
+    /// Pod name → host IP.
+    pods: std::collections::HashMap<String, Ipv4Addr>,
+    stats: Arc<ApiStats>,
+}
+
+fn pod_json(name: &str, node: &str, ip: Ipv4Addr, label: (&str, &str)) -> serde_json::Value {
+    serde_json::json!({
+        "metadata": {"name": name, "namespace": "kube-system", "labels": {label.0: label.1}},
+        "spec": {"nodeName": node},
+        "status": {"phase": "Running", "hostIP": ip.to_string(), "podIP": ip.to_string(),
+                   "startTime": "2025-05-01T10:00:00Z"}
+    })
+}
+
+/// The fake cluster of the fleet: an agent pod on every node (the node's address as its host
+/// IP), one operator on the second node (one that answers), and a `cilium-config` with the
+/// fleet's ports and the blog's Hubble list; the rest as the test's `busy_cluster`.
+fn fake_api(fleet: &[(Ipv4Addr, &'static str)], ports: [u16; 3]) -> Api {
+    use serde_json::json;
+    let list = |items: Vec<serde_json::Value>| {
+        json!({"kind": "List", "apiVersion": "v1", "items": items})
+            .to_string()
+            .into_bytes()
+    };
+    let mut pods = std::collections::HashMap::new();
+    let mut agents = Vec::new();
+    for (i, (ip, _)) in fleet.iter().enumerate() {
+        let name = format!("cilium-{i:05}");
+        agents.push(pod_json(
+            &name,
+            &format!("node-{i:05}"),
+            *ip,
+            ("k8s-app", "cilium"),
+        ));
+        pods.insert(name, *ip);
+    }
+    let op = 1.min(fleet.len() - 1);
+    pods.insert("cilium-operator-1".into(), fleet[op].0);
+    let operators = vec![pod_json(
+        "cilium-operator-1",
+        &format!("node-{op:05}"),
+        fleet[op].0,
+        ("io.cilium/app", "operator"),
+    )];
+    let config = json!({
+        "kind": "ConfigMap", "apiVersion": "v1",
+        "metadata": {"name": "cilium-config", "namespace": "kube-system",
+                     "managedFields": [{"manager": "helm", "time": "2025-04-01T00:00:00Z"}]},
+        "data": {
+            "hubble-metrics": ciliumon::config::BLOG_METRICS.join(" "),
+            "prometheus-serve-addr": format!(":{}", ports[0]),
+            "operator-prometheus-serve-addr": format!(":{}", ports[1]),
+            "hubble-metrics-server": format!(":{}", ports[2]),
+            "enable-hubble-open-metrics": "false"
+        }
+    });
+    let dns_policy = json!({"metadata": {"namespace": "shop", "name": "dns-visibility"},
+        "spec": {"egress": [{"toPorts": [{"ports": [{"port": "53", "protocol": "ANY"}],
+                                          "rules": {"dns": [{"matchPattern": "*"}]}}]}]}});
+    let svc = json!({"metadata": {"name": "prometheus-operated", "namespace": "monitoring"},
+                     "spec": {"ports": [{"name": "web", "port": 9090}]}});
+    let targets = json!({"status": "success", "data": {"activeTargets": [
+        {"scrapePool": "serviceMonitor/kube-system/cilium-agent/0", "labels": {"job": "cilium-agent"}, "health": "up"},
+        {"scrapePool": "serviceMonitor/kube-system/cilium-operator/0", "labels": {"job": "cilium-operator"}, "health": "up"}
+    ]}});
+    let monitor =
+        json!({"metadata": {"name": "hubble", "labels": {"app.kubernetes.io/part-of": "cilium"}}});
+    let prometheus =
+        json!({"spec": {"serviceMonitorSelector": {"matchLabels": {"release": "kps"}}}});
+    Api {
+        agents: list(agents),
+        operators: list(operators),
+        config: config.to_string().into_bytes(),
+        cnp: list(vec![dns_policy]),
+        empty: list(vec![]),
+        services: list(vec![svc]),
+        targets: targets.to_string().into_bytes(),
+        monitors: list(vec![monitor]),
+        prometheuses: list(vec![prometheus]),
+        pods,
+        stats: Arc::new(ApiStats::default()),
+    }
+}
+
+/// A Kubernetes Status object, as the API server sends with an error.
+fn status_json(code: u16, reason: &str, message: &str) -> Vec<u8> {
+    serde_json::json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
+        "status": "Failure", "message": message, "reason": reason, "code": code})
+    .to_string()
+    .into_bytes()
+}
+
+fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        404 => "Not Found",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}
+
+fn find_crlf2(b: &[u8]) -> Option<usize> {
+    memchr::memmem::find(b, b"\r\n\r\n").map(|i| i + 4)
+}
+
+/// A header's value in a request or response head (case-insensitive name).
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.split("\r\n").skip(1).find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// Read until a whole head is in `buf`; its length, or None at EOF, error or a silly size.
+async fn read_head(
+    s: &mut (impl tokio::io::AsyncRead + Unpin),
+    buf: &mut Vec<u8>,
+) -> Option<usize> {
+    use tokio::io::AsyncReadExt;
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(end) = find_crlf2(buf) {
+            return Some(end);
+        }
+        if buf.len() > 64 << 10 {
+            return None;
+        }
+        match s.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// One connection from kubectl (get --raw, or proxy's keep-alive transport): request after
+/// request until the client closes or asks to.
+async fn api_conn(mut s: tokio::net::TcpStream, api: Arc<Api>) {
+    use std::sync::atomic::Ordering::Relaxed;
+    use tokio::io::AsyncWriteExt;
+    let _ = s.set_nodelay(true);
+    let mut buf = Vec::with_capacity(8192);
+    loop {
+        let Some(end) = read_head(&mut s, &mut buf).await else {
+            return;
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+        buf.drain(..end);
+        // A GET has no body; skip one if sent.
+        let body_len: usize = header(&head, "content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        while buf.len() < body_len {
+            use tokio::io::AsyncReadExt;
+            let mut chunk = [0u8; 8192];
+            match s.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        buf.drain(..body_len);
+        let mut line = head.split("\r\n").next().unwrap_or("").split(' ');
+        let (_method, path, version) = (
+            line.next().unwrap_or(""),
+            line.next().unwrap_or("/").to_string(),
+            line.next().unwrap_or(""),
+        );
+        let connection = header(&head, "connection").map(str::to_ascii_lowercase);
+        let close = connection.as_deref() == Some("close")
+            || (version == "HTTP/1.0" && connection.as_deref() != Some("keep-alive"));
+        api.stats.requests.fetch_add(1, Relaxed);
+        let accept = header(&head, "accept").unwrap_or("*/*").to_string();
+        let ok = api_answer(&mut s, &api, &path, &accept).await;
+        if !ok || close {
+            let _ = s.shutdown().await;
+            return;
+        }
+    }
+}
+
+/// Answer one request; false when the connection cannot go on.
+async fn api_answer(s: &mut tokio::net::TcpStream, api: &Api, path: &str, accept: &str) -> bool {
+    use std::sync::atomic::Ordering::Relaxed;
+    use tokio::io::AsyncWriteExt;
+    let json = |body: &[u8]| -> (u16, Vec<u8>) { (200, body.to_vec()) };
+    let (status, body) = if path.starts_with("/api/v1/namespaces/kube-system/pods?") {
+        json(if path.contains("operator") {
+            &api.operators
+        } else {
+            &api.agents
+        })
+    } else if path.starts_with("/api/v1/namespaces/kube-system/configmaps/cilium-config") {
+        json(&api.config)
+    } else if path.starts_with("/apis/cilium.io/v2/ciliumnetworkpolicies") {
+        json(&api.cnp)
+    } else if path.starts_with("/apis/cilium.io/v2/ciliumclusterwidenetworkpolicies") {
+        json(&api.empty)
+    } else if path.starts_with("/api/v1/services?") {
+        json(&api.services)
+    } else if path.starts_with(
+        "/api/v1/namespaces/monitoring/services/prometheus-operated:9090/proxy/api/v1/targets",
+    ) {
+        json(&api.targets)
+    } else if path
+        .starts_with("/apis/monitoring.coreos.com/v1/namespaces/kube-system/servicemonitors")
+    {
+        json(&api.monitors)
+    } else if path.starts_with("/apis/monitoring.coreos.com/v1/prometheuses") {
+        json(&api.prometheuses)
+    } else if let Some(rest) = path.strip_prefix("/api/v1/namespaces/kube-system/pods/") {
+        let (pod_port, upstream_path) = match rest.split_once("/proxy") {
+            Some((p, "")) => (p, "/"),
+            Some((p, up)) => (p, up),
+            None => (rest, "/"),
+        };
+        let pod_port = pod_port.strip_prefix("https:").unwrap_or(pod_port);
+        let (pod, port) = pod_port.split_once(':').unwrap_or((pod_port, ""));
+        match (api.pods.get(pod), port.parse::<u16>()) {
+            (Some(ip), Ok(port)) => {
+                api.stats.proxied.fetch_add(1, Relaxed);
+                api.stats
+                    .first_proxy_us
+                    .fetch_min(since_epoch_us(), Relaxed);
+                return pod_proxy(s, api, *ip, port, upstream_path, accept).await;
+            }
+            _ => (
+                404,
+                status_json(404, "NotFound", &format!("pods \"{pod}\" not found")),
+            ),
+        }
+    } else {
+        api.stats.unknown.fetch_add(1, Relaxed);
+        (
+            404,
+            status_json(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            ),
+        )
+    };
+    let mut out = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        reason_phrase(status),
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(&body);
+    s.write_all(&out).await.is_ok()
+}
+
+/// The pod proxy: GET the node's port, stream its answer back (status, Content-Type, body) as
+/// the API server does. A refused dial is a 503 with the dial error; a node that accepts and
+/// never answers leaves the request hanging (the client's timeout applies).
+async fn pod_proxy(
+    s: &mut tokio::net::TcpStream,
+    api: &Api,
+    ip: Ipv4Addr,
+    port: u16,
+    path: &str,
+    accept: &str,
+) -> bool {
+    use std::sync::atomic::Ordering::Relaxed;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let fail = |status: u16, reason: &str, message: String| {
+        let body = status_json(status, reason, &message);
+        let mut out = format!(
+            "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            reason_phrase(status),
+            body.len()
+        )
+        .into_bytes();
+        out.extend_from_slice(&body);
+        out
+    };
+    let mut up = match tokio::net::TcpStream::connect((ip, port)).await {
+        Ok(up) => up,
+        Err(e) => {
+            let message = if e.kind() == std::io::ErrorKind::ConnectionRefused {
+                api.stats.refused.fetch_add(1, Relaxed);
+                format!(
+                    "error trying to reach service: dial tcp {ip}:{port}: connect: connection refused"
+                )
+            } else {
+                format!("error trying to reach service: dial tcp {ip}:{port}: {e}")
+            };
+            return s
+                .write_all(&fail(503, "ServiceUnavailable", message))
+                .await
+                .is_ok();
+        }
+    };
+    let _ = up.set_nodelay(true);
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {ip}:{port}\r\nAccept: {accept}\r\nUser-Agent: fake-apiserver\r\nConnection: close\r\n\r\n"
+    );
+    if up.write_all(req.as_bytes()).await.is_err() {
+        return s
+            .write_all(&fail(
+                502,
+                "BadGateway",
+                format!("error trying to reach service: write to {ip}:{port} failed"),
+            ))
+            .await
+            .is_ok();
+    }
+    let mut buf = Vec::with_capacity(8192);
+    let Some(end) = read_head(&mut up, &mut buf).await else {
+        return s
+            .write_all(&fail(
+                502,
+                "BadGateway",
+                format!("error trying to reach service: {ip}:{port}: EOF"),
+            ))
+            .await
+            .is_ok();
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+    buf.drain(..end);
+    let status: u16 = head
+        .split(' ')
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(502);
+    let content_type = header(&head, "content-type")
+        .unwrap_or("text/plain")
+        .to_string();
+    let length = match header(&head, "content-length").and_then(|v| v.parse::<u64>().ok()) {
+        Some(n) => n,
+        None => {
+            // No length: read it all, then answer with one.
+            if up.read_to_end(&mut buf).await.is_err() {
+                return false;
+            }
+            buf.len() as u64
+        }
+    };
+    let out = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\n\r\n",
+        reason_phrase(status)
+    );
+    if s.write_all(out.as_bytes()).await.is_err() {
+        return false;
+    }
+    let mut left = length;
+    let first = buf.len().min(left as usize);
+    if s.write_all(&buf[..first]).await.is_err() {
+        return false;
+    }
+    left -= first as u64;
+    api.stats.bytes.fetch_add(first as u64, Relaxed);
+    let mut chunk = vec![0u8; 64 << 10];
+    while left > 0 {
+        let want = chunk.len().min(left as usize);
+        let n = match up.read(&mut chunk[..want]).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => n,
+        };
+        if s.write_all(&chunk[..n]).await.is_err() {
+            return false;
+        }
+        left -= n as u64;
+        api.stats.bytes.fetch_add(n as u64, Relaxed);
+    }
+    api.stats.last_body_us.fetch_max(since_epoch_us(), Relaxed);
+    true
+}
+
+/// Start the fake API server on 127.0.0.1 on its own runtime; its port and counters.
+fn start_api(api: Api) -> (u16, Arc<ApiStats>) {
+    let rt: &'static tokio::runtime::Runtime = Box::leak(Box::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("fake-apiserver")
+            .build()
+            .expect("API server runtime"),
+    ));
+    // The listen backlog of a Go server (the real API server): net.core.somaxconn, not std's
+    // 128, which kubectl proxy's burst of new connections overflows (each overflow costs the
+    // client a 1 s SYN-ACK retransmission, a timeout here).
+    let backlog = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(4096);
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+        .expect("API server socket");
+    sock.bind(&std::net::SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
+        .expect("bind the fake API server");
+    sock.listen(backlog).expect("listen");
+    let l: TcpListener = sock.into();
+    let port = l.local_addr().unwrap().port();
+    l.set_nonblocking(true).unwrap();
+    let stats = api.stats.clone();
+    let api = Arc::new(api);
+    let _enter = rt.enter();
+    let l = tokio::net::TcpListener::from_std(l).unwrap();
+    rt.spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            tokio::spawn(api_conn(s, api.clone()));
+        }
+    });
+    (port, stats)
+}
+
+fn clock_ticks() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 { t as f64 } else { 100.0 }
+}
+
+/// User and system CPU time of a live process (not its children) from /proc, in seconds.
+fn proc_cpu(pid: u32) -> Option<(f64, f64)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command (which may hold spaces), from field 3 on.
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    let ticks = |i: usize| f.get(i)?.parse::<u64>().ok();
+    Some((
+        ticks(11)? as f64 / clock_ticks(),
+        ticks(12)? as f64 / clock_ticks(),
+    ))
+}
+
+/// The `kubectl proxy` among the children of `pid`.
+fn find_proxy(pid: u32) -> Option<u32> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    for t in tasks.flatten() {
+        let children = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+        for c in children
+            .split_whitespace()
+            .filter_map(|c| c.parse::<u32>().ok())
+        {
+            let cmd = std::fs::read(format!("/proc/{c}/cmdline")).unwrap_or_default();
+            let mut argv = cmd.split(|b| *b == 0);
+            let is_kubectl = argv.next().is_some_and(|a| a.ends_with(b"kubectl"));
+            if is_kubectl && argv.next() == Some(&b"proxy"[..]) {
+                return Some(c);
+            }
+        }
+    }
+    None
+}
+
+/// Three `ciliumon check` runs in cluster mode (its default) through a real `kubectl proxy`
+/// and the fake API server, against the same fleet.
+fn measure_cluster(fleet: &[(Ipv4Addr, &'static str)], ports: [u16; 3], dir: &std::path::Path) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let kubectl = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/helm4/kubectl");
+    println!(
+        "\n== cluster mode (the default) through kubectl proxy: {} agent pods + 1 operator, the same fleet, timeout 1s",
+        fleet.len()
+    );
+    if !kubectl.is_file() {
+        println!(
+            "{} is missing (scripts/install-tools.sh): cluster mode skipped",
+            kubectl.display()
+        );
+        return;
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    let (api_port, stats) = start_api(fake_api(fleet, ports));
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://127.0.0.1:{api_port}\n\
+             contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: bench\ncurrent-context: fake\n\
+             users:\n- name: bench\n  user:\n    token: bench-token\n"
+        ),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        kubectl.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    println!(
+        "fake API server on 127.0.0.1:{api_port} (in this process: its CPU is counted with the fleet's); \
+         ciliumon's CPU includes its kubectl children (6 x get --raw and the proxy), the proxy's own shown apart"
+    );
+    // SAFETY: prctl with an integer argument.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
+    let bin = env!("CARGO_BIN_EXE_ciliumon");
+    let mut walls = Vec::new();
+    for run in 0..3 {
+        stats.reset();
+        let (self0, child0) = (cpu(libc::RUSAGE_SELF), cpu(libc::RUSAGE_CHILDREN));
+        let start_us = since_epoch_us();
+        let t = Instant::now();
+        let mut child = Command::new(bin)
+            .env("PATH", &path)
+            .env_remove("KUBECONFIG")
+            .args([
+                "check",
+                "--kubeconfig",
+                kubeconfig.to_str().unwrap(),
+                "--timeout",
+                "1s",
+                "-o",
+                "json",
+            ])
+            .args(
+                std::env::var("CHECK_BENCH_CONCURRENCY")
+                    .map(|c| vec!["--concurrency".to_string(), c])
+                    .unwrap_or_default(),
+            )
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run ciliumon");
+        let pid = child.id();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        let out_reader = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = stdout.read_to_end(&mut v);
+            v
+        });
+        let err_reader = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = stderr.read_to_end(&mut v);
+            v
+        });
+        // Sample ciliumon's own CPU and the proxy's until ciliumon is done (the last samples,
+        // and the wall time, are at most 5 ms off).
+        let (mut proxy_pid, mut proxy_cpu, mut own_cpu) = (None, (0.0, 0.0), (0.0, 0.0));
+        let status = loop {
+            if let Some(c) = proc_cpu(pid) {
+                own_cpu = c;
+            }
+            if proxy_pid.is_none() {
+                proxy_pid = find_proxy(pid);
+            }
+            if let Some(c) = proxy_pid.and_then(proc_cpu) {
+                proxy_cpu = c;
+            }
+            if let Some(status) = child.try_wait().expect("wait for ciliumon") {
+                break status;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let wall = t.elapsed();
+        walls.push(wall);
+        // ciliumon kills its proxy without always waiting for it; then the proxy comes to this
+        // process (a subreaper), and is reaped here so that its CPU is in the children's. One
+        // still running (ciliumon did not get to kill it) is killed first.
+        let orphaned = proxy_pid.is_some_and(|p| {
+            let p = p as i32;
+            // SAFETY: waitpid and kill on a pid that is this process' child (else ECHILD, and
+            // nothing is killed).
+            unsafe {
+                match libc::waitpid(p, std::ptr::null_mut(), libc::WNOHANG) {
+                    0 => {
+                        libc::kill(p, libc::SIGKILL);
+                        libc::waitpid(p, std::ptr::null_mut(), 0) == p
+                    }
+                    r => r == p,
+                }
+            }
+        });
+        let stdout = out_reader.join().unwrap();
+        let stderr = err_reader.join().unwrap();
+        let (self_cpu, check_cpu) = (
+            cpu(libc::RUSAGE_SELF) - self0,
+            cpu(libc::RUSAGE_CHILDREN) - child0,
+        );
+        if let Some(path) = std::env::var_os("CHECK_BENCH_JSON") {
+            let _ = std::fs::write(path, &stdout);
+        }
+        let j: serde_json::Value = serde_json::from_slice(&stdout).unwrap_or_default();
+        let nodes = j["nodes"].as_array().map(Vec::as_slice).unwrap_or_default();
+        // Pass count and the other summaries of one component.
+        let tally = |c: &str| {
+            let mut pass = 0;
+            let mut other: Vec<(String, usize)> = Vec::new();
+            for e in nodes.iter().map(|n| &n[c]).filter(|e| !e.is_null()) {
+                if e["status"] == "pass" {
+                    pass += 1;
+                    continue;
+                }
+                let s = format!(
+                    "{} {}",
+                    e["status"].as_str().unwrap_or("?"),
+                    e["summary"].as_str().unwrap_or("?")
+                );
+                match other.iter_mut().find(|(k, _)| *k == s) {
+                    Some((_, n)) => *n += 1,
+                    None => other.push((s, 1)),
+                }
+            }
+            let other: Vec<String> = other.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+            if other.is_empty() {
+                format!("{c} pass {pass}")
+            } else {
+                format!("{c} pass {pass} ({})", other.join(", "))
+            }
+        };
+        let rel = |us: u64| us.saturating_sub(start_us) as f64 / 1e6;
+        let first = stats.first_proxy_us.load(Relaxed);
+        let check_cpu = check_cpu.as_secs_f64();
+        println!(
+            "cluster check run {run}: {:.3} s wall, CPU {check_cpu:.2} s (ciliumon {:.2} user {:.2} sys, kubectl proxy {:.2} user {:.2} sys{}, get --raw x6 {:.2}; API server + fleet {:.2} s), peak RSS so far {} MB, exit {:?}, {} nodes",
+            wall.as_secs_f64(),
+            own_cpu.0,
+            own_cpu.1,
+            proxy_cpu.0,
+            proxy_cpu.1,
+            if orphaned {
+                " (not reaped by ciliumon)"
+            } else {
+                ""
+            },
+            (check_cpu - own_cpu.0 - own_cpu.1 - proxy_cpu.0 - proxy_cpu.1).max(0.0),
+            self_cpu.as_secs_f64(),
+            children_max_rss_kb() >> 10,
+            status.code(),
+            nodes.len()
+        );
+        println!(
+            "  {}; {}; {}",
+            tally("agent"),
+            tally("hubble"),
+            tally("operator")
+        );
+        println!(
+            "  API server: {} requests, {} pod proxy (first at {}, last body done at {:.3} s; {} refused), {} MB streamed{}",
+            stats.requests.load(Relaxed),
+            stats.proxied.load(Relaxed),
+            if first == u64::MAX {
+                "-".to_string()
+            } else {
+                format!("{:.3} s", rel(first))
+            },
+            rel(stats.last_body_us.load(Relaxed)),
+            stats.refused.load(Relaxed),
+            stats.bytes.load(Relaxed) >> 20,
+            match stats.unknown.load(Relaxed) {
+                0 => String::new(),
+                n => format!(", {n} unknown paths (404)"),
+            }
+        );
+        if nodes.is_empty() {
+            println!(
+                "  no report; stderr: {}",
+                String::from_utf8_lossy(&stderr).trim()
+            );
+        }
+    }
+    let best = walls.iter().min().unwrap();
+    println!("cluster check: best {:.3} s", best.as_secs_f64());
 }
