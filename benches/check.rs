@@ -20,7 +20,7 @@
 //!   CHECK_BENCH_NO_CURL=1 skips the curl baselines;
 //! - CHECK_BENCH_PROXY: the cluster-mode runs through `kubectl proxy` (kubectl from
 //!   .tools/helm4): `first` (default) after the first fleet only, `all` after every fleet, `0`
-//!   never;
+//!   never; CHECK_BENCH_PROXY_TIMEOUT: their --timeout (1s);
 //! - CHECK_BENCH_JSON=FILE: keep the last report;
 //! - CHECK_BENCH_HOLD=SECS: start the first fleet, print its nodes file and ports, keep it up
 //!   SECS seconds, measure nothing.
@@ -1012,8 +1012,9 @@ fn find_proxy(pid: u32) -> Option<u32> {
 fn measure_cluster(fleet: &[(Ipv4Addr, &'static str)], ports: [u16; 3], dir: &std::path::Path) {
     use std::sync::atomic::Ordering::Relaxed;
     let kubectl = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/helm4/kubectl");
+    let timeout = std::env::var("CHECK_BENCH_PROXY_TIMEOUT").unwrap_or_else(|_| "1s".into());
     println!(
-        "\n== cluster mode (the default) through kubectl proxy: {} agent pods + 1 operator, the same fleet, timeout 1s",
+        "\n== cluster mode (the default) through kubectl proxy: {} agent pods + 1 operator, the same fleet, timeout {timeout}",
         fleet.len()
     );
     if !kubectl.is_file() {
@@ -1061,7 +1062,7 @@ fn measure_cluster(fleet: &[(Ipv4Addr, &'static str)], ports: [u16; 3], dir: &st
                 "--kubeconfig",
                 kubeconfig.to_str().unwrap(),
                 "--timeout",
-                "1s",
+                &timeout,
                 "-o",
                 "json",
             ])
