@@ -380,6 +380,16 @@ pub fn judge_endpoint(
             e.detail = "not probed before the overall deadline".into();
             e.hint = Some("raise --timeout or --concurrency".into());
         }
+        Outcome::OutOfTime(doing) => {
+            e.summary = "out of time".into();
+            e.detail = format!(
+                "the check's overall deadline came while {doing}, before this endpoint's own {t} ran out"
+            );
+            e.hint = Some(
+                "the whole check stops after twice --timeout: raise --timeout, or give it --wait"
+                    .into(),
+            );
+        }
         Outcome::Error(msg) => {
             e.summary = "error".into();
             e.detail = msg;

@@ -49,6 +49,9 @@ pub enum Outcome {
     Error(String),
     /// Not started: the overall deadline had passed.
     NotStarted,
+    /// Started, but the overall deadline came while doing this (`connecting`, `waiting for the
+    /// response`) before the endpoint's own timeout ran out.
+    OutOfTime(&'static str),
     /// A response. For status 200 the body was scanned; otherwise its first bytes are kept.
     Http {
         status: u16,
@@ -247,21 +250,21 @@ pub fn run_all(requests: &[Request], settings: &Settings) -> Vec<Probe> {
             settings.concurrency.clamp(1, fd_budget()),
         ));
         let bodies = Arc::new(BodyGate::new(BODIES_AT_ONCE));
-        let tasks: Vec<_> = requests
-            .iter()
-            .cloned()
-            .map(|req| {
-                let gate = gate.clone();
-                let bodies = bodies.clone();
-                tokio::spawn(async move {
-                    let _permit = gate
-                        .acquire_owned()
-                        .await
-                        .expect("the gate is never closed");
-                    one(&req, &settings, &bodies).await
-                })
-            })
-            .collect();
+        // Slots are taken here, in the order of `requests`, so that requests start in that
+        // order when they do not all fit (tasks spawned at once would race for them).
+        let mut tasks = Vec::with_capacity(requests.len());
+        for req in requests.iter().cloned() {
+            let slot = gate
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("the gate is never closed");
+            let bodies = bodies.clone();
+            tasks.push(tokio::spawn(async move {
+                let _slot = slot;
+                one(&req, &settings, &bodies).await
+            }));
+        }
         let mut out = Vec::with_capacity(tasks.len());
         for t in tasks {
             out.push(t.await.unwrap_or_else(|e| Probe {
@@ -293,10 +296,31 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
-/// The earlier of `timeout` from now and the overall deadline.
-fn wait_until(settings: &Settings) -> tokio::time::Instant {
+/// How long one wait may last: `timeout` from now, or less when the overall deadline comes
+/// first (then running out is the deadline's doing, not the endpoint's).
+#[derive(Clone, Copy)]
+struct Wait {
+    until: tokio::time::Instant,
+    by_deadline: bool,
+}
+
+fn wait_until(settings: &Settings) -> Wait {
     let limit = Instant::now() + settings.timeout;
-    tokio::time::Instant::from_std(limit.min(settings.deadline))
+    Wait {
+        until: tokio::time::Instant::from_std(limit.min(settings.deadline)),
+        by_deadline: settings.deadline < limit,
+    }
+}
+
+impl Wait {
+    /// The outcome of running out: `endpoint`'s fault, or the deadline while `doing`.
+    fn ran_out(self, endpoint: Outcome, doing: &'static str) -> Outcome {
+        if self.by_deadline {
+            Outcome::OutOfTime(doing)
+        } else {
+            endpoint
+        }
+    }
 }
 
 /// One request, retried while the process is out of file descriptors.
@@ -366,12 +390,14 @@ async fn connect(
     port: u16,
     settings: &Settings,
 ) -> Result<tokio::net::TcpStream, Failure> {
-    let until = wait_until(settings);
+    let wait = wait_until(settings);
+    let until = wait.until;
+    let ran_out = || wait.ran_out(Outcome::ConnectTimeout, "connecting").into();
     let addrs: Vec<std::net::SocketAddr> =
         match tokio::time::timeout_at(until, tokio::net::lookup_host((host, port))).await {
             Ok(Ok(a)) => a.collect(),
             Ok(Err(e)) => return Err(Outcome::Error(format!("cannot resolve {host}: {e}")).into()),
-            Err(_) => return Err(Outcome::ConnectTimeout.into()),
+            Err(_) => return Err(ran_out()),
         };
     let mut last = Outcome::Error(format!("{host} has no address"));
     for addr in addrs {
@@ -384,7 +410,7 @@ async fn connect(
                 last = Outcome::Refused;
             }
             Ok(Err(e)) => last = Outcome::Error(format!("connect to {addr}: {e}")),
-            Err(_) => return Err(Outcome::ConnectTimeout.into()),
+            Err(_) => return Err(ran_out()),
         }
     }
     Err(last.into())
@@ -420,8 +446,11 @@ async fn open(
         .header(hyper::header::CONNECTION, "close")
         .body(Empty::new())
         .map_err(|e| Outcome::Error(format!("bad request: {e}")))?;
-    match tokio::time::timeout_at(wait_until(settings), sender.send_request(request)).await {
-        Err(_) => Err(Outcome::NoAnswer.into()),
+    let wait = wait_until(settings);
+    match tokio::time::timeout_at(wait.until, sender.send_request(request)).await {
+        Err(_) => Err(wait
+            .ran_out(Outcome::NoAnswer, "waiting for the response")
+            .into()),
         Ok(Err(e)) => Err(Outcome::Error(describe(&e)).into()),
         Ok(Ok(r)) => Ok(r),
     }
@@ -451,7 +480,7 @@ async fn attempt(
         while start.len() < 2048 {
             match next_chunk(&mut body, settings).await {
                 Chunk::Data(d) => start.extend_from_slice(&d[..d.len().min(2048 - start.len())]),
-                Chunk::End | Chunk::TimedOut | Chunk::Failed(_) => break,
+                Chunk::End | Chunk::TimedOut { .. } | Chunk::Failed(_) => break,
             }
         }
         return Ok(Outcome::Http {
@@ -478,7 +507,10 @@ async fn attempt(
         match next_chunk(&mut body, settings).await {
             Chunk::Data(d) => scanner.push(&d),
             Chunk::End => break None,
-            Chunk::TimedOut => break Some("timed out".to_string()),
+            Chunk::TimedOut { by_deadline: false } => break Some("timed out".to_string()),
+            Chunk::TimedOut { by_deadline: true } => {
+                break Some("the overall deadline came".to_string());
+            }
             Chunk::Failed(why) => break Some(why),
         }
     };
@@ -501,17 +533,21 @@ async fn attempt(
 enum Chunk {
     Data(Bytes),
     End,
-    TimedOut,
+    TimedOut { by_deadline: bool },
     Failed(String),
 }
 
 /// The next piece of the body, waiting at most one timeout (and never past the deadline).
 async fn next_chunk(body: &mut Incoming, settings: &Settings) -> Chunk {
-    let until = wait_until(settings);
+    let wait = wait_until(settings);
     loop {
         let frame = std::future::poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx));
-        match tokio::time::timeout_at(until, frame).await {
-            Err(_) => return Chunk::TimedOut,
+        match tokio::time::timeout_at(wait.until, frame).await {
+            Err(_) => {
+                return Chunk::TimedOut {
+                    by_deadline: wait.by_deadline,
+                };
+            }
             Ok(None) => return Chunk::End,
             Ok(Some(Err(e))) => return Chunk::Failed(describe(&e)),
             Ok(Some(Ok(frame))) => {
@@ -548,7 +584,7 @@ pub fn fetch(url: &str, timeout: Duration, limit: usize) -> Result<(u16, Vec<u8>
         Outcome::Refused => "connection refused".to_string(),
         Outcome::ConnectTimeout => format!("no connection within {timeout:?}"),
         Outcome::NoAnswer => format!("no answer within {timeout:?}"),
-        Outcome::NotStarted => "out of time".to_string(),
+        Outcome::NotStarted | Outcome::OutOfTime(_) => "out of time".to_string(),
         Outcome::Error(e) => e,
         Outcome::Http { status, .. } => format!("HTTP {status}"),
     };
@@ -574,7 +610,7 @@ pub fn fetch(url: &str, timeout: Duration, limit: usize) -> Result<(u16, Vec<u8>
                 }
                 Chunk::Data(d) => out.extend_from_slice(&d),
                 Chunk::End => return Ok((status, out)),
-                Chunk::TimedOut => {
+                Chunk::TimedOut { .. } => {
                     return Err(format!("timed out after {} bytes of the body", out.len()));
                 }
                 Chunk::Failed(why) => return Err(why),

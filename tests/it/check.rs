@@ -378,6 +378,57 @@ fn a_steady_body_longer_than_the_timeout_is_read_to_the_end() {
 }
 
 #[test]
+fn with_few_slots_agents_and_operators_go_before_hubble() {
+    // Nodes .5 and .6 hang on Hubble; .7 comes last. One request at a time, --timeout 400ms, so
+    // the whole check has 800 ms: room for the two hangs and nothing after them. In node order
+    // both hangs come before node .7's agent; agents (and operators) first, it is judged.
+    let nodes = ["127.0.0.5", "127.0.0.6", "127.0.0.7"];
+    let mut r = common_ports(&nodes);
+    let ports = r.ports;
+    for ip in nodes {
+        r.serve(ip, ports[0], prom(fixture("agent-datadog.txt")));
+    }
+    r.serve(nodes[0], ports[2], Serve::Hang);
+    r.serve(nodes[1], ports[2], Serve::Hang);
+    r.serve(nodes[2], ports[2], prom(fixture("hubble-busy.txt")));
+    drop(r); // the operator ports: closed
+    let mut a: Vec<String> = vec!["-o".into(), "json".into()];
+    for ip in nodes {
+        a.extend(["--node".to_string(), ip.to_string()]);
+    }
+    a.extend(port_args(ports));
+    a.extend(["--concurrency", "1", "--timeout", "400ms"].map(String::from));
+    let (out, j) = run(&args(&a));
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    for n in 0..3 {
+        assert_eq!(j["nodes"][n]["agent"]["status"], "pass", "{}", stdout(&out));
+    }
+    assert_eq!(j["nodes"][0]["hubble"]["summary"], "no answer");
+}
+
+#[test]
+fn a_body_cut_by_the_overall_deadline_says_so_not_timed_out() {
+    // Pauses of 300 ms, each inside --timeout 400ms, but 1.2 s in all: the overall deadline
+    // (twice the timeout) cuts it, and the report must not blame the endpoint's pace.
+    let drip = Serve::Drip {
+        body: Arc::new(fixture("agent-datadog.txt")),
+        pieces: 4,
+        pause: Duration::from_millis(300),
+        stop: false,
+    };
+    let (_, j, took) = one_node_with(0, drip, &["--timeout", "400ms"]);
+    let agent = &j["nodes"][0]["agent"];
+    assert_eq!(agent["summary"], "cut short", "{agent}");
+    let detail = agent["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("the overall deadline came after"),
+        "{detail}"
+    );
+    assert!(!detail.contains("timed out"), "{detail}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+#[test]
 fn a_body_that_goes_silent_is_cut_short_after_one_timeout() {
     let stall = Serve::Drip {
         body: Arc::new(fixture("agent-datadog.txt")),
