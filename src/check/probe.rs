@@ -253,7 +253,9 @@ pub fn run_all(requests: &[Request], settings: &Settings) -> Vec<Probe> {
         // Slots are taken here, in the order of `requests`, so that requests start in that
         // order when they do not all fit (tasks spawned at once would race for them).
         let mut tasks = Vec::with_capacity(requests.len());
-        for req in requests.iter().cloned() {
+        for req in requests {
+            // Owned: the task outlives this borrow as far as the spawner can tell.
+            let req = req.clone();
             let slot = gate
                 .clone()
                 .acquire_owned()
