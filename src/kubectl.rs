@@ -119,7 +119,13 @@ pub struct Proxy {
 
 impl Drop for Proxy {
     fn drop(&mut self) {
+        // duct's kill does not wait: reap it, so that no zombie (and no CPU time) is left over
+        // when ciliumon goes on or exits. SIGKILL ends it at once; a second at most.
         let _ = self.handle.kill();
+        let until = std::time::Instant::now() + Duration::from_secs(1);
+        while matches!(self.handle.try_wait(), Ok(None)) && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
 
@@ -178,6 +184,35 @@ mod tests {
         let msg = format!("{err:#}");
         assert!(msg.contains("127.0.0.1:1"), "{msg}");
         assert!(!msg.contains("not JSON"), "{msg}");
+    }
+
+    #[test]
+    fn a_dropped_proxy_is_killed_and_reaped() {
+        // kubectl proxy serves at once, whether or not its API server answers.
+        let dir = crate::run::PrivateDir::create().unwrap();
+        let cfg = dir.path().join("kubeconfig");
+        std::fs::write(
+            &cfg,
+            "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'http://127.0.0.1:1'}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: test, context: {cluster: c, user: u}}]\ncurrent-context: test\n",
+        )
+        .unwrap();
+        let k = kubectl(Kube {
+            context: Some("test".into()),
+            kubeconfig: Some(cfg),
+        });
+        let proxy = k.proxy().unwrap();
+        assert!(
+            proxy.base.starts_with("http://127.0.0.1:"),
+            "{}",
+            proxy.base
+        );
+        let pid = proxy.handle.pids()[0];
+        drop(proxy);
+        // Gone from the process table: neither running nor a zombie waiting to be reaped.
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "kubectl proxy {pid} was left behind"
+        );
     }
 
     #[test]
