@@ -408,15 +408,15 @@ fn with_few_slots_agents_and_operators_go_before_hubble() {
 
 #[test]
 fn a_body_cut_by_the_overall_deadline_says_so_not_timed_out() {
-    // Pauses of 300 ms, each inside --timeout 400ms, but 1.2 s in all: the overall deadline
-    // (twice the timeout) cuts it, and the report must not blame the endpoint's pace.
+    // Pauses of 250 ms, each well inside --timeout 500ms, but 1.25 s in all: the overall
+    // deadline (twice the timeout) cuts it, and the report must not blame the endpoint's pace.
     let drip = Serve::Drip {
         body: Arc::new(fixture("agent-datadog.txt")),
-        pieces: 4,
-        pause: Duration::from_millis(300),
+        pieces: 5,
+        pause: Duration::from_millis(250),
         stop: false,
     };
-    let (_, j, took) = one_node_with(0, drip, &["--timeout", "400ms"]);
+    let (_, j, took) = one_node_with(0, drip, &["--timeout", "500ms"]);
     let agent = &j["nodes"][0]["agent"];
     assert_eq!(agent["summary"], "cut short", "{agent}");
     let detail = agent["detail"].as_str().unwrap();
