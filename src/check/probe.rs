@@ -10,6 +10,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use http_body_util::Empty;
@@ -23,6 +24,9 @@ use super::scan::{Scan, Scanner};
 pub struct Request {
     pub url: String,
     pub openmetrics: bool,
+    /// Requests to one host share a group: when one of them goes unanswered, the group's
+    /// others are started ahead of their turn (see `run_all`).
+    pub group: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -250,23 +254,63 @@ pub fn run_all(requests: &[Request], settings: &Settings) -> Vec<Probe> {
             settings.concurrency.clamp(1, fd_budget()),
         ));
         let bodies = Arc::new(BodyGate::new(BODIES_AT_ONCE));
+        // Whether each request has its response head (or has ended), once started.
+        let answered: Arc<Vec<std::sync::atomic::AtomicBool>> =
+            Arc::new(requests.iter().map(|_| Default::default()).collect());
+        let grace = settings.timeout / 4;
         // Slots are taken here, in the order of `requests`, so that requests start in that
-        // order when they do not all fit (tasks spawned at once would race for them).
-        let mut tasks = Vec::with_capacity(requests.len());
-        for req in requests {
-            // Owned: the task outlives this borrow as far as the spawner can tell.
-            let req = req.clone();
-            let slot = gate
-                .clone()
-                .acquire_owned()
-                .await
-                .expect("the gate is never closed");
-            let bodies = bodies.clone();
-            tasks.push(tokio::spawn(async move {
+        // order when they do not all fit (tasks spawned at once would race for them). When they
+        // do not fit, a host that has left a request unanswered for a quarter of the timeout
+        // likely hangs on all its ports: its other requests go next, so that its timeouts run
+        // together instead of one after another.
+        let mut tasks: Vec<Option<tokio::task::JoinHandle<Probe>>> =
+            (0..requests.len()).map(|_| None).collect();
+        let mut queue: std::collections::VecDeque<usize> = (0..requests.len()).collect();
+        let mut waiting: Vec<(usize, Instant)> = Vec::new();
+        while !queue.is_empty() {
+            let (slot, scarce) = match gate.clone().try_acquire_owned() {
+                Ok(slot) => (slot, false),
+                Err(_) => (
+                    gate.clone()
+                        .acquire_owned()
+                        .await
+                        .expect("the gate is never closed"),
+                    true,
+                ),
+            };
+            let mut next = None;
+            if scarce {
+                waiting.retain(|&(i, _)| !answered[i].load(Ordering::Relaxed));
+                let now = Instant::now();
+                let suspects: Vec<usize> = waiting
+                    .iter()
+                    .filter(|&&(_, since)| now.duration_since(since) >= grace)
+                    .filter_map(|&(i, _)| requests[i].group)
+                    .collect();
+                if !suspects.is_empty() {
+                    next = queue
+                        .iter()
+                        .position(|&i| requests[i].group.is_some_and(|g| suspects.contains(&g)));
+                }
+            }
+            let i = match next {
+                Some(at) => queue.remove(at).expect("a position in the queue"),
+                None => queue.pop_front().expect("the queue is not empty"),
+            };
+            waiting.push((i, Instant::now()));
+            let req = requests[i].clone();
+            let (bodies, answered) = (bodies.clone(), answered.clone());
+            tasks[i] = Some(tokio::spawn(async move {
                 let _slot = slot;
-                one(&req, &settings, &bodies).await
+                let probe = one(&req, &settings, &bodies, &answered[i]).await;
+                answered[i].store(true, Ordering::Relaxed);
+                probe
             }));
         }
+        let tasks: Vec<_> = tasks
+            .into_iter()
+            .map(|t| t.expect("every request was started"))
+            .collect();
         let mut out = Vec::with_capacity(tasks.len());
         for t in tasks {
             out.push(t.await.unwrap_or_else(|e| Probe {
@@ -326,7 +370,12 @@ impl Wait {
 }
 
 /// One request, retried while the process is out of file descriptors.
-async fn one(req: &Request, settings: &Settings, bodies: &BodyGate) -> Probe {
+async fn one(
+    req: &Request,
+    settings: &Settings,
+    bodies: &BodyGate,
+    answered: &std::sync::atomic::AtomicBool,
+) -> Probe {
     let start = Instant::now();
     loop {
         if Instant::now() >= settings.deadline {
@@ -335,7 +384,7 @@ async fn one(req: &Request, settings: &Settings, bodies: &BodyGate) -> Probe {
                 elapsed: start.elapsed(),
             };
         }
-        match attempt(req, settings, bodies).await {
+        match attempt(req, settings, bodies, answered).await {
             Err(Failure::OutOfFds) => tokio::time::sleep(Duration::from_millis(10)).await,
             Err(Failure::Outcome(outcome)) => {
                 return Probe {
@@ -462,13 +511,16 @@ async fn attempt(
     req: &Request,
     settings: &Settings,
     bodies: &BodyGate,
+    answered: &std::sync::atomic::AtomicBool,
 ) -> Result<Outcome, Failure> {
     let accept = if req.openmetrics {
         ACCEPT_OPENMETRICS
     } else {
         ACCEPT_TEXT
     };
-    let resp = open(&req.url, accept, settings).await?;
+    let resp = open(&req.url, accept, settings).await;
+    answered.store(true, Ordering::Relaxed);
+    let resp = resp?;
     let status = resp.status().as_u16();
     let content_type = resp
         .headers()

@@ -241,6 +241,7 @@ fn metrics_request(host: &str, port: u16) -> Request {
     Request {
         url: format!("http://{host}:{port}/metrics"),
         openmetrics: true,
+        group: None,
     }
 }
 
@@ -402,7 +403,10 @@ fn probe_and_judge(
         });
         let requests: Vec<Request> = pending
             .iter()
-            .map(|&i| targets[i].request.clone())
+            .map(|&i| Request {
+                group: Some(targets[i].row),
+                ..targets[i].request.clone()
+            })
             .collect();
         let settings = Settings {
             timeout: args.timeout,
@@ -711,6 +715,7 @@ fn in_cluster(mut ctx: Context, global: &GlobalArgs, args: &CheckArgs, ns: &str)
             request: Request {
                 url,
                 openmetrics: true,
+                group: None,
             },
         });
     };

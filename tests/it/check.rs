@@ -407,6 +407,68 @@ fn with_few_slots_agents_and_operators_go_before_hubble() {
 }
 
 #[test]
+fn a_host_that_hangs_on_one_port_is_asked_on_the_others_early() {
+    // Two slots, --timeout 1s (the check has 2 s). Seven nodes serve Hubble in 0.2 s each (4
+    // pieces 50 ms apart); node .9, last, hangs on every port. In plain order its Hubble
+    // request starts only when the queue gets to it, about 1.2 s in, and the deadline cuts it.
+    // Once its agent has gone unanswered for a quarter of the timeout, its Hubble request goes
+    // next: both of its timeouts run together and every healthy body still fits (by ~1.8 s).
+    let healthy = [
+        "127.0.1.1",
+        "127.0.1.2",
+        "127.0.1.3",
+        "127.0.1.4",
+        "127.0.1.5",
+        "127.0.1.6",
+        "127.0.1.7",
+    ];
+    let hangs = "127.0.1.9";
+    let all: Vec<&str> = healthy.iter().copied().chain([hangs]).collect();
+    let mut r = common_ports(&all);
+    let ports = r.ports;
+    for ip in healthy {
+        r.serve(ip, ports[0], prom(fixture("agent-datadog.txt")));
+        r.serve(
+            ip,
+            ports[2],
+            Serve::Drip {
+                body: Arc::new(fixture("hubble-busy.txt")),
+                pieces: 4,
+                pause: Duration::from_millis(50),
+                stop: false,
+            },
+        );
+    }
+    r.serve(hangs, ports[0], Serve::Hang);
+    r.serve(hangs, ports[2], Serve::Hang);
+    drop(r); // the operator ports: closed
+    let mut a: Vec<String> = vec!["-o".into(), "json".into()];
+    for ip in &all {
+        a.extend(["--node".to_string(), ip.to_string()]);
+    }
+    a.extend(port_args(ports));
+    a.extend(["--concurrency", "2", "--timeout", "1s"].map(String::from));
+    let (out, j) = run(&args(&a));
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    for n in 0..healthy.len() {
+        assert_eq!(
+            j["nodes"][n]["hubble"]["status"],
+            "pass",
+            "{}",
+            stdout(&out)
+        );
+    }
+    let last = healthy.len();
+    assert_eq!(j["nodes"][last]["agent"]["summary"], "no answer");
+    assert_eq!(
+        j["nodes"][last]["hubble"]["summary"],
+        "no answer",
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
 fn a_body_cut_by_the_overall_deadline_says_so_not_timed_out() {
     // Pauses of 250 ms, each well inside --timeout 500ms, but 1.25 s in all: the overall
     // deadline (twice the timeout) cuts it, and the report must not blame the endpoint's pace.
