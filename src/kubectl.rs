@@ -166,20 +166,26 @@ mod tests {
         );
     }
 
-    #[test]
-    fn get_raw_error_is_kubectls_own_message() {
-        // A real kubectl against a closed port on loopback.
-        let dir = crate::run::PrivateDir::create().unwrap();
-        let cfg = dir.path().join("kubeconfig");
+    /// The real kubectl with a kubeconfig (written into `dir`) whose API server is a closed
+    /// port on loopback.
+    fn kubectl_to_closed_port(dir: &Path) -> Kubectl {
+        let cfg = dir.join("kubeconfig");
         std::fs::write(
             &cfg,
             "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'http://127.0.0.1:1'}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: test, context: {cluster: c, user: u}}]\ncurrent-context: test\n",
         )
         .unwrap();
-        let k = kubectl(Kube {
+        kubectl(Kube {
             context: Some("test".into()),
             kubeconfig: Some(cfg),
-        });
+        })
+    }
+
+    #[test]
+    fn get_raw_error_is_kubectls_own_message() {
+        // A real kubectl against a closed port on loopback.
+        let dir = crate::run::PrivateDir::create().unwrap();
+        let k = kubectl_to_closed_port(dir.path());
         let err = k.get_raw("/api/v1/namespaces").unwrap_err();
         let msg = format!("{err:#}");
         assert!(msg.contains("127.0.0.1:1"), "{msg}");
@@ -190,16 +196,7 @@ mod tests {
     fn a_dropped_proxy_is_killed_and_reaped() {
         // kubectl proxy serves at once, whether or not its API server answers.
         let dir = crate::run::PrivateDir::create().unwrap();
-        let cfg = dir.path().join("kubeconfig");
-        std::fs::write(
-            &cfg,
-            "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'http://127.0.0.1:1'}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: test, context: {cluster: c, user: u}}]\ncurrent-context: test\n",
-        )
-        .unwrap();
-        let k = kubectl(Kube {
-            context: Some("test".into()),
-            kubeconfig: Some(cfg),
-        });
+        let k = kubectl_to_closed_port(dir.path());
         let proxy = k.proxy().unwrap();
         assert!(
             proxy.base.starts_with("http://127.0.0.1:"),
