@@ -805,14 +805,19 @@ async fn api_answer(s: &mut tokio::net::TcpStream, api: &Api, path: &str, accept
             ),
         )
     };
+    s.write_all(&json_response(status, &body)).await.is_ok()
+}
+
+/// A whole HTTP/1.1 response carrying a JSON body.
+fn json_response(status: u16, body: &[u8]) -> Vec<u8> {
     let mut out = format!(
         "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         reason_phrase(status),
         body.len()
     )
     .into_bytes();
-    out.extend_from_slice(&body);
-    s.write_all(&out).await.is_ok()
+    out.extend_from_slice(body);
+    out
 }
 
 /// The pod proxy: GET the node's port, stream its answer back (status, Content-Type, body) as
@@ -829,15 +834,7 @@ async fn pod_proxy(
     use std::sync::atomic::Ordering::Relaxed;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let fail = |status: u16, reason: &str, message: String| {
-        let body = status_json(status, reason, &message);
-        let mut out = format!(
-            "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            reason_phrase(status),
-            body.len()
-        )
-        .into_bytes();
-        out.extend_from_slice(&body);
-        out
+        json_response(status, &status_json(status, reason, &message))
     };
     let mut up = match tokio::net::TcpStream::connect((ip, port)).await {
         Ok(up) => up,
