@@ -33,4 +33,7 @@ if [ ! -x "$dest/helm3/helm" ]; then
 fi
 "$dest/helm4/helm" version --short >&2
 "$dest/helm3/helm" version --short >&2
-"$dest/helm4/kubectl" version --client 2>/dev/null | head -1 >&2
+# Not `| head -1`: with pipefail, kubectl writing its second line after head has gone is a
+# SIGPIPE, and the script fails at random.
+kubectl_version=$("$dest/helm4/kubectl" version --client 2>/dev/null)
+echo "${kubectl_version%%$'\n'*}" >&2
