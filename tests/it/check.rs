@@ -33,6 +33,16 @@ enum Serve {
     },
 }
 
+/// A 200 with the fixture `name` in `pieces` writes `pause_ms` apart; `stop`: silent halfway.
+fn drip(name: &str, pieces: usize, pause_ms: u64, stop: bool) -> Serve {
+    Serve::Drip {
+        body: Arc::new(fixture(name)),
+        pieces,
+        pause: Duration::from_millis(pause_ms),
+        stop,
+    }
+}
+
 fn prom(body: Vec<u8>) -> Serve {
     Serve::Body("text/plain; version=0.0.4; charset=utf-8", Arc::new(body))
 }
@@ -356,12 +366,7 @@ fn accept_and_never_answer_costs_one_timeout() {
 fn a_steady_body_longer_than_the_timeout_is_read_to_the_end() {
     // 6 pieces 120 ms apart: over 700 ms in all, more than --timeout 600ms, but each pause is
     // well inside it (and the whole inside the overall deadline, twice the timeout).
-    let drip = Serve::Drip {
-        body: Arc::new(fixture("agent-datadog.txt")),
-        pieces: 6,
-        pause: Duration::from_millis(120),
-        stop: false,
-    };
+    let drip = drip("agent-datadog.txt", 6, 120, false);
     let (out, j, took) = one_node_with(0, drip, &["--timeout", "600ms"]);
     let agent = &j["nodes"][0]["agent"];
     assert_eq!(agent["status"], "pass", "{agent}");
@@ -428,16 +433,7 @@ fn a_host_that_hangs_on_one_port_is_asked_on_the_others_early() {
     let ports = r.ports;
     for ip in healthy {
         r.serve(ip, ports[0], prom(fixture("agent-datadog.txt")));
-        r.serve(
-            ip,
-            ports[2],
-            Serve::Drip {
-                body: Arc::new(fixture("hubble-busy.txt")),
-                pieces: 4,
-                pause: Duration::from_millis(50),
-                stop: false,
-            },
-        );
+        r.serve(ip, ports[2], drip("hubble-busy.txt", 4, 50, false));
     }
     r.serve(hangs, ports[0], Serve::Hang);
     r.serve(hangs, ports[2], Serve::Hang);
@@ -472,12 +468,7 @@ fn a_host_that_hangs_on_one_port_is_asked_on_the_others_early() {
 fn a_body_cut_by_the_overall_deadline_says_so_not_timed_out() {
     // Pauses of 250 ms, each well inside --timeout 500ms, but 1.25 s in all: the overall
     // deadline (twice the timeout) cuts it, and the report must not blame the endpoint's pace.
-    let drip = Serve::Drip {
-        body: Arc::new(fixture("agent-datadog.txt")),
-        pieces: 5,
-        pause: Duration::from_millis(250),
-        stop: false,
-    };
+    let drip = drip("agent-datadog.txt", 5, 250, false);
     let (_, j, took) = one_node_with(0, drip, &["--timeout", "500ms"]);
     let agent = &j["nodes"][0]["agent"];
     assert_eq!(agent["summary"], "cut short", "{agent}");
@@ -492,12 +483,7 @@ fn a_body_cut_by_the_overall_deadline_says_so_not_timed_out() {
 
 #[test]
 fn a_body_that_goes_silent_is_cut_short_after_one_timeout() {
-    let stall = Serve::Drip {
-        body: Arc::new(fixture("agent-datadog.txt")),
-        pieces: 4,
-        pause: Duration::from_millis(10),
-        stop: true,
-    };
+    let stall = drip("agent-datadog.txt", 4, 10, true);
     let (out, j, took) = one_node_with(0, stall, &["--timeout", "500ms"]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     let agent = &j["nodes"][0]["agent"];
