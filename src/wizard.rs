@@ -13,6 +13,7 @@ use crate::cli::{ServiceType, StackMode};
 use crate::cluster::{Preflight, StackRelease};
 use crate::config::Config;
 use crate::spec::{MetricSpec, SpecOption};
+use crate::ui::Printer;
 use crate::version::Version;
 
 /// Asks one question; `Ok(None)` is Esc (abort).
@@ -430,22 +431,19 @@ fn context_question(
     Ok(Some(Some(format!("{}={}", k.key, chain.join("|")))))
 }
 
-/// dialoguer on stderr. Esc/q → `None`.
+/// dialoguer on stderr. Esc/q → `None`. Only made when the [`Printer`] says questions may be
+/// asked.
 pub struct Terminal {
     theme: dialoguer::theme::ColorfulTheme,
+    printer: Printer,
 }
 
 impl Terminal {
-    pub fn new() -> Terminal {
+    pub fn new(printer: Printer) -> Terminal {
         Terminal {
             theme: dialoguer::theme::ColorfulTheme::default(),
+            printer,
         }
-    }
-}
-
-impl Default for Terminal {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -473,12 +471,12 @@ impl Prompter for Terminal {
             } else {
                 names.join(", ")
             };
-            eprintln!(
+            self.printer.say(&format!(
                 "{} {} {}",
                 console::style("✔").green().for_stderr(),
                 console::style(prompt).bold().for_stderr(),
                 shown
-            );
+            ));
         }
         Ok(chosen)
     }
@@ -512,20 +510,14 @@ impl Prompter for Terminal {
     }
 
     fn note(&mut self, text: &str) {
-        eprintln!("{text}");
+        self.printer.say(text);
     }
 }
 
-/// Ask on the terminal; `None` when the user aborted.
-pub fn ask(config: Config, pf: &Preflight, _save: Option<&Path>) -> Result<Option<Config>> {
+/// Ask about the cluster `pf` found; `None` when the user aborted.
+pub fn ask(p: &mut dyn Prompter, config: Config, pf: &Preflight) -> Result<Option<Config>> {
     let version = crate::plan::target_version(&config, &pf.target())?;
-    interview(
-        &mut Terminal::new(),
-        config,
-        &version,
-        &pf.cilium.values,
-        pf.stack.as_ref(),
-    )
+    interview(p, config, &version, &pf.cilium.values, pf.stack.as_ref())
 }
 
 /// Offer to save the answers as a ciliumon.yaml (`--save-config` saves without asking).
