@@ -101,15 +101,7 @@ pub fn run(global: &GlobalArgs, args: &SetupArgs, printer: Printer) -> Result<Co
                 ""
             }
         ));
-        let check = (!args.no_check).then(|| {
-            verify(
-                &global,
-                &config,
-                &planned.plan.cilium_version,
-                args.check_wait,
-                printer,
-            )
-        });
+        let check = check_after(&global, args, &config, &planned.plan, printer);
         return report(printer, &mut doc, check.as_ref(), Code::Ok);
     }
     show_plan(printer, &planned, &pf.context);
@@ -136,15 +128,7 @@ pub fn run(global: &GlobalArgs, args: &SetupArgs, printer: Printer) -> Result<Co
         return failed(printer, &mut doc, &run_report, &pf);
     }
     printer.say(&format!("Done: {} steps.", run_report.steps.len()));
-    let check = (!args.no_check).then(|| {
-        verify(
-            &global,
-            &config,
-            &planned.plan.cilium_version,
-            args.check_wait,
-            printer,
-        )
-    });
+    let check = check_after(&global, args, &config, &planned.plan, printer);
     doc.status = "done";
     report(printer, &mut doc, check.as_ref(), Code::Ok)
 }
@@ -370,6 +354,25 @@ fn execute(
     drop(files);
     drop(private);
     Ok(report)
+}
+
+/// The metrics check after the steps, unless `--no-check`.
+fn check_after(
+    global: &GlobalArgs,
+    args: &SetupArgs,
+    config: &Config,
+    plan: &Plan,
+    printer: Printer,
+) -> Option<CheckOutcome> {
+    (!args.no_check).then(|| {
+        verify(
+            global,
+            config,
+            &plan.cilium_version,
+            args.check_wait,
+            printer,
+        )
+    })
 }
 
 /// A plan that stopped: the report, how to go back, and the exit code.
