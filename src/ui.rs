@@ -16,6 +16,14 @@ pub enum ColorChoice {
     Never,
 }
 
+/// Which of the standard streams are terminals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Terminals {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Printer {
     interactive: bool,
@@ -26,34 +34,49 @@ pub struct Printer {
 }
 
 impl Printer {
-    /// Resolve from the environment. Colour: `--color`, then a non-empty `NO_COLOR`, then
+    /// Resolve from the environment and the terminals: see [`Printer::resolve`]. The only
+    /// place ciliumon asks whether it is on a terminal.
+    pub fn detect(choice: ColorChoice, machine: bool) -> Printer {
+        let terminals = Terminals {
+            stdin: io::stdin().is_terminal(),
+            stdout: io::stdout().is_terminal(),
+            stderr: io::stderr().is_terminal(),
+        };
+        let env = |k: &str| std::env::var_os(k).map(|v| v.to_string_lossy().into_owned());
+        let printer = Printer::resolve(choice, terminals, env, machine);
+        console::set_colors_enabled(printer.color);
+        console::set_colors_enabled_stderr(printer.color);
+        printer
+    }
+
+    /// The policy. Colour: `--color`, then a non-empty `NO_COLOR`, then
     /// `CLICOLOR_FORCE`/`FORCE_COLOR`, then whether stderr is a terminal (and `TERM` is not
     /// `dumb`); stdout is coloured on `auto` only when it is a terminal too, and never when it
     /// carries a document. `machine`: the command was asked for `-o json` (or yaml).
-    pub fn detect(choice: ColorChoice, machine: bool) -> Printer {
-        let stderr_tty = io::stderr().is_terminal();
-        let stdout_tty = io::stdout().is_terminal();
-        let dumb = std::env::var("TERM").map(|t| t == "dumb").unwrap_or(true);
-        let interactive = io::stdin().is_terminal() && stderr_tty;
-        let env_set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty() && v != "0");
+    pub fn resolve(
+        choice: ColorChoice,
+        tty: Terminals,
+        env: impl Fn(&str) -> Option<String>,
+        machine: bool,
+    ) -> Printer {
+        let dumb = env("TERM").is_none_or(|t| t == "dumb");
+        let env_set = |k: &str| env(k).is_some_and(|v| !v.is_empty() && v != "0");
         let color = match choice {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
             ColorChoice::Auto if env_set("NO_COLOR") => false,
             ColorChoice::Auto if env_set("CLICOLOR_FORCE") || env_set("FORCE_COLOR") => true,
-            ColorChoice::Auto => stderr_tty && !dumb,
+            ColorChoice::Auto => tty.stderr && !dumb,
         };
         let stdout_color = !machine
             && match choice {
                 ColorChoice::Always => true,
                 ColorChoice::Never => false,
-                ColorChoice::Auto => color && stdout_tty,
+                ColorChoice::Auto => color && tty.stdout,
             };
-        console::set_colors_enabled(color);
-        console::set_colors_enabled_stderr(color);
         Printer {
-            interactive,
-            live: stderr_tty && !dumb,
+            interactive: tty.stdin && tty.stderr,
+            live: tty.stderr && !dumb,
             color,
             stdout_color,
             machine,
@@ -68,15 +91,6 @@ impl Printer {
             color: false,
             stdout_color: false,
             machine: false,
-        }
-    }
-
-    /// This printer with stdout for a program (`-o json`).
-    pub fn for_machine(self) -> Printer {
-        Printer {
-            machine: true,
-            stdout_color: false,
-            ..self
         }
     }
 
@@ -115,9 +129,9 @@ impl Printer {
 
     /// Write `text` and a newline to stderr. A closed stderr is ignored.
     pub fn say(&self, text: &str) {
-        let mut err = io::stderr().lock();
-        let _ = err.write_all(text.as_bytes());
-        let _ = err.write_all(b"\n");
+        // One write, as eprintln! does, so lines from other threads do not interleave.
+        let line = format!("{text}\n");
+        let _ = io::stderr().lock().write_all(line.as_bytes());
     }
 
     /// Write `text` to stderr as is. A closed stderr is ignored.
@@ -139,4 +153,85 @@ impl Printer {
 /// question is up. Does nothing when stderr is not a terminal.
 pub fn restore_cursor() {
     let _ = console::Term::stderr().show_cursor();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: Terminals = Terminals {
+        stdin: true,
+        stdout: true,
+        stderr: true,
+    };
+
+    fn env<'a>(vars: &'a [(&str, &str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn a_terminal_gets_prompts_colour_and_redraws() {
+        let p = Printer::resolve(ColorChoice::Auto, ALL, env(&[("TERM", "xterm")]), false);
+        assert!(p.interactive() && p.live() && p.color() && p.stdout_color());
+        assert!(!p.machine());
+    }
+
+    #[test]
+    fn no_color_force_and_the_flag_decide_in_that_order() {
+        let term = ("TERM", "xterm");
+        let auto = |vars: &[(&str, &str)], tty| {
+            Printer::resolve(ColorChoice::Auto, tty, env(vars), false).color()
+        };
+        assert!(!auto(&[term, ("NO_COLOR", "1")], ALL));
+        assert!(
+            auto(&[term, ("NO_COLOR", "")], ALL),
+            "an empty NO_COLOR is unset"
+        );
+        assert!(auto(&[("CLICOLOR_FORCE", "1")], Terminals::default()));
+        assert!(!auto(&[("CLICOLOR_FORCE", "0")], Terminals::default()));
+        assert!(!auto(&[("TERM", "dumb")], ALL));
+        let never = Printer::resolve(ColorChoice::Never, ALL, env(&[term]), false);
+        assert!(!never.color() && !never.stdout_color());
+        let always = Printer::resolve(
+            ColorChoice::Always,
+            Terminals::default(),
+            env(&[("NO_COLOR", "1")]),
+            false,
+        );
+        assert!(always.color() && always.stdout_color());
+    }
+
+    #[test]
+    fn prompts_need_stdin_and_stderr_and_stdout_colour_needs_stdout() {
+        let term = env(&[("TERM", "xterm")]);
+        let piped_in = Terminals {
+            stdin: false,
+            ..ALL
+        };
+        assert!(!Printer::resolve(ColorChoice::Auto, piped_in, &term, false).interactive());
+        let piped_out = Terminals {
+            stdout: false,
+            ..ALL
+        };
+        let p = Printer::resolve(ColorChoice::Auto, piped_out, &term, false);
+        assert!(p.interactive() && p.color() && !p.stdout_color());
+        let to_file = Terminals {
+            stderr: false,
+            ..ALL
+        };
+        let p = Printer::resolve(ColorChoice::Auto, to_file, &term, false);
+        assert!(!p.interactive() && !p.live() && !p.color());
+    }
+
+    #[test]
+    fn machine_output_is_never_coloured_on_stdout() {
+        let p = Printer::resolve(ColorChoice::Always, ALL, env(&[]), true);
+        assert!(p.machine() && !p.stdout_color());
+        assert!(p.color(), "stderr keeps its colour");
+        assert!(!Printer::plain().interactive() && !Printer::plain().live());
+    }
 }
