@@ -205,6 +205,19 @@ impl MetricSpec {
         Ok(MetricSpec { handler, options })
     }
 
+    /// A spec from options that are already values of the catalogue for one version, each key
+    /// at most once (the wizard's answers), in the canonical order `parse` gives: the same
+    /// spec as parsing its text.
+    pub fn from_options(handler: &'static Handler, mut options: Vec<SpecOption>) -> MetricSpec {
+        for o in &mut options {
+            if let SpecOption::Labels(labels) = o {
+                labels.sort_by_key(|l| catalogue::LABELS.iter().position(|x| x.name == *l));
+            }
+        }
+        options.sort_by_key(|o| o.rank(handler));
+        MetricSpec { handler, options }
+    }
+
     pub fn name(&self) -> &'static str {
         self.handler.name
     }

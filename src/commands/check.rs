@@ -1,7 +1,6 @@
 //! `ciliumon check`: validate the flags, decide the mode, gather the targets, probe them (with
 //! retries under `--wait`), judge, print.
 
-use std::io::{IsTerminal, Write};
 use std::net::{IpAddr, ToSocketAddrs};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -18,7 +17,7 @@ use crate::cli::{CheckArgs, GlobalArgs, ReportOutput};
 use crate::cluster::Kube;
 use crate::exit::{Code, Failure};
 use crate::kubectl::Kubectl;
-use crate::ui::{ColorChoice, Ui};
+use crate::ui::Printer;
 use crate::version::Version;
 
 /// One endpoint to probe, and where its result goes.
@@ -36,24 +35,15 @@ struct Fixed {
     endpoint: Endpoint,
 }
 
-pub fn run(global: &GlobalArgs, args: &CheckArgs, ui: Ui) -> Result<Code> {
+pub fn run(global: &GlobalArgs, args: &CheckArgs, printer: Printer) -> Result<Code> {
     // Ctrl-C: stop the kubectl that is running (in its own process group) and exit 130.
     crate::run::install_interrupt_handler();
     let report = report(global, args)?;
     let out = match args.output {
         ReportOutput::Json => model::render::json(&report),
-        ReportOutput::Text => {
-            let color = match global.color {
-                ColorChoice::Always => true,
-                ColorChoice::Never => false,
-                ColorChoice::Auto => ui.color && std::io::stdout().is_terminal(),
-            };
-            model::render::text(&report, color)
-        }
+        ReportOutput::Text => model::render::text(&report, printer.stdout_color()),
     };
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(out.as_bytes())?;
-    stdout.flush()?;
+    printer.out(&out)?;
     Ok(if report.passed {
         Code::Ok
     } else {
