@@ -20,7 +20,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
+            crate::escape::print_clap_error(&e);
             return match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                     Code::Ok.into()
@@ -47,11 +47,16 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Err(e) => {
             let (code, hint) = exit::classify(&e);
             let red = console::Style::new().red().bold().for_stderr();
-            eprintln!("{} {e:#}", red.apply_to("error:"));
+            let text = format!("{e:#}");
+            eprintln!(
+                "{} {}",
+                red.apply_to("error:"),
+                crate::escape::message(&text)
+            );
             if let Some(hint) = hint {
                 // SpecError prints its own hint inside Display.
-                if !format!("{e:#}").contains(&hint) {
-                    eprintln!("  hint: {hint}");
+                if !text.contains(&hint) {
+                    eprintln!("  hint: {}", crate::escape::message(&hint));
                 }
             }
             code.into()

@@ -63,6 +63,7 @@ pub fn run(global: &GlobalArgs, args: &SetupArgs, ui: Ui) -> Result<Code> {
     let global = absolute_paths(global)?;
     let config = Config::resolve(&global, &args.config)?;
     crate::spec::parse_list_any_version(&config.hubble.metrics)?;
+    crate::secret::check_sources(&config, !args.dry_run)?;
     let json = args.output == ReportOutput::Json;
 
     let pf = cluster::preflight_here(&global, &config)?;
