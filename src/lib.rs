@@ -17,6 +17,8 @@ pub mod exit;
 pub mod kubectl;
 pub mod names;
 pub mod plan;
+#[cfg(test)]
+mod proptests;
 pub mod render;
 pub mod run;
 pub mod secret;

@@ -182,7 +182,7 @@ fn expected_from_flags(args: &CheckArgs) -> Result<Option<(Vec<Expected>, String
 }
 
 /// A node address: an IP literal (IPv6 with or without brackets) or a host name that resolves.
-fn parse_node(raw: &str, source: &str) -> Result<IpAddr> {
+pub(crate) fn parse_node(raw: &str, source: &str) -> Result<IpAddr> {
     let s = raw.trim();
     let inner = s
         .strip_prefix('[')
@@ -214,7 +214,7 @@ fn parse_node(raw: &str, source: &str) -> Result<IpAddr> {
     }
 }
 
-fn read_nodes_file(path: &Path) -> Result<Vec<(String, IpAddr)>> {
+pub(crate) fn read_nodes_file(path: &Path) -> Result<Vec<(String, IpAddr)>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Failure::bad_input(format!("cannot read --nodes-file {}: {e}", path.display()))
     })?;
