@@ -192,7 +192,10 @@ pub(crate) fn parse_node(raw: &str, source: &str) -> Result<IpAddr> {
         return Ok(ip);
     }
     let bad = |why: &str| -> anyhow::Error {
-        Failure::bad_input(format!("invalid {source} address '{raw}': {why}"))
+        Failure::bad_input(format!(
+            "invalid {source} address '{}': {why}",
+            crate::escape::escape(raw)
+        ))
             .hint("give an IP address or a host name, without a port (ports: --agent-port, --operator-port, --hubble-port)")
             .into()
     };

@@ -130,6 +130,10 @@ fn cases() -> Vec<Case> {
         flags(&["plan", "--dry-run", "-m", "dns\r"], "dns\\r"),
         flags(&["setup", "--yes", "-m", "dns\u{1b}[31m"], "dns\\u{1b}[31m"),
         flags(&["check", "-m", "dnss"], "did you mean 'dns'"),
+        flags(
+            &["check", "--node", "10.0.0.1\n\u{1b}[2J"],
+            "10.0.0.1\\n\\u{1b}[2J",
+        ),
         // The password file is checked before the cluster is contacted.
         flags(
             &[
