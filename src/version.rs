@@ -75,6 +75,11 @@ impl FromStr for Version {
 }
 
 /// The parts of a semver-like version string, borrowed from it.
+///
+/// Not the `semver` crate: it takes only `MAJOR.MINOR.PATCH` without a `v`, and ciliumon
+/// accepts `1.18` and `v1.16.0` (as helm's Masterminds/semver does for chart versions), so the
+/// crate would check only the pre-release and build parts, which are the few lines below (and
+/// are covered by the property tests in `proptests.rs`).
 struct Core<'a> {
     major: u32,
     minor: u32,
