@@ -126,6 +126,9 @@ fn cases() -> Vec<Case> {
             &["plan", "--dry-run", "--stack-namespace", "mon.itoring"],
             "mon.itoring",
         ),
+        // `plan` without --dry-run would read the cluster: not with bad input.
+        flags(&["plan", "-n", "Kube"], "'Kube'"),
+        flags(&["plan", "--stack-version", "80.4.1+"], "empty identifier"),
         // Metric specs: the message shows control characters escaped.
         flags(&["plan", "--dry-run", "-m", "dns\r"], "dns\\r"),
         flags(&["setup", "--yes", "-m", "dns\u{1b}[31m"], "dns\\u{1b}[31m"),
