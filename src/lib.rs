@@ -12,11 +12,16 @@ pub mod commands;
 pub mod config;
 pub mod diff;
 pub mod duration;
+pub mod escape;
 pub mod exit;
 pub mod kubectl;
+pub mod names;
 pub mod plan;
+#[cfg(test)]
+mod proptests;
 pub mod render;
 pub mod run;
+pub mod secret;
 pub mod spec;
 pub mod ui;
 pub mod values;

@@ -77,9 +77,17 @@ pub struct SpecError {
 
 impl fmt::Display for SpecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid metric '{}': {}", self.spec, self.problem)?;
+        // What the user wrote is escaped: a spec with `\r` or an escape sequence is shown, not
+        // played on the terminal.
+        use crate::escape::escape;
+        write!(
+            f,
+            "invalid metric '{}': {}",
+            escape(&self.spec),
+            escape(&self.problem)
+        )?;
         if let Some(hint) = &self.hint {
-            write!(f, "\n  hint: {hint}")?;
+            write!(f, "\n  hint: {}", escape(hint))?;
         }
         Ok(())
     }

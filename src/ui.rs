@@ -140,11 +140,13 @@ impl Printer {
     }
 
     /// An error, once, with its hint: `error: ...` in red on stderr.
+    /// The error line and its hint, with any control character a user typed made visible.
     pub fn error(&self, message: &str, hint: Option<&str>) {
         let red = console::Style::new().red().bold().for_stderr();
+        let message = crate::escape::message(message);
         self.say(&format!("{} {message}", red.apply_to("error:")));
         if let Some(hint) = hint {
-            self.say(&format!("  hint: {hint}"));
+            self.say(&format!("  hint: {}", crate::escape::message(hint)));
         }
     }
 }

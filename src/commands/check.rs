@@ -172,7 +172,7 @@ fn expected_from_flags(args: &CheckArgs) -> Result<Option<(Vec<Expected>, String
 }
 
 /// A node address: an IP literal (IPv6 with or without brackets) or a host name that resolves.
-fn parse_node(raw: &str, source: &str) -> Result<IpAddr> {
+pub(crate) fn parse_node(raw: &str, source: &str) -> Result<IpAddr> {
     let s = raw.trim();
     let inner = s
         .strip_prefix('[')
@@ -182,7 +182,10 @@ fn parse_node(raw: &str, source: &str) -> Result<IpAddr> {
         return Ok(ip);
     }
     let bad = |why: &str| -> anyhow::Error {
-        Failure::bad_input(format!("invalid {source} address '{raw}': {why}"))
+        Failure::bad_input(format!(
+            "invalid {source} address '{}': {why}",
+            crate::escape::escape(raw)
+        ))
             .hint("give an IP address or a host name, without a port (ports: --agent-port, --operator-port, --hubble-port)")
             .into()
     };
@@ -204,7 +207,7 @@ fn parse_node(raw: &str, source: &str) -> Result<IpAddr> {
     }
 }
 
-fn read_nodes_file(path: &Path) -> Result<Vec<(String, IpAddr)>> {
+pub(crate) fn read_nodes_file(path: &Path) -> Result<Vec<(String, IpAddr)>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Failure::bad_input(format!("cannot read --nodes-file {}: {e}", path.display()))
     })?;

@@ -154,6 +154,7 @@ fn preflight(
     let global = absolute_paths(global)?;
     let config = Config::resolve(&global, &args.config)?;
     crate::spec::parse_list_any_version(&config.hubble.metrics)?;
+    crate::secret::check_sources(&config, !args.dry_run)?;
 
     let pf = cluster::preflight_here(&global, &config)?;
     printer.say(&format!(

@@ -3,6 +3,7 @@
 mod recorder;
 mod support;
 
+mod bad_input;
 mod check;
 mod helm;
 mod metrics;
