@@ -4,6 +4,7 @@ mod recorder;
 mod support;
 
 mod check;
+mod fixtures;
 mod helm;
 mod metrics;
 mod plan;
