@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use crate::catalogue::objects;
 use crate::cli::GlobalArgs;
 use crate::config::Config;
 use crate::exit::Failure;
@@ -338,7 +339,7 @@ pub fn preflight(tools: Tools, want: &Want<'_>) -> Result<Preflight> {
     let Some(row) = rows.iter().find(|r| r.name == want.release) else {
         let others: Vec<_> = rows
             .iter()
-            .filter(|r| chart_version(&r.chart, "cilium").is_some())
+            .filter(|r| chart_version(&r.chart, objects::CHART).is_some())
             .map(|r| r.name.as_str())
             .collect();
         let hint = match others.as_slice() {
@@ -361,7 +362,7 @@ pub fn preflight(tools: Tools, want: &Want<'_>) -> Result<Preflight> {
         .hint(format!("wait for it, or roll back to the last deployed revision: helm history {} -n {}", row.name, want.namespace))
         .into());
     }
-    let chart_version = chart_version(&row.chart, "cilium").ok_or_else(|| {
+    let chart_version = chart_version(&row.chart, objects::CHART).ok_or_else(|| {
         Failure::preflight(format!(
             "the release '{}' runs chart '{}', not the Cilium chart",
             row.name, row.chart

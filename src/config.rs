@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::catalogue::objects;
 use crate::cli::{ConfigArgs, GlobalArgs, ServiceType, StackMode};
 use crate::exit::Failure;
 use crate::spec::{self, MetricSpec, SpecError};
@@ -136,13 +137,13 @@ impl Default for Config {
 impl Default for CiliumConfig {
     fn default() -> Self {
         CiliumConfig {
-            release: "cilium".into(),
-            namespace: "kube-system".into(),
+            release: objects::RELEASE.into(),
+            namespace: objects::NAMESPACE.into(),
             repo: Repo {
-                name: "cilium".into(),
-                url: "https://helm.cilium.io".into(),
+                name: objects::REPO_NAME.into(),
+                url: objects::REPO_URL.into(),
             },
-            chart: "cilium".into(),
+            chart: objects::CHART.into(),
             version: None,
         }
     }
@@ -331,12 +332,7 @@ impl Config {
             }
         }
         if let Some(v) = &self.cilium.version {
-            let parsed: Version = v
-                .parse()
-                .map_err(|e: anyhow::Error| Failure::bad_input(e.to_string()))?;
-            if !crate::catalogue::supported(&parsed) {
-                return Err(unsupported(&parsed).into());
-            }
+            crate::catalogue::resolve_version(Some(v), None)?;
         }
         if let Some(v) = &self.prometheus_stack.version
             && (v.is_empty() || v.starts_with('-') || v.chars().any(|c| c.is_whitespace()))
@@ -421,18 +417,6 @@ impl Config {
             "# ciliumon configuration: replay with `ciliumon setup --yes --config FILE`\n{body}"
         ))
     }
-}
-
-pub fn unsupported(v: &Version) -> Failure {
-    let known: Vec<String> = crate::catalogue::RELEASES
-        .iter()
-        .map(|r| format!("{}.{}", r.major, r.minor))
-        .collect();
-    Failure::bad_input(format!(
-        "Cilium {v} is not a version ciliumon knows (it knows {})",
-        known.join(", ")
-    ))
-    .hint("pass --cilium-version with a release from that list")
 }
 
 fn check_dns_label(what: &str, value: &str) -> Result<()> {

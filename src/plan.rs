@@ -79,7 +79,6 @@ use anyhow::Result;
 
 use crate::cli::StackMode;
 use crate::config::{Config, SecretSource};
-use crate::exit::Failure;
 use crate::values::{self, ValuesInput};
 
 /// What is known about the cluster when the plan is made. `Target::offline` knows nothing: the
@@ -143,17 +142,10 @@ impl Layout {
 /// The Cilium version the plan targets: the configured chart version, else the installed one,
 /// else (offline) the newest catalogued release.
 pub fn target_version(config: &Config, target: &Target) -> Result<Version> {
-    let v = match (&config.cilium.version, &target.installed) {
-        (Some(v), _) => v
-            .parse::<Version>()
-            .map_err(|e| Failure::bad_input(e.to_string()))?,
-        (None, Some(installed)) => installed.clone(),
-        (None, None) => crate::catalogue::newest(),
-    };
-    if !crate::catalogue::supported(&v) {
-        return Err(crate::config::unsupported(&v).into());
-    }
-    Ok(v)
+    Ok(crate::catalogue::resolve_version(
+        config.cilium.version.as_deref(),
+        target.installed.as_ref(),
+    )?)
 }
 
 /// Build the plan. Pure: no I/O, no clock, no environment.
@@ -302,7 +294,7 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
         version.to_string(),
     ];
     let same_chart = target.installed.as_ref().is_none_or(|i| *i == version);
-    let helm_314 = target.helm.is_none_or(|hv| hv >= (3, 14));
+    let helm_314 = crate::catalogue::chart::helm_has_reset_then_reuse(target.helm);
     if same_chart {
         args.push("--reuse-values".into());
         notes.push(format!(
@@ -369,7 +361,7 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
         vec![
             "rollout".into(),
             "restart".into(),
-            "daemonset/cilium".into(),
+            crate::catalogue::objects::agent_daemonset_ref(),
             "--namespace".into(),
             ns.clone(),
         ],
@@ -380,7 +372,7 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
         vec![
             "rollout".into(),
             "status".into(),
-            "daemonset/cilium".into(),
+            crate::catalogue::objects::agent_daemonset_ref(),
             "--namespace".into(),
             ns.clone(),
             format!("--timeout={timeout}"),

@@ -19,7 +19,6 @@ use crate::cluster::Kube;
 use crate::exit::{Code, Failure};
 use crate::kubectl::Kubectl;
 use crate::ui::{ColorChoice, Ui};
-use crate::version::Version;
 
 /// One endpoint to probe, and where its result goes.
 struct Target {
@@ -82,7 +81,7 @@ pub fn report(global: &GlobalArgs, args: &CheckArgs) -> Result<Report> {
     let namespace = global
         .namespace
         .clone()
-        .unwrap_or_else(|| "kube-system".into());
+        .unwrap_or_else(|| catalogue::objects::NAMESPACE.into());
     let mut restart = format!("kubectl -n {namespace} rollout restart ds/cilium");
     if let Some(c) = &global.kube_context {
         restart = format!(
@@ -158,12 +157,7 @@ fn ports(args: &CheckArgs) -> Result<Ports> {
 }
 
 fn expected_from_flags(args: &CheckArgs) -> Result<Option<(Vec<Expected>, String)>> {
-    let version: Version = match &args.cilium_version {
-        Some(v) => v.parse().map_err(|e: anyhow::Error| {
-            Failure::bad_input(format!("invalid --cilium-version '{v}': {e}"))
-        })?,
-        None => catalogue::newest(),
-    };
+    let version = catalogue::resolve_version(args.cilium_version.as_deref(), None)?;
     if !args.metrics.is_empty() {
         let specs = crate::spec::parse_list(&args.metrics, &version)?;
         return Ok(Some((
@@ -528,8 +522,16 @@ fn in_cluster(mut ctx: Context, global: &GlobalArgs, args: &CheckArgs, ns: &str)
         |selector: &str| format!("/api/v1/namespaces/{ns}/pods?labelSelector={selector}");
     let (agents, operators, cm, cnp, ccnp, prom, proxy) = std::thread::scope(|s| {
         let k = &kubectl;
-        let agents = s.spawn(move || k.get_raw(&pods_path("k8s-app%3Dcilium")));
-        let operators = s.spawn(move || k.get_raw(&pods_path("io.cilium%2Fapp%3Doperator")));
+        let agents = s.spawn(move || {
+            k.get_raw(&pods_path(&catalogue::objects::encoded(
+                catalogue::objects::AGENT_SELECTOR,
+            )))
+        });
+        let operators = s.spawn(move || {
+            k.get_raw(&pods_path(&catalogue::objects::encoded(
+                catalogue::objects::OPERATOR_SELECTOR,
+            )))
+        });
         let cm = s
             .spawn(move || k.get_raw(&format!("/api/v1/namespaces/{ns}/configmaps/cilium-config")));
         let cnp = s.spawn(move || k.get_raw("/apis/cilium.io/v2/ciliumnetworkpolicies"));

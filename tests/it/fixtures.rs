@@ -47,10 +47,17 @@ fn copies(shared: &Path, ours: &Path) -> Vec<Copy> {
         })
     };
     for m in METRICS {
-        add(shared.join("metrics").join(m), ours.join("metrics").join(m), false);
+        add(
+            shared.join("metrics").join(m),
+            ours.join("metrics").join(m),
+            false,
+        );
     }
     for v in chart_versions() {
-        let (from, to) = (shared.join("cilium-chart").join(&v), ours.join("cilium-chart").join(&v));
+        let (from, to) = (
+            shared.join("cilium-chart").join(&v),
+            ours.join("cilium-chart").join(&v),
+        );
         add(from.join("values.yaml"), to.join("values.json"), true);
         if from.join("values.schema.json").exists() {
             add(
@@ -71,13 +78,14 @@ fn copies(shared: &Path, ours: &Path) -> Vec<Copy> {
 
 /// What the copy of `from` holds.
 fn expected(copy: &Copy) -> Vec<u8> {
-    let bytes = std::fs::read(&copy.from).unwrap_or_else(|e| panic!("{}: {e}", copy.from.display()));
+    let bytes =
+        std::fs::read(&copy.from).unwrap_or_else(|e| panic!("{}: {e}", copy.from.display()));
     if !copy.data_only {
         return bytes;
     }
     let text = String::from_utf8(bytes).unwrap();
-    let value: Value = ciliumon::yaml::from_str(&text)
-        .unwrap_or_else(|e| panic!("{}: {e}", copy.from.display()));
+    let value: Value =
+        ciliumon::yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", copy.from.display()));
     let mut out = serde_json::to_string_pretty(&value).unwrap();
     out.push('\n');
     out.into_bytes()
