@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::objects;
-use crate::cli::{ConfigArgs, GlobalArgs, ServiceType, StackMode};
+use crate::cli::{ConfigArgs, GlobalArgs};
 use crate::exit::Failure;
 use crate::spec::{self, MetricSpec, SpecError};
 use crate::version::Version;
@@ -22,6 +22,41 @@ pub const BLOG_METRICS: &[&str] = &[
     "icmp",
     "httpV2:exemplars=true;labelsContext=source_ip,source_namespace,source_workload,destination_ip,destination_namespace,destination_workload,traffic_direction",
 ];
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+/// What to do about kube-prometheus-stack (model; `--stack` parses into it).
+pub enum StackMode {
+    /// Install (or upgrade) kube-prometheus-stack
+    Install,
+    /// Use a kube-prometheus-stack that is already installed
+    Reuse,
+    /// No Prometheus stack: no ServiceMonitors, no dashboards
+    None,
+}
+
+/// The Kubernetes Service type of the Hubble UI (model; `--ui-service-type` parses into it).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+pub enum ServiceType {
+    ClusterIP,
+    NodePort,
+    LoadBalancer,
+}
+
+impl ServiceType {
+    /// The name Kubernetes (and the chart's `hubble.ui.service.type`) uses.
+    pub fn kube_name(self) -> &'static str {
+        match self {
+            ServiceType::ClusterIP => "ClusterIP",
+            ServiceType::NodePort => "NodePort",
+            ServiceType::LoadBalancer => "LoadBalancer",
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]

@@ -77,8 +77,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::cli::StackMode;
-use crate::config::{Config, SecretSource};
+use crate::config::{Config, SecretSource, StackMode};
 use crate::values::{self, ValuesInput};
 
 /// What is known about the cluster when the plan is made. `Target::offline` knows nothing: the

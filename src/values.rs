@@ -5,8 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::catalogue::{COMPONENTS, chart};
-use crate::cli::{ServiceType, StackMode};
-use crate::config::Config;
+use crate::config::{Config, ServiceType, StackMode};
 use crate::spec::MetricSpec;
 use crate::version::Version;
 
@@ -84,11 +83,7 @@ pub fn cilium(input: &ValuesInput) -> Built {
         remove(&mut values, "hubble.relay");
     }
     if c.hubble.ui.enabled {
-        let t = match c.hubble.ui.service_type {
-            ServiceType::ClusterIP => "ClusterIP",
-            ServiceType::NodePort => "NodePort",
-            ServiceType::LoadBalancer => "LoadBalancer",
-        };
+        let t = c.hubble.ui.service_type.kube_name();
         set(&mut values, "hubble.ui.service.type", json!(t));
         if let (ServiceType::NodePort, Some(p)) = (c.hubble.ui.service_type, c.hubble.ui.node_port)
         {

@@ -8,9 +8,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::cli::{CheckArgs, GlobalArgs, ReportOutput, SetupArgs, StackMode};
+use crate::cli::{CheckArgs, GlobalArgs, ReportOutput, SetupArgs};
 use crate::cluster::{self, Kube, Preflight};
 use crate::config::Config;
+use crate::config::StackMode;
 use crate::diff::{self, Diff};
 use crate::exit::{Code, Failure};
 use crate::plan::{self, Layout, StepKind};
