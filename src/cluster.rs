@@ -35,26 +35,8 @@ pub struct Tools {
     pub kubectl_version: String,
 }
 
-/// Which kubeconfig and context to use; passed to every helm and kubectl call (kubectl's flags:
-/// `crate::kubectl::Kubectl::argv`).
-#[derive(Debug, Clone, Default)]
-pub struct Kube {
-    pub context: Option<String>,
-    pub kubeconfig: Option<PathBuf>,
-}
-
-impl Kube {
-    pub fn helm_flags(&self) -> Vec<String> {
-        let mut v = Vec::new();
-        if let Some(c) = &self.context {
-            v.extend(["--kube-context".to_string(), c.clone()]);
-        }
-        if let Some(k) = &self.kubeconfig {
-            v.extend(["--kubeconfig".to_string(), k.display().to_string()]);
-        }
-        v
-    }
-}
+/// Which kubeconfig and context (`crate::kube`, re-exported for the commands that name it here).
+pub use crate::kube::Kube;
 
 /// The Cilium release as Helm knows it.
 #[derive(Debug, Clone, Serialize)]
@@ -445,15 +427,6 @@ impl Preflight {
             self.cilium.chart_version,
             self.cilium.revision
         )
-    }
-}
-
-impl Kube {
-    pub fn from_global(global: &GlobalArgs) -> Kube {
-        Kube {
-            context: global.kube_context.clone(),
-            kubeconfig: global.kubeconfig.clone(),
-        }
     }
 }
 

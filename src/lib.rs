@@ -13,6 +13,8 @@ pub mod config;
 pub mod diff;
 pub mod duration;
 pub mod exit;
+pub mod helm_set;
+pub mod kube;
 pub mod kubectl;
 pub mod plan;
 pub mod render;

@@ -78,6 +78,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::config::{Config, SecretSource, StackMode};
+use crate::kube::Kube;
 use crate::values::{self, ValuesInput};
 
 /// What is known about the cluster when the plan is made. `Target::offline` knows nothing: the
@@ -101,8 +102,8 @@ pub struct Layout {
     pub values_dir: Option<PathBuf>,
     /// Where secrets read from the environment are written at run time (0600).
     pub secrets_dir: PathBuf,
-    pub kube_context: Option<String>,
-    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig and context every helm and kubectl step is given.
+    pub kube: Kube,
     /// Helm's `--timeout` and `kubectl rollout status --timeout`.
     pub timeout: Duration,
 }
@@ -112,8 +113,7 @@ impl Default for Layout {
         Layout {
             values_dir: None,
             secrets_dir: PathBuf::from("ciliumon-secrets"),
-            kube_context: None,
-            kubeconfig: None,
+            kube: Kube::default(),
             timeout: Duration::from_secs(600),
         }
     }
@@ -121,20 +121,10 @@ impl Default for Layout {
 
 impl Layout {
     fn helm_common(&self, args: &mut Vec<String>) {
-        if let Some(c) = &self.kube_context {
-            args.extend(["--kube-context".into(), c.clone()]);
-        }
-        if let Some(k) = &self.kubeconfig {
-            args.extend(["--kubeconfig".into(), k.display().to_string()]);
-        }
+        args.extend(self.kube.helm_flags());
     }
     fn kubectl_common(&self, args: &mut Vec<String>) {
-        if let Some(c) = &self.kube_context {
-            args.extend(["--context".into(), c.clone()]);
-        }
-        if let Some(k) = &self.kubeconfig {
-            args.extend(["--kubeconfig".into(), k.display().to_string()]);
-        }
+        args.extend(self.kube.kubectl_flags());
     }
 }
 
@@ -428,7 +418,7 @@ fn values_args(
                 },
             });
         }
-        None => args.extend(crate::render::set_flags(values)),
+        None => args.extend(crate::helm_set::set_flags(values)),
     }
 }
 

@@ -25,8 +25,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<Code> {
     })?;
     let layout = Layout {
         values_dir: args.values_dir.clone(),
-        kube_context: global.kube_context.clone(),
-        kubeconfig: global.kubeconfig.clone(),
+        kube: crate::kube::Kube::from_global(&global),
         ..Layout::default()
     };
     // An unusable --values-dir is bad input, found before the cluster is contacted.

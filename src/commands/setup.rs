@@ -110,8 +110,7 @@ pub fn run(global: &GlobalArgs, args: &SetupArgs, ui: Ui) -> Result<Code> {
     if args.dry_run {
         // The same layout as `ciliumon plan`, so the output is a script that runs as is.
         let layout = Layout {
-            kube_context: global.kube_context.clone(),
-            kubeconfig: global.kubeconfig.clone(),
+            kube: crate::kube::Kube::from_global(&global),
             timeout: args.timeout,
             ..Layout::default()
         };
@@ -135,8 +134,7 @@ pub fn run(global: &GlobalArgs, args: &SetupArgs, ui: Ui) -> Result<Code> {
     let layout = Layout {
         values_dir: Some(private.path().to_path_buf()),
         secrets_dir: private.path().to_path_buf(),
-        kube_context: global.kube_context.clone(),
-        kubeconfig: global.kubeconfig.clone(),
+        kube: crate::kube::Kube::from_global(&global),
         timeout: args.timeout,
     };
     let plan = plan::build(&config, &target, &layout)?;
