@@ -31,6 +31,11 @@ pub fn agent_daemonset_ref() -> String {
     format!("daemonset/{AGENT_DAEMONSET}")
 }
 
+/// `deployment/cilium-operator`, as kubectl names the operator's Deployment.
+pub fn operator_deployment_ref() -> String {
+    format!("deployment/{OPERATOR_DEPLOYMENT}")
+}
+
 /// The same, in the short form the report prints (`ds/cilium`).
 pub fn agent_daemonset_short() -> String {
     format!("ds/{AGENT_DAEMONSET}")
@@ -49,6 +54,7 @@ mod tests {
     fn refs() {
         assert_eq!(agent_daemonset_ref(), "daemonset/cilium");
         assert_eq!(agent_daemonset_short(), "ds/cilium");
+        assert_eq!(operator_deployment_ref(), "deployment/cilium-operator");
         assert_eq!(encoded(AGENT_SELECTOR), "k8s-app%3Dcilium");
         assert_eq!(encoded(OPERATOR_SELECTOR), "io.cilium%2Fapp%3Doperator");
     }
