@@ -82,10 +82,11 @@ pub fn report(global: &GlobalArgs, args: &CheckArgs) -> Result<Report> {
         .namespace
         .clone()
         .unwrap_or_else(|| catalogue::objects::NAMESPACE.into());
-    let mut restart = format!("kubectl -n {namespace} rollout restart ds/cilium");
+    let ds = catalogue::objects::agent_daemonset_short();
+    let mut restart = format!("kubectl -n {namespace} rollout restart {ds}");
     if let Some(c) = &global.kube_context {
         restart = format!(
-            "kubectl --context {} -n {namespace} rollout restart ds/cilium",
+            "kubectl --context {} -n {namespace} rollout restart {ds}",
             shlex::try_quote(c)?
         );
     }
@@ -532,8 +533,12 @@ fn in_cluster(mut ctx: Context, global: &GlobalArgs, args: &CheckArgs, ns: &str)
                 catalogue::objects::OPERATOR_SELECTOR,
             )))
         });
-        let cm = s
-            .spawn(move || k.get_raw(&format!("/api/v1/namespaces/{ns}/configmaps/cilium-config")));
+        let cm = s.spawn(move || {
+            k.get_raw(&format!(
+                "/api/v1/namespaces/{ns}/configmaps/{}",
+                catalogue::objects::CONFIG_MAP
+            ))
+        });
         let cnp = s.spawn(move || k.get_raw("/apis/cilium.io/v2/ciliumnetworkpolicies"));
         let ccnp =
             s.spawn(move || k.get_raw("/apis/cilium.io/v2/ciliumclusterwidenetworkpolicies"));
@@ -560,7 +565,8 @@ fn in_cluster(mut ctx: Context, global: &GlobalArgs, args: &CheckArgs, ns: &str)
     let agents = cluster::parse_pods(&agents);
     if agents.is_empty() {
         return Err(Failure::preflight(format!(
-            "no Cilium agent pods (label k8s-app=cilium) in namespace {ns}"
+            "no Cilium agent pods (label {}) in namespace {ns}",
+            catalogue::objects::AGENT_SELECTOR
         ))
         .hint("give the Cilium namespace with --namespace, or install Cilium first")
         .into());
@@ -731,7 +737,10 @@ fn in_cluster(mut ctx: Context, global: &GlobalArgs, args: &CheckArgs, ns: &str)
     if operators.is_empty() {
         checks.push(Finding::new(
             Status::Fail,
-            format!("no cilium-operator pods (label io.cilium/app=operator) in {ns}"),
+            format!(
+                "no cilium-operator pods (label {}) in {ns}",
+                catalogue::objects::OPERATOR_SELECTOR
+            ),
             Some("the operator should run as a Deployment next to the agents".into()),
         ));
     }
