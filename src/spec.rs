@@ -316,6 +316,8 @@ impl Entry for OptionEntry {
 
 /// What a failed lookup says, by kind of entry.
 struct Say<'a, T> {
+    /// The names offered by "did you mean" and "valid:".
+    candidates: &'a [&'a str],
     /// The problem for a token that names nothing.
     unknown: &'a dyn Fn(&str) -> String,
     /// The problem and hint for an entry the version does not have.
@@ -325,14 +327,13 @@ struct Say<'a, T> {
 }
 
 /// The one lookup of options, contexts and labels: `found` (what `token` names, if anything) must
-/// be valid in `version` and (when `say.twice` is given) not among `taken`; otherwise the error names `token`, with a "did
-/// you mean" among `candidates` when it names nothing.
+/// be valid in `version` and (when `say.twice` is given) not among `taken`; otherwise the error
+/// names `token`, with a "did you mean" among `say.candidates` when it names nothing.
 fn look_up<T: Entry>(
     spec: &str,
     token: &str,
     version: &Version,
     found: Option<T>,
-    candidates: &[&str],
     taken: &[&str],
     say: &Say<T>,
 ) -> Result<T, SpecError> {
@@ -341,7 +342,7 @@ fn look_up<T: Entry>(
             spec,
             token,
             (say.unknown)(token),
-            Some(suggest(token, candidates.iter().copied())),
+            Some(suggest(token, say.candidates.iter().copied())),
         ));
     };
     if !entry.valid().contains(version) {
@@ -377,7 +378,6 @@ fn look_up_list<T: Entry>(
     empty: &str,
     version: &Version,
     find: impl Fn(&str) -> Option<T>,
-    candidates: &[&str],
     say: &Say<T>,
 ) -> Result<Vec<&'static str>, SpecError> {
     let mut names: Vec<&'static str> = Vec::new();
@@ -385,7 +385,7 @@ fn look_up_list<T: Entry>(
         if token.is_empty() {
             return Err(err(spec, &sep.to_string(), empty.to_string(), None));
         }
-        let entry = look_up(spec, token, version, find(token), candidates, &names, say)?;
+        let entry = look_up(spec, token, version, find(token), &names, say)?;
         names.push(entry.name());
     }
     Ok(names)
@@ -416,6 +416,7 @@ fn parse_option(
         .chain(catalogue::context_keys_for(version).map(|k| k.key))
         .collect();
     let say = Say {
+        candidates: &candidates,
         // An option of another handler gets a sharper message.
         unknown: &|key| match catalogue::HANDLERS
             .iter()
@@ -448,7 +449,7 @@ fn parse_option(
         // "Given twice" is judged on whole options, after their values (MetricSpec::parse).
         twice: None,
     };
-    match look_up(spec, key, version, found, &candidates, &[], &say)? {
+    match look_up(spec, key, version, found, &[], &say)? {
         OptionEntry::Handler(opt) => handler_option(spec, handler, opt, raw, value),
         OptionEntry::Context(ctx) => context_option(spec, ctx, raw, value, version),
     }
@@ -521,8 +522,8 @@ fn context_option(
             "empty label in labelsContext (stray ',')",
             version,
             catalogue::label_named,
-            &valid_names(catalogue::LABELS, version),
             &Say {
+                candidates: &valid_names(catalogue::LABELS, version),
                 unknown: &|l| format!("unknown labelsContext label '{l}'"),
                 not_in: &|label| {
                     (
@@ -555,8 +556,8 @@ fn context_option(
         &format!("empty fallback in {} (stray '|')", ctx.key),
         version,
         catalogue::context_value,
-        &valid_names(catalogue::CONTEXT_VALUES, version),
         &Say {
+            candidates: &valid_names(catalogue::CONTEXT_VALUES, version),
             unknown: &|id| format!("unknown context '{id}' in {}", ctx.key),
             not_in: &|cv| {
                 (

@@ -32,7 +32,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<Code> {
     })?;
     let layout = Layout {
         values_dir: args.values_dir.clone(),
-        kube: crate::kube::Kube::from_global(&global),
+        kube: crate::kube::Kube::from_global(global),
         ..Layout::default()
     };
     // An unusable --values-dir is bad input, found before the cluster is contacted.
