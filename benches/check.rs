@@ -42,7 +42,7 @@ fn env_usize(k: &str, d: usize) -> usize {
 
 fn fixture(name: &str) -> String {
     let p = format!(
-        "{}/../shared/fixtures/metrics/{name}",
+        "{}/tests/fixtures/metrics/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))

@@ -583,7 +583,7 @@ pub fn finish(ctx: &Context, mut nodes: Vec<NodeRow>, mut checks: Vec<Finding>) 
             if hubble_up.is_empty() {
                 row.status = Status::Skip;
                 row.detail = "not checked: no Hubble endpoint answered".into();
-            } else if row.samples == 0 && ex.handler.l7 {
+            } else if row.samples == 0 && ex.handler.l7.is_some() {
                 row.status = waiting;
                 row.detail =
                     "no samples: L7 family, counts only traffic through Cilium's L7 proxy".into();

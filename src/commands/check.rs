@@ -18,7 +18,6 @@ use crate::cluster::Kube;
 use crate::exit::{Code, Failure};
 use crate::kubectl::Kubectl;
 use crate::ui::Printer;
-use crate::version::Version;
 
 /// One endpoint to probe, and where its result goes.
 struct Target {
@@ -72,11 +71,12 @@ pub fn report(global: &GlobalArgs, args: &CheckArgs) -> Result<Report> {
     let namespace = global
         .namespace
         .clone()
-        .unwrap_or_else(|| "kube-system".into());
-    let mut restart = format!("kubectl -n {namespace} rollout restart ds/cilium");
+        .unwrap_or_else(|| catalogue::objects::NAMESPACE.into());
+    let ds = catalogue::objects::agent_daemonset_short();
+    let mut restart = format!("kubectl -n {namespace} rollout restart {ds}");
     if let Some(c) = &global.kube_context {
         restart = format!(
-            "kubectl --context {} -n {namespace} rollout restart ds/cilium",
+            "kubectl --context {} -n {namespace} rollout restart {ds}",
             shlex::try_quote(c)?
         );
     }
@@ -148,12 +148,7 @@ fn ports(args: &CheckArgs) -> Result<Ports> {
 }
 
 fn expected_from_flags(args: &CheckArgs) -> Result<Option<(Vec<Expected>, String)>> {
-    let version: Version = match &args.cilium_version {
-        Some(v) => v.parse().map_err(|e: anyhow::Error| {
-            Failure::bad_input(format!("invalid --cilium-version '{v}': {e}"))
-        })?,
-        None => catalogue::newest(),
-    };
+    let version = catalogue::resolve_version(args.cilium_version.as_deref(), None)?;
     if !args.metrics.is_empty() {
         let specs = crate::spec::parse_list(&args.metrics, &version)?;
         return Ok(Some((
@@ -521,10 +516,22 @@ fn in_cluster(mut ctx: Context, global: &GlobalArgs, args: &CheckArgs, ns: &str)
         |selector: &str| format!("/api/v1/namespaces/{ns}/pods?labelSelector={selector}");
     let (agents, operators, cm, cnp, ccnp, prom, proxy) = std::thread::scope(|s| {
         let k = &kubectl;
-        let agents = s.spawn(move || k.get_raw(&pods_path("k8s-app%3Dcilium")));
-        let operators = s.spawn(move || k.get_raw(&pods_path("io.cilium%2Fapp%3Doperator")));
-        let cm = s
-            .spawn(move || k.get_raw(&format!("/api/v1/namespaces/{ns}/configmaps/cilium-config")));
+        let agents = s.spawn(move || {
+            k.get_raw(&pods_path(&catalogue::objects::encoded(
+                catalogue::objects::AGENT_SELECTOR,
+            )))
+        });
+        let operators = s.spawn(move || {
+            k.get_raw(&pods_path(&catalogue::objects::encoded(
+                catalogue::objects::OPERATOR_SELECTOR,
+            )))
+        });
+        let cm = s.spawn(move || {
+            k.get_raw(&format!(
+                "/api/v1/namespaces/{ns}/configmaps/{}",
+                catalogue::objects::CONFIG_MAP
+            ))
+        });
         let cnp = s.spawn(move || k.get_raw("/apis/cilium.io/v2/ciliumnetworkpolicies"));
         let ccnp =
             s.spawn(move || k.get_raw("/apis/cilium.io/v2/ciliumclusterwidenetworkpolicies"));
@@ -551,7 +558,8 @@ fn in_cluster(mut ctx: Context, global: &GlobalArgs, args: &CheckArgs, ns: &str)
     let agents = cluster::parse_pods(&agents);
     if agents.is_empty() {
         return Err(Failure::preflight(format!(
-            "no Cilium agent pods (label k8s-app=cilium) in namespace {ns}"
+            "no Cilium agent pods (label {}) in namespace {ns}",
+            catalogue::objects::AGENT_SELECTOR
         ))
         .hint("give the Cilium namespace with --namespace, or install Cilium first")
         .into());
@@ -722,7 +730,10 @@ fn in_cluster(mut ctx: Context, global: &GlobalArgs, args: &CheckArgs, ns: &str)
     if operators.is_empty() {
         checks.push(Finding::new(
             Status::Fail,
-            format!("no cilium-operator pods (label io.cilium/app=operator) in {ns}"),
+            format!(
+                "no cilium-operator pods (label {}) in {ns}",
+                catalogue::objects::OPERATOR_SELECTOR
+            ),
             Some("the operator should run as a Deployment next to the agents".into()),
         ));
     }

@@ -7,9 +7,10 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::cli::{CheckArgs, GlobalArgs, ReportOutput, SetupArgs, StackMode};
+use crate::cli::{CheckArgs, GlobalArgs, ReportOutput, SetupArgs};
 use crate::cluster::{self, Kube, Preflight};
 use crate::config::Config;
+use crate::config::StackMode;
 use crate::diff::{self, Diff};
 use crate::exit::{Code, Failure};
 use crate::plan::{self, Layout, Plan, StepKind};
@@ -196,8 +197,7 @@ fn dry_run(
     printer: Printer,
 ) -> Result<Code> {
     let layout = Layout {
-        kube_context: global.kube_context.clone(),
-        kubeconfig: global.kubeconfig.clone(),
+        kube: crate::kube::Kube::from_global(global),
         timeout: args.timeout,
         ..Layout::default()
     };
@@ -234,8 +234,7 @@ fn plan_changes(
     let layout = Layout {
         values_dir: Some(private.to_path_buf()),
         secrets_dir: private.to_path_buf(),
-        kube_context: global.kube_context.clone(),
-        kubeconfig: global.kubeconfig.clone(),
+        kube: crate::kube::Kube::from_global(global),
         timeout: args.timeout,
     };
     let plan = plan::build(config, &pf.target(), &layout)?;

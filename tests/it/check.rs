@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{bin, kubectl_binary, shared_dir};
+use crate::support::{bin, fixtures_dir, kubectl_binary};
 
 pub(crate) fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(shared_dir().join("fixtures/metrics").join(name)).unwrap()
+    std::fs::read(fixtures_dir().join("metrics").join(name)).unwrap()
 }
 
 /// What a fake metrics port does with a connection.

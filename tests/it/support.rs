@@ -15,14 +15,9 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `shared/` sits beside the checkout (fixtures and references).
-pub fn shared_dir() -> PathBuf {
-    let beside = repo_root().join("../shared");
-    if beside.exists() {
-        beside
-    } else {
-        repo_root().join("shared")
-    }
+/// The fixtures the tests read: the repository's own copies (see `fixtures.rs`).
+pub fn fixtures_dir() -> PathBuf {
+    repo_root().join("tests/fixtures")
 }
 
 /// The real helm binaries that scripts/install-tools.sh puts in .tools/. Tests that need them
