@@ -1,14 +1,31 @@
 //! The check: which endpoints to probe, how to judge what came back, and the report that the
-//! renderers print. Judging is pure (probe results in, report out), as is `selector` (Kubernetes
-//! label selectors, for the Prometheus explanations); the effects live in `probe` (HTTP),
-//! `proc_net` (this host's sockets) and `cluster` (kubectl).
+//! renderers print. The pipeline (`pipeline::report`), from a `Settings` value:
+//!
+//! 1. read: in cluster mode `snapshot::read` (kubectl) into a plain `Snapshot`; `--local` reads
+//!    this host's sockets (`proc_net`);
+//! 2. plan, pure: `targets` turns settings (and snapshot) into a `Plan`: node rows, the
+//!    endpoints to probe with their requests, and the findings known before probing;
+//! 3. probe: `probe` (HTTP), under `wait`, the `--wait` retry loop;
+//! 4. judge, pure: `judge_endpoint` and `finish` here, `judge` (assembling, the operator verdict,
+//!    what to retry), `cluster::judge_targets` (Prometheus), `selector` (label selectors);
+//! 5. render: `render`, text or JSON.
 
 pub mod cluster;
+pub mod judge;
+pub mod pipeline;
 pub mod probe;
 pub mod proc_net;
 pub mod render;
 pub mod scan;
 pub mod selector;
+pub mod settings;
+pub mod snapshot;
+pub mod targets;
+pub mod wait;
+
+pub use pipeline::report;
+pub use settings::{Ports, Settings, Source};
+pub use snapshot::Snapshot;
 
 use serde::Serialize;
 
