@@ -578,6 +578,48 @@ mod tests {
     }
 
     #[test]
+    fn absent_and_null_fields_read_as_empty() {
+        let pods: List<PodObject> = from(json!({"items": [
+            {"metadata": {"name": "cilium-b"}, "spec": {"nodeName": "n2"}, "status": {"phase": "Running", "hostIP": "10.0.0.2"}},
+            {"metadata": {"name": "cilium-a", "labels": null}, "status": {}}
+        ]}));
+        let p = parse_pods(&pods);
+        assert_eq!(p[0].name, "cilium-a");
+        assert_eq!((p[0].node.as_str(), p[0].phase.as_str()), ("", "Unknown"));
+        assert_eq!(p[1].host_ip.as_deref(), Some("10.0.0.2"));
+        let cm: ConfigMap = from(json!({"metadata": {"managedFields": null}, "data": null}));
+        assert_eq!(parse_config(&cm), CiliumConfig::default());
+        let cnp: List<NetworkPolicy> = from(json!({"items": [
+            {"metadata": {"name": "x"}, "spec": {"egress": null, "ingress": [{"toPorts": null}]}, "specs": null}]}));
+        let L7Policies::Known { dns, .. } = l7_policies(&[&cnp]) else {
+            panic!()
+        };
+        assert!(dns.is_empty());
+        let t: TargetsResponse = from(json!({"status": "success"}));
+        assert!(t.data.active_targets.is_empty());
+        // A document of another shape is an error naming what was read.
+        let e =
+            typed::<List<PodObject>>(json!({"items": {"a": 1}}), "the Cilium pods").unwrap_err();
+        assert!(
+            format!("{e:#}").starts_with("the Cilium pods: unexpected JSON"),
+            "{e:#}"
+        );
+    }
+
+    #[test]
+    fn prometheus_service_prefers_the_web_port() {
+        let l: List<Service> = from(
+            json!({"items": [{"metadata": {"name": "prometheus-operated", "namespace": "monitoring"},
+            "spec": {"ports": [{"name": "grpc", "port": 10901}, {"name": "http-web", "port": 9090}]}}]}),
+        );
+        assert_eq!(
+            prometheus_service(&l),
+            Some(("monitoring".into(), "prometheus-operated".into(), 9090))
+        );
+        assert_eq!(prometheus_service(&List::default()), None);
+    }
+
+    #[test]
     fn config_ports_and_time() {
         let cm = json!({
             "metadata": {"creationTimestamp": "2025-01-01T00:00:00Z", "managedFields": [
@@ -608,8 +650,7 @@ mod tests {
             {"metadata": {"namespace": "c", "name": "multi"}, "specs": [{"ingress": [{"toPorts": [{"rules": {"http": [{"method": "GET"}]}}]}]}]}
         ]});
         let ccnp = json!({"items": []});
-        let L7Policies::Known { dns, http, kafka } = l7_policies(&[&from(cnp), &from(ccnp)])
-        else {
+        let L7Policies::Known { dns, http, kafka } = l7_policies(&[&from(cnp), &from(ccnp)]) else {
             panic!()
         };
         assert_eq!(dns, vec!["a/dns-only"]);

@@ -109,3 +109,76 @@ pub fn annotate_local(report: &mut Report, ports: Ports, listeners: &[Listener])
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::examples::{self, AGENT, HUBBLE_BUSY, OPERATOR, ok, probe};
+    use super::super::probe::Outcome;
+    use super::*;
+
+    #[test]
+    fn a_refused_operator_is_not_here_when_another_node_serves_it() {
+        let plan = examples::plan(examples::context(None), 2);
+        let r = examples::report(
+            &plan,
+            vec![
+                ok(AGENT),
+                probe(Outcome::Refused),
+                ok(HUBBLE_BUSY),
+                ok(AGENT),
+                ok(OPERATOR),
+                ok(HUBBLE_BUSY),
+            ],
+        );
+        let op = r.nodes[0].operator.as_ref().unwrap();
+        assert_eq!((op.status, op.summary.as_str()), (Status::Skip, "not here"));
+        assert!(op.hint.is_none());
+        assert!(r.checks.is_empty());
+        assert!(r.passed);
+    }
+
+    #[test]
+    fn no_operator_anywhere_is_the_plans_status() {
+        let mut plan = examples::plan(examples::context(None), 1);
+        let probes = vec![ok(AGENT), probe(Outcome::Refused), ok(HUBBLE_BUSY)];
+        let r = examples::report(&plan, probes.clone());
+        assert_eq!(r.checks[0].status, Status::Fail);
+        assert_eq!(
+            r.checks[0].what,
+            "no node serves the operator metrics on port 9963"
+        );
+        plan.post = Post::OperatorSomewhere {
+            port: 9963,
+            none: Status::Warn,
+        };
+        assert!(examples::report(&plan, probes.clone()).passed);
+        plan.post = Post::Nothing;
+        let r = examples::report(&plan, probes);
+        assert!(r.checks.is_empty());
+        assert_eq!(r.nodes[0].operator.as_ref().unwrap().status, Status::Fail);
+    }
+
+    #[test]
+    fn a_wait_round_retries_what_failed_and_hubble_while_a_family_fails() {
+        let mut ctx = examples::context(Some(examples::expected(&["drop", "tcp"])));
+        ctx.strict = true;
+        let plan = examples::plan(ctx, 2);
+        let r = examples::report(
+            &plan,
+            vec![
+                ok(AGENT),
+                ok(OPERATOR),
+                ok(HUBBLE_BUSY),
+                probe(Outcome::NoAnswer),
+                probe(Outcome::Refused),
+                ok(HUBBLE_BUSY),
+            ],
+        );
+        // Targets: 0..3 node-1 (agent, operator, hubble), 3..6 node-2. The refused operator on
+        // node-2 is "not here"; tcp fails (strict), so both Hubble endpoints are asked again.
+        assert_eq!(to_retry(&plan, &r), vec![2, 3, 5]);
+        let plan = examples::plan(examples::context(None), 1);
+        let r = examples::report(&plan, vec![ok(AGENT), ok(OPERATOR), ok(HUBBLE_BUSY)]);
+        assert!(to_retry(&plan, &r).is_empty());
+    }
+}

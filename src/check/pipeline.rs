@@ -15,8 +15,8 @@ pub fn report(settings: &Settings) -> Result<Report> {
                 .iter()
                 .map(|c| settings.ports.get(*c))
                 .collect();
-            let listeners = proc_net::listening_on(&wanted)
-                .context("reading this host's listening sockets")?;
+            let listeners =
+                proc_net::listening_on(&wanted).context("reading this host's listening sockets")?;
             let plan = targets::for_local(settings, &listeners, &hostname())?;
             let mut report = wait::probe_until(&plan, settings, probe::run_all);
             let now = proc_net::listening_on(&wanted).unwrap_or(listeners);

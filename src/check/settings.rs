@@ -169,7 +169,10 @@ mod tests {
 
     #[test]
     fn node_addresses() {
-        assert_eq!(parse_node("10.0.0.1", "--node").unwrap().to_string(), "10.0.0.1");
+        assert_eq!(
+            parse_node("10.0.0.1", "--node").unwrap().to_string(),
+            "10.0.0.1"
+        );
         assert_eq!(parse_node("[::1]", "--node").unwrap().to_string(), "::1");
         assert_eq!(parse_node(" ::1 ", "--node").unwrap().to_string(), "::1");
         let e = parse_node("10.0.0.1:9962", "--node").unwrap_err();
@@ -193,6 +196,9 @@ mod tests {
         let p = given.or(cluster);
         assert_eq!(p.get(Component::Agent), 1);
         assert_eq!(p.get(Component::Hubble), 3);
-        assert_eq!(p.get(Component::Operator), Component::Operator.default_port());
+        assert_eq!(
+            p.get(Component::Operator),
+            Component::Operator.default_port()
+        );
     }
 }

@@ -124,9 +124,14 @@ pub fn read(settings: &Settings) -> Result<(Snapshot, Option<Proxy>)> {
         .and_then(|v| cluster::typed(v, "services").ok())
         .and_then(|l| cluster::prometheus_service(&l));
     let prometheus = match (&proxy, service) {
-        (Some(p), Some((pns, name, port))) => {
-            Some(read_prometheus(&p.base, ns, pns, name, port, settings.timeout))
-        }
+        (Some(p), Some((pns, name, port))) => Some(read_prometheus(
+            &p.base,
+            ns,
+            pns,
+            name,
+            port,
+            settings.timeout,
+        )),
         _ => None,
     };
     let snapshot = Snapshot {
@@ -152,8 +157,9 @@ fn read_prometheus(
     timeout: Duration,
 ) -> PrometheusView {
     let t = timeout.max(Duration::from_secs(5));
-    let targets_path =
-        format!("/api/v1/namespaces/{pns}/services/{name}:{port}/proxy/api/v1/targets?state=active");
+    let targets_path = format!(
+        "/api/v1/namespaces/{pns}/services/{name}:{port}/proxy/api/v1/targets?state=active"
+    );
     let targets = cluster::proxy_json::<TargetsResponse>(base, &targets_path, t)
         .map_err(|e| format!("{e:#}"));
     let (monitors, prometheuses) = if targets.is_ok() {

@@ -42,7 +42,10 @@ pub enum Post {
     Nothing,
     /// Straight to nodes, where the operator runs on one or two of them: a refused operator
     /// port is "not here", and no operator anywhere is `none` (see `judge::operator_somewhere`).
-    OperatorSomewhere { port: u16, none: Status },
+    OperatorSomewhere {
+        port: u16,
+        none: Status,
+    },
 }
 
 /// The probes to make and everything needed to judge them.
@@ -268,7 +271,11 @@ pub fn for_cluster(snap: &Snapshot, settings: &Settings) -> Result<Plan> {
     let proxy = match &snap.proxy {
         Ok(base) => Some(base.as_str()),
         Err(e) if direct => {
-            checks.push(Finding::new(Status::Warn, format!("kubectl proxy: {e}"), None));
+            checks.push(Finding::new(
+                Status::Warn,
+                format!("kubectl proxy: {e}"),
+                None,
+            ));
             None
         }
         Err(e) => return Err(Failure::preflight(e.clone()).into()),
@@ -423,4 +430,173 @@ pub fn for_cluster(snap: &Snapshot, settings: &Settings) -> Result<Plan> {
         checks,
         post: Post::Nothing,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::cluster::CiliumConfig;
+    use super::super::examples;
+    use super::*;
+
+    fn pod(name: &str, node: &str, phase: &str) -> Pod {
+        Pod {
+            name: name.into(),
+            node: node.into(),
+            host_ip: Some(format!("10.0.0.{}", node.trim_start_matches("node-"))),
+            phase: phase.into(),
+            start_time: Some("2025-01-01T00:00:00Z".into()),
+        }
+    }
+
+    fn snapshot(config: CiliumConfig) -> Snapshot {
+        Snapshot {
+            namespace: "kube-system".into(),
+            agents: vec![
+                pod("cilium-a", "node-1", "Running"),
+                pod("cilium-b", "node-2", "Pending"),
+            ],
+            operators: vec![pod("cilium-operator-x", "node-2", "Running")],
+            config: Ok(config),
+            policies: Ok((Default::default(), Default::default())),
+            proxy: Ok("http://127.0.0.1:8001".into()),
+            prometheus: None,
+        }
+    }
+
+    fn settings(direct: bool, expected: Option<&[&str]>) -> Settings {
+        Settings {
+            source: Source::Cluster { direct },
+            ports: Ports::default(),
+            expected: expected.map(|e| (examples::expected(e), "--metric".into())),
+            strict: false,
+            wait: None,
+            timeout: std::time::Duration::from_secs(2),
+            concurrency: None,
+            namespace: "kube-system".into(),
+            kube: Default::default(),
+        }
+    }
+
+    fn config() -> CiliumConfig {
+        CiliumConfig {
+            hubble_metrics: Some("dns drop".into()),
+            hubble_port: Some(9999),
+            changed: Some("2025-02-01T00:00:00Z".into()),
+            ..CiliumConfig::default()
+        }
+    }
+
+    #[test]
+    fn pods_through_the_pod_proxy_on_the_configured_ports() {
+        let plan = for_cluster(&snapshot(config()), &settings(false, None)).unwrap();
+        assert!(plan.ctx.via_proxy);
+        assert_eq!(
+            plan.ctx.families_from.as_deref(),
+            Some("kube-system/cilium-config")
+        );
+        let urls: Vec<&str> = plan
+            .targets
+            .iter()
+            .map(|t| t.request.url.as_str())
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                "http://127.0.0.1:8001/api/v1/namespaces/kube-system/pods/cilium-a:9962/proxy/metrics",
+                "http://127.0.0.1:8001/api/v1/namespaces/kube-system/pods/cilium-a:9999/proxy/metrics",
+                "http://127.0.0.1:8001/api/v1/namespaces/kube-system/pods/cilium-operator-x:9963/proxy/metrics",
+            ]
+        );
+        assert_eq!(plan.targets[2].row, 1, "the operator joins its node's row");
+        // The pending agent is judged without a probe.
+        assert_eq!(plan.fixed.len(), 2);
+        assert_eq!(plan.fixed[0].endpoint.summary, "pending");
+        // Started before cilium-config changed.
+        assert!(
+            plan.rows[0].notes[0]
+                .what
+                .contains("before cilium-config last changed")
+        );
+    }
+
+    #[test]
+    fn the_flags_list_is_compared_with_the_configmaps() {
+        let plan = for_cluster(
+            &snapshot(config()),
+            &settings(false, Some(&["drop", "flow"])),
+        )
+        .unwrap();
+        assert_eq!(plan.ctx.families_from.as_deref(), Some("--metric"));
+        assert_eq!(
+            plan.checks[0].what,
+            "cilium-config enables dns drop, not the families asked for (drop flow)"
+        );
+        let mut c = config();
+        c.hubble_metrics = None;
+        let plan = for_cluster(&snapshot(c), &settings(false, None)).unwrap();
+        assert_eq!(plan.checks[0].status, Status::Fail);
+        assert!(
+            plan.checks[0]
+                .what
+                .starts_with("Hubble metrics are not enabled")
+        );
+    }
+
+    #[test]
+    fn tls_hubble_goes_https_through_the_proxy_and_is_not_checked_direct() {
+        let mut c = config();
+        c.hubble_tls = true;
+        let plan = for_cluster(&snapshot(c.clone()), &settings(false, None)).unwrap();
+        assert!(
+            plan.targets[1]
+                .request
+                .url
+                .contains("/pods/https:cilium-a:9999/proxy")
+        );
+        let plan = for_cluster(&snapshot(c), &settings(true, None)).unwrap();
+        assert!(!plan.ctx.via_proxy);
+        assert_eq!(plan.targets[0].request.url, "http://10.0.0.1:9962/metrics");
+        let tls = plan
+            .fixed
+            .iter()
+            .find(|f| f.endpoint.summary == "TLS, not checked")
+            .unwrap();
+        assert_eq!(tls.endpoint.status, Status::Warn);
+    }
+
+    #[test]
+    fn no_agents_or_no_proxy_is_an_error_and_no_operator_a_failure() {
+        let mut s = snapshot(config());
+        s.operators.clear();
+        let plan = for_cluster(&s, &settings(false, None)).unwrap();
+        assert!(
+            plan.checks
+                .iter()
+                .any(|c| c.what.starts_with("no cilium-operator pods"))
+        );
+        s.proxy = Err("kubectl proxy exited: boom".into());
+        let e = for_cluster(&s, &settings(false, None)).unwrap_err();
+        assert_eq!(format!("{e:#}"), "kubectl proxy exited: boom");
+        let plan = for_cluster(&s, &settings(true, None)).unwrap();
+        assert!(
+            plan.checks
+                .iter()
+                .any(|c| c.what == "kubectl proxy: kubectl proxy exited: boom")
+        );
+        s.agents.clear();
+        let e = for_cluster(&s, &settings(false, None)).unwrap_err();
+        assert!(
+            format!("{e:#}").starts_with("no Cilium agent pods"),
+            "{e:#}"
+        );
+    }
+
+    #[test]
+    fn nodes_ipv6_in_brackets() {
+        let nodes = vec![("::1".to_string(), "::1".parse().unwrap())];
+        let plan = for_nodes(&settings(false, None), &nodes).unwrap();
+        assert_eq!(plan.targets[0].label, "[::1]:9962");
+        assert_eq!(plan.targets[0].request.url, "http://[::1]:9962/metrics");
+        assert_eq!(plan.ctx.mode, Mode::Nodes);
+    }
 }

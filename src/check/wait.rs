@@ -74,3 +74,77 @@ pub fn probe_until(
         backoff = (backoff * 3 / 2).min(Duration::from_millis(200));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::examples::{self, AGENT, HUBBLE_BUSY, OPERATOR, ok, probe};
+    use super::super::probe::Outcome;
+    use super::super::{Ports, Source};
+    use super::*;
+
+    fn settings(wait: Option<Duration>) -> Settings {
+        Settings {
+            source: Source::Nodes(Vec::new()),
+            ports: Ports::default(),
+            expected: None,
+            strict: false,
+            wait,
+            timeout: Duration::from_millis(100),
+            concurrency: None,
+            namespace: "kube-system".into(),
+            kube: Default::default(),
+        }
+    }
+
+    /// Hubble refuses on the first round and answers on the second.
+    fn flaky() -> impl FnMut(&[Request], &probe::Settings) -> Vec<Probe> {
+        let mut round = 0;
+        move |requests: &[Request], s: &probe::Settings| {
+            round += 1;
+            assert_eq!(s.concurrency, 4096);
+            requests
+                .iter()
+                .map(|r| match r.url.rsplit(':').next().unwrap() {
+                    "9962/metrics" => ok(AGENT),
+                    "9963/metrics" => ok(OPERATOR),
+                    _ if round == 1 => probe(Outcome::Refused),
+                    _ => ok(HUBBLE_BUSY),
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn without_wait_one_round() {
+        let plan = examples::plan(examples::context(None), 1);
+        let r = probe_until(&plan, &settings(None), flaky());
+        assert!(!r.passed);
+    }
+
+    #[test]
+    fn wait_asks_again_only_what_failed() {
+        let plan = examples::plan(examples::context(None), 1);
+        let mut asked = Vec::new();
+        let mut inner = flaky();
+        let r = probe_until(
+            &plan,
+            &settings(Some(Duration::from_secs(5))),
+            |reqs: &[Request], s: &probe::Settings| {
+                asked.push(reqs.iter().map(|r| r.url.clone()).collect::<Vec<_>>());
+                inner(reqs, s)
+            },
+        );
+        assert!(r.passed);
+        assert_eq!(asked.len(), 2);
+        // Operators first, then agents, then Hubble; the second round only Hubble.
+        assert_eq!(
+            asked[0],
+            [
+                "http://10.0.0.1:9963/metrics",
+                "http://10.0.0.1:9962/metrics",
+                "http://10.0.0.1:9965/metrics"
+            ]
+        );
+        assert_eq!(asked[1], ["http://10.0.0.1:9965/metrics"]);
+    }
+}

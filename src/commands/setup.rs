@@ -493,7 +493,10 @@ fn verify(
             None
         } else {
             let specs = crate::spec::parse_list(&config.hubble.metrics, version)?;
-            let list = specs.iter().map(crate::check::Expected::from_spec).collect();
+            let list = specs
+                .iter()
+                .map(crate::check::Expected::from_spec)
+                .collect();
             Some((list, "--metric".to_string()))
         };
         Ok(crate::check::Settings {
