@@ -1,7 +1,10 @@
 //! Integration tests through the binary, compiled as one test binary.
 
-mod recorder;
+#[path = "../harness/mod.rs"]
+mod harness;
 mod support;
+
+use harness::recorder;
 
 mod check;
 mod helm;
