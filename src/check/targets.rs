@@ -9,7 +9,7 @@ use anyhow::Result;
 use super::cluster::{self, Pod};
 use super::probe::Request;
 use super::proc_net::Listener;
-use super::snapshot::Snapshot;
+use super::snapshot::{PrometheusView, Snapshot};
 use super::{
     Context, Endpoint, Expected, Finding, L7Policies, Mode, NodeRow, Ports, Settings, Source,
     Status,
@@ -294,73 +294,23 @@ pub fn for_cluster(snap: &Snapshot, settings: &Settings) -> Result<Plan> {
     };
     let mut add = |rows: &mut Vec<NodeRow>, pod: &Pod, c: Component| {
         let row = row_of(rows, pod);
-        let port = ports.get(c);
-        if pod.phase != "Running" {
-            let detail = format!("pod {} is {}, not Running", pod.name, pod.phase);
-            fixed.push(Fixed {
-                row,
-                endpoint: unprobed(c, pod, ns, &pod.phase.to_lowercase(), detail),
-            });
-            return;
-        }
-        // Hubble metrics over TLS: the API server's proxy speaks HTTPS to the pod when the
-        // path says `https:`; ciliumon's own client speaks plain HTTP only.
         let tls = c == Component::Hubble && config.hubble_tls;
-        if tls && direct {
-            let mut endpoint = unprobed(
-                c,
-                pod,
-                ns,
-                "TLS, not checked",
-                "Hubble metrics are served over TLS (hubble.metrics.tls.enabled); --direct scrapes plain HTTP only".into(),
-            );
-            endpoint.status = Status::Warn;
-            endpoint.hint = Some(
-                "check without --direct: the API server's pod proxy speaks TLS to the agent".into(),
-            );
-            fixed.push(Fixed { row, endpoint });
-            return;
+        match pod_endpoint(pod, c, ports.get(c), ns, tls, direct, proxy) {
+            Ok((label, url)) => targets.push(Target {
+                row,
+                component: c,
+                label,
+                request: Request {
+                    url,
+                    openmetrics: true,
+                    group: None,
+                },
+            }),
+            Err(endpoint) => fixed.push(Fixed {
+                row,
+                endpoint: *endpoint,
+            }),
         }
-        let scheme = if tls { "https:" } else { "" };
-        let (label, url) = match (proxy, direct, &pod.host_ip) {
-            (_, true, Some(ip)) => {
-                let h = ip
-                    .parse::<IpAddr>()
-                    .map(host)
-                    .unwrap_or_else(|_| ip.clone());
-                (format!("{h}:{port}"), format!("http://{h}:{port}/metrics"))
-            }
-            (Some(base), false, _) => (
-                format!("pod {ns}/{}:{port}", pod.name),
-                format!(
-                    "{base}/api/v1/namespaces/{ns}/pods/{scheme}{}:{port}/proxy/metrics",
-                    pod.name
-                ),
-            ),
-            _ => {
-                fixed.push(Fixed {
-                    row,
-                    endpoint: unprobed(
-                        c,
-                        pod,
-                        ns,
-                        "no host IP",
-                        "the pod has no host IP yet".into(),
-                    ),
-                });
-                return;
-            }
-        };
-        targets.push(Target {
-            row,
-            component: c,
-            label,
-            request: Request {
-                url,
-                openmetrics: true,
-                group: None,
-            },
-        });
     };
     for pod in &snap.agents {
         add(&mut rows, pod, Component::Agent);
@@ -376,50 +326,11 @@ pub fn for_cluster(snap: &Snapshot, settings: &Settings) -> Result<Plan> {
             Some("the operator should run as a Deployment next to the agents".into()),
         ));
     }
-    // Agents started before the ConfigMap last changed may run the old list.
     if let Some(changed) = &config.changed {
-        for pod in &snap.agents {
-            if let Some(start) = &pod.start_time
-                && cluster::started_before(start, changed)
-                && let Some(row) = rows.iter_mut().find(|r| r.node == pod.node)
-            {
-                row.notes.push(Finding::new(
-                    Status::Warn,
-                    format!(
-                        "agent {} started {start}, before cilium-config last changed ({changed}): it may run the old list",
-                        pod.name
-                    ),
-                    Some(ctx.restart_hint.clone()),
-                ));
-            }
-        }
+        stale_agents(&snap.agents, changed, &mut rows, &ctx.restart_hint);
     }
-    // kube-prometheus-stack's view.
     if let Some(view) = &snap.prometheus {
-        match &view.targets {
-            Ok(t) => {
-                // The Prometheus behind the `prometheus-operated` service: one in its namespace.
-                let prometheus = view.prometheuses.as_ref().and_then(|p| {
-                    p.items
-                        .iter()
-                        .find(|i| i.metadata.namespace.as_deref() == Some(view.namespace.as_str()))
-                        .or_else(|| p.items.first())
-                });
-                checks.extend(cluster::judge_targets(
-                    t,
-                    view.monitors.as_ref(),
-                    prometheus,
-                ));
-            }
-            Err(e) => checks.push(Finding::new(
-                Status::Warn,
-                format!(
-                    "cannot ask Prometheus {}/{} for its targets: {e}",
-                    view.namespace, view.service
-                ),
-                None,
-            )),
-        }
+        checks.extend(prometheus_findings(view));
     }
     // Rows are in node order already: the snapshot's agents are sorted by node.
     Ok(Plan {
@@ -430,6 +341,113 @@ pub fn for_cluster(snap: &Snapshot, settings: &Settings) -> Result<Plan> {
         checks,
         post: Post::Nothing,
     })
+}
+
+/// Where a pod's endpoint is probed (its label and URL), or, when it cannot be, the endpoint
+/// judged without a probe. `tls`: Hubble serves its metrics over TLS.
+fn pod_endpoint(
+    pod: &Pod,
+    c: Component,
+    port: u16,
+    ns: &str,
+    tls: bool,
+    direct: bool,
+    proxy: Option<&str>,
+) -> Result<(String, String), Box<Endpoint>> {
+    if pod.phase != "Running" {
+        let detail = format!("pod {} is {}, not Running", pod.name, pod.phase);
+        return Err(Box::new(unprobed(
+            c,
+            pod,
+            ns,
+            &pod.phase.to_lowercase(),
+            detail,
+        )));
+    }
+    // Hubble metrics over TLS: the API server's proxy speaks HTTPS to the pod when the path
+    // says `https:`; ciliumon's own client speaks plain HTTP only.
+    if tls && direct {
+        let mut endpoint = unprobed(
+            c,
+            pod,
+            ns,
+            "TLS, not checked",
+            "Hubble metrics are served over TLS (hubble.metrics.tls.enabled); --direct scrapes plain HTTP only".into(),
+        );
+        endpoint.status = Status::Warn;
+        endpoint.hint = Some(
+            "check without --direct: the API server's pod proxy speaks TLS to the agent".into(),
+        );
+        return Err(Box::new(endpoint));
+    }
+    let scheme = if tls { "https:" } else { "" };
+    match (proxy, direct, &pod.host_ip) {
+        (_, true, Some(ip)) => {
+            let h = ip
+                .parse::<IpAddr>()
+                .map(host)
+                .unwrap_or_else(|_| ip.clone());
+            Ok((format!("{h}:{port}"), format!("http://{h}:{port}/metrics")))
+        }
+        (Some(base), false, _) => Ok((
+            format!("pod {ns}/{}:{port}", pod.name),
+            format!(
+                "{base}/api/v1/namespaces/{ns}/pods/{scheme}{}:{port}/proxy/metrics",
+                pod.name
+            ),
+        )),
+        _ => Err(Box::new(unprobed(
+            c,
+            pod,
+            ns,
+            "no host IP",
+            "the pod has no host IP yet".into(),
+        ))),
+    }
+}
+
+/// Agents started before the ConfigMap last changed (`changed`) may run the old list: a note
+/// on their node's row.
+fn stale_agents(agents: &[Pod], changed: &str, rows: &mut [NodeRow], restart_hint: &str) {
+    for pod in agents {
+        if let Some(start) = &pod.start_time
+            && cluster::started_before(start, changed)
+            && let Some(row) = rows.iter_mut().find(|r| r.node == pod.node)
+        {
+            row.notes.push(Finding::new(
+                Status::Warn,
+                format!(
+                    "agent {} started {start}, before cilium-config last changed ({changed}): it may run the old list",
+                    pod.name
+                ),
+                Some(restart_hint.to_string()),
+            ));
+        }
+    }
+}
+
+/// kube-prometheus-stack's view: what its Prometheus scrapes, or why it could not be asked.
+fn prometheus_findings(view: &PrometheusView) -> Vec<Finding> {
+    match &view.targets {
+        Ok(t) => {
+            // The Prometheus behind the `prometheus-operated` service: one in its namespace.
+            let prometheus = view.prometheuses.as_ref().and_then(|p| {
+                p.items
+                    .iter()
+                    .find(|i| i.metadata.namespace.as_deref() == Some(view.namespace.as_str()))
+                    .or_else(|| p.items.first())
+            });
+            cluster::judge_targets(t, view.monitors.as_ref(), prometheus)
+        }
+        Err(e) => vec![Finding::new(
+            Status::Warn,
+            format!(
+                "cannot ask Prometheus {}/{} for its targets: {e}",
+                view.namespace, view.service
+            ),
+            None,
+        )],
+    }
 }
 
 #[cfg(test)]
