@@ -15,10 +15,7 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The fixtures the tests read: the repository's own copies (see `fixtures.rs`).
-pub fn fixtures_dir() -> PathBuf {
-    repo_root().join("tests/fixtures")
-}
+pub use crate::harness::fixtures::fixtures_dir;
 
 /// The real helm binaries that scripts/install-tools.sh puts in .tools/. Tests that need them
 /// fail (not skip) when they are missing: CI installs them first.
