@@ -51,10 +51,15 @@ fn starting_specs(config: &Config, version: &Version, current: &Value) -> Vec<Me
                 .collect()
         })
         .unwrap_or_default();
-    let list = if from_cluster.is_empty() {
-        &config.hubble.metrics
+    let list: Vec<&str> = if from_cluster.is_empty() {
+        config
+            .hubble
+            .metrics
+            .iter()
+            .map(|e| e.spec.as_str())
+            .collect()
     } else {
-        &from_cluster
+        from_cluster.iter().map(String::as_str).collect()
     };
     list.iter()
         .filter_map(|s| MetricSpec::parse(s, version).ok())
@@ -75,7 +80,22 @@ pub fn interview(
         .collect();
     let chosen = answer!(ask_families(p, version, &existing));
     let specs = answer!(ask_specs(p, &chosen, &existing, version));
-    config.hubble.metrics = specs.iter().map(MetricSpec::to_string).collect();
+    // Filters (dynamic mode) of a family still chosen stay with it.
+    let old = std::mem::take(&mut config.hubble.metrics);
+    config.hubble.metrics = specs
+        .iter()
+        .map(|s| {
+            let mut e = crate::dynamic::MetricEntry::from(s.to_string());
+            if let Some(o) = old
+                .iter()
+                .find(|o| o.spec.split(':').next() == Some(s.handler.name))
+            {
+                e.include_filters = o.include_filters.clone();
+                e.exclude_filters = o.exclude_filters.clone();
+            }
+            e
+        })
+        .collect();
     answer!(ask_components(p, &mut config));
     answer!(ask_stack(p, &mut config, found_stack));
     config.validate()?;
