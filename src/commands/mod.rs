@@ -38,12 +38,12 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                     .collect::<Vec<_>>()
                     .join("; ");
                 let hint = (!hint.is_empty()).then_some(hint);
-                let _ = Printer::plain().out(&error_document(
-                    code,
-                    first,
-                    hint.as_deref(),
-                    serde_json::Map::new(),
-                ));
+                let mut extra = serde_json::Map::new();
+                if subcommand(&args).as_deref() == Some("setup") {
+                    // Setup's documents always say what ran: nothing.
+                    extra.insert("steps".into(), serde_json::json!([]));
+                }
+                let _ = Printer::plain().out(&error_document(code, first, hint.as_deref(), extra));
             }
             return code.into();
         }
@@ -133,6 +133,22 @@ pub fn error_document(
     serde_json::to_string_pretty(&serde_json::Value::Object(doc)).unwrap_or_default() + "\n"
 }
 
+/// The subcommand a command line names: its first word that is neither a flag nor the value
+/// of a global flag.
+fn subcommand(args: &[OsString]) -> Option<String> {
+    let mut words = args.iter().skip(1).map(|a| a.to_string_lossy());
+    while let Some(w) = words.next() {
+        match w.as_ref() {
+            "--kube-context" | "-n" | "--namespace" | "--kubeconfig" | "--color" => {
+                words.next();
+            }
+            w if w.starts_with('-') => {}
+            w => return Some(w.to_string()),
+        }
+    }
+    None
+}
+
 /// Whether a command line that clap refused asked for `-o json` (or yaml, of which JSON is a
 /// part): `-o json`, `-ojson`, `-o=json`, `--output json`, `--output=json`.
 fn asks_for_json(args: &[OsString]) -> bool {
@@ -193,6 +209,19 @@ mod tests {
         ] {
             assert!(!asks_for_json(&words(no)), "{no}");
         }
+    }
+
+    #[test]
+    fn the_subcommand_is_found_after_global_flags() {
+        assert_eq!(
+            subcommand(&words("ciliumon -n setup --kube-context x setup -o json")).as_deref(),
+            Some("setup")
+        );
+        assert_eq!(
+            subcommand(&words("ciliumon --color never plan")).as_deref(),
+            Some("plan")
+        );
+        assert_eq!(subcommand(&words("ciliumon --bogus")), None);
     }
 
     #[test]
