@@ -9,9 +9,9 @@ use anyhow::{Context, Result};
 use serde_json::Value;
 
 use crate::catalogue::{self, Handler, OptionKind};
-use crate::cli::{ServiceType, StackMode};
 use crate::cluster::{Preflight, StackRelease};
 use crate::config::Config;
+use crate::config::{ServiceType, StackMode};
 use crate::spec::{MetricSpec, SpecOption};
 use crate::ui::Printer;
 use crate::version::Version;

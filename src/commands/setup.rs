@@ -7,9 +7,10 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::cli::{CheckArgs, GlobalArgs, ReportOutput, SetupArgs, StackMode};
+use crate::cli::{GlobalArgs, SetupArgs};
 use crate::cluster::{self, Kube, Preflight};
 use crate::config::Config;
+use crate::config::StackMode;
 use crate::diff::{self, Diff};
 use crate::exit::{Code, Failure};
 use crate::plan::{self, Layout, Plan, StepKind};
@@ -248,8 +249,7 @@ fn dry_run(
     printer: Printer,
 ) -> Result<Code> {
     let layout = Layout {
-        kube_context: global.kube_context.clone(),
-        kubeconfig: global.kubeconfig.clone(),
+        kube: crate::kube::Kube::from_global(global),
         timeout: args.timeout,
         ..Layout::default()
     };
@@ -286,8 +286,7 @@ fn plan_changes(
     let layout = Layout {
         values_dir: Some(private.to_path_buf()),
         secrets_dir: private.to_path_buf(),
-        kube_context: global.kube_context.clone(),
-        kubeconfig: global.kubeconfig.clone(),
+        kube: crate::kube::Kube::from_global(global),
         timeout: args.timeout,
     };
     // The steps run in `private`: a relative password file is this directory's.
@@ -638,28 +637,32 @@ fn verify(
     wait: Duration,
     printer: Printer,
 ) -> CheckOutcome {
-    let args = CheckArgs {
-        local: false,
-        nodes: vec![],
-        nodes_file: None,
-        direct: false,
-        agent_port: None,
-        operator_port: None,
-        hubble_port: None,
-        config: None,
-        metrics: config.hubble.metrics.clone(),
-        cilium_version: Some(version.to_string()),
-        wait: Some(wait),
-        strict: false,
-        timeout: Duration::from_secs(2),
-        concurrency: None,
-        output: ReportOutput::Json,
+    let settings = || -> Result<crate::check::Settings> {
+        let expected = if config.hubble.metrics.is_empty() {
+            None
+        } else {
+            let specs = crate::spec::parse_list(&config.hubble.metrics, version)?;
+            let list = specs
+                .iter()
+                .map(crate::check::Expected::from_spec)
+                .collect();
+            Some((list, "--metric".to_string()))
+        };
+        Ok(crate::check::Settings {
+            source: crate::check::Source::Cluster { direct: false },
+            ports: crate::check::Ports::default(),
+            expected,
+            strict: false,
+            wait: Some(wait),
+            timeout: Duration::from_secs(2),
+            concurrency: None,
+            namespace: config.cilium.namespace.clone(),
+            kube: Kube::from_global(global),
+        })
     };
-    let mut g = global.clone();
-    g.namespace = Some(config.cilium.namespace.clone());
     printer
         .say("Checking the metrics endpoints on every node (up to 1m while the agents come up)...");
-    match crate::commands::check::report(&g, &args) {
+    match settings().and_then(|s| crate::check::report(&s)) {
         Ok(report) => {
             printer.say_text(&crate::check::render::text(&report, printer.color()));
             CheckOutcome {
