@@ -24,6 +24,14 @@ pub const HUBBLE_OPEN_METRICS: &str = "hubble.metrics.enableOpenMetrics";
 /// :9965 over HTTPS (facts §3.1 `hubble.metrics.tls.enabled`, 1.16+).
 pub const HUBBLE_METRICS_TLS: &str = "hubble.metrics.tls.enabled";
 
+/// How a missing ServiceMonitor CRD shows in `helm upgrade`'s output (facts §5 "Ordering
+/// problem"): the chart's own `fail` for the agent/operator/relay ServiceMonitors (facts §4),
+/// and the API server's answer for the Hubble one.
+pub const SERVICE_MONITOR_CRD_MISSING: [&str; 2] = [
+    "Service Monitor requires monitoring.coreos.com/v1 CRDs",
+    "no matches for kind \"ServiceMonitor\"",
+];
+
 /// The prefix of everything flow export sets (removed when export is off).
 pub const FLOW_EXPORT: &str = "hubble.export";
 

@@ -41,17 +41,17 @@ pub const HUBBLE_UI: &str = "hubble-ui";
 /// kube-prometheus-stack versions).
 pub const PROMETHEUS_SERVICE_SELECTOR: &str = "operated-prometheus=true";
 pub const PROMETHEUS_WEB_PORTS: [&str; 2] = ["web", "http-web"];
-/// The Prometheus Operator API (`monitoring.coreos.com/v1`, facts §4/§5: ServiceMonitor CRDs).
-pub const MONITORING_API: &str = "/apis/monitoring.coreos.com/v1";
+/// The Prometheus Operator API group version (facts §4/§5: the ServiceMonitor CRDs).
+pub const MONITORING_GROUP_VERSION: &str = "monitoring.coreos.com/v1";
 
 /// `/apis/monitoring.coreos.com/v1/namespaces/NS/servicemonitors`.
 pub fn service_monitors_path(ns: &str) -> String {
-    format!("{MONITORING_API}/namespaces/{ns}/servicemonitors")
+    format!("/apis/{MONITORING_GROUP_VERSION}/namespaces/{ns}/servicemonitors")
 }
 
 /// `/apis/monitoring.coreos.com/v1/prometheuses`, in every namespace.
 pub fn prometheuses_path() -> String {
-    format!("{MONITORING_API}/prometheuses")
+    format!("/apis/{MONITORING_GROUP_VERSION}/prometheuses")
 }
 
 /// `daemonset/cilium`, as kubectl names the agent's DaemonSet.

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::catalogue::objects;
+use crate::catalogue::{chart, objects};
 use crate::plan::StepKind;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -116,10 +116,11 @@ fn secs(ms: Option<u64>) -> String {
 /// A hint for a failure whose tool message we recognise.
 pub fn hint_for(kind: StepKind, output: &str, namespace: &str) -> Option<String> {
     let has = |s: &str| output.contains(s);
-    if has("no matches for kind \"ServiceMonitor\"")
-        || has("Service Monitor requires monitoring.coreos.com/v1 CRDs")
-    {
-        return Some("the ServiceMonitor CRD (monitoring.coreos.com/v1) is not installed: install kube-prometheus-stack first (--stack install), or run with --no-service-monitors".into());
+    if chart::SERVICE_MONITOR_CRD_MISSING.iter().any(|m| has(m)) {
+        return Some(format!(
+            "the ServiceMonitor CRD ({}) is not installed: install kube-prometheus-stack first (--stack install), or run with --no-service-monitors",
+            objects::MONITORING_GROUP_VERSION
+        ));
     }
     if has("values don't meet the specifications of the schema") {
         return Some("the Cilium chart rejected a value (see its message above): check the metric specs with `ciliumon metrics` and that --cilium-version matches the installed chart".into());
