@@ -420,6 +420,11 @@ fn wait_for_pid(pidfile: &Path) -> i32 {
 }
 
 fn interrupt_at(hang: &str, args: &[&str]) -> (Fake, Output) {
+    signal_at(hang, args, None)
+}
+
+/// Start `args` with the call containing `hang` hanging; once it hangs, Ctrl-C (or `signal`).
+fn signal_at(hang: &str, args: &[&str], signal: Option<rustix::process::Signal>) -> (Fake, Output) {
     let f = Fake::new();
     let pidfile: PathBuf = f.root.join("hang.pid");
     let f = f
@@ -432,7 +437,12 @@ fn interrupt_at(hang: &str, args: &[&str]) -> (Fake, Output) {
         .spawn()
         .unwrap();
     wait_for_pid(&pidfile);
-    ctrl_c(&child);
+    match signal {
+        None => ctrl_c(&child),
+        Some(sig) => {
+            rustix::process::kill_process(rustix::process::Pid::from_child(&child), sig).unwrap()
+        }
+    }
     let out = child.wait_with_output().unwrap();
     (f, out)
 }
@@ -455,6 +465,44 @@ fn ctrl_c_in_preflight_with_json_prints_one_document() {
     );
     assert!(f.changes().is_empty());
     assert!(f.tmp_is_empty());
+}
+
+/// SIGTERM (a CI job cancelled) and SIGHUP (the terminal went away, and its output with it)
+/// are Ctrl-C: the running step is stopped and reported, nothing after it runs, the private
+/// directory is removed; before the steps, nothing was changed.
+#[test]
+fn sigterm_and_sighup_end_the_run_as_ctrl_c_does() {
+    use rustix::process::Signal;
+    for sig in [Signal::TERM, Signal::HUP] {
+        let (f, out) = signal_at(
+            "helm upgrade cilium",
+            &["setup", "--yes", "--no-check", "-o", "json"],
+            Some(sig),
+        );
+        assert_eq!(out.status.code(), Some(130), "{sig:?}: {}", stderr(&out));
+        let doc = one_document(&out);
+        assert_eq!(doc["status"], "interrupted", "{sig:?}: {doc:#}");
+        assert_eq!(doc["steps"][4]["status"], "interrupted", "{sig:?}: {doc:#}");
+        assert!(
+            !f.changes().iter().any(|c| c[0] == "kubectl"),
+            "{sig:?}: nothing ran after it"
+        );
+        assert!(f.tmp_is_empty(), "{sig:?}");
+
+        let (f, out) = signal_at(
+            "helm get values",
+            &["setup", "--yes", "-o", "json"],
+            Some(sig),
+        );
+        assert_eq!(out.status.code(), Some(130), "{sig:?}: {}", stderr(&out));
+        assert!(
+            one_document(&out)["error"]
+                .as_str()
+                .unwrap()
+                .contains("nothing was changed")
+        );
+        assert!(f.changes().is_empty() && f.tmp_is_empty());
+    }
 }
 
 /// Ctrl-C during the check after the steps: the document says the steps ran (not "nothing was
