@@ -467,42 +467,73 @@ fn ctrl_c_in_preflight_with_json_prints_one_document() {
     assert!(f.tmp_is_empty());
 }
 
-/// SIGTERM (a CI job cancelled) and SIGHUP (the terminal went away, and its output with it)
-/// are Ctrl-C: the running step is stopped and reported, nothing after it runs, the private
-/// directory is removed; before the steps, nothing was changed.
+/// SIGTERM (a CI job cancelled) is Ctrl-C: the running step is stopped and reported, nothing
+/// after it runs, the private directory is removed; before the steps, nothing was changed.
 #[test]
-fn sigterm_and_sighup_end_the_run_as_ctrl_c_does() {
+fn sigterm_ends_the_run_as_ctrl_c_does() {
     use rustix::process::Signal;
-    for sig in [Signal::TERM, Signal::HUP] {
-        let (f, out) = signal_at(
-            "helm upgrade cilium",
-            &["setup", "--yes", "--no-check", "-o", "json"],
-            Some(sig),
-        );
-        assert_eq!(out.status.code(), Some(130), "{sig:?}: {}", stderr(&out));
-        let doc = one_document(&out);
-        assert_eq!(doc["status"], "interrupted", "{sig:?}: {doc:#}");
-        assert_eq!(doc["steps"][4]["status"], "interrupted", "{sig:?}: {doc:#}");
-        assert!(
-            !f.changes().iter().any(|c| c[0] == "kubectl"),
-            "{sig:?}: nothing ran after it"
-        );
-        assert!(f.tmp_is_empty(), "{sig:?}");
+    let (f, out) = signal_at(
+        "helm upgrade cilium",
+        &["setup", "--yes", "--no-check", "-o", "json"],
+        Some(Signal::TERM),
+    );
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let doc = one_document(&out);
+    assert_eq!(doc["status"], "interrupted", "{doc:#}");
+    assert_eq!(doc["steps"][4]["status"], "interrupted", "{doc:#}");
+    assert!(
+        !f.changes().iter().any(|c| c[0] == "kubectl"),
+        "nothing ran after it"
+    );
+    assert!(f.tmp_is_empty());
 
-        let (f, out) = signal_at(
-            "helm get values",
-            &["setup", "--yes", "-o", "json"],
-            Some(sig),
-        );
-        assert_eq!(out.status.code(), Some(130), "{sig:?}: {}", stderr(&out));
+    let (f, out) = signal_at(
+        "helm get values",
+        &["setup", "--yes", "-o", "json"],
+        Some(Signal::TERM),
+    );
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(
+        one_document(&out)["error"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was changed")
+    );
+    assert!(f.changes().is_empty() && f.tmp_is_empty());
+}
+
+/// SIGHUP (the terminal went away, and the output with it) stops nothing: the step that was
+/// running and every step after it run, and the exit code is the run's.
+#[test]
+fn sighup_stops_nothing() {
+    let f = Fake::new()
+        .env("STANDIN_SLOW", "helm upgrade cilium")
+        .env("STANDIN_SLOW_SECS", "1");
+    let child = f
+        .ciliumon(&["setup", "--yes", "--no-check", "-o", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while !f
+        .changes()
+        .iter()
+        .any(|c| c.join(" ").starts_with("helm upgrade cilium"))
+    {
         assert!(
-            one_document(&out)["error"]
-                .as_str()
-                .unwrap()
-                .contains("nothing was changed")
+            t.elapsed() < Duration::from_secs(20),
+            "the upgrade never started"
         );
-        assert!(f.changes().is_empty() && f.tmp_is_empty());
+        std::thread::sleep(Duration::from_millis(20));
     }
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::HUP).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(one_document(&out)["status"], "done");
+    assert_eq!(f.changes().len(), 8, "{:?}", f.changes());
+    assert!(f.tmp_is_empty());
 }
 
 /// Ctrl-C during the check after the steps: the document says the steps ran (not "nothing was
