@@ -16,6 +16,7 @@ pub mod escape;
 pub mod exit;
 pub mod kubectl;
 pub mod names;
+pub mod next_steps;
 pub mod plan;
 #[cfg(test)]
 mod proptests;

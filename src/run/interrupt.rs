@@ -67,7 +67,7 @@ pub fn install_interrupt_handler() {
                 // dialoguer hides the cursor while a question is up; give it back.
                 crate::ui::restore_cursor();
                 // Not eprintln!: a closed stderr must not stop this thread before the exit.
-                let _ = writeln!(std::io::stderr(), "\ninterrupted: nothing was changed");
+                let _ = writeln!(std::io::stderr(), "\n{}", crate::ui::ABORTED);
                 std::process::exit(crate::exit::Code::Interrupted as i32);
             }
         });
