@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::config::{ServiceType, StackMode};
 use crate::ui::ColorChoice;
 
 use crate::duration::{request_timeout, step_timeout, wait};
@@ -89,24 +90,6 @@ pub enum ReportOutput {
     #[default]
     Text,
     Json,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StackMode {
-    /// Install (or upgrade) kube-prometheus-stack
-    Install,
-    /// Use a kube-prometheus-stack that is already installed
-    Reuse,
-    /// No Prometheus stack: no ServiceMonitors, no dashboards
-    None,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-pub enum ServiceType {
-    ClusterIP,
-    NodePort,
-    LoadBalancer,
 }
 
 /// Everything that shapes the configuration. Flags override the config file, which overrides

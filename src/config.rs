@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{ConfigArgs, GlobalArgs, ServiceType, StackMode};
+use crate::catalogue::objects;
+use crate::cli::{ConfigArgs, GlobalArgs};
 use crate::escape::escape;
 use crate::exit::Failure;
 use crate::spec::{self, MetricSpec, SpecError};
@@ -22,6 +23,41 @@ pub const BLOG_METRICS: &[&str] = &[
     "icmp",
     "httpV2:exemplars=true;labelsContext=source_ip,source_namespace,source_workload,destination_ip,destination_namespace,destination_workload,traffic_direction",
 ];
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+/// What to do about kube-prometheus-stack (model; `--stack` parses into it).
+pub enum StackMode {
+    /// Install (or upgrade) kube-prometheus-stack
+    Install,
+    /// Use a kube-prometheus-stack that is already installed
+    Reuse,
+    /// No Prometheus stack: no ServiceMonitors, no dashboards
+    None,
+}
+
+/// The Kubernetes Service type of the Hubble UI (model; `--ui-service-type` parses into it).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+pub enum ServiceType {
+    ClusterIP,
+    NodePort,
+    LoadBalancer,
+}
+
+impl ServiceType {
+    /// The name Kubernetes (and the chart's `hubble.ui.service.type`) uses.
+    pub fn kube_name(self) -> &'static str {
+        match self {
+            ServiceType::ClusterIP => "ClusterIP",
+            ServiceType::NodePort => "NodePort",
+            ServiceType::LoadBalancer => "LoadBalancer",
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
@@ -142,13 +178,13 @@ impl Default for Config {
 impl Default for CiliumConfig {
     fn default() -> Self {
         CiliumConfig {
-            release: "cilium".into(),
-            namespace: "kube-system".into(),
+            release: objects::RELEASE.into(),
+            namespace: objects::NAMESPACE.into(),
             repo: Repo {
-                name: "cilium".into(),
-                url: "https://helm.cilium.io".into(),
+                name: objects::REPO_NAME.into(),
+                url: objects::REPO_URL.into(),
             },
-            chart: "cilium".into(),
+            chart: objects::CHART.into(),
             version: None,
         }
     }
@@ -344,12 +380,7 @@ impl Config {
             }
         }
         if let Some(v) = &self.cilium.version {
-            let parsed: Version = v
-                .parse()
-                .map_err(|e: anyhow::Error| Failure::bad_input(e.to_string()))?;
-            if !crate::catalogue::supported(&parsed) {
-                return Err(unsupported(&parsed).into());
-            }
+            crate::catalogue::resolve_version(Some(v), None)?;
         }
         if let Some(v) = &self.prometheus_stack.version
             && let Err(e) = crate::version::check_chart_version(v)
@@ -448,18 +479,6 @@ impl Config {
             "# ciliumon configuration: replay with `ciliumon setup --yes --config FILE`\n{body}"
         ))
     }
-}
-
-pub fn unsupported(v: &Version) -> Failure {
-    let known: Vec<String> = crate::catalogue::RELEASES
-        .iter()
-        .map(|r| format!("{}.{}", r.major, r.minor))
-        .collect();
-    Failure::bad_input(format!(
-        "Cilium {v} is not a version ciliumon knows (it knows {})",
-        known.join(", ")
-    ))
-    .hint("pass --cilium-version with a release from that list")
 }
 
 /// Load just the metric list of a config file, validated for `version` (used by `check`).

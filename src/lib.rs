@@ -14,6 +14,8 @@ pub mod diff;
 pub mod duration;
 pub mod escape;
 pub mod exit;
+pub mod helm_set;
+pub mod kube;
 pub mod kubectl;
 pub mod names;
 pub mod next_steps;

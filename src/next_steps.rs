@@ -5,9 +5,8 @@
 
 use serde::Serialize;
 
-use crate::catalogue::{self, Component};
-use crate::cli::{ServiceType, StackMode};
-use crate::config::{Config, SecretSource};
+use crate::catalogue::{self, Component, objects};
+use crate::config::{Config, SecretSource, ServiceType, StackMode};
 use crate::plan::{Plan, StepKind};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -196,14 +195,15 @@ impl NextSteps {
 
         let hubble_ui = c.hubble.ui.enabled.then(|| {
             let cilium_ns = c.cilium.namespace.as_str();
-            let svc = format!("svc/{}", catalogue::HUBBLE_UI_SERVICE);
+            let svc = format!("svc/{}", objects::HUBBLE_UI);
+            let ui_port = format!("12000:{}", objects::HUBBLE_UI_PORT);
             match c.hubble.ui.service_type {
                 ServiceType::NodePort => {
                     let port = c
                         .hubble
                         .ui
                         .node_port
-                        .unwrap_or(catalogue::HUBBLE_UI_DEFAULT_NODE_PORT);
+                        .unwrap_or(objects::HUBBLE_UI_NODE_PORT);
                     HubbleUi {
                         service_type: "NodePort".into(),
                         url: Some(format!(
@@ -222,7 +222,7 @@ impl NextSteps {
                     url: Some("http://localhost:12000".into()),
                     port_forward: Some(kubectl(
                         &f.kubectl_flags,
-                        &["port-forward", "-n", cilium_ns, &svc, "12000:80"],
+                        &["port-forward", "-n", cilium_ns, &svc, &ui_port],
                     )),
                     address_command: None,
                 },
@@ -265,7 +265,7 @@ impl NextSteps {
                 .iter()
                 .map(|a| a.replace("--context", "--kube-context")),
         );
-        if c.cilium.namespace != Config::default().cilium.namespace {
+        if c.cilium.namespace != objects::NAMESPACE {
             check.extend(["-n".into(), c.cilium.namespace.clone()]);
         }
         let check =

@@ -391,7 +391,7 @@ proptest! {
     #[test]
     fn node_addresses_never_panic(s in prop_oneof![nasty(), "\\[?[0-9a-fA-F:.%]{0,45}\\]?"]) {
         prop_assume!(not_a_host_name(&s));
-        let _ = crate::commands::check::parse_node(&s, "--node");
+        let _ = crate::check::settings::parse_node(&s, "--node");
     }
 
     #[test]
@@ -400,7 +400,7 @@ proptest! {
             (IpAddr::V6(v6), true) => format!("[{v6}]"),
             _ => ip.to_string(),
         };
-        let parsed = crate::commands::check::parse_node(&text, "--node")
+        let parsed = crate::check::settings::parse_node(&text, "--node")
             .map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
         prop_assert_eq!(parsed, ip);
     }
@@ -419,6 +419,6 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("nodes");
         std::fs::write(&file, lines.join("\n")).unwrap();
-        let _ = crate::commands::check::read_nodes_file(&file);
+        let _ = crate::check::settings::read_nodes_file(&file);
     }
 }

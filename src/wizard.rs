@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-use crate::catalogue::{self, Handler, OptionKind};
-use crate::cli::{ServiceType, StackMode};
+use crate::catalogue::{self, Component, Handler, OptionKind};
 use crate::cluster::{Preflight, StackRelease};
 use crate::config::Config;
+use crate::config::{ServiceType, StackMode};
 use crate::spec::{MetricSpec, SpecOption};
 use crate::ui::{Paint, Printer};
 use crate::version::Version;
@@ -263,10 +263,11 @@ fn release_bool(current: &Value, path: &str) -> Option<bool> {
     current.pointer(path).and_then(Value::as_bool)
 }
 
-/// The chart keys the wizard reads to pre-select the components (the same keys
-/// `templates/cilium-values.yaml` sets).
-const AGENT_METRICS: &str = "/prometheus/enabled";
-const OPERATOR_METRICS: &str = "/operator/prometheus/enabled";
+/// The chart keys the wizard reads to pre-select the components (the keys
+/// `templates/cilium-values.yaml` sets), as JSON pointers.
+fn pointer(key: &str) -> String {
+    format!("/{}", key.replace('.', "/"))
+}
 const OPEN_METRICS: &str = "/hubble/metrics/enableOpenMetrics";
 const RELAY: &str = "/hubble/relay/enabled";
 const UI: &str = "/hubble/ui/enabled";
@@ -296,11 +297,19 @@ fn ask_components(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option
     let comps = [
         (
             "Agent metrics (port 9962)",
-            component_now(cur, AGENT_METRICS, config.metrics.agent),
+            component_now(
+                cur,
+                &pointer(Component::Agent.facts().enable_keys[0]),
+                config.metrics.agent,
+            ),
         ),
         (
             "Operator metrics (port 9963)",
-            component_now(cur, OPERATOR_METRICS, config.metrics.operator),
+            component_now(
+                cur,
+                &pointer(Component::Operator.facts().enable_keys[0]),
+                config.metrics.operator,
+            ),
         ),
         (
             "OpenMetrics format (needed for exemplars)",

@@ -12,9 +12,16 @@ use crate::ui::Printer;
 
 pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: Printer) -> Result<Code> {
     let config = Config::resolve(global, &args.config)?;
-    // Bad specs are bad input before anything is contacted; the exact version check follows
-    // once the target version is known.
-    crate::spec::parse_list_any_version(&config.hubble.metrics).map_err(|e| {
+    // Bad specs are bad input before anything is contacted: against the version asked for, or
+    // (not known yet) any catalogued one; the exact check follows once the target is known.
+    let early = match config.cilium.version.as_deref() {
+        Some(v) => {
+            let v = crate::catalogue::resolve_version(Some(v), None)?;
+            crate::spec::parse_list(&config.hubble.metrics, &v).map(drop)
+        }
+        None => crate::spec::parse_list_any_version(&config.hubble.metrics),
+    };
+    early.map_err(|e| {
         let err = anyhow::Error::new(e);
         match (&args.config.config, args.config.metrics.is_empty()) {
             (Some(file), true) => err.context(format!("hubble.metrics in {}", file.display())),
@@ -23,8 +30,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: Printer) -> Result<Cod
     })?;
     let layout = Layout {
         values_dir: args.values_dir.clone(),
-        kube_context: global.kube_context.clone(),
-        kubeconfig: global.kubeconfig.clone(),
+        kube: crate::kube::Kube::from_global(global),
         ..Layout::default()
     };
     // An unusable --values-dir is bad input, found before the cluster is contacted.

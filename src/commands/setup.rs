@@ -7,9 +7,10 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::cli::{CheckArgs, GlobalArgs, ReportOutput, SetupArgs, StackMode};
+use crate::cli::{GlobalArgs, SetupArgs};
 use crate::cluster::{self, Kube, Preflight};
 use crate::config::Config;
+use crate::config::StackMode;
 use crate::diff::{self, Diff};
 use crate::exit::{Code, Failure};
 use crate::next_steps::{self, NextSteps};
@@ -180,7 +181,7 @@ pub fn run(global: &GlobalArgs, args: &SetupArgs, printer: Printer) -> Result<Co
     ));
     let check = check_after(&global, args, &config, &planned.plan, printer);
     let node = (config.hubble.ui.enabled
-        && config.hubble.ui.service_type == crate::cli::ServiceType::NodePort)
+        && config.hubble.ui.service_type == crate::config::ServiceType::NodePort)
         .then(|| cluster::node_address(&pf.tools, &kube))
         .flatten();
     let next = NextSteps::from(&next_steps::Facts {
@@ -290,8 +291,7 @@ fn dry_run(
     printer: Printer,
 ) -> Result<Code> {
     let layout = Layout {
-        kube_context: global.kube_context.clone(),
-        kubeconfig: global.kubeconfig.clone(),
+        kube: crate::kube::Kube::from_global(global),
         timeout: args.timeout,
         ..Layout::default()
     };
@@ -336,8 +336,7 @@ fn plan_changes(
     let layout = Layout {
         values_dir: Some(private.to_path_buf()),
         secrets_dir: private.to_path_buf(),
-        kube_context: global.kube_context.clone(),
-        kubeconfig: global.kubeconfig.clone(),
+        kube: crate::kube::Kube::from_global(global),
         timeout: args.timeout,
     };
     let plan = plan::build(config, &pf.target(), &layout)?;
@@ -768,34 +767,34 @@ fn verify(
     wait: Duration,
     printer: Printer,
 ) -> CheckOutcome {
-    let mut args = CheckArgs {
-        local: false,
-        nodes: vec![],
-        nodes_file: None,
-        direct: false,
-        agent_port: None,
-        operator_port: None,
-        hubble_port: None,
-        config: None,
-        metrics: config.hubble.metrics.clone(),
-        cilium_version: Some(version.to_string()),
-        wait: Some(wait),
-        strict: false,
-        timeout: Duration::from_secs(2),
-        concurrency: None,
-        output: ReportOutput::Json,
+    let settings = |wait: Duration| -> Result<crate::check::Settings> {
+        let expected = if config.hubble.metrics.is_empty() {
+            None
+        } else {
+            let specs = crate::spec::parse_list(&config.hubble.metrics, version)?;
+            let list = specs
+                .iter()
+                .map(crate::check::Expected::from_spec)
+                .collect();
+            Some((list, "--metric".to_string()))
+        };
+        Ok(crate::check::Settings {
+            source: crate::check::Source::Cluster { direct: false },
+            ports: crate::check::Ports::default(),
+            expected,
+            strict: false,
+            wait: Some(wait),
+            timeout: Duration::from_secs(2),
+            concurrency: None,
+            namespace: config.cilium.namespace.clone(),
+            kube: Kube::from_global(global),
+        })
     };
-    let mut g = global.clone();
-    g.namespace = Some(config.cilium.namespace.clone());
-    printer.say(&format!(
-        "Checking the metrics endpoints on every node (retrying for up to {} while the agents come up)...",
-        crate::duration::to_go(wait)
-    ));
+    printer.say(&check_message(wait));
     let deadline = std::time::Instant::now() + wait;
     let result = loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
-        args.wait = Some(left);
-        match crate::commands::check::report(&g, &args) {
+        match settings(left).and_then(|s| crate::check::report(&s)) {
             // The DaemonSet may still be rolling its pods: ask again within --check-wait.
             Err(e) if no_agents_yet(&e) && left > AGENTS_RETRY => {
                 std::thread::sleep(AGENTS_RETRY);
@@ -821,6 +820,14 @@ fn verify(
             }
         }
     }
+}
+
+/// What setup says before its check, with the real `--check-wait`.
+fn check_message(wait: Duration) -> String {
+    format!(
+        "Checking the metrics endpoints on every node (retrying for up to {} while the agents come up)...",
+        crate::duration::to_go(wait)
+    )
 }
 
 /// How long to wait before asking again for the agent pods.

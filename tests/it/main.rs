@@ -1,10 +1,14 @@
 //! Integration tests through the binary, compiled as one test binary.
 
-mod recorder;
+#[path = "../harness/mod.rs"]
+mod harness;
 mod support;
 
 mod bad_input;
+use harness::recorder;
+
 mod check;
+mod fixtures;
 mod helm;
 mod metrics;
 mod plan;

@@ -1,5 +1,5 @@
 //! `ciliumon setup` through the binary, against recording stand-ins for helm and kubectl
-//! (tests/it/stand-ins). The child's PATH holds only the stand-ins and the few utilities they
+//! (tests/harness/stand-ins). The child's PATH holds only the stand-ins and the few utilities they
 //! use, so the real tools on this machine are never reached.
 
 use std::os::unix::fs::PermissionsExt;
@@ -29,7 +29,7 @@ impl Fake {
         for d in ["bin", "state", "work", "tmp", "home"] {
             std::fs::create_dir(root.join(d)).unwrap();
         }
-        let stand_ins = repo_root().join("tests/it/stand-ins");
+        let stand_ins = repo_root().join("tests/harness/stand-ins");
         for t in tools {
             std::os::unix::fs::symlink(stand_ins.join(t), root.join("bin").join(t)).unwrap();
         }
