@@ -268,7 +268,6 @@ fn release_bool(current: &Value, path: &str) -> Option<bool> {
 fn pointer(key: &str) -> String {
     format!("/{}", key.replace('.', "/"))
 }
-const OPEN_METRICS: &str = "/hubble/metrics/enableOpenMetrics";
 const RELAY: &str = "/hubble/relay/enabled";
 const UI: &str = "/hubble/ui/enabled";
 const UI_SERVICE_TYPE: &str = "/hubble/ui/service/type";
@@ -281,7 +280,7 @@ const EXPORT: &str = "/hubble/export/static/enabled";
 fn component_now(current: &Value, path: &str, default: bool) -> bool {
     release_bool(current, path).unwrap_or_else(|| {
         let configured = current
-            .pointer("/hubble/metrics/enabled")
+            .pointer(&pointer(catalogue::chart::HUBBLE_METRICS_ENABLED))
             .and_then(Value::as_array)
             .is_some_and(|l| !l.is_empty());
         if configured { false } else { default }
@@ -294,9 +293,14 @@ fn component_now(current: &Value, path: &str, default: bool) -> bool {
 fn ask_components(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option<()>> {
     let cur = iv.current;
     let config = &mut iv.config;
+    let agent = format!("Agent metrics (port {})", Component::Agent.default_port());
+    let operator = format!(
+        "Operator metrics (port {})",
+        Component::Operator.default_port()
+    );
     let comps = [
         (
-            "Agent metrics (port 9962)",
+            agent.as_str(),
             component_now(
                 cur,
                 &pointer(Component::Agent.facts().enable_keys[0]),
@@ -304,7 +308,7 @@ fn ask_components(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option
             ),
         ),
         (
-            "Operator metrics (port 9963)",
+            operator.as_str(),
             component_now(
                 cur,
                 &pointer(Component::Operator.facts().enable_keys[0]),
@@ -315,7 +319,7 @@ fn ask_components(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option
             "OpenMetrics format (needed for exemplars)",
             component_now(
                 cur,
-                OPEN_METRICS,
+                &pointer(catalogue::chart::HUBBLE_OPEN_METRICS),
                 config.hubble.open_metrics.unwrap_or(false),
             ),
         ),
