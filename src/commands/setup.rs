@@ -708,6 +708,7 @@ fn report<'a>(
         doc.check = Some(c);
         if !c.passed {
             doc.status = "check-failed";
+            doc.error = Some("the steps finished but the metrics check did not pass".into());
             printer.say(&printer.paint(
                 Paint::Warn,
                 "hint: the steps finished but the metrics check did not pass; `ciliumon check --wait 2m` retries it",

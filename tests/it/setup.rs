@@ -850,6 +850,14 @@ fn setup_reports_a_failed_check_with_exit_1() {
     let (out, doc) = setup_then_check(b"<html>oops</html>\n".to_vec());
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(doc["status"], "check-failed", "{doc:#}");
+    assert_eq!(doc["exitCode"], 1, "{doc:#}");
+    assert!(
+        doc["error"]
+            .as_str()
+            .unwrap()
+            .contains("check did not pass"),
+        "{doc:#}"
+    );
     assert_eq!(doc["check"]["passed"], false);
     assert!(
         stderr(&out).contains("ciliumon check --wait 2m"),
