@@ -105,6 +105,23 @@ impl MetricEntry {
     }
 }
 
+/// Entries for `specs`, each keeping the filters the entry of its family had in `old` (the
+/// wizard rewrites the specs; the filters stay with their family).
+pub fn entries_for(specs: &[String], old: &[MetricEntry]) -> Vec<MetricEntry> {
+    let family = |s: &str| s.split(':').next().unwrap_or(s).to_string();
+    specs
+        .iter()
+        .map(|s| {
+            let mut e = MetricEntry::from(s.as_str());
+            if let Some(o) = old.iter().find(|o| family(&o.spec) == family(s)) {
+                e.include_filters = o.include_filters.clone();
+                e.exclude_filters = o.exclude_filters.clone();
+            }
+            e
+        })
+        .collect()
+}
+
 impl From<&str> for MetricEntry {
     fn from(s: &str) -> Self {
         MetricEntry {
