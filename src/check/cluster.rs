@@ -254,6 +254,9 @@ pub struct CiliumConfig {
     pub openmetrics: bool,
     /// `hubble.metrics.tls.enabled` (`catalogue::chart::HUBBLE_METRICS_TLS`): Hubble speaks HTTPS.
     pub hubble_tls: bool,
+    /// `hubble-dynamic-metrics-config-path`: the agents read their Hubble list from the dynamic
+    /// metrics file (1.17+, `hubble.metrics.dynamic.enabled`).
+    pub dynamic_path: Option<String>,
     /// When the ConfigMap was last written (newest managedFields time), RFC 3339, as written.
     pub changed: Option<String>,
     /// Its times that are not RFC 3339 (left out of `changed`, and reported).
@@ -304,9 +307,36 @@ pub fn parse_config(cm: &ConfigMap) -> CiliumConfig {
         hubble_port: address(Component::Hubble),
         openmetrics: s(objects::CONFIG_MAP_HUBBLE_OPEN_METRICS) == Some("true"),
         hubble_tls: s(objects::CONFIG_MAP_HUBBLE_TLS) == Some("true"),
+        dynamic_path: s(objects::CONFIG_MAP_DYNAMIC_PATH)
+            .map(str::to_string)
+            .filter(|p| !p.trim().is_empty()),
         changed,
         bad_times,
     }
+}
+
+/// The dynamic metrics file the agents are asked to run (1.17+).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DynamicFile {
+    pub metrics: Vec<crate::dynamic::DynamicMetric>,
+}
+
+/// `cilium-dynamic-metrics-config`'s `dynamic-metrics.yaml`, as the agents read it.
+pub fn parse_dynamic(cm: &ConfigMap) -> Result<DynamicFile, String> {
+    let text = cm.data.get(objects::DYNAMIC_CONFIG_KEY).ok_or_else(|| {
+        format!(
+            "it has no key {} (the agents find no file and run no dynamic metric)",
+            objects::DYNAMIC_CONFIG_KEY
+        )
+    })?;
+    crate::dynamic::parse_file(text)
+        .map(|metrics| DynamicFile { metrics })
+        .map_err(|e| {
+            format!(
+                "{} does not parse ({e}): the agents refuse it and keep their previous configuration",
+                objects::DYNAMIC_CONFIG_KEY
+            )
+        })
 }
 
 /// Whether a pod started before the ConfigMap was last changed, comparing the instants (API

@@ -100,6 +100,27 @@ impl Expected {
         (out, unknown)
     }
 
+    /// From the dynamic metrics file: one per named handler; unknown names separately.
+    pub fn from_dynamic(metrics: &[crate::dynamic::DynamicMetric]) -> (Vec<Expected>, Vec<String>) {
+        let mut out: Vec<Expected> = Vec::new();
+        let mut unknown = Vec::new();
+        for m in metrics {
+            match catalogue::handler(&m.name) {
+                Some(h) if !out.iter().any(|e| e.handler.name == h.name) => {
+                    let spec = m.spec_text();
+                    out.push(Expected {
+                        exemplars: spec.contains("exemplars=true"),
+                        spec,
+                        handler: h,
+                    })
+                }
+                Some(_) => {}
+                None => unknown.push(m.name.clone()),
+            }
+        }
+        (out, unknown)
+    }
+
     /// Samples of this family's metrics in a scan.
     pub fn samples_in(&self, scan: &Scan) -> (u64, u64) {
         let mut samples = 0;
@@ -299,6 +320,9 @@ pub struct Context {
     pub timeout: std::time::Duration,
     /// Probes went through the API server's pod proxy.
     pub via_proxy: bool,
+    /// The expected list is the dynamic metrics file the agents re-read (1.17+): an agent that
+    /// serves a family the file no longer has runs a previous file.
+    pub dynamic: bool,
 }
 
 fn fmt_ms(d: std::time::Duration) -> String {
@@ -548,7 +572,17 @@ pub fn finish(ctx: &Context, mut nodes: Vec<NodeRow>, mut checks: Vec<Finding>) 
                 })
                 .map(|h| h.name)
                 .collect();
-            if !stale.is_empty() {
+            if !stale.is_empty() && ctx.dynamic {
+                row.notes.push(Finding::new(
+                    Status::Warn,
+                    format!(
+                        "Hubble serves {} which {} no longer asks for: this agent still runs a previous dynamic configuration (it refuses a new file that changes the context options of a metric it runs, \"label set cannot be changed without restarting\", and keeps the old one; or it has not re-read the file yet, up to a minute after a change)",
+                        stale.join(", "),
+                        catalogue::objects::DYNAMIC_CONFIG_MAP
+                    ),
+                    Some(ctx.restart_hint.clone()),
+                ));
+            } else if !stale.is_empty() {
                 row.notes.push(Finding::new(
                     Status::Warn,
                     format!(
@@ -743,6 +777,34 @@ pub fn family_counts(row: &NodeRow) -> Option<(usize, usize)> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn dynamic_mode_names_a_previous_file() {
+        use super::examples;
+        let served = examples::HUBBLE_BUSY;
+        for (dynamic, says) in [(true, "no longer asks for"), (false, "runs an older list")] {
+            let mut ctx = examples::context(Some(examples::expected(&["drop"])));
+            ctx.dynamic = dynamic;
+            let mut row = NodeRow::new("n", None);
+            row.hubble = Some(judge_endpoint(
+                Component::Hubble,
+                "10.0.0.1:9965".into(),
+                &examples::ok(served),
+                &ctx,
+            ));
+            let report = finish(&ctx, vec![row], Vec::new());
+            let notes: Vec<&str> = report.nodes[0]
+                .notes
+                .iter()
+                .map(|n| n.what.as_str())
+                .collect();
+            assert!(
+                notes.iter().any(|n| n.contains(says) && n.contains("flow")),
+                "{notes:?}"
+            );
+        }
+    }
+
     use super::examples::{self, HUBBLE_BUSY, HUBBLE_FRESH, ok};
     use super::probe::Outcome;
     use super::*;

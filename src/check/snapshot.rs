@@ -9,7 +9,8 @@ use anyhow::Result;
 
 use super::Settings;
 use super::cluster::{
-    self, CiliumConfig, List, NetworkPolicy, Pod, Prometheus, ServiceMonitor, TargetsResponse,
+    self, CiliumConfig, DynamicFile, List, NetworkPolicy, Pod, Prometheus, ServiceMonitor,
+    TargetsResponse,
 };
 use crate::catalogue::objects;
 use crate::exit::Failure;
@@ -26,6 +27,9 @@ pub struct Snapshot {
     pub operators: Vec<Pod>,
     /// `cilium-config`, or why it could not be read.
     pub config: Result<CiliumConfig, String>,
+    /// `cilium-dynamic-metrics-config` (judged only when cilium-config points the agents at a
+    /// dynamic file), or why it could not be read.
+    pub dynamic: Result<DynamicFile, String>,
     /// CiliumNetworkPolicies and CiliumClusterwideNetworkPolicies, or why they could not be
     /// listed.
     pub policies: Result<(List<NetworkPolicy>, List<NetworkPolicy>), String>,
@@ -70,7 +74,7 @@ pub fn read(settings: &Settings) -> Result<(Snapshot, Option<Proxy>)> {
     };
     let pods_path =
         |selector: &str| format!("/api/v1/namespaces/{ns}/pods?labelSelector={selector}");
-    let (agents, operators, cm, cnp, ccnp, prom, proxy) = std::thread::scope(|s| {
+    let (agents, operators, cm, dyn_cm, cnp, ccnp, prom, proxy) = std::thread::scope(|s| {
         let k = &kubectl;
         let agents =
             s.spawn(move || k.get_raw(&pods_path(&objects::encoded(objects::AGENT_SELECTOR))));
@@ -80,6 +84,12 @@ pub fn read(settings: &Settings) -> Result<(Snapshot, Option<Proxy>)> {
             k.get_raw(&format!(
                 "/api/v1/namespaces/{ns}/configmaps/{}",
                 objects::CONFIG_MAP
+            ))
+        });
+        let dyn_cm = s.spawn(move || {
+            k.get_raw(&format!(
+                "/api/v1/namespaces/{ns}/configmaps/{}",
+                objects::DYNAMIC_CONFIG_MAP
             ))
         });
         let cnp = s.spawn(move || k.get_raw(objects::NETWORK_POLICIES_PATH));
@@ -98,6 +108,7 @@ pub fn read(settings: &Settings) -> Result<(Snapshot, Option<Proxy>)> {
             j(agents),
             j(operators),
             j(cm),
+            j(dyn_cm),
             j(cnp),
             j(ccnp),
             j(prom),
@@ -118,6 +129,10 @@ pub fn read(settings: &Settings) -> Result<(Snapshot, Option<Proxy>)> {
         .and_then(|v| cluster::typed(v, objects::CONFIG_MAP))
         .map(|cm| cluster::parse_config(&cm))
         .map_err(|e| format!("{e:#}"));
+    let dynamic = dyn_cm
+        .and_then(|v| cluster::typed(v, objects::DYNAMIC_CONFIG_MAP))
+        .map_err(|e| format!("{e:#}"))
+        .and_then(|cm| cluster::parse_dynamic(&cm));
     let policies = cnp
         .and_then(|v| cluster::typed(v, "CiliumNetworkPolicies"))
         .and_then(|a| {
@@ -149,6 +164,7 @@ pub fn read(settings: &Settings) -> Result<(Snapshot, Option<Proxy>)> {
         agents: cluster::parse_pods(&agents),
         operators,
         config,
+        dynamic,
         policies,
         proxy: proxy_base,
         prometheus,

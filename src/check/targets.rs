@@ -74,6 +74,7 @@ pub fn context(settings: &Settings, mode: Mode) -> Result<Context> {
         restart_hint: settings.restart_hint()?,
         timeout: settings.timeout,
         via_proxy: false,
+        dynamic: false,
     })
 }
 
@@ -191,6 +192,81 @@ fn unprobed(c: Component, pod: &Pod, ns: &str, summary: &str, detail: String) ->
     }
 }
 
+/// Dynamic mode (cilium-config has `hubble-dynamic-metrics-config-path`): the expected
+/// families are the dynamic file's (compared with the settings' list when one is given).
+fn reconcile_dynamic(
+    ctx: &mut Context,
+    list: Option<&str>,
+    file: &Result<cluster::DynamicFile, String>,
+    ns: &str,
+    checks: &mut Vec<Finding>,
+) {
+    let cm = format!("{ns}/{}", objects::DYNAMIC_CONFIG_MAP);
+    if list.is_some() {
+        checks.push(Finding::new(
+            Status::Fail,
+            format!(
+                "{} sets both a static list ({}) and dynamic metrics ({}): 1.17 agents start no Hubble metrics and 1.18+ agents refuse the configuration",
+                objects::CONFIG_MAP,
+                objects::CONFIG_MAP_HUBBLE_METRICS,
+                objects::CONFIG_MAP_DYNAMIC_PATH
+            ),
+            Some("keep one: ciliumon setup --metrics-mode dynamic (or static) renders only that one".into()),
+        ));
+    }
+    let file = match file {
+        Ok(f) => f,
+        Err(e) => {
+            checks.push(Finding::new(
+                Status::Fail,
+                format!(
+                    "the agents read dynamic Hubble metrics, but ConfigMap {cm} cannot be read: {e}"
+                ),
+                Some(format!(
+                    "kubectl -n {ns} get configmap {} -o yaml",
+                    objects::DYNAMIC_CONFIG_MAP
+                )),
+            ));
+            return;
+        }
+    };
+    let (from_file, unknown) = Expected::from_dynamic(&file.metrics);
+    if !unknown.is_empty() {
+        checks.push(Finding::new(
+            Status::Warn,
+            format!(
+                "{cm} names metrics ciliumon does not know: {}",
+                unknown.join(" ")
+            ),
+            None,
+        ));
+    }
+    ctx.dynamic = true;
+    match &ctx.expected {
+        Some(flags) => {
+            let mut a: Vec<&str> = flags.iter().map(|e| e.handler.name).collect();
+            let mut b: Vec<&str> = from_file.iter().map(|e| e.handler.name).collect();
+            a.sort_unstable();
+            b.sort_unstable();
+            if a != b {
+                checks.push(Finding::new(
+                    Status::Warn,
+                    format!(
+                        "{cm} asks for {}, not the families asked for ({})",
+                        b.join(" "),
+                        a.join(" ")
+                    ),
+                    Some("apply the list with ciliumon setup --metrics-mode dynamic (no restart needed)".into()),
+                ));
+            }
+        }
+        None => {
+            ctx.expected = Some(from_file);
+            ctx.families_from = Some(format!("{cm} (dynamic)"));
+        }
+    }
+}
+
 /// The expected families: the settings' list (compared with `cilium-config`'s), or
 /// `cilium-config`'s own.
 fn reconcile_families(ctx: &mut Context, list: Option<&str>, ns: &str, checks: &mut Vec<Finding>) {
@@ -272,7 +348,17 @@ pub fn for_cluster(snap: &Snapshot, settings: &Settings) -> Result<Plan> {
             cluster::CiliumConfig::default()
         }
     };
-    reconcile_families(&mut ctx, config.hubble_metrics.as_deref(), ns, &mut checks);
+    if config.dynamic_path.is_some() {
+        reconcile_dynamic(
+            &mut ctx,
+            config.hubble_metrics.as_deref(),
+            &snap.dynamic,
+            ns,
+            &mut checks,
+        );
+    } else {
+        reconcile_families(&mut ctx, config.hubble_metrics.as_deref(), ns, &mut checks);
+    }
     ctx.openmetrics = Some(config.openmetrics);
     ctx.l7 = match &snap.policies {
         Ok((a, b)) => cluster::l7_policies(&[a, b]),
@@ -524,6 +610,7 @@ mod tests {
             ],
             operators: vec![pod("cilium-operator-x", "node-2", "Running")],
             config: Ok(config),
+            dynamic: Err("not found".into()),
             policies: Ok((Default::default(), Default::default())),
             proxy: Ok("http://127.0.0.1:8001".into()),
             prometheus: None,
@@ -584,6 +671,58 @@ mod tests {
                 .what
                 .contains("before cilium-config last changed")
         );
+    }
+
+    #[test]
+    fn dynamic_mode_takes_the_dynamic_file() {
+        let mut c = config();
+        c.hubble_metrics = None;
+        c.dynamic_path = Some("/dynamic-metrics-config/dynamic-metrics.yaml".into());
+        let mut snap = snapshot(c.clone());
+        snap.dynamic = Ok(cluster::DynamicFile {
+            metrics: crate::dynamic::parse_file(
+                "metrics:\n- name: flow\n  contextOptions: [{name: sourceContext, values: [namespace]}]\n- name: nope\n",
+            )
+            .unwrap(),
+        });
+        let plan = for_cluster(&snap, &settings(false, None)).unwrap();
+        assert!(plan.ctx.dynamic);
+        assert_eq!(
+            plan.ctx.families_from.as_deref(),
+            Some("kube-system/cilium-dynamic-metrics-config (dynamic)")
+        );
+        let exp = plan.ctx.expected.as_ref().unwrap();
+        assert_eq!(exp.len(), 1);
+        assert_eq!(exp[0].spec, "flow:sourceContext=namespace");
+        assert!(
+            plan.checks
+                .iter()
+                .any(|f| f.what.contains("does not know: nope"))
+        );
+        // Flags are compared with the file.
+        let plan = for_cluster(&snap, &settings(false, Some(&["drop"]))).unwrap();
+        assert!(plan.checks.iter().any(|f| {
+            f.what
+                .contains("asks for flow, not the families asked for (drop)")
+        }));
+        // Both lists: a failure. An unreadable file: a failure.
+        let mut both = c.clone();
+        both.hubble_metrics = Some("dns".into());
+        let mut s2 = snapshot(both);
+        s2.dynamic = snap.dynamic.clone();
+        let plan = for_cluster(&s2, &settings(false, None)).unwrap();
+        assert!(
+            plan.checks
+                .iter()
+                .any(|f| f.status == Status::Fail && f.what.contains("sets both"))
+        );
+        let plan = for_cluster(&snapshot(c), &settings(false, None)).unwrap();
+        assert!(
+            plan.checks
+                .iter()
+                .any(|f| f.status == Status::Fail && f.what.contains("cannot be read"))
+        );
+        assert!(plan.ctx.expected.is_none());
     }
 
     #[test]

@@ -28,6 +28,16 @@ pub struct FakeCluster {
     pub prometheuses: Vec<Value>,
     /// Pod proxy paths asked for with `https:` (TLS to the pod).
     pub tls_paths: Arc<Mutex<Vec<String>>>,
+    /// `cilium-dynamic-metrics-config`, when the cluster runs dynamic Hubble metrics (else 404).
+    pub dynamic: Option<Value>,
+}
+
+/// `cilium-dynamic-metrics-config` with this `dynamic-metrics.yaml` body.
+pub fn dynamic_config(body: &str) -> Value {
+    json!({
+        "metadata": {"name": "cilium-dynamic-metrics-config", "namespace": "kube-system"},
+        "data": {"dynamic-metrics.yaml": body}
+    })
 }
 
 pub fn pod_json(name: &str, node: &str, ip: &str, app: (&str, &str)) -> Value {
@@ -125,6 +135,7 @@ struct Api {
     agents: Vec<u8>,
     operators: Vec<u8>,
     config: Vec<u8>,
+    dynamic: Option<Vec<u8>>,
     cnp: Vec<u8>,
     empty: Vec<u8>,
     services: Vec<u8>,
@@ -164,6 +175,7 @@ impl Api {
             agents: list(pods_of(false)),
             operators: list(pods_of(true)),
             config: c.config.to_string().into_bytes(),
+            dynamic: c.dynamic.as_ref().map(|d| d.to_string().into_bytes()),
             cnp: c.cnp.to_string().into_bytes(),
             empty: list(vec![]),
             services: list(vec![svc]),
@@ -236,6 +248,11 @@ async fn api_answer(s: &mut tokio::net::TcpStream, api: &Api, path: &str, accept
         })
     } else if path.starts_with("/api/v1/namespaces/kube-system/configmaps/cilium-config") {
         json(&api.config)
+    } else if let (true, Some(d)) = (
+        path.starts_with("/api/v1/namespaces/kube-system/configmaps/cilium-dynamic-metrics-config"),
+        &api.dynamic,
+    ) {
+        json(d)
     } else if path.starts_with("/apis/cilium.io/v2/ciliumnetworkpolicies") {
         json(&api.cnp)
     } else if path.starts_with("/apis/cilium.io/v2/ciliumclusterwidenetworkpolicies") {

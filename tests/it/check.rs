@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 
 pub(crate) use crate::harness::api::dns_policy;
 use crate::harness::api::{
-    self, FakeCluster, all_targets_up, cilium_config, hubble_monitor, kps_prometheus,
+    self, FakeCluster, all_targets_up, cilium_config, dynamic_config, hubble_monitor,
+    kps_prometheus,
 };
 pub(crate) use crate::harness::fixtures::fixture;
 use crate::harness::nodes::{
@@ -882,6 +883,7 @@ fn busy_cluster_custom(
         monitors: hubble_monitor(),
         prometheuses: kps_prometheus(),
         tls_paths: tls_paths.clone(),
+        dynamic: None,
     };
     tweak(&mut cluster);
     let api = start_api(cluster);
@@ -1089,6 +1091,7 @@ fn cluster_pod_whose_node_does_not_answer() {
         monitors: hubble_monitor(),
         prometheuses: kps_prometheus(),
         tls_paths: Default::default(),
+        dynamic: None,
     });
     let start = Instant::now();
     let (out, j) = run_cluster(&format!("http://127.0.0.1:{api}"), &["-o", "json"]);
@@ -1174,6 +1177,7 @@ fn cluster_agent_started_before_the_config_changed() {
             monitors: hubble_monitor(),
             prometheuses: kps_prometheus(),
             tls_paths: Default::default(),
+            dynamic: None,
         });
         (api, ports)
     };
@@ -1220,4 +1224,95 @@ fn config_file_gives_the_families() {
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("/nonexistent/ciliumon.yaml"));
+}
+
+/// A cluster in dynamic mode: cilium-config points the agents at the dynamic file (and has no
+/// static list), and `cilium-dynamic-metrics-config` holds `body`.
+fn dynamic_cluster(body: &str, keep_static: bool) -> u16 {
+    let body = body.to_string();
+    let (api, _, _) = busy_cluster_custom(
+        fixture("hubble-busy.txt"),
+        dns_policy(),
+        "dns:query drop tcp flow port-distribution icmp httpV2:exemplars=true",
+        false,
+        move |c| {
+            let data = c.config["data"].as_object_mut().unwrap();
+            if !keep_static {
+                data.remove("hubble-metrics");
+            }
+            data.insert(
+                "hubble-dynamic-metrics-config-path".into(),
+                json!("/dynamic-metrics-config/dynamic-metrics.yaml"),
+            );
+            c.dynamic = Some(dynamic_config(&body));
+        },
+    );
+    api
+}
+
+const DYNAMIC_ALL: &str = "metrics:\n- name: dns\n  contextOptions:\n  - name: query\n- name: drop\n- name: tcp\n- name: flow\n  includeFilters:\n  - source_pod: [shop/]\n- name: port-distribution\n- name: icmp\n- name: httpV2\n  contextOptions:\n  - name: exemplars\n    values: ['true']\n";
+
+#[test]
+fn cluster_dynamic_mode_reads_the_dynamic_configmap() {
+    let api = dynamic_cluster(DYNAMIC_ALL, false);
+    let (out, j) = run_cluster(&format!("http://127.0.0.1:{api}"), &["-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{j:#}", stderr(&out));
+    assert_eq!(
+        j["families_from"],
+        "kube-system/cilium-dynamic-metrics-config (dynamic)"
+    );
+    let fams: Vec<&str> = j["families"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["family"].as_str().unwrap())
+        .collect();
+    assert_eq!(fams.len(), 7, "{fams:?}");
+    assert!(
+        fams.contains(&"httpV2") && fams.contains(&"dns"),
+        "{fams:?}"
+    );
+    assert!(
+        j["nodes"][0]["notes"].as_array().unwrap().is_empty(),
+        "{}",
+        j["nodes"][0]["notes"]
+    );
+}
+
+#[test]
+fn cluster_dynamic_mode_says_when_the_agents_run_a_previous_file() {
+    // The file now asks for drop and flow only; the agents still serve the families of the
+    // file before (an agent keeps its old file when it refuses a new one).
+    let api = dynamic_cluster("metrics:\n- name: drop\n- name: flow\n", false);
+    let (out, _) = run_cluster(&format!("http://127.0.0.1:{api}"), &[]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("which cilium-dynamic-metrics-config no longer asks for"),
+        "{text}"
+    );
+    assert!(text.contains("label set cannot be changed"), "{text}");
+    assert!(
+        text.contains("kubectl -n kube-system rollout restart ds/cilium"),
+        "{text}"
+    );
+}
+
+#[test]
+fn cluster_dynamic_mode_with_a_static_list_too_fails() {
+    let api = dynamic_cluster(DYNAMIC_ALL, true);
+    let (out, j) = run_cluster(&format!("http://127.0.0.1:{api}"), &["-o", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{j:#}");
+    let checks = j["checks"].to_string();
+    assert!(checks.contains("sets both a static list"), "{checks}");
+    // An unparsable file is said so: the agents keep their previous configuration.
+    let api = dynamic_cluster("metrics: [", false);
+    let (out, j) = run_cluster(&format!("http://127.0.0.1:{api}"), &["-o", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{j:#}");
+    assert!(
+        j["checks"]
+            .to_string()
+            .contains("keep their previous configuration"),
+        "{}",
+        j["checks"]
+    );
 }
