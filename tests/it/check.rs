@@ -1228,7 +1228,7 @@ fn config_file_gives_the_families() {
 
 /// A cluster in dynamic mode: cilium-config points the agents at the dynamic file (and has no
 /// static list), and `cilium-dynamic-metrics-config` holds `body`.
-fn dynamic_cluster(body: &str, keep_static: bool) -> u16 {
+pub(crate) fn dynamic_cluster(body: &str, keep_static: bool) -> u16 {
     let body = body.to_string();
     let (api, _, _) = busy_cluster_custom(
         fixture("hubble-busy.txt"),
@@ -1250,7 +1250,7 @@ fn dynamic_cluster(body: &str, keep_static: bool) -> u16 {
     api
 }
 
-const DYNAMIC_ALL: &str = "metrics:\n- name: dns\n  contextOptions:\n  - name: query\n- name: drop\n- name: tcp\n- name: flow\n  includeFilters:\n  - source_pod: [shop/]\n- name: port-distribution\n- name: icmp\n- name: httpV2\n  contextOptions:\n  - name: exemplars\n    values: ['true']\n";
+pub(crate) const DYNAMIC_ALL: &str = "metrics:\n- name: dns\n  contextOptions:\n  - name: query\n- name: drop\n- name: tcp\n- name: flow\n  includeFilters:\n  - source_pod: [shop/]\n- name: port-distribution\n- name: icmp\n- name: httpV2\n  contextOptions:\n  - name: exemplars\n    values: ['true']\n";
 
 #[test]
 fn cluster_dynamic_mode_reads_the_dynamic_configmap() {

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::recorder::Recorder;
 use crate::support::{bin, repo_root};
@@ -421,6 +421,40 @@ fn yaml_output_is_the_json_document() {
     assert!(out.status.success());
     let yaml: Value = ciliumon::yaml::from_str(&String::from_utf8(out.stdout).unwrap()).unwrap();
     assert_eq!(yaml, plan_json(&[]));
+}
+
+#[test]
+fn the_dynamic_example_plans_from_1_17_and_is_refused_before() {
+    let path = repo_root().join("examples/dynamic.yaml");
+    for version in ["1.17.18", "1.18.12", "1.20.0"] {
+        let plan = plan_json(&[
+            "--config",
+            path.to_str().unwrap(),
+            "--cilium-version",
+            version,
+        ]);
+        let m = &plan["values"]["cilium"]["hubble"]["metrics"];
+        assert_eq!(m["dynamic"]["enabled"], true, "{version}");
+        assert_eq!(m["enabled"], json!([]), "{version}");
+        assert_eq!(
+            m["dynamic"]["config"]["content"].as_array().unwrap().len(),
+            4
+        );
+    }
+    let out = bin()
+        .args([
+            "plan",
+            "--dry-run",
+            "--config",
+            path.to_str().unwrap(),
+            "--cilium-version",
+            "1.16.19",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("1.17") && err.contains("1.16.19"), "{err}");
 }
 
 #[test]

@@ -1349,3 +1349,156 @@ fn wizard_reuse_outside_helm_defaults_to_the_selector_label() {
     );
     assert_eq!(config["prometheusStack"]["namespace"], "obs");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Dynamic Hubble metrics (1.17+) against the stand-ins.
+
+const DYNAMIC_FILE: &str = "hubble:\n  metricsMode: dynamic\n  metrics:\n    - drop\n    - spec: 'flow:sourceContext=namespace'\n      includeFilters:\n        - source_pod: ['shop/']\n";
+
+/// The values setup passed to `helm upgrade cilium` (the stand-in keeps a copy of each file).
+fn cilium_values_sent(f: &Fake) -> Value {
+    serde_saphyr::from_str(
+        &std::fs::read_to_string(f.state().join("cilium-values-1.yaml")).unwrap(),
+    )
+    .unwrap()
+}
+
+fn restarts(f: &Fake) -> usize {
+    f.changes()
+        .iter()
+        .filter(|c| c[0] == "kubectl" && c[1] == "rollout" && c[2] == "restart")
+        .count()
+}
+
+#[test]
+fn setup_switches_a_static_release_to_dynamic_metrics() {
+    let f = Fake::new();
+    std::fs::write(
+        f.state().join("values.json"),
+        r#"{"hubble": {"metrics": {"enabled": ["dns", "drop"]}}}"#,
+    )
+    .unwrap();
+    let cfg = f.work().join("c.yaml");
+    std::fs::write(&cfg, DYNAMIC_FILE).unwrap();
+    let out = f.run(&with(&["--config", "c.yaml"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = cilium_values_sent(&f);
+    let m = &v["hubble"]["metrics"];
+    assert_eq!(
+        m["enabled"],
+        serde_json::json!([]),
+        "the static list is cleared: {m}"
+    );
+    assert_eq!(m["dynamic"]["enabled"], true);
+    assert_eq!(
+        m["dynamic"]["config"]["content"][1]["includeFilters"][0]["source_pod"][0],
+        "shop/"
+    );
+    assert_eq!(
+        m["dynamic"]["config"]["content"].as_array().unwrap().len(),
+        2
+    );
+    // The switch needs the agents to read cilium-config again: one restart.
+    assert_eq!(restarts(&f), 1);
+    assert!(
+        stderr(&out).contains("Switching to dynamic"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn setup_in_dynamic_mode_restarts_only_for_a_context_options_change() {
+    let release = serde_json::json!({"hubble": {"metrics": {"enabled": [], "dynamic": {"enabled": true,
+        "config": {"content": [
+            {"name": "drop", "contextOptions": [], "includeFilters": [], "excludeFilters": []},
+            {"name": "flow", "contextOptions": [{"name": "sourceContext", "values": ["namespace"]}],
+             "includeFilters": [], "excludeFilters": []}]}}}}});
+    let run = |file: &str| {
+        let f = Fake::new();
+        std::fs::write(f.state().join("values.json"), release.to_string()).unwrap();
+        let cfg = f.work().join("c.yaml");
+        std::fs::write(&cfg, file).unwrap();
+        // No --metrics-mode: the plan follows the release's dynamic mode.
+        let out = f.run(&with(&["--config", "c.yaml"]));
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        (restarts(&f), stderr(&out), cilium_values_sent(&f))
+    };
+    // Filters changed: applied live, no restart at all.
+    let (n, err, v) = run(&DYNAMIC_FILE.replace("  metricsMode: dynamic\n", ""));
+    assert_eq!(n, 0, "{err}");
+    assert!(err.contains("changes the filters of flow"), "{err}");
+    assert!(err.contains("no restart"), "{err}");
+    assert_eq!(v["hubble"]["metrics"]["enabled"], serde_json::json!([]));
+    // A metric added: live.
+    let (n, err, _) = run("hubble:\n  metrics: [drop, 'flow:sourceContext=namespace', dns]\n");
+    assert_eq!(n, 0, "{err}");
+    assert!(err.contains("adds dns"), "{err}");
+    // Context options of a running metric: the agents would refuse the file: one restart.
+    let (n, err, _) = run("hubble:\n  metrics: [drop, 'flow:sourceContext=pod']\n");
+    assert_eq!(n, 1, "{err}");
+    assert!(err.contains("label set cannot be changed"), "{err}");
+}
+
+#[test]
+fn setup_refuses_dynamic_mode_before_1_17_and_bad_filters_with_nothing_run() {
+    let f = Fake::new().env("STANDIN_CHART_VERSION", "1.16.19");
+    let out = f.run(&with(&["--metrics-mode", "dynamic"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("1.16.19"), "{}", stderr(&out));
+    assert!(f.changes().is_empty(), "{:#?}", f.changes());
+
+    let f = Fake::new();
+    let cfg = f.work().join("c.yaml");
+    std::fs::write(
+        &cfg,
+        "hubble:\n  metricsMode: dynamic\n  metrics:\n    - spec: flow\n      includeFilters:\n        - source_pods: [a/]\n",
+    )
+    .unwrap();
+    let out = f.run(&with(&["--config", "c.yaml"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("did you mean 'source_pod'"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(f.changes().is_empty(), "{:#?}", f.changes());
+}
+
+/// setup in dynamic mode, then its check for real against a fake API server whose cluster runs
+/// the dynamic file: the check reads the list from cilium-dynamic-metrics-config and passes.
+#[test]
+fn setup_then_check_in_dynamic_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = crate::check::dynamic_cluster(crate::check::DYNAMIC_ALL, false);
+    let kc = crate::check::kubeconfig(dir.path(), &format!("http://127.0.0.1:{api}"));
+    let f = Fake::new()
+        .env(
+            "STANDIN_REAL_KUBECTL",
+            crate::support::kubectl_binary().to_str().unwrap(),
+        )
+        .env("KUBECONFIG", kc.to_str().unwrap());
+    std::fs::write(
+        f.work().join("c.yaml"),
+        "hubble:\n  metricsMode: dynamic\n  metrics:\n    - 'dns:query'\n    - drop\n    - tcp\n    - spec: flow\n      includeFilters:\n        - source_pod: ['shop/']\n    - port-distribution\n    - icmp\n    - 'httpV2:exemplars=true'\n",
+    )
+    .unwrap();
+    let out = f.run(&[
+        "setup",
+        "--yes",
+        "-o",
+        "json",
+        "--check-wait",
+        "2s",
+        "--config",
+        "c.yaml",
+    ]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert_eq!(out.status.code(), Some(0), "{}\n{doc:#}", stderr(&out));
+    assert_eq!(doc["check"]["passed"], true, "{doc:#}");
+    let checks = doc["check"]["report"]["checks"].to_string();
+    assert!(!checks.contains("not the families asked for"), "{checks}");
+    let v = cilium_values_sent(&f);
+    assert_eq!(v["hubble"]["metrics"]["dynamic"]["enabled"], true);
+    assert_eq!(v["hubble"]["metrics"]["enabled"], serde_json::json!([]));
+}
