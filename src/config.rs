@@ -375,7 +375,7 @@ impl Config {
             }
         }
         if let Some(v) = &self.cilium.version {
-            crate::catalogue::resolve_version(Some(v), None)?;
+            crate::catalogue::resolve_version(Some(v), None, crate::catalogue::VersionUse::Pin)?;
         }
         if let Some(v) = &self.prometheus_stack.version
             && let Err(e) = crate::version::check_chart_version(v)

@@ -132,8 +132,7 @@ pub fn cilium(input: &ValuesInput) -> Built {
         for s in input.specs {
             if let Some(plain) = s.directional_without_plain(v) {
                 notes.push(format!(
-                    "'{s}': Cilium {}.{} adds the label only when {plain} is set too (cilium/cilium#27717); add it.",
-                    v.major, v.minor
+                    "'{s}': Cilium {v} adds the label only when {plain} is set too (cilium/cilium#27717, fixed in 1.14.3); add it.",
                 ));
             }
         }

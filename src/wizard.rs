@@ -94,7 +94,7 @@ fn ask_families(
         .iter()
         .map(|h| {
             let mut label = format!("{:<width$}  {}", h.name, h.description);
-            if let Some(d) = h.deprecated {
+            if let Some(d) = h.deprecated_in(version) {
                 label.push_str(&format!(" (deprecated: {d})"));
             }
             (label, existing.contains_key(h.name))
@@ -136,8 +136,7 @@ fn ask_specs(
         }
         if let Some(plain) = spec.directional_without_plain(version) {
             p.note(&format!(
-                "warning: {spec}: Cilium {}.{} adds the egress/ingress label only when {plain} is set too (cilium/cilium#27717); set {plain} as well",
-                version.major, version.minor
+                "warning: {spec}: Cilium {version} adds the egress/ingress label only when {plain} is set too (cilium/cilium#27717, fixed in 1.14.3); set {plain} as well",
             ));
         }
         specs.push(spec);
@@ -562,7 +561,7 @@ impl Prompter for Terminal {
 
 /// Ask about the cluster `pf` found; `None` when the user aborted.
 pub fn ask(p: &mut dyn Prompter, config: Config, pf: &Preflight) -> Result<Option<Config>> {
-    let version = crate::plan::target_version(&config, &pf.target())?;
+    let version = crate::plan::target_version(&config, &pf.target())?.facts;
     interview(p, config, &version, &pf.cilium.values, pf.stack.as_ref())
 }
 
@@ -1054,7 +1053,7 @@ mod tests {
     }
 
     #[test]
-    fn an_egress_context_without_its_plain_key_warns_on_1_14_only() {
+    fn an_egress_context_without_its_plain_key_warns_before_1_14_3_only() {
         let run = |version: &Version| {
             let mut config = Config::default();
             config.hubble.metrics = vec!["flow:sourceEgressContext=pod".into()];
@@ -1077,6 +1076,8 @@ mod tests {
                 .any(|n| n.contains("#27717") && n.contains("set sourceContext as well")),
             "{notes:?}"
         );
+        let notes = run(&Version::new(1, 14, 3));
+        assert!(!notes.iter().any(|n| n.contains("#27717")), "{notes:?}");
         let notes = run(&Version::new(1, 15, 0));
         assert!(!notes.iter().any(|n| n.contains("#27717")), "{notes:?}");
     }

@@ -12,5 +12,6 @@ mod fixtures;
 mod helm;
 mod metrics;
 mod plan;
+mod safety;
 mod setup;
 mod smoke;

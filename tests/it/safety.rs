@@ -1,0 +1,227 @@
+//! Issue 9, the model side, through the binary: versions exact where they pin, the catalogue's
+//! audited facts, flags that contradict each other, and what the check says when a node is at
+//! fault.
+
+use std::process::Output;
+
+use serde_json::Value;
+
+use crate::recorder::Recorder;
+use crate::support::bin;
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Exit 2, the needles in stderr, no plan printed and (with the recording stand-ins on PATH)
+/// nothing run.
+fn refused(args: &[&str], needles: &[&str]) -> String {
+    let rec = Recorder::new();
+    let out = bin()
+        .args(args)
+        .env("PATH", rec.path())
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .current_dir(rec.dir.path())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: expected {n:?} in: {err}");
+    }
+    assert!(out.stdout.is_empty(), "{args:?} printed {:?}", out.stdout);
+    assert!(rec.calls().is_empty(), "{args:?} ran {:?}", rec.calls());
+    err
+}
+
+fn plan_json(args: &[&str]) -> Value {
+    let out = bin()
+        .args(["plan", "--dry-run", "-o", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn notes(plan: &Value) -> Vec<String> {
+    plan["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn upgrade_args(plan: &Value) -> Vec<String> {
+    let step = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["args"][0] == "upgrade" && s["args"][1] == "cilium")
+        .expect("a cilium upgrade step");
+    step["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn pinned(plan: &Value) -> String {
+    let args = upgrade_args(plan);
+    let i = args.iter().position(|a| a == "--version").unwrap();
+    args[i + 1].clone()
+}
+
+#[test]
+fn a_minor_line_is_refused_where_it_pins_with_the_newest_known_patch() {
+    for cmd in [
+        &["plan", "--dry-run"][..],
+        &["plan"][..],
+        &["setup", "--yes"][..],
+        &["setup", "--dry-run"][..],
+    ] {
+        let mut args = cmd.to_vec();
+        args.extend(["--cilium-version", "1.16"]);
+        refused(
+            &args,
+            &["'1.16' names a release line", "--cilium-version 1.16.19"],
+        );
+    }
+    // The same from the config file.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("c.yaml");
+    std::fs::write(&f, "cilium:\n  version: \"1.18\"\n").unwrap();
+    refused(
+        &["plan", "--dry-run", "--config", f.to_str().unwrap()],
+        &["'1.18' names a release line", "1.18.12"],
+    );
+    // `metrics` and `check` pin nothing: a line is its newest known patch.
+    let out = run(&["metrics", "--cilium-version", "1.16"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Cilium 1.16.19"));
+    let out = run(&[
+        "check",
+        "--node",
+        "127.0.0.1",
+        "--agent-port",
+        "1",
+        "--operator-port",
+        "1",
+        "--hubble-port",
+        "1",
+        "--timeout",
+        "200ms",
+        "--metric",
+        "drop",
+        "--cilium-version",
+        "1.16",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
+
+#[test]
+fn a_patch_newer_than_the_catalogue_is_pinned_and_validated_against_the_newest_known() {
+    let plan = plan_json(&["--cilium-version", "1.16.99"]);
+    assert_eq!(pinned(&plan), "1.16.99");
+    assert_eq!(plan["ciliumVersion"], "1.16.99");
+    assert!(
+        notes(&plan)
+            .iter()
+            .any(|n| n.contains("1.16.99 is newer") && n.contains("validated against 1.16.19")),
+        "{:?}",
+        notes(&plan)
+    );
+    // A known release gets no such note.
+    let plan = plan_json(&["--cilium-version", "1.16.19"]);
+    assert_eq!(pinned(&plan), "1.16.19");
+    assert!(!notes(&plan).iter().any(|n| n.contains("is newer")));
+}
+
+#[test]
+fn workload_context_is_refused_for_1_14() {
+    refused(
+        &[
+            "plan",
+            "--dry-run",
+            "--cilium-version",
+            "1.14.19",
+            "--metric",
+            "flow:sourceContext=workload",
+        ],
+        &[
+            "context 'workload' is not in Cilium 1.14.19",
+            "Cilium 1.15 and later",
+        ],
+    );
+    let plan = plan_json(&[
+        "--cilium-version",
+        "1.15.19",
+        "--metric",
+        "flow:sourceContext=workload",
+    ]);
+    assert!(
+        upgrade_args(&plan)
+            .iter()
+            .any(|a| a.contains("flow:sourceContext=workload"))
+    );
+}
+
+#[test]
+fn the_plain_context_key_warning_stops_at_1_14_3() {
+    let warned = |version: &str| {
+        let plan = plan_json(&[
+            "--cilium-version",
+            version,
+            "--metric",
+            "flow:sourceEgressContext=pod",
+        ]);
+        notes(&plan).iter().any(|n| n.contains("#27717"))
+    };
+    assert!(warned("1.14.2"));
+    assert!(!warned("1.14.3"));
+    assert!(!warned("1.15.19"));
+}
+
+#[test]
+fn kafka_is_deprecated_from_1_18_3_in_metrics() {
+    let kafka_line = |version: &str| {
+        let out = run(&["metrics", "--cilium-version", version]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find(|l| l.starts_with("kafka "))
+            .unwrap()
+            .to_string()
+    };
+    assert!(!kafka_line("1.18.2").contains("deprecated"));
+    assert!(
+        kafka_line("1.18.3").contains("deprecated"),
+        "{}",
+        kafka_line("1.18.3")
+    );
+    assert!(kafka_line("1.19.6").contains("deprecated"));
+    let out = run(&["metrics", "--cilium-version", "1.18.3", "-o", "json"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kafka = doc["families"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "kafka")
+        .unwrap();
+    assert!(kafka["deprecated"].as_str().unwrap().contains("deprecated"));
+    let out = run(&["metrics", "--cilium-version", "1.17.18", "-o", "json"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kafka = doc["families"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "kafka")
+        .unwrap();
+    assert!(kafka["deprecated"].is_null());
+}
