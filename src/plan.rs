@@ -96,12 +96,19 @@ pub struct Target {
     pub current_values: Option<serde_json::Value>,
 }
 
+/// The private directory of a printed plan: the script creates it (`mktemp -d`, 0700) and
+/// removes it when it exits; a program that runs the JSON plan's argv puts its own private
+/// directory in place of this word.
+pub const SCRIPT_SECRETS_DIR: &str = "$CILIUMON_SECRETS";
+
 /// How the plan is laid out: where files go, which flags ride on every step.
 #[derive(Debug, Clone)]
 pub struct Layout {
     /// Values go in files in this directory (`-f FILE`) rather than on `--set` flags.
     pub values_dir: Option<PathBuf>,
-    /// Where secrets read from the environment are written at run time (0600).
+    /// Where secrets read from the environment (and values that go in a file when there is no
+    /// `values_dir`) are written at run time (0600): `setup`'s private directory, or, for a
+    /// printed plan, [`SCRIPT_SECRETS_DIR`].
     pub secrets_dir: PathBuf,
     /// The kubeconfig and context every helm and kubectl step is given.
     pub kube: Kube,
@@ -113,7 +120,7 @@ impl Default for Layout {
     fn default() -> Self {
         Layout {
             values_dir: None,
-            secrets_dir: PathBuf::from("ciliumon-secrets"),
+            secrets_dir: PathBuf::from(SCRIPT_SECRETS_DIR),
             kube: Kube::default(),
             timeout: Duration::from_secs(600),
         }
@@ -432,6 +439,11 @@ impl Builder<'_> {
             values,
             &mut self.files,
         );
+        // Helm waits for the chart's hooks (Helm 4 by default) up to its own --timeout (5m
+        // when not given): keep it inside ciliumon's limit for the step, so helm stops and
+        // reports before ciliumon has to stop it (which would leave the release
+        // pending-upgrade).
+        args.extend(["--timeout".into(), self.timeout.clone()]);
         self.layout.helm_common(&mut args);
         self.helm(
             StepKind::CiliumUpgrade,

@@ -15,3 +15,4 @@ mod plan;
 mod safety;
 mod setup;
 mod smoke;
+mod to_the_end;
