@@ -126,6 +126,14 @@ pub fn cilium(input: &ValuesInput) -> Built {
         set(&mut values, "hubble.metrics.enabled", Value::Array(list));
         if input.open_metrics {
             set(&mut values, "hubble.metrics.enableOpenMetrics", json!(true));
+        } else if c.hubble.open_metrics == Some(false) {
+            // Asked off (`--no-open-metrics`, `hubble.openMetrics: false`): set, so that
+            // --reuse-values does not keep a release's `true`.
+            set(
+                &mut values,
+                "hubble.metrics.enableOpenMetrics",
+                json!(false),
+            );
         } else {
             remove(&mut values, "hubble.metrics.enableOpenMetrics");
         }

@@ -225,3 +225,209 @@ fn kafka_is_deprecated_from_1_18_3_in_metrics() {
         .unwrap();
     assert!(kafka["deprecated"].is_null());
 }
+
+#[test]
+fn contradicting_flags_are_refused_naming_both() {
+    let cases: &[(&[&str], [&str; 2])] = &[
+        (
+            &["--ui-node-port", "31000", "--ui-service-type", "ClusterIP"],
+            ["--ui-node-port 31000", "--ui-service-type ClusterIP"],
+        ),
+        (
+            &[
+                "--ui-node-port",
+                "31000",
+                "--ui-service-type",
+                "load-balancer",
+            ],
+            ["--ui-node-port 31000", "--ui-service-type LoadBalancer"],
+        ),
+        (
+            &["--ui-node-port", "31000", "--no-ui"],
+            ["--ui-node-port 31000", "--no-ui"],
+        ),
+        (
+            &["--export-file-path", "/var/log/flows.log", "--no-export"],
+            ["--export-file-path /var/log/flows.log", "--no-export"],
+        ),
+        (
+            &["--stack", "none", "--stack-release", "kps"],
+            ["--stack-release kps", "--stack none"],
+        ),
+        (
+            &["--stack", "none", "--stack-namespace", "obs"],
+            ["--stack-namespace obs", "--stack none"],
+        ),
+        (
+            &["--stack", "none", "--stack-version", "80.4.1"],
+            ["--stack-version 80.4.1", "--stack none"],
+        ),
+        (
+            &["--no-open-metrics"],
+            ["--no-open-metrics", "httpV2:exemplars=true"],
+        ),
+        (
+            &["--no-open-metrics", "--metric", "httpV2:exemplars=true"],
+            ["--no-open-metrics", "'httpV2:exemplars=true' (--metric)"],
+        ),
+    ];
+    for (flags, [one, other]) in cases {
+        for cmd in [&["plan", "--dry-run"][..], &["setup", "--yes"][..]] {
+            let mut args = cmd.to_vec();
+            args.extend(flags.iter());
+            refused(&args, &[one, other, "contradicts"]);
+        }
+    }
+    for other in [
+        &["--local"][..],
+        &["--node", "127.0.0.1"],
+        &["--nodes-file", "n.txt"],
+    ] {
+        let mut args = vec!["check", "--direct"];
+        args.extend(other.iter());
+        refused(&args, &["'--direct' cannot be used with", other[0]]);
+    }
+}
+
+#[test]
+fn a_flag_contradicting_the_config_file_says_which_is_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("c.yaml");
+    std::fs::write(
+        &f,
+        "hubble:\n  ui:\n    serviceType: ClusterIP\n  export:\n    enabled: false\n  openMetrics: false\n  metrics: [drop]\nprometheusStack:\n  mode: none\n",
+    )
+    .unwrap();
+    let file = f.to_str().unwrap();
+    let shown = f.display().to_string();
+    for (flags, [one, other]) in [
+        (
+            &["--ui-node-port", "31000"][..],
+            [
+                "--ui-node-port 31000",
+                "hubble.ui.serviceType: ClusterIP in ",
+            ],
+        ),
+        (
+            &["--export-file-path", "/var/log/f.log"],
+            [
+                "--export-file-path /var/log/f.log",
+                "hubble.export.enabled: false in ",
+            ],
+        ),
+        (
+            &["--stack-release", "kps"],
+            ["--stack-release kps", "prometheusStack.mode: none in "],
+        ),
+        (
+            &["--metric", "httpV2:exemplars=true"],
+            ["hubble.openMetrics: false in ", "(--metric)"],
+        ),
+    ] {
+        let mut args = vec!["plan", "--dry-run", "--config", file];
+        args.extend(flags.iter());
+        refused(&args, &[one, other, &shown]);
+    }
+    // The flag that settles it is no contradiction: the flag wins, as everywhere.
+    let plan = plan_json(&[
+        "--config",
+        file,
+        "--ui-service-type",
+        "NodePort",
+        "--ui-node-port",
+        "31000",
+    ]);
+    assert!(
+        upgrade_args(&plan)
+            .iter()
+            .any(|a| a == "hubble.ui.service.nodePort=31000")
+    );
+    let plan = plan_json(&[
+        "--config",
+        file,
+        "--open-metrics",
+        "--metric",
+        "httpV2:exemplars=true",
+    ]);
+    assert!(
+        upgrade_args(&plan)
+            .iter()
+            .any(|a| a == "hubble.metrics.enableOpenMetrics=true")
+    );
+    // Both in the file: named there.
+    std::fs::write(
+        &f,
+        "hubble:\n  ui:\n    enabled: false\n    nodePort: 31000\n",
+    )
+    .unwrap();
+    refused(
+        &["plan", "--dry-run", "--config", file],
+        &[
+            "hubble.ui.nodePort: 31000 in ",
+            "hubble.ui.enabled: false in ",
+        ],
+    );
+}
+
+#[test]
+fn service_types_in_kubernetes_spelling_and_kebab_form() {
+    for (given, rendered) in [
+        ("NodePort", "NodePort"),
+        ("node-port", "NodePort"),
+        ("ClusterIP", "ClusterIP"),
+        ("cluster-ip", "ClusterIP"),
+        ("LoadBalancer", "LoadBalancer"),
+        ("load-balancer", "LoadBalancer"),
+    ] {
+        let plan = plan_json(&["--ui-service-type", given]);
+        let args = upgrade_args(&plan);
+        assert!(
+            args.iter()
+                .any(|a| *a == format!("hubble.ui.service.type={rendered}")),
+            "{given}: {args:?}"
+        );
+        // The default node port goes with the NodePort type only.
+        assert_eq!(
+            args.iter()
+                .any(|a| a.starts_with("hubble.ui.service.nodePort=")),
+            rendered == "NodePort",
+            "{given}: {args:?}"
+        );
+    }
+    refused(
+        &["plan", "--dry-run", "--ui-service-type", "nodeport"],
+        &["invalid value 'nodeport'", "node-port"],
+    );
+}
+
+#[test]
+fn no_open_metrics_turns_it_off() {
+    let plan = plan_json(&[
+        "--no-open-metrics",
+        "--metric",
+        "httpV2",
+        "--metric",
+        "drop",
+    ]);
+    let args = upgrade_args(&plan);
+    // Set to false, not left out: --reuse-values would keep a release's `true`.
+    assert!(
+        args.iter()
+            .any(|a| a == "hubble.metrics.enableOpenMetrics=false"),
+        "{args:?}"
+    );
+    // Without it, the same list leaves OpenMetrics on (the built-in default).
+    let plan = plan_json(&["--metric", "httpV2", "--metric", "drop"]);
+    assert!(
+        upgrade_args(&plan)
+            .iter()
+            .any(|a| a == "hubble.metrics.enableOpenMetrics=true")
+    );
+    // The last of --open-metrics / --no-open-metrics wins.
+    let plan = plan_json(&["--no-open-metrics", "--open-metrics"]);
+    assert!(
+        upgrade_args(&plan)
+            .iter()
+            .any(|a| a == "hubble.metrics.enableOpenMetrics=true")
+    );
+}
