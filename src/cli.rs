@@ -198,6 +198,10 @@ pub struct SetupArgs {
     /// Where to save the current Cilium values before the upgrade
     #[arg(long, value_name = "DIR")]
     pub backup_dir: Option<PathBuf>,
+    /// Go on when --cilium-version (or cilium.version) is not the chart version the release runs:
+    /// that changes the Cilium version itself. On a terminal, setup asks instead
+    #[arg(long)]
+    pub allow_version_change: bool,
     /// Save the answers as a ciliumon.yaml that replays this setup
     #[arg(long, value_name = "FILE")]
     pub save_config: Option<PathBuf>,

@@ -1083,6 +1083,33 @@ mod tests {
     }
 
     #[test]
+    fn kafka_is_offered_as_deprecated_from_1_18_3() {
+        let kafka_label = |version: Version| {
+            let mut s = Script::new(vec![A::Multi(None)]);
+            assert!(
+                interview(
+                    &mut s,
+                    Config::default(),
+                    &version,
+                    &serde_json::json!({}),
+                    None
+                )
+                .unwrap()
+                .is_none()
+            );
+            let (_, items) = &s.seen[0];
+            items
+                .iter()
+                .find(|(l, _)| l.starts_with("kafka "))
+                .unwrap()
+                .0
+                .clone()
+        };
+        assert!(!kafka_label(Version::new(1, 18, 2)).contains("deprecated"));
+        assert!(kafka_label(Version::new(1, 18, 3)).contains("(deprecated: Kafka support"));
+    }
+
+    #[test]
     fn esc_at_later_questions_aborts() {
         let mut config = Config::default();
         config.hubble.metrics = vec!["dns".into()];

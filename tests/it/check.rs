@@ -434,6 +434,46 @@ fn fresh_hubble_is_healthy_and_waiting() {
     assert_eq!(j["families"][1]["status"], "fail");
 }
 
+/// Every Hubble server registers its own series at start (lost events, the /metrics handler
+/// after the first scrape): they are no flow, so the families still wait for traffic and the
+/// hint does not blame an older list.
+#[test]
+fn hubble_own_series_are_not_flows() {
+    let mut body = fixture("hubble-fresh.txt");
+    body.extend_from_slice(
+        b"# HELP hubble_lost_events_total Number of lost events\n\
+# TYPE hubble_lost_events_total counter\n\
+hubble_lost_events_total{source=\"observer_events_queue\"} 3\n\
+# HELP hubble_metrics_http_handler_requests_total A counter for requests to the wrapped handler.\n\
+# TYPE hubble_metrics_http_handler_requests_total counter\n\
+hubble_metrics_http_handler_requests_total{code=\"200\"} 4\n\
+# HELP hubble_metrics_http_handler_request_duration_seconds A histogram of latencies for requests.\n\
+# TYPE hubble_metrics_http_handler_request_duration_seconds histogram\n\
+hubble_metrics_http_handler_request_duration_seconds_bucket{code=\"200\",le=\"+Inf\"} 4\n\
+hubble_metrics_http_handler_request_duration_seconds_sum{code=\"200\"} 0.01\n\
+hubble_metrics_http_handler_request_duration_seconds_count{code=\"200\"} 4\n",
+    );
+    let ports = two_healthy_nodes(prom(body));
+    let mut a = node_args(ports, &["-o", "json"]);
+    a.extend(metric_args(&["drop", "flow"]));
+    let (out, j) = run(&args(&a));
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(
+        j["nodes"][0]["hubble"]["summary"], "up, no flows yet",
+        "{j}"
+    );
+    for f in j["families"].as_array().unwrap() {
+        assert_eq!(f["status"], "warn", "{f}");
+        assert!(
+            f["hint"]
+                .as_str()
+                .unwrap()
+                .starts_with("generate some traffic"),
+            "{f}"
+        );
+    }
+}
+
 #[test]
 fn hubble_with_some_families_missing() {
     let ports = two_healthy_nodes(prom(fixture("hubble-busy.txt")));

@@ -431,3 +431,57 @@ fn no_open_metrics_turns_it_off() {
             .any(|a| a == "hubble.metrics.enableOpenMetrics=true")
     );
 }
+
+#[test]
+fn setup_refuses_a_version_change_off_a_terminal_without_allow_version_change() {
+    use crate::setup::{Fake, stderr as err_of};
+    // The release runs chart 1.18.4 (the stand-in's default).
+    let f = Fake::new();
+    let out = f.run(&["setup", "--yes", "--no-check", "--cilium-version", "1.19.6"]);
+    let err = err_of(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--cilium-version 1.19.6 changes the Cilium version")
+            && err.contains("runs chart 1.18.4")
+            && err.contains("upgrades Cilium itself to 1.19.6"),
+        "{err}"
+    );
+    assert!(err.contains("--allow-version-change"), "{err}");
+    assert!(f.changes().is_empty(), "{:?}", f.changes());
+    // A downgrade is named as one.
+    let out = f.run(&[
+        "setup",
+        "--yes",
+        "--no-check",
+        "--cilium-version",
+        "1.17.18",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(err_of(&out).contains("downgrades Cilium itself to 1.17.18"));
+    // With --allow-version-change it runs, pinning the version asked for.
+    let out = f.run(&[
+        "setup",
+        "--yes",
+        "--no-check",
+        "--cilium-version",
+        "1.19.6",
+        "--allow-version-change",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", err_of(&out));
+    let upgrade = f
+        .changes()
+        .into_iter()
+        .find(|c| c[1] == "upgrade" && c[2] == "cilium")
+        .unwrap();
+    assert!(
+        upgrade
+            .windows(2)
+            .any(|w| w[0] == "--version" && w[1] == "1.19.6"),
+        "{upgrade:?}"
+    );
+    // The release's own version is no change at all.
+    let f = Fake::new();
+    let out = f.run(&["setup", "--yes", "--no-check", "--cilium-version", "1.18.4"]);
+    assert_eq!(out.status.code(), Some(0), "{}", err_of(&out));
+    assert!(!err_of(&out).contains("changes the Cilium version"));
+}
