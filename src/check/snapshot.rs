@@ -3,6 +3,7 @@
 //! pod-proxy scrapes). Nothing is decided here: a read that fails is kept as its error for
 //! `targets::for_cluster` to judge, except the agent pods, without which there is no check.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -23,6 +24,9 @@ pub struct Snapshot {
     pub agents: Vec<Pod>,
     /// The operator pods (`io.cilium/app=operator`); empty when they could not be read.
     pub operators: Vec<Pod>,
+    /// The nodes that are not Ready, by name, with their `Ready` condition (one list of
+    /// `/api/v1/nodes`), or why the nodes could not be listed.
+    pub not_ready_nodes: Result<BTreeMap<String, String>, String>,
     /// `cilium-config`, or why it could not be read.
     pub config: Result<CiliumConfig, String>,
     /// CiliumNetworkPolicies and CiliumClusterwideNetworkPolicies, or why they could not be
@@ -69,10 +73,11 @@ pub fn read(settings: &Settings) -> Result<(Snapshot, Option<Proxy>)> {
     };
     let pods_path =
         |selector: &str| format!("/api/v1/namespaces/{ns}/pods?labelSelector={selector}");
-    let (agents, operators, cm, cnp, ccnp, prom, proxy) = std::thread::scope(|s| {
+    let (agents, operators, nodes, cm, cnp, ccnp, prom, proxy) = std::thread::scope(|s| {
         let k = &kubectl;
         let agents = s.spawn(move || k.get_raw(&pods_path("k8s-app%3Dcilium")));
         let operators = s.spawn(move || k.get_raw(&pods_path("io.cilium%2Fapp%3Doperator")));
+        let nodes = s.spawn(move || k.get_raw("/api/v1/nodes"));
         let cm = s
             .spawn(move || k.get_raw(&format!("/api/v1/namespaces/{ns}/configmaps/cilium-config")));
         let cnp = s.spawn(move || k.get_raw("/apis/cilium.io/v2/ciliumnetworkpolicies"));
@@ -87,6 +92,7 @@ pub fn read(settings: &Settings) -> Result<(Snapshot, Option<Proxy>)> {
         (
             j(agents),
             j(operators),
+            j(nodes),
             j(cm),
             j(cnp),
             j(ccnp),
@@ -104,6 +110,10 @@ pub fn read(settings: &Settings) -> Result<(Snapshot, Option<Proxy>)> {
         .and_then(|v| cluster::typed(v, "the operator pods"))
         .map(|l| cluster::parse_pods(&l))
         .unwrap_or_default();
+    let not_ready_nodes = nodes
+        .and_then(|v| cluster::typed(v, "the nodes"))
+        .map(|l| cluster::not_ready_nodes(&l))
+        .map_err(|e| format!("{e:#}"));
     let config = cm
         .and_then(|v| cluster::typed(v, "cilium-config"))
         .map(|cm| cluster::parse_config(&cm))
@@ -138,6 +148,7 @@ pub fn read(settings: &Settings) -> Result<(Snapshot, Option<Proxy>)> {
         namespace: ns.to_string(),
         agents: cluster::parse_pods(&agents),
         operators,
+        not_ready_nodes,
         config,
         policies,
         proxy: proxy_base,
