@@ -608,6 +608,46 @@ mod tests {
         p.steps.iter().map(|s| s.kind).collect()
     }
 
+    /// Every step that changes the cluster and waits carries the tool's own timeout, and
+    /// ciliumon's limit for the step (`Limits::outside`) is longer, so the tool stops first.
+    #[test]
+    fn every_waiting_step_carries_its_tools_timeout_inside_ciliumons_limit() {
+        let old_helm = Target {
+            installed: Some(Version::new(1, 17, 6)),
+            helm: Some((3, 12)),
+            ..Target::default()
+        };
+        for secs in [1u64, 90, 600, 3 * 3600] {
+            let layout = Layout {
+                timeout: Duration::from_secs(secs),
+                ..Layout::default()
+            };
+            let go = crate::duration::to_go(layout.timeout);
+            let limit = crate::run::Limits::outside(layout.timeout).timeout;
+            assert!(limit > layout.timeout, "{secs}s");
+            for target in [Target::default(), old_helm.clone()] {
+                let plan = build(&Config::default(), &target, &layout).unwrap();
+                let mut waiting = 0;
+                for step in &plan.steps {
+                    let a = &step.args;
+                    let has = |w: &[&str]| a.windows(w.len()).any(|x| x == w);
+                    match step.kind {
+                        StepKind::StackInstall | StepKind::CiliumUpgrade => {
+                            assert!(has(&["--timeout", &go]), "{step:?}");
+                            waiting += 1;
+                        }
+                        StepKind::WaitAgents | StepKind::WaitOperator => {
+                            assert!(has(&[&format!("--timeout={go}")]), "{step:?}");
+                            waiting += 1;
+                        }
+                        _ => {}
+                    }
+                }
+                assert_eq!(waiting, 4, "{:?}", kinds(&plan));
+            }
+        }
+    }
+
     #[test]
     fn stack_choice_by_mode_and_cluster() {
         let mut stack = Config::default().prometheus_stack;

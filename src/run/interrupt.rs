@@ -1,4 +1,4 @@
-//! Ctrl-C. While a plan runs, Ctrl-C is recorded so the executor can stop the running step and
+//! Ctrl-C (and SIGTERM; SIGHUP is ignored). While a plan runs, Ctrl-C is recorded so the executor can stop the running step and
 //! report; anywhere else (a question, preflight, the check after the steps) it stops the tools
 //! still running, removes the private directories, restores the cursor, says what it stopped
 //! (and with `-o json` prints the one document, see [`on_exit`]) and exits 130.
@@ -120,6 +120,13 @@ pub fn install_interrupt_handler() {
                 std::process::exit(crate::exit::Code::Interrupted as i32);
             }
         });
+        // A terminal that went away (SIGHUP) is closed output, which never stops a run between
+        // steps: it is ignored, as under nohup (the handler above also took SIGHUP, with
+        // SIGTERM, through ctrlc's `termination` feature). SIGTERM stops a run as Ctrl-C does.
+        // SAFETY: setting a signal's disposition to SIG_IGN touches no memory of ours.
+        unsafe {
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+        }
     });
 }
 

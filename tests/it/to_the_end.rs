@@ -420,6 +420,11 @@ fn wait_for_pid(pidfile: &Path) -> i32 {
 }
 
 fn interrupt_at(hang: &str, args: &[&str]) -> (Fake, Output) {
+    signal_at(hang, args, None)
+}
+
+/// Start `args` with the call containing `hang` hanging; once it hangs, Ctrl-C (or `signal`).
+fn signal_at(hang: &str, args: &[&str], signal: Option<rustix::process::Signal>) -> (Fake, Output) {
     let f = Fake::new();
     let pidfile: PathBuf = f.root.join("hang.pid");
     let f = f
@@ -432,7 +437,12 @@ fn interrupt_at(hang: &str, args: &[&str]) -> (Fake, Output) {
         .spawn()
         .unwrap();
     wait_for_pid(&pidfile);
-    ctrl_c(&child);
+    match signal {
+        None => ctrl_c(&child),
+        Some(sig) => {
+            rustix::process::kill_process(rustix::process::Pid::from_child(&child), sig).unwrap()
+        }
+    }
     let out = child.wait_with_output().unwrap();
     (f, out)
 }
@@ -454,6 +464,75 @@ fn ctrl_c_in_preflight_with_json_prints_one_document() {
         "{doc:#}"
     );
     assert!(f.changes().is_empty());
+    assert!(f.tmp_is_empty());
+}
+
+/// SIGTERM (a CI job cancelled) is Ctrl-C: the running step is stopped and reported, nothing
+/// after it runs, the private directory is removed; before the steps, nothing was changed.
+#[test]
+fn sigterm_ends_the_run_as_ctrl_c_does() {
+    use rustix::process::Signal;
+    let (f, out) = signal_at(
+        "helm upgrade cilium",
+        &["setup", "--yes", "--no-check", "-o", "json"],
+        Some(Signal::TERM),
+    );
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let doc = one_document(&out);
+    assert_eq!(doc["status"], "interrupted", "{doc:#}");
+    assert_eq!(doc["steps"][4]["status"], "interrupted", "{doc:#}");
+    assert!(
+        !f.changes().iter().any(|c| c[0] == "kubectl"),
+        "nothing ran after it"
+    );
+    assert!(f.tmp_is_empty());
+
+    let (f, out) = signal_at(
+        "helm get values",
+        &["setup", "--yes", "-o", "json"],
+        Some(Signal::TERM),
+    );
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(
+        one_document(&out)["error"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was changed")
+    );
+    assert!(f.changes().is_empty() && f.tmp_is_empty());
+}
+
+/// SIGHUP (the terminal went away, and the output with it) stops nothing: the step that was
+/// running and every step after it run, and the exit code is the run's.
+#[test]
+fn sighup_stops_nothing() {
+    let f = Fake::new()
+        .env("STANDIN_SLOW", "helm upgrade cilium")
+        .env("STANDIN_SLOW_SECS", "1");
+    let child = f
+        .ciliumon(&["setup", "--yes", "--no-check", "-o", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while !f
+        .changes()
+        .iter()
+        .any(|c| c.join(" ").starts_with("helm upgrade cilium"))
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the upgrade never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::HUP).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(one_document(&out)["status"], "done");
+    assert_eq!(f.changes().len(), 8, "{:?}", f.changes());
     assert!(f.tmp_is_empty());
 }
 
