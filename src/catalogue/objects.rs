@@ -14,6 +14,8 @@ pub const REPO_URL: &str = "https://helm.cilium.io";
 /// The agent's DaemonSet, and the label its pods carry.
 pub const AGENT_DAEMONSET: &str = "cilium";
 pub const AGENT_SELECTOR: &str = "k8s-app=cilium";
+/// The agent's container in its pods (`kubectl logs POD -c cilium-agent`).
+pub const AGENT_CONTAINER: &str = "cilium-agent";
 /// The operator's Deployment, and the label its pods carry.
 pub const OPERATOR_DEPLOYMENT: &str = "cilium-operator";
 pub const OPERATOR_SELECTOR: &str = "io.cilium/app=operator";

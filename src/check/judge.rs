@@ -5,7 +5,7 @@ use super::probe::Probe;
 use super::proc_net::Listener;
 use super::targets::{Plan, Post, RowAgent};
 use super::{Finding, NodeRow, Ports, Report, Status};
-use crate::catalogue::Component;
+use crate::catalogue::{Component, objects};
 
 fn slot(row: &mut NodeRow, c: Component) -> &mut Option<super::Endpoint> {
     match c {
@@ -62,8 +62,10 @@ pub fn at_fault(rows: &mut [NodeRow], ns: &str, agents: &[RowAgent]) {
             (None, Some(cond)) => (
                 format!("agent pod {} is not Ready ({cond})", a.pod),
                 format!(
-                    "a problem of this agent, not of the metrics configuration: kubectl -n {ns} describe pod {} and kubectl -n {ns} logs {} -c cilium-agent",
-                    a.pod, a.pod
+                    "a problem of this agent, not of the metrics configuration: kubectl -n {ns} describe pod {} and kubectl -n {ns} logs {} -c {}",
+                    a.pod,
+                    a.pod,
+                    objects::AGENT_CONTAINER
                 ),
             ),
             (None, None) => continue,
@@ -105,7 +107,8 @@ pub fn at_fault(rows: &mut [NodeRow], ns: &str, agents: &[RowAgent]) {
             let port = e.target.rsplit(':').next().unwrap_or_default().to_string();
             let look = match pod {
                 Some(p) => format!(
-                    "look at kubectl -n {ns} logs {p} -c cilium-agent, or restart it: kubectl -n {ns} delete pod {p}"
+                    "look at kubectl -n {ns} logs {p} -c {}, or restart it: kubectl -n {ns} delete pod {p}",
+                    objects::AGENT_CONTAINER
                 ),
                 None => "look at this node's agent and its logs".into(),
             };
