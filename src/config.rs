@@ -628,11 +628,10 @@ impl Origins<'_> {
         }
         if c.hubble.open_metrics == Some(false) {
             let newest = crate::catalogue::newest();
-            let with_exemplars = c
-                .hubble
-                .metrics
-                .iter()
-                .find(|s| MetricSpec::parse(s, &newest).is_ok_and(|spec| spec.exemplars()));
+            let with_exemplars =
+                c.hubble.metrics.iter().find(|e| {
+                    MetricSpec::parse(&e.spec, &newest).is_ok_and(|spec| spec.exemplars())
+                });
             if let Some(spec) = with_exemplars {
                 let off = self
                     .origin(
@@ -650,7 +649,7 @@ impl Origins<'_> {
                         })
                         .unwrap_or_else(|| "the default metric list".into())
                 };
-                let spec = escape(spec);
+                let spec = escape(&spec.spec);
                 return Err(Failure::bad_input(format!(
                     "{off} contradicts '{spec}' ({list}): exemplars need OpenMetrics"
                 ))
