@@ -452,6 +452,7 @@ fn fake_cluster(fleet: &[(Ipv4Addr, &'static str)], ports: [u16; 3]) -> api::Fak
         prometheuses: api::kps_prometheus(),
         tls_paths: Default::default(),
         dynamic: None,
+        not_ready: vec![],
     }
 }
 

@@ -3,6 +3,7 @@
 //! pod-proxy scrapes). Nothing is decided here: a read that fails is kept as its error for
 //! `targets::for_cluster` to judge, except the agent pods, without which there is no check.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -25,6 +26,9 @@ pub struct Snapshot {
     pub agents: Vec<Pod>,
     /// The operator pods (`io.cilium/app=operator`); empty when they could not be read.
     pub operators: Vec<Pod>,
+    /// The nodes that are not Ready, by name, with their `Ready` condition (one list of
+    /// `/api/v1/nodes`), or why the nodes could not be listed.
+    pub not_ready_nodes: Result<BTreeMap<String, String>, String>,
     /// `cilium-config`, or why it could not be read.
     pub config: Result<CiliumConfig, String>,
     /// `cilium-dynamic-metrics-config` (judged only when cilium-config points the agents at a
@@ -74,12 +78,13 @@ pub fn read(settings: &Settings) -> Result<(Snapshot, Option<Proxy>)> {
     };
     let pods_path =
         |selector: &str| format!("/api/v1/namespaces/{ns}/pods?labelSelector={selector}");
-    let (agents, operators, cm, dyn_cm, cnp, ccnp, prom, proxy) = std::thread::scope(|s| {
+    let (agents, operators, nodes, cm, dyn_cm, cnp, ccnp, prom, proxy) = std::thread::scope(|s| {
         let k = &kubectl;
         let agents =
             s.spawn(move || k.get_raw(&pods_path(&objects::encoded(objects::AGENT_SELECTOR))));
         let operators =
             s.spawn(move || k.get_raw(&pods_path(&objects::encoded(objects::OPERATOR_SELECTOR))));
+        let nodes = s.spawn(move || k.get_raw(objects::NODES_PATH));
         let cm = s.spawn(move || {
             k.get_raw(&format!(
                 "/api/v1/namespaces/{ns}/configmaps/{}",
@@ -107,6 +112,7 @@ pub fn read(settings: &Settings) -> Result<(Snapshot, Option<Proxy>)> {
         (
             j(agents),
             j(operators),
+            j(nodes),
             j(cm),
             j(dyn_cm),
             j(cnp),
@@ -125,6 +131,10 @@ pub fn read(settings: &Settings) -> Result<(Snapshot, Option<Proxy>)> {
         .and_then(|v| cluster::typed(v, "the operator pods"))
         .map(|l| cluster::parse_pods(&l))
         .unwrap_or_default();
+    let not_ready_nodes = nodes
+        .and_then(|v| cluster::typed(v, "the nodes"))
+        .map(|l| cluster::not_ready_nodes(&l))
+        .map_err(|e| format!("{e:#}"));
     let config = cm
         .and_then(|v| cluster::typed(v, objects::CONFIG_MAP))
         .map(|cm| cluster::parse_config(&cm))
@@ -163,6 +173,7 @@ pub fn read(settings: &Settings) -> Result<(Snapshot, Option<Proxy>)> {
         namespace: ns.to_string(),
         agents: cluster::parse_pods(&agents),
         operators,
+        not_ready_nodes,
         config,
         dynamic,
         policies,
