@@ -568,9 +568,7 @@ fn start() -> Result<Cluster, String> {
         "--image=e2e/none",
         "--restart=Never",
         "--overrides",
-        &format!(
-            "{{\"spec\":{{\"nodeName\":null,\"nodeSelector\":{{\"e2e.ciliumon.io/group\":\"probe\"}},\"tolerations\":[{{\"operator\":\"Exists\"}}]}}}}"
-        ),
+        r#"{"spec":{"nodeSelector":{"e2e.ciliumon.io/group":"probe"},"tolerations":[{"operator":"Exists"}]}}"#,
     ]);
     assert!(
         out.status.success(),
