@@ -65,6 +65,37 @@ fn check_refused_hanging_notready_stale_l7() {
     e.rollout_done();
     assert_eq!(running_agents(&e), 4);
     e.fleet.make_not_ready(3, c);
+    // The node lifecycle controller then marks that node's pods not Ready (phase stays Running).
+    let dead = e.fleet.names[3].clone();
+    let start = std::time::Instant::now();
+    loop {
+        let pods = e.k_json(&[
+            "get",
+            "pods",
+            "-n",
+            &e.ns,
+            "-l",
+            "k8s-app=cilium",
+            "--field-selector",
+            &format!("spec.nodeName={dead}"),
+        ]);
+        let p = &pods["items"][0];
+        let ready = p["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == "Ready")
+            .map(|c| c["status"].clone());
+        if ready == Some("False".into()) {
+            assert_eq!(p["status"]["phase"], "Running");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "pod on {dead} still Ready: {p:#}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
 
     // A change to cilium-config after the agents started (API times have 1 s resolution).
     std::thread::sleep(Duration::from_millis(1100));
@@ -142,4 +173,51 @@ fn check_refused_hanging_notready_stale_l7() {
     assert!(http.to_string().contains(&policy), "{http:#}");
     assert!(!dns.to_string().contains(&policy), "{dns:#}");
     assert!(dns.to_string().contains("has DNS rules"), "{dns:#}");
+}
+
+/// A node whose kubelet stopped: the node lifecycle controller marks it NotReady and its pods
+/// not Ready (phase stays Running). ciliumon reads only the phase, so it scrapes the dead node
+/// and blames the agent ("may be stuck or overloaded").
+#[test]
+#[ignore = "ciliumon gap: check reads only the pod phase, so an agent on a NotReady node is reported as stuck, not as on a NotReady node"]
+fn check_names_a_not_ready_node() {
+    let _g = serial();
+    let Some(c) = cluster::get() else { return };
+    let dead = Node {
+        agent: Endpoint::Hang,
+        operator: Endpoint::Hang,
+        hubble: Endpoint::Hang,
+        ..Node::ok()
+    };
+    let e = Env::new(c, "notready", 4, &[Node::ok(), dead]);
+    metrics_on_release(&e);
+    e.rollout_done();
+    e.fleet.make_not_ready(1, c);
+    let name = e.fleet.names[1].clone();
+    let start = std::time::Instant::now();
+    while e.k(&[
+        "get",
+        "node",
+        &name,
+        "-o",
+        "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+    ]) != "Unknown"
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{name} still Ready"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let out = e.ciliumon(&["check", "-n", &e.ns, "--timeout", "1s", "-o", "json"]);
+    let doc: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|err| panic!("{err}: {}", text(&out)));
+    let n = doc["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["node"] == name.as_str())
+        .unwrap()
+        .to_string();
+    assert!(n.contains("NotReady") || n.contains("not Ready"), "{n}");
 }

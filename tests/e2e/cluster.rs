@@ -487,6 +487,9 @@ fn start() -> Result<Cluster, String> {
         "--use-service-account-credentials=false".into(),
         "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route,-persistentvolume-binder,-attachdetach,-persistentvolume-expander,-ephemeral-volume,-pvc-protection,-pv-protection".into(),
         "--concurrent-daemonset-syncs=4".into(),
+        // A node whose kubelet (kwok) stops renewing its lease goes NotReady in seconds, not 50.
+        "--node-monitor-period=2s".into(),
+        "--node-monitor-grace-period=20s".into(),
         "--v=1".into(),
     ]);
     spawn(
@@ -517,7 +520,7 @@ fn start() -> Result<Cluster, String> {
         "--cidr=10.244.0.0/16".into(),
         format!("--node-ip={}", net::HOST_ADDR),
         format!("--server-address=127.0.0.1:{}", free_port()),
-        "--node-lease-duration-seconds=40".into(),
+        "--node-lease-duration-seconds=10".into(),
     ]);
     spawn("kwok", kwok, &dir.join("kwok.log"));
     record_pids(&state);
@@ -613,23 +616,23 @@ fn start() -> Result<Cluster, String> {
         t_kcm.as_secs_f64(),
         t_all.as_secs_f64()
     );
-    let _ = writeln!(
-        msg,
-        "e2e:   {}",
-        version_of("kube-apiserver", &["--version"])
-    );
-    let _ = writeln!(
-        msg,
-        "e2e:   {}",
-        version_of("kube-controller-manager", &["--version"])
-    );
-    let _ = writeln!(
-        msg,
-        "e2e:   {}",
-        version_of("kube-scheduler", &["--version"])
-    );
-    let _ = writeln!(msg, "e2e:   {}", version_of("etcd", &["--version"]));
-    let _ = writeln!(msg, "e2e:   kwok {}", version_of("kwok", &["--version"]));
+    for (name, bin) in [
+        ("kube-apiserver", "kube-apiserver"),
+        ("kube-controller-manager", "kube-controller-manager"),
+        ("kube-scheduler", "kube-scheduler"),
+        ("etcd", "etcd"),
+        ("kwok", "kwok"),
+    ] {
+        let _ = writeln!(msg, "e2e:   {name}: {}", version_of(bin, &["--version"]));
+    }
+    for major in [3, 4] {
+        let v = Command::new(crate::support::helm(major))
+            .args(["version", "--short"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
+        let _ = writeln!(msg, "e2e:   helm {major}: {v}");
+    }
     let _ = writeln!(
         msg,
         "e2e:   API server {} (logs in {})",

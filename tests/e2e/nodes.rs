@@ -119,36 +119,16 @@ impl Fleet {
 }
 
 impl Fleet {
-    /// What the node lifecycle controller does when a kubelet stops posting status: kwok lets
-    /// go of the node, and its Ready condition becomes Unknown. Its pods stay bound.
+    /// A node whose kubelet dies: kwok lets go of it, so its lease is no longer renewed, and
+    /// the node lifecycle controller marks it NotReady (Ready=Unknown) and its pods not Ready.
     pub fn make_not_ready(&self, i: usize, c: &Cluster) {
-        let name = &self.names[i];
-        kubectl_as(
-            &c.admin_kubeconfig,
-            &["label", "node", name, &format!("{}-", c.kwok_label)],
-        );
-        let now = kubectl_as(
-            &c.admin_kubeconfig,
-            &[
-                "get",
-                "node",
-                name,
-                "-o",
-                "jsonpath={.status.conditions[?(@.type==\"Ready\")].lastHeartbeatTime}",
-            ],
-        );
         kubectl_as(
             &c.admin_kubeconfig,
             &[
-                "patch",
+                "label",
                 "node",
-                name,
-                "--subresource=status",
-                "--type=strategic",
-                "-p",
-                &format!(
-                    "{{\"status\":{{\"conditions\":[{{\"type\":\"Ready\",\"status\":\"Unknown\",\"reason\":\"NodeStatusUnknown\",\"message\":\"Kubelet stopped posting node status.\",\"lastHeartbeatTime\":\"{now}\"}}]}}}}"
-                ),
+                &self.names[i],
+                &format!("{}-", c.kwok_label),
             ],
         );
     }
