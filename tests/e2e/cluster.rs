@@ -58,7 +58,9 @@ pub fn get() -> Option<&'static Cluster> {
         .collect();
     if !missing.is_empty() {
         if std::env::var(OPT_OUT).as_deref() == Ok("1") {
-            eprintln!(
+            // Straight to fd 2, past libtest's capture: a skip must be visible.
+            let _ = writeln!(
+                std::io::stderr(),
                 "e2e: skipped ({OPT_OUT}=1): {} not built in {}",
                 missing.join(", "),
                 dir.display()
@@ -68,7 +70,7 @@ pub fn get() -> Option<&'static Cluster> {
         panic!(
             "e2e: the control plane is not built: {} missing in {}.\n\
              Build it with `scripts/install-tools.sh` (it runs scripts/build-cluster-tools.sh; \
-             needs Go and the Go module proxy; ~20-30 min from scratch on 2 cores), \
+             needs Go and the Go module proxy; 15-25 min from scratch on 2 cores), \
              or set {OPT_OUT}=1 to skip these tests.",
             missing.join(", "),
             dir.display()
