@@ -37,12 +37,29 @@ pub fn repo() -> &'static Repo {
         let src = base.join("src");
         let dir = base.join("repo");
         std::fs::create_dir_all(&dir).unwrap();
-        for (chart, values) in [
-            ("cilium", "cilium"),
-            ("kube-prometheus-stack", "kube-prometheus-stack"),
+        // (chart dir, fixture dir, version): the Cilium test chart at two releases, so that an
+        // upgrade across chart versions runs for real.
+        for (chart, values, version) in [
+            ("cilium", "cilium", "1.18.12"),
+            ("cilium", "cilium-1.19.6", "1.19.6"),
+            ("kube-prometheus-stack", "kube-prometheus-stack", "88.5.3"),
         ] {
-            let to = src.join(chart);
+            let to = src.join(format!("{chart}-{version}"));
             copy_dir(&repo_root().join("tests/e2e/charts").join(chart), &to);
+            let meta = std::fs::read_to_string(to.join("Chart.yaml")).unwrap();
+            let meta: String = meta
+                .lines()
+                .map(|l| {
+                    if l.starts_with("version:") {
+                        format!("version: {version}\n")
+                    } else if l.starts_with("appVersion:") && chart == "cilium" {
+                        format!("appVersion: {version}\n")
+                    } else {
+                        format!("{l}\n")
+                    }
+                })
+                .collect();
+            std::fs::write(to.join("Chart.yaml"), meta).unwrap();
             for f in ["values.yaml", "values.schema.json"] {
                 let from = fixture(&format!("{values}/{f}"));
                 if from.exists() {

@@ -130,6 +130,8 @@ fn schema_rejects(major: u8) {
     let (btext, b) = backup(&e);
     assert_eq!(b["revision"], n, "{btext}");
     assert_eq!(b["values"], before, "{btext}");
+    // Helm reads values files as YAML 1.1, where a bare `on` is true: the backup keeps it a string.
+    assert!(!btext.contains(": on\n"), "{btext}");
     let line = run_rollback(&e, &report);
     assert!(
         line.contains(&format!("helm rollback cilium {n} ")),

@@ -203,3 +203,72 @@ fn agents_rolled_once_helm3() {
 fn agents_rolled_once_helm4() {
     setup_then_again(4, true);
 }
+
+/// Across chart versions (1.18.12 → 1.19.6, `--cilium-version`): the plan uses
+/// `--reset-then-reuse-values`, so the user's values are kept and the new chart's defaults
+/// apply; a real upgrade to a real second chart in the repository.
+fn across_versions(major: u8) {
+    let _g = serial();
+    let Some(c) = cluster::get() else { return };
+    let e = Env::new(
+        c,
+        &format!("minor-h{major}"),
+        major,
+        &[Node::ok(), Node::ok()],
+    );
+    let n = release_at_rev2(&e, "");
+    let cfg = e.config("");
+    let cfg_s = cfg.display().to_string();
+    let backups = e.path("backups").display().to_string();
+    let out = e.ciliumon(&[
+        "setup",
+        "--yes",
+        "--config",
+        &cfg_s,
+        "--backup-dir",
+        &backups,
+        "--timeout",
+        "3m",
+        "--check-wait",
+        "1m",
+        "--cilium-version",
+        "1.19.6",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["status"], "done", "{doc:#}");
+    let steps = doc["steps"].to_string();
+    assert!(steps.contains("--reset-then-reuse-values"), "{steps}");
+    let hist = e.helm_json(&["history", "cilium", "-n", &e.ns]);
+    let last = hist.as_array().unwrap().last().unwrap();
+    assert_eq!(last["revision"], n + 1, "{hist:#}");
+    assert_eq!(last["chart"], "cilium-1.19.6", "{hist:#}");
+    assert_eq!(last["app_version"], "1.19.6", "{hist:#}");
+    let v = e.values(None);
+    assert_eq!(v["cluster"]["name"], "on", "{v:#}");
+    assert_eq!(v["extraConfig"]["user-flag"], "on", "{v:#}");
+    assert_eq!(v["extraConfig"]["second"], "kept", "{v:#}");
+    assert_eq!(
+        v["hubble"]["metrics"]["serviceMonitor"]["enabled"], true,
+        "{v:#}"
+    );
+    // The agents run the 1.19.6 image (the new chart's templates, applied).
+    let ds = e.k_json(&["get", "ds", "cilium", "-n", &e.ns]);
+    assert_eq!(
+        ds["spec"]["template"]["spec"]["containers"][0]["image"],
+        "quay.io/cilium/cilium:v1.19.6"
+    );
+    assert_eq!(ds["status"]["numberReady"], 2, "{ds:#}");
+}
+
+#[test]
+fn across_chart_versions_helm3() {
+    across_versions(3);
+}
+
+#[test]
+fn across_chart_versions_helm4() {
+    across_versions(4);
+}
