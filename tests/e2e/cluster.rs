@@ -237,6 +237,39 @@ extern "C" fn at_exit() {
     teardown();
 }
 
+/// The write end of the self-pipe that SIGTERM and SIGHUP (a CI timeout, a closed terminal)
+/// go through: the handler only writes a byte; a thread reads it and tears down.
+static SIGNAL_PIPE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    let fd = SIGNAL_PIPE.load(std::sync::atomic::Ordering::Relaxed);
+    let b = sig as u8;
+    unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
+}
+
+fn on_termination() {
+    let mut fds = [0; 2];
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return;
+    }
+    SIGNAL_PIPE.store(fds[1], std::sync::atomic::Ordering::Relaxed);
+    let read_fd = fds[0];
+    std::thread::spawn(move || {
+        let mut b = 0u8;
+        if unsafe { libc::read(read_fd, (&mut b as *mut u8).cast(), 1) } == 1 {
+            let _ = writeln!(
+                std::io::stderr(),
+                "e2e: signal {b}: tearing the control plane down"
+            );
+            teardown();
+            std::process::exit(128 + i32::from(b));
+        }
+    });
+    for sig in [libc::SIGTERM, libc::SIGHUP] {
+        unsafe { libc::signal(sig, on_signal as *const () as libc::sighandler_t) };
+    }
+}
+
 /// Holds the machine-wide lock for the life of the process (the fd is never closed).
 fn lock_machine() {
     let path = std::ffi::CString::new("/tmp/ciliumon-e2e.lock").unwrap();
@@ -333,6 +366,7 @@ fn start() -> Result<Cluster, String> {
         teardown();
         std::process::exit(130);
     });
+    on_termination();
     *STATE.lock().unwrap() = Some(state.clone());
 
     let t0 = Instant::now();
