@@ -173,7 +173,12 @@ fn accept_loop(l: TcpListener, ep: Endpoint, stop: Arc<AtomicBool>, log: Log) {
     let mut hung = Vec::new();
     l.set_nonblocking(true).unwrap();
     let addr = l.local_addr().unwrap();
-    while !stop.load(Ordering::SeqCst) {
+    // Bounded: a listener lives for one test (minutes); one hour or 2M polls at most.
+    let born = Instant::now();
+    for _ in 0..2_000_000 {
+        if stop.load(Ordering::SeqCst) || born.elapsed() > Duration::from_secs(3600) {
+            break;
+        }
         let mut s = match l.accept() {
             Ok((s, _)) => s,
             Err(_) => {
