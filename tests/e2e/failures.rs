@@ -310,3 +310,29 @@ fn servicemonitor_crd_missing_helm3() {
 fn servicemonitor_crd_missing_helm4() {
     crd_missing(4);
 }
+
+/// With `prometheusStack.mode: reuse`, the plan sets `trustCRDsExist=true` ("the stack's CRDs
+/// are in place") without looking: a read-only GET of the CRD in preflight would stop here with
+/// exit 3, before the backup and the steps.
+#[test]
+#[ignore = "ciliumon gap: preflight does not check that the ServiceMonitor CRD exists when it reuses a stack; the Cilium upgrade fails instead"]
+fn reuse_without_crd_fails_at_preflight() {
+    let _g = serial();
+    let Some(c) = cluster::get() else { return };
+    // Two nodes: the operator has two replicas on host ports.
+    let e = Env::new(c, "nocrd-pre", 4, &[Node::ok(), Node::ok()]);
+    for crd in ["servicemonitors", "podmonitors", "prometheuses"] {
+        e.k(&[
+            "delete",
+            "crd",
+            &format!("{crd}.monitoring.coreos.com"),
+            "--ignore-not-found",
+        ]);
+    }
+    let f = e.values_file("user-values.yaml", USER_VALUES);
+    e.install_cilium(&[&f], &[]);
+    e.rollout_done();
+    let (code, report) = run(&e, &setup_args(&e, "  mode: reuse\n"));
+    assert_eq!(code, Some(3), "{report}");
+    assert!(!e.path("backups").exists(), "{report}");
+}
