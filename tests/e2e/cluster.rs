@@ -70,7 +70,7 @@ pub fn get() -> Option<&'static Cluster> {
         panic!(
             "e2e: the control plane is not built: {} missing in {}.\n\
              Build it with `scripts/install-tools.sh` (it runs scripts/build-cluster-tools.sh; \
-             needs Go and the Go module proxy; 15-25 min from scratch on 2 cores), \
+             needs Go and the Go module proxy; 11-26 min from scratch on 2 cores), \
              or set {OPT_OUT}=1 to skip these tests.",
             missing.join(", "),
             dir.display()
