@@ -25,9 +25,18 @@ pub fn release_at_rev2(e: &Env, extra: &str) -> i64 {
     rev
 }
 
-fn helm_time(v: &Value) -> String {
-    // `updated` as helm prints it: "2026-12-01 19:00:00.123456789 +0000 UTC" (3) or RFC 3339 (4).
-    v["updated"].as_str().unwrap_or("").to_string()
+/// `updated` as helm prints it ("2026-12-01 19:00:00.12345 +0000 UTC" from Helm 3, RFC 3339
+/// from Helm 4; both UTC here), as (date and time to the second, fraction) for comparing.
+fn helm_time(v: &Value) -> (String, f64) {
+    let t = v["updated"].as_str().unwrap_or("").replace('T', " ");
+    let (secs, rest) = t.split_at(t.len().min(19));
+    let frac: String = rest
+        .strip_prefix('.')
+        .unwrap_or("")
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    (secs.to_string(), format!("0.{frac}0").parse().unwrap())
 }
 
 fn setup_then_again(major: u8, exactly_once: bool) {
@@ -77,8 +86,8 @@ fn setup_then_again(major: u8, exactly_once: bool) {
     assert!(
         helm_time(&stack[0]) < helm_time(&last),
         "stack {} not before cilium {}",
-        helm_time(&stack[0]),
-        helm_time(&last)
+        stack[0]["updated"],
+        last["updated"]
     );
     // The CRDs came from the stack chart's crds/.
     e.k(&["get", "crd", "servicemonitors.monitoring.coreos.com"]);
