@@ -4,7 +4,8 @@
 # the Go module proxy, at the versions pinned in tests/cluster/tools/*/go.mod (+ go.sum), into
 # .tools/cluster/ (git-ignored). Reused when present: a tool is rebuilt only when its go.mod or
 # go.sum changed (a stamp next to the binaries records their hash). Go's build cache
-# (~/.cache/go-build) and module cache are kept between runs, so a rebuild is incremental.
+# (~/.cache/go-build) and module cache are kept between runs, so a rebuild is incremental; the
+# binaries themselves are kept in ~/.cache/ciliumon-cluster-tools/ for the next clone.
 #
 # From scratch on 2 cores this takes a while (see README, Development); it runs under `nice` so the
 # machine stays usable.
@@ -12,6 +13,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dest="$root/.tools/cluster"
 mods="$root/tests/cluster/tools"
+# Built binaries are also kept per machine, by the hash of what they are built from, so that a
+# fresh clone on the same machine (CI) copies them instead of relinking (CILIUMON_TOOLS_CACHE
+# moves it; next to Go's own build cache by default).
+cache="${CILIUMON_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ciliumon-cluster-tools}"
 mkdir -p "$dest"
 
 if ! command -v go >/dev/null; then
@@ -34,6 +39,16 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   k8s_ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 done
 
+keep() { # keep MODULE_DIR CACHE_DIR BINARY=PACKAGE...: for the next clone, the newest build only
+  local mod=$1 kept=$2 spec
+  shift 2
+  if mkdir -p "$cache"; then
+    rm -rf "$cache/$mod-"* 2>/dev/null || true
+    { mkdir -p "$kept.tmp" && for spec in "$@"; do cp "$dest/${spec%%=*}" "$kept.tmp/"; done \
+      && mv "$kept.tmp" "$kept"; } || echo "build-cluster-tools: could not keep $mod in $cache" >&2
+  fi
+}
+
 build() { # build MODULE_DIR LDFLAGS BINARY=PACKAGE...
   local mod=$1 ldflags=$2 stamp want have=
   shift 2
@@ -42,7 +57,19 @@ build() { # build MODULE_DIR LDFLAGS BINARY=PACKAGE...
   [ -f "$stamp" ] && have=$(cat "$stamp")
   local missing=0 spec
   for spec in "$@"; do [ -x "$dest/${spec%%=*}" ] || missing=1; done
+  local kept="$cache/$mod-$want" complete=1
   if [ "$missing" = 0 ] && [ "$have" = "$want" ]; then
+    [ -d "$kept" ] || keep "$mod" "$kept" "$@"
+    return 0
+  fi
+  for spec in "$@"; do [ -x "$kept/${spec%%=*}" ] || complete=0; done
+  if [ "$complete" = 1 ]; then
+    for spec in "$@"; do
+      cp "$kept/${spec%%=*}" "$dest/${spec%%=*}.new"
+      mv "$dest/${spec%%=*}.new" "$dest/${spec%%=*}"
+    done
+    echo "$want" >"$stamp"
+    echo "build-cluster-tools: $mod copied from $kept" >&2
     return 0
   fi
   local start=$SECONDS
@@ -54,6 +81,7 @@ build() { # build MODULE_DIR LDFLAGS BINARY=PACKAGE...
   done
   echo "$want" >"$stamp"
   echo "build-cluster-tools: $mod built in $((SECONDS - start))s" >&2
+  keep "$mod" "$kept" "$@"
 }
 
 build etcd "-s -w" etcd=go.etcd.io/etcd/server/v3
