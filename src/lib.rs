@@ -10,6 +10,7 @@ pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod config;
+pub mod dashboards;
 pub mod diff;
 pub mod duration;
 pub mod exit;
