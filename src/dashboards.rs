@@ -823,19 +823,28 @@ fn gives(
     let ok = match &source {
         LabelSource::Family | LabelSource::Target => true,
         LabelSource::Context { key } => {
-            let side = key.trim_end_matches("Context");
-            let set = spec
-                .options
-                .iter()
-                .any(|o| matches!(o, SpecOption::Context(k, _) if k.starts_with(side)));
-            if set {
-                if let Some(plain) = spec.directional_without_plain(v) {
-                    if plain == *key {
-                        return Err(missing(format!(
-                            "needs {key} on {name}: on Cilium {v} its egress/ingress form alone adds no {label} label"
-                        )));
+            // The plain key, or a refining one (egress/ingress) where it adds the label alone.
+            let keys = spec.options.iter().filter_map(|o| match o {
+                SpecOption::Context(k, _) => catalogue::context_key(k),
+                _ => None,
+            });
+            let mut refined_only = false;
+            let mut set = false;
+            for k in keys {
+                if k.key == *key {
+                    set = true;
+                } else if k.refines == Some(*key) {
+                    if k.alone.contains(v) {
+                        set = true;
+                    } else {
+                        refined_only = true;
                     }
                 }
+            }
+            if !set && refined_only {
+                return Err(missing(format!(
+                    "needs {key} on {name}: on Cilium {v} its egress/ingress form alone adds no {label} label"
+                )));
             }
             set
         }
@@ -940,12 +949,10 @@ pub fn analyse(v: &Version, specs: &[MetricSpec], relabeled: &[&str]) -> Vec<Das
                     v.major, v.minor
                 ));
             }
-            if let Some(var) = d.cluster_variable {
-                if relabeled.contains(&"cluster") {
-                    notes.push(format!(
-                        "the cluster variable reads {var}: its ServiceMonitor needs the cluster relabeling too"
-                    ));
-                }
+            if let (Some(var), true) = (d.cluster_variable, relabeled.contains(&"cluster")) {
+                notes.push(format!(
+                    "the cluster variable reads {var}: its ServiceMonitor needs the cluster relabeling too"
+                ));
             }
             let filled = panels.iter().filter(|p| p.fills).count();
             DashboardFill {
@@ -1363,7 +1370,7 @@ mod tests {
 
     #[test]
     fn directional_context_alone_before_1_15() {
-        let list = ["drop:sourceEgressContext=pod;sourceIngressContext=pod"];
+        let list = ["drop:sourceEgressContext=pod;destinationIngressContext=pod"];
         let p = |ver: &str| {
             let version = v(ver);
             fill(
@@ -1383,6 +1390,16 @@ mod tests {
             "{:?}",
             old.missing
         );
+        let dst = |ver: &str| {
+            let version = v(ver);
+            fill(
+                &analyse(&version, &specs(&list, &version), &[]),
+                "5HftnJAWz",
+                "Top 10 Destination Pods with Denied Packets",
+            )
+            .fills
+        };
+        assert!(dst("1.16.19") && !dst("1.14.19"));
     }
 
     #[test]

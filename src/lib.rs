@@ -13,6 +13,7 @@ pub mod config;
 pub mod dashboards;
 pub mod diff;
 pub mod duration;
+pub mod estimate;
 pub mod exit;
 pub mod kubectl;
 pub mod plan;
