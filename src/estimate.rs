@@ -169,10 +169,8 @@ fn side_cardinality(spec: &MetricSpec, side: Side, inv: &Inventory) -> u64 {
             }
             SpecOption::Labels(ls) => {
                 for l in ls {
-                    if let Some((s, rest)) = label_side(l) {
-                        if s == side {
-                            e = e.max(label_cardinality(rest, inv));
-                        }
+                    if let Some((_, rest)) = label_side(l).filter(|(s, _)| *s == side) {
+                        e = e.max(label_cardinality(rest, inv));
                     }
                 }
             }
