@@ -16,3 +16,23 @@ awk -F'|' '
   }
 ' "$src" > "$out"
 echo "wrote $(wc -l < "$out") panels to $out"
+
+# The chart's default relabelings of the ServiceMonitors a cluster label is added to, per version.
+fixtures="$here/../shared/fixtures/cilium-chart"
+rel="$here/tests/fixtures/dashboards/default-relabelings.json"
+python3 - "$fixtures" > "$rel" <<'PY'
+import json, os, sys, yaml
+root = sys.argv[1]
+keys = ["hubble.metrics.serviceMonitor.relabelings", "prometheus.serviceMonitor.relabelings"]
+out = {}
+for v in sorted(os.listdir(root), key=lambda s: [int(x) for x in s.split(".")]):
+    d = yaml.safe_load(open(os.path.join(root, v, "values.yaml")))
+    def get(p):
+        x = d
+        for k in p.split("."):
+            x = x.get(k) if isinstance(x, dict) else None
+        return x
+    out[v] = {k: get(k) for k in keys}
+print(json.dumps(out, indent=1))
+PY
+echo "wrote $rel"

@@ -1151,6 +1151,115 @@ pub fn preset(v: &Version) -> Preset {
     }
 }
 
+/// One line per dashboard for the plan notes: how many panels fill, and the distinct reasons
+/// the others stay empty.
+pub fn notes(fills: &[DashboardFill]) -> Vec<String> {
+    fills
+        .iter()
+        .filter(|d| !d.panels.is_empty())
+        .map(|d| {
+            let mut line = format!(
+                "dashboard '{}': {} of {} panels fill",
+                d.title,
+                d.filled,
+                d.panels.len()
+            );
+            let mut reasons: Vec<&str> = Vec::new();
+            for m in d.panels.iter().flat_map(|p| p.missing.iter()) {
+                push(
+                    &mut reasons,
+                    m.reason.strip_prefix("needs ").unwrap_or(&m.reason),
+                );
+            }
+            if !reasons.is_empty() {
+                line.push_str("; the others need ");
+                line.push_str(&reasons.join("; "));
+            }
+            line
+        })
+        .collect()
+}
+
+/// The metric list ciliumon starts from: the blog post's (the default) or the `dashboards`
+/// preset (`--metrics-preset dashboards`, config `hubble.metricsPreset: dashboards`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsPreset {
+    #[default]
+    Blog,
+    Dashboards,
+}
+
+impl std::str::FromStr for MetricsPreset {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "blog" => Ok(MetricsPreset::Blog),
+            "dashboards" => Ok(MetricsPreset::Dashboards),
+            _ => Err(format!(
+                "unknown metrics preset '{s}': valid: blog, dashboards"
+            )),
+        }
+    }
+}
+
+/// The list a preset gives for Cilium `v`.
+pub fn preset_metrics(p: MetricsPreset, v: &Version) -> Vec<String> {
+    match p {
+        MetricsPreset::Blog => crate::config::BLOG_METRICS
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        MetricsPreset::Dashboards => preset(v).metrics,
+    }
+}
+
+/// The chart values whose ServiceMonitors must carry a `cluster` label for the dashboards: the
+/// Hubble one (the panels) and the agent one (the namespace dashboards' `cluster` variable reads
+/// `cilium_version`).
+pub const CLUSTER_RELABELING_VALUES: &[&str] = &[
+    "hubble.metrics.serviceMonitor.relabelings",
+    "prometheus.serviceMonitor.relabelings",
+];
+
+/// The chart's default relabeling of those ServiceMonitors (1.14–1.20: `node` from the pod's
+/// node name). Setting the value replaces the list, so it is kept in front.
+fn default_node_relabeling() -> serde_json::Value {
+    serde_json::json!({
+        "sourceLabels": ["__meta_kubernetes_pod_node_name"],
+        "targetLabel": "node",
+        "action": "replace",
+        "replacement": "${1}",
+    })
+}
+
+/// The values adding `cluster=<cluster_name>` (the chart's `cluster.name`) to every series of the
+/// ServiceMonitors the dashboards read, keeping the chart's default relabeling. A name that
+/// Prometheus would expand (`$`) or that holds whitespace is refused.
+pub fn cluster_relabelings(
+    cluster_name: &str,
+) -> Result<Vec<(&'static str, serde_json::Value)>, String> {
+    if cluster_name.is_empty()
+        || cluster_name
+            .chars()
+            .any(|c| c == '$' || c.is_whitespace() || c.is_control())
+    {
+        return Err(format!(
+            "cluster name '{}' cannot be a relabeling's replacement: give a name without '$' or whitespace",
+            cluster_name.escape_default()
+        ));
+    }
+    let list = serde_json::json!([
+        default_node_relabeling(),
+        {"targetLabel": "cluster", "replacement": cluster_name, "action": "replace"},
+    ]);
+    Ok(CLUSTER_RELABELING_VALUES
+        .iter()
+        .map(|k| (*k, list.clone()))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1528,5 +1637,73 @@ mod tests {
         );
         let json = serde_json::to_value(&p).unwrap();
         assert_eq!(json["relabelings"][0], "cluster");
+    }
+
+    const RELABELINGS_JSON: &str =
+        include_str!("../tests/fixtures/dashboards/default-relabelings.json");
+
+    #[test]
+    fn cluster_relabelings_keep_the_chart_default() {
+        let defaults: serde_json::Value = serde_json::from_str(RELABELINGS_JSON).unwrap();
+        let ours = cluster_relabelings("prod-eu").unwrap();
+        assert_eq!(
+            ours.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+            CLUSTER_RELABELING_VALUES
+        );
+        let versions = defaults.as_object().unwrap();
+        assert_eq!(versions.len(), catalogue::RELEASES.len());
+        for (version, keys) in versions {
+            for (key, list) in &ours {
+                let mut chart = keys[*key].as_array().unwrap().clone();
+                assert_eq!(chart.len(), 1, "{version} {key}");
+                // `action: replace` is the default where the chart leaves it out (1.14–1.17).
+                chart[0]
+                    .as_object_mut()
+                    .unwrap()
+                    .entry("action")
+                    .or_insert("replace".into());
+                assert_eq!(list[0], chart[0], "{version} {key}");
+                assert_eq!(
+                    list[1],
+                    serde_json::json!({"targetLabel": "cluster", "replacement": "prod-eu", "action": "replace"})
+                );
+            }
+        }
+        assert!(cluster_relabelings("a$1").unwrap_err().contains("'a$1'"));
+        assert!(cluster_relabelings("").is_err());
+        assert!(cluster_relabelings("a b").is_err());
+    }
+
+    #[test]
+    fn presets_and_notes() {
+        let version = v("1.20.0");
+        assert_eq!(preset_metrics(MetricsPreset::Blog, &version), BLOG_METRICS);
+        assert_eq!(
+            preset_metrics(MetricsPreset::Dashboards, &version),
+            preset(&version).metrics
+        );
+        assert_eq!("dashboards".parse(), Ok(MetricsPreset::Dashboards));
+        assert_eq!(
+            "dashboard".parse::<MetricsPreset>().unwrap_err(),
+            "unknown metrics preset 'dashboard': valid: blog, dashboards"
+        );
+        let fills = analyse(&version, &specs(BLOG_METRICS, &version), &[]);
+        let n = notes(&fills);
+        assert_eq!(n.len(), 4, "{n:?}");
+        assert!(
+            n[0].starts_with(
+                "dashboard 'Hubble Metrics and Monitoring': 28 of 33 panels fill; the others need sourceContext on drop; "
+            ),
+            "{}",
+            n[0]
+        );
+        assert!(n[2].starts_with("dashboard 'Hubble / DNS Overview (Namespace)': 0 of 4 panels fill; the others need label cluster, "), "{}", n[2]);
+        let json = serde_json::to_value(&fills).unwrap();
+        assert_eq!(json[2]["uid"], "5HftnJAWz");
+        assert_eq!(json[2]["panelsChecked"], true);
+        assert_eq!(
+            json[2]["panels"][0],
+            serde_json::json!({"title": "Flows processed Per Node", "fills": true})
+        );
     }
 }

@@ -20,13 +20,14 @@
 //!   `identity`, `dns`, `*_workload`, `*_app` → workloads; `namespace`, `*_namespace` →
 //!   namespaces; `reserved-identity` → [`RESERVED_IDENTITIES`]; `*_workload_kind` →
 //!   [`WORKLOAD_KINDS`]; no label → 1. Fallbacks (`workload-name|reserved-identity`) add up.
-//!   A node runs `p = ⌈pods / nodes⌉` pods, each talking to [`PEERS`] peers, so it sees
-//!   `c = p × PEERS` outgoing and as many incoming conversations. With `L = min(E, p)` the values
-//!   of a side among the local pods:
-//!   `egress = min(c, L_src × E_dst)`, `ingress = min(c, L_dst × E_src)`,
-//!   `pairs = min(E_src × E_dst × D, egress + ingress)`, `D` = 2 with `traffic_direction`, else 1.
-//! - `extra` is [`QUERY_NAMES_PER_POD`] `× p` with `dns:query` (one series per name asked), and
-//!   [`WORLD_PORTS`] with `flows-to-world:port`.
+//!   A node runs `p = ⌈pods / nodes⌉` pods, each talking to [`PEERS`] peers ([`DNS_SERVERS`]
+//!   for `dns`), so it sees `c = p × peers` outgoing and as many incoming conversations. With
+//!   `dns:query` each conversation splits into [`QUERY_NAMES_PER_POD`] names (`c × Q`), out of
+//!   `N = p × Q` names on the node. With `L = min(E, p)` the values of a side among the local
+//!   pods: `egress = min(c × Q, L_src × E_dst × N)`, `ingress = min(c × Q, L_dst × E_src × N)`,
+//!   `pairs = min(E_src × E_dst × D × N, egress + ingress)`, `D` = 2 with `traffic_direction`,
+//!   else 1; `Q = N = 1` without `query`.
+//! - `extra` is [`WORLD_PORTS`] with `flows-to-world:port`.
 //!
 //! The result is an upper bound for steady traffic: L7 families (dns, http, httpV2, kafka) count
 //! as if every pod's traffic went through the L7 proxy.
@@ -53,6 +54,8 @@ pub const PEERS: u64 = 10;
 pub const RESERVED_IDENTITIES: u64 = 6;
 /// Workload kinds (Deployment, StatefulSet, DaemonSet, Job, CronJob).
 pub const WORKLOAD_KINDS: u64 = 5;
+/// DNS servers a pod's queries go to (the cluster DNS's pods), for `dns`.
+pub const DNS_SERVERS: u64 = 2;
 /// Distinct DNS names one pod asks for, with `dns:query`.
 pub const QUERY_NAMES_PER_POD: u64 = 5;
 /// Destination ports of traffic leaving the cluster, with `flows-to-world:port`.
@@ -187,7 +190,7 @@ fn pods_per_node(inv: &Inventory) -> u64 {
     inv.pods.div_ceil(inv.nodes)
 }
 
-/// Distinct (source, destination) values on one node (see the module's model).
+/// Distinct (source, destination[, query]) values on one node (see the module's model).
 fn pairs(spec: &MetricSpec, inv: &Inventory) -> u64 {
     let e_src = side_cardinality(spec, Side::Source, inv);
     let e_dst = side_cardinality(spec, Side::Destination, inv);
@@ -197,13 +200,21 @@ fn pairs(spec: &MetricSpec, inv: &Inventory) -> u64 {
         .any(|o| matches!(o, SpecOption::Labels(ls) if ls.contains(&"traffic_direction")));
     let d = if direction { 2 } else { 1 };
     let p = pods_per_node(inv).max(1);
-    let c = p.saturating_mul(PEERS);
+    let dns = spec.name() == "dns";
+    let peers = if dns { DNS_SERVERS } else { PEERS };
+    let (q, n) = if dns && has_flag(spec, "query") {
+        (QUERY_NAMES_PER_POD, p.saturating_mul(QUERY_NAMES_PER_POD))
+    } else {
+        (1, 1)
+    };
+    let c = p.saturating_mul(peers).saturating_mul(q);
     let (l_src, l_dst) = (e_src.min(p), e_dst.min(p));
-    let egress = c.min(l_src.saturating_mul(e_dst));
-    let ingress = c.min(l_dst.saturating_mul(e_src));
+    let egress = c.min(l_src.saturating_mul(e_dst).saturating_mul(n));
+    let ingress = c.min(l_dst.saturating_mul(e_src).saturating_mul(n));
     e_src
         .saturating_mul(e_dst)
         .saturating_mul(d)
+        .saturating_mul(n)
         .min(egress.saturating_add(ingress))
 }
 
@@ -216,13 +227,11 @@ fn has_flag(spec: &MetricSpec, flag: &str) -> bool {
 /// The series one spec creates across the cluster.
 pub fn family_series(spec: &MetricSpec, inv: &Inventory) -> u64 {
     let pairs = pairs(spec, inv);
-    let mut extra = 1u64;
-    if spec.name() == "dns" && has_flag(spec, "query") {
-        extra = QUERY_NAMES_PER_POD.saturating_mul(pods_per_node(inv).max(1));
-    }
-    if spec.name() == "flows-to-world" && has_flag(spec, "port") {
-        extra = WORLD_PORTS;
-    }
+    let extra = if spec.name() == "flows-to-world" && has_flag(spec, "port") {
+        WORLD_PORTS
+    } else {
+        1
+    };
     let per_node = spec
         .handler
         .metrics
@@ -518,8 +527,15 @@ mod tests {
         );
         // traffic_direction alone: pairs = min(1 × 1 × 2, 1 + 1) = 2.
         assert_eq!(one("icmp:labelsContext=traffic_direction"), 100 * 8 * 2);
-        // dns:query: 5 names × 20 pods a node.
+        // dns:query: N = 5 names × 20 pods = 100, c × Q = 20 × 2 × 5 = 200:
+        // egress = min(200, 1 × 1 × 100) = 100, ingress = 100, pairs = min(100, 200) = 100.
         assert_eq!(one("dns:query"), 100 * 16 * 100);
+        // dns goes to 2 DNS servers: c = 40; egress = min(40, 20 × 1) = 20,
+        // ingress = min(40, 1 × 2000) = 40, pairs = min(2000, 60) = 60.
+        assert_eq!(one("dns:sourceContext=pod"), 100 * 16 * 60);
+        // With query: egress = min(200, 20 × 1 × 100) = 200, ingress = min(200, 2000 × 100),
+        // pairs = min(2000 × 100, 400) = 400.
+        assert_eq!(one("dns:query;sourceContext=pod"), 100 * 16 * 400);
         assert_eq!(one("flows-to-world:port"), 100 * 4 * 10);
         assert_eq!(one("policy"), 100 * 12);
     }
