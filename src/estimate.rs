@@ -73,6 +73,46 @@ pub struct Inventory {
     pub workloads: u64,
 }
 
+impl Inventory {
+    /// The inventory from `--estimate-nodes`, `--estimate-namespaces`, `--estimate-pods` and
+    /// `--estimate-workloads`: all four, or none (no estimate is made). Some but not all, or no
+    /// nodes, is bad input naming the flags.
+    pub fn from_flags(
+        nodes: Option<u64>,
+        namespaces: Option<u64>,
+        pods: Option<u64>,
+        workloads: Option<u64>,
+    ) -> Result<Option<Inventory>, String> {
+        let given = [
+            ("--estimate-nodes", nodes),
+            ("--estimate-namespaces", namespaces),
+            ("--estimate-pods", pods),
+            ("--estimate-workloads", workloads),
+        ];
+        match (nodes, namespaces, pods, workloads) {
+            (None, None, None, None) => Ok(None),
+            (Some(0), ..) => Err("--estimate-nodes must be at least 1".into()),
+            (Some(nodes), Some(namespaces), Some(pods), Some(workloads)) => Ok(Some(Inventory {
+                nodes,
+                namespaces,
+                pods,
+                workloads,
+            })),
+            _ => {
+                let missing: Vec<&str> = given
+                    .iter()
+                    .filter(|(_, v)| v.is_none())
+                    .map(|(f, _)| *f)
+                    .collect();
+                Err(format!(
+                    "an estimate needs all four cluster sizes: missing {}",
+                    missing.join(", ")
+                ))
+            }
+        }
+    }
+}
+
 /// The series one family creates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FamilySeries {
@@ -650,6 +690,23 @@ mod tests {
         assert!(
             notes(&SAMPLE, &specs(BLOG_METRICS))[1]
                 .starts_with("httpV2: series keyed by labelsContext source_ip, labelsContext destination_ip are never deleted")
+        );
+    }
+
+    #[test]
+    fn inventory_from_flags() {
+        assert_eq!(Inventory::from_flags(None, None, None, None), Ok(None));
+        assert_eq!(
+            Inventory::from_flags(Some(100), Some(20), Some(2000), Some(300)),
+            Ok(Some(SAMPLE))
+        );
+        assert_eq!(
+            Inventory::from_flags(Some(100), None, Some(2000), None),
+            Err("an estimate needs all four cluster sizes: missing --estimate-namespaces, --estimate-workloads".into())
+        );
+        assert_eq!(
+            Inventory::from_flags(Some(0), Some(1), Some(1), Some(1)),
+            Err("--estimate-nodes must be at least 1".into())
         );
     }
 }
