@@ -575,7 +575,10 @@ pub const TARGET_LABELS: &[&str] = &["pod", "namespace", "service", "endpoint", 
 pub const RELABELED_LABELS: &[&str] = &["cluster"];
 
 /// The labels each family's metric carries by itself, whatever the options
-/// (cilium-hubble-facts.md §2; histograms add `le` on their `_bucket` samples).
+/// (cilium-hubble-facts.md §2; histograms add `le` on their `_bucket` samples). `http`'s
+/// `hubble_http_requests_total` has `reporter` but no `status` (cilium/cilium
+/// `pkg/hubble/metrics/http/handler.go`, the non-V2 branch of `Init`); older handlers have no
+/// `protocol` on `hubble_http_responses_total`, which no panel reads.
 const FAMILY_LABELS: &[(&str, &str, &[&str])] = &[
     (
         "dns",
