@@ -17,6 +17,7 @@ pub mod estimate;
 pub mod exit;
 pub mod kubectl;
 pub mod plan;
+pub mod prometheus;
 pub mod render;
 pub mod run;
 pub mod spec;
