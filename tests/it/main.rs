@@ -2,10 +2,12 @@
 
 mod recorder;
 mod support;
+mod fake_prom;
 
 mod check;
 mod helm;
 mod metrics;
 mod plan;
+mod prometheus;
 mod setup;
 mod smoke;
