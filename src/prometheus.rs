@@ -378,7 +378,11 @@ pub fn dashboard_queries(json: &str) -> Result<GrafanaDashboard, String> {
     let vars = variables(dash);
     let mut panels = Vec::new();
     collect_panels(&dash["panels"], &vars, &mut panels);
-    for row in dash["rows"].as_array().map(Vec::as_slice).unwrap_or_default() {
+    for row in dash["rows"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
         collect_panels(&row["panels"], &vars, &mut panels);
     }
     Ok(GrafanaDashboard {
@@ -500,9 +504,16 @@ pub fn series_table(
 ) -> Vec<SeriesRow> {
     let mut families: BTreeSet<&'static str> = BTreeSet::new();
     families.extend(prometheus.into_iter().flat_map(|m| m.keys().copied()));
-    families.extend(estimate.into_iter().flat_map(|e| e.families.iter().map(|f| f.family)));
+    families.extend(
+        estimate
+            .into_iter()
+            .flat_map(|e| e.families.iter().map(|f| f.family)),
+    );
     for fams in scanned.into_iter().flat_map(|s| s.values()) {
-        families.extend(fams.keys().filter_map(|k| catalogue::handler(k).map(|h| h.name)));
+        families.extend(
+            fams.keys()
+                .filter_map(|k| catalogue::handler(k).map(|h| h.name)),
+        );
     }
     let mut rows: Vec<SeriesRow> = families
         .into_iter()
@@ -606,7 +617,9 @@ fn l7_reason(family: &str, l7: &L7Policies) -> (String, String) {
         ),
         None => (
             format!("no {family} series: an L7 family counts only traffic through the L7 proxy"),
-            format!("{family} needs a CiliumNetworkPolicy with {rule}; cluster mode tells whether one exists"),
+            format!(
+                "{family} needs a CiliumNetworkPolicy with {rule}; cluster mode tells whether one exists"
+            ),
         ),
     }
 }
@@ -664,7 +677,10 @@ pub fn judge_panel(
         let Some(fam) = fams.first() else { continue };
         if ev.enabled.is_some() && !enabled.contains(&fam.name) {
             let names: Vec<&str> = fams.iter().map(|h| h.name).collect();
-            a.reason = Some(format!("needs family {} for {m}, not enabled", names.join(" or ")));
+            a.reason = Some(format!(
+                "needs family {} for {m}, not enabled",
+                names.join(" or ")
+            ));
             return a;
         }
         if ev.held.get(fam.name).copied().unwrap_or(0) == 0 {
@@ -775,7 +791,8 @@ pub struct TargetState {
 }
 
 /// One node: its agent and Hubble targets (the chart's relabeling gives them a `node` label;
-/// without it, the pod or the instance stands for the node).
+/// without it, the pod or the instance stands for the node). `status`: fail if a target is
+/// down, warn if the node lacks a target the other nodes have.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PromNode {
     pub node: String,
@@ -801,6 +818,9 @@ pub struct PromReport {
     pub queries: usize,
 }
 
+/// One panel's answers, one per query.
+pub type PanelResults = Vec<Result<QueryData, ApiError>>;
+
 /// Every answer the judge needs, fetched by [`evaluate`] (or given by a test).
 #[derive(Debug, Clone)]
 pub struct Answers {
@@ -811,7 +831,7 @@ pub struct Answers {
     /// `/api/v1/targets`, fetched only when some target is down (for its last error).
     pub targets: Option<Result<TargetsData, ApiError>>,
     /// Per dashboard, per panel, per query.
-    pub panels: Vec<(GrafanaDashboard, Vec<Vec<Result<QueryData, ApiError>>>)>,
+    pub panels: Vec<(GrafanaDashboard, Vec<PanelResults>)>,
 }
 
 /// What the judge needs besides the answers.
@@ -858,8 +878,10 @@ pub fn judge(answers: &Answers, inputs: &Inputs) -> PromReport {
     if let Some(Ok(t)) = &answers.targets {
         for t in &t.active_targets {
             let job = t.labels.get("job").map(String::as_str).unwrap_or("");
-            if let (Some(j), Some(i)) = (Job::of(job).or(Job::of(&t.scrape_pool)), t.labels.get("instance"))
-                && t.health != "up"
+            if let (Some(j), Some(i)) = (
+                Job::of(job).or(Job::of(&t.scrape_pool)),
+                t.labels.get("instance"),
+            ) && t.health != "up"
                 && !t.last_error.is_empty()
             {
                 last_errors.insert((j, i.clone()), t.last_error.clone());
@@ -934,6 +956,15 @@ pub fn judge(answers: &Answers, inputs: &Inputs) -> PromReport {
             }
         }
     }
+    // A node with one of the per-node components and not the other, where the other has targets
+    // elsewhere: its pod or endpoint is missing from the ServiceMonitor's Service.
+    for n in nodes.values_mut() {
+        let lacks = (n.agent.is_none() && per_job.contains_key(&Job::Agent))
+            || (n.hubble.is_none() && per_job.contains_key(&Job::Hubble));
+        if lacks {
+            n.status = n.status.max(Status::Warn);
+        }
+    }
     if let Ok(ns) = &answers.node_series {
         for s in ns.samples() {
             let key = node_key(&s.metric);
@@ -965,9 +996,17 @@ pub fn judge(answers: &Answers, inputs: &Inputs) -> PromReport {
         let name = ex.handler.name;
         let series = held.get(name).copied().unwrap_or(0);
         let with = nodes_with.get(name).copied().unwrap_or(0);
-        let waiting = if inputs.strict { Status::Fail } else { Status::Warn };
+        let waiting = if inputs.strict {
+            Status::Fail
+        } else {
+            Status::Warn
+        };
         let (status, detail, hint) = if answers.series.is_err() {
-            (Status::Skip, "not checked: Prometheus did not answer".to_string(), None)
+            (
+                Status::Skip,
+                "not checked: Prometheus did not answer".to_string(),
+                None,
+            )
         } else if series > 0 {
             (
                 Status::Pass,
@@ -1109,10 +1148,19 @@ impl HttpApi {
 /// Ask everything: the four fixed queries, the targets only if one is down, one query per
 /// dashboard panel target. Queries go out a few at a time.
 pub fn fetch_answers(api: &HttpApi, dashboards: &[GrafanaDashboard]) -> Answers {
-    let fixed = [UP_QUERY, SERIES_QUERY, NODES_PER_NAME_QUERY, NODE_SERIES_QUERY];
+    let fixed = [
+        UP_QUERY,
+        SERIES_QUERY,
+        NODES_PER_NAME_QUERY,
+        NODE_SERIES_QUERY,
+    ];
     let panel_queries: Vec<&str> = dashboards
         .iter()
-        .flat_map(|d| d.panels.iter().flat_map(|p| p.queries.iter().map(String::as_str)))
+        .flat_map(|d| {
+            d.panels
+                .iter()
+                .flat_map(|p| p.queries.iter().map(String::as_str))
+        })
         .collect();
     let all: Vec<&str> = fixed.iter().copied().chain(panel_queries).collect();
     let results = parallel(&all, 4, |q| api.query(q));
@@ -1276,7 +1324,10 @@ mod tests {
         assert!(e.message.contains("parse error"), "{e}");
         let e = parse_answer::<QueryData>(503, b"<html>Service Unavailable</html>").unwrap_err();
         assert_eq!(e.kind, "http");
-        assert!(e.message.contains("503") && e.message.contains("Service Unavailable"), "{e}");
+        assert!(
+            e.message.contains("503") && e.message.contains("Service Unavailable"),
+            "{e}"
+        );
         let e = parse_answer::<QueryData>(200, b"not json").unwrap_err();
         assert_eq!(e.kind, "json");
         let e = parse_answer::<QueryData>(200, br#"{"status":"success"}"#).unwrap_err();
@@ -1353,7 +1404,10 @@ mod tests {
             name: "ns".into(),
             value: ".*".into(),
         }];
-        assert_eq!(resolve("a{x=~\"$ns\"} $nsx ${ns", &vars), "a{x=~\".*\"} $nsx ${ns");
+        assert_eq!(
+            resolve("a{x=~\"$ns\"} $nsx ${ns", &vars),
+            "a{x=~\".*\"} $nsx ${ns"
+        );
         assert_eq!(resolve("[[ns]] [[ns $ $$ [", &vars), ".* [[ns $ $$ [");
         assert_eq!(resolve("x[$__interval_ms]", &[]), "x[300000]");
     }
@@ -1361,8 +1415,16 @@ mod tests {
     #[test]
     fn bad_dashboards_are_errors_not_panics() {
         assert!(dashboard_queries("{").unwrap_err().contains("not JSON"));
-        assert!(dashboard_queries("[1]").unwrap_err().contains("not an object"));
-        assert!(dashboard_queries("{\"title\":1}").unwrap_err().contains("no panels"));
+        assert!(
+            dashboard_queries("[1]")
+                .unwrap_err()
+                .contains("not an object")
+        );
+        assert!(
+            dashboard_queries("{\"title\":1}")
+                .unwrap_err()
+                .contains("no panels")
+        );
         let wrapped = format!("{{\"dashboard\": {HUBBLE_MINI}}}");
         assert_eq!(dashboard_queries(&wrapped).unwrap().panels.len(), 6);
         // Panels of the wrong shape are skipped.
@@ -1381,9 +1443,15 @@ mod tests {
         ]});
         let out = dashboards_from_configmaps(&list);
         assert_eq!(out.len(), 2);
-        assert_eq!(out[0].as_ref().unwrap().title, "Hubble Metrics and Monitoring");
+        assert_eq!(
+            out[0].as_ref().unwrap().title,
+            "Hubble Metrics and Monitoring"
+        );
         let e = out[1].as_ref().unwrap_err();
-        assert!(e.starts_with("ConfigMap monitoring/broken x.json: not JSON"), "{e}");
+        assert!(
+            e.starts_with("ConfigMap monitoring/broken x.json: not JSON"),
+            "{e}"
+        );
         let one = json!({"metadata": {"name": "a"}, "data": {"a.json": NAMESPACE_MINI}});
         assert_eq!(dashboards_from_configmaps(&one).len(), 1);
     }
@@ -1391,8 +1459,14 @@ mod tests {
     #[test]
     fn metric_names_in_a_query() {
         assert_eq!(
-            metrics_in(r#"sum(rate(hubble_dns_queries_total{rcode!="hubble_x"}[5m])) - on() hubble_dns_responses_total / cilium_version"#),
-            ["hubble_dns_queries_total", "hubble_dns_responses_total", "cilium_version"]
+            metrics_in(
+                r#"sum(rate(hubble_dns_queries_total{rcode!="hubble_x"}[5m])) - on() hubble_dns_responses_total / cilium_version"#
+            ),
+            [
+                "hubble_dns_queries_total",
+                "hubble_dns_responses_total",
+                "cilium_version"
+            ]
         );
         assert!(metrics_in("up").is_empty());
     }
@@ -1427,8 +1501,14 @@ mod tests {
         let est = crate::estimate::estimate(&inv, &specs(&["drop", "dns"], &ver));
         let prom = BTreeMap::from([("drop", 40u64), ("tcp", 3u64)]);
         let scanned = BTreeMap::from([
-            ("n1".to_string(), BTreeMap::from([("drop".to_string(), 25u64)])),
-            ("n2".to_string(), BTreeMap::from([("drop".to_string(), 15u64), ("dns".to_string(), 2)])),
+            (
+                "n1".to_string(),
+                BTreeMap::from([("drop".to_string(), 25u64)]),
+            ),
+            (
+                "n2".to_string(),
+                BTreeMap::from([("drop".to_string(), 15u64), ("dns".to_string(), 2)]),
+            ),
         ]);
         let rows = series_table(Some(&prom), Some(&est), Some(&scanned));
         let fams: Vec<&str> = rows.iter().map(|r| r.family).collect();
@@ -1438,7 +1518,12 @@ mod tests {
         assert_eq!(drop.scanned, Some(40));
         assert_eq!(drop.scanned_nodes, 2);
         assert_eq!(drop.busiest_node, Some(("n1".into(), 25)));
-        let est_drop = est.families.iter().find(|f| f.family == "drop").unwrap().series;
+        let est_drop = est
+            .families
+            .iter()
+            .find(|f| f.family == "drop")
+            .unwrap()
+            .series;
         assert_eq!(drop.estimate, Some(est_drop));
         let dns = rows.iter().find(|r| r.family == "dns").unwrap();
         assert_eq!(dns.prometheus, Some(0), "asked and answered: none held");
@@ -1471,19 +1556,28 @@ mod tests {
         let data = vector(json!([{"metric": {"pod": "a"}, "value": [0, "1"]}]));
 
         let a = judge_panel(&d, panel_of(&d, "Drop Reason"), &[Ok(data)], &ev);
-        assert_eq!((a.state, a.status, a.series), (PanelState::Data, Status::Pass, 1));
+        assert_eq!(
+            (a.state, a.status, a.series),
+            (PanelState::Data, Status::Pass, 1)
+        );
 
         // The fill analysis knows: httpV2 emits no hubble_http_responses_total.
         let a = judge_panel(&d, panel_of(&d, "HTTP responses"), &empty(), &ev);
         assert_eq!(a.state, PanelState::Empty);
         let r = a.reason.as_deref().unwrap();
-        assert!(r.contains("needs family http for hubble_http_responses_total"), "{r}");
+        assert!(
+            r.contains("needs family http for hubble_http_responses_total"),
+            "{r}"
+        );
         assert!(r.contains("conflict"), "{r}");
 
         // Enabled, fills, no series: L7 without an L7 policy.
         let a = judge_panel(&d, panel_of(&d, "HTTP Requests"), &empty(), &ev);
         assert!(
-            a.reason.as_deref().unwrap().contains("no CiliumNetworkPolicy has HTTP rules"),
+            a.reason
+                .as_deref()
+                .unwrap()
+                .contains("no CiliumNetworkPolicy has HTTP rules"),
             "{a:?}"
         );
         let with_policy = L7Policies::Known {
@@ -1491,30 +1585,66 @@ mod tests {
             http: vec!["shop/l7".into()],
             kafka: vec![],
         };
-        let ev2 = PanelEvidence { l7: &with_policy, ..ev };
+        let ev2 = PanelEvidence {
+            l7: &with_policy,
+            ..ev
+        };
         let a = judge_panel(&d, panel_of(&d, "HTTP Requests"), &empty(), &ev2);
         assert!(a.reason.as_deref().unwrap().contains("shop/l7"), "{a:?}");
 
         // Series held but the selectors match none.
-        let a = judge_panel(&d, panel_of(&d, "Flows processed Per Node"), &[Ok(QueryData::Vector(vec![])), Ok(QueryData::Vector(vec![]))], &ev);
-        assert!(a.reason.as_deref().unwrap().contains("none match the panel's selectors"), "{a:?}");
+        let a = judge_panel(
+            &d,
+            panel_of(&d, "Flows processed Per Node"),
+            &[Ok(QueryData::Vector(vec![])), Ok(QueryData::Vector(vec![]))],
+            &ev,
+        );
+        assert!(
+            a.reason
+                .as_deref()
+                .unwrap()
+                .contains("none match the panel's selectors"),
+            "{a:?}"
+        );
 
         // Not enabled, with no fill analysis to ask.
-        let ev3 = PanelEvidence { fills: &[], enabled: Some(&["drop"]), ..ev };
+        let ev3 = PanelEvidence {
+            fills: &[],
+            enabled: Some(&["drop"]),
+            ..ev
+        };
         let a = judge_panel(&d, panel_of(&d, "DNS Requests"), &empty(), &ev3);
-        assert_eq!(a.reason.as_deref(), Some("needs family dns for hubble_dns_queries_total, not enabled"));
+        assert_eq!(
+            a.reason.as_deref(),
+            Some("needs family dns for hubble_dns_queries_total, not enabled")
+        );
 
         // Non-L7 enabled family with nothing held: no traffic yet.
         let held0 = BTreeMap::new();
-        let ev4 = PanelEvidence { fills: &[], held: &held0, ..ev };
+        let ev4 = PanelEvidence {
+            fills: &[],
+            held: &held0,
+            ..ev
+        };
         let a = judge_panel(&d, panel_of(&d, "Drop Reason"), &empty(), &ev4);
-        assert!(a.reason.as_deref().unwrap().starts_with("no traffic yet: no drop series"), "{a:?}");
+        assert!(
+            a.reason
+                .as_deref()
+                .unwrap()
+                .starts_with("no traffic yet: no drop series"),
+            "{a:?}"
+        );
 
         // Every query refused.
         let refused = vec![Err(err("bad_data", "parse error"))];
         let a = judge_panel(&d, panel_of(&d, "Drop Reason"), &refused, &ev);
         assert_eq!((a.state, a.status), (PanelState::Error, Status::Warn));
-        assert!(a.reason.as_deref().unwrap().contains("bad_data: parse error"));
+        assert!(
+            a.reason
+                .as_deref()
+                .unwrap()
+                .contains("bad_data: parse error")
+        );
     }
 
     fn up(job: &str, node: Option<&str>, instance: &str, value: &str) -> Value {
@@ -1594,12 +1724,38 @@ mod tests {
             ]
         );
         let fam = |n: &str| r.families.iter().find(|f| f.family == n).unwrap();
-        assert_eq!((fam("drop").status, fam("drop").samples, fam("drop").nodes_with_samples), (Status::Pass, 12, 2));
+        assert_eq!(
+            (
+                fam("drop").status,
+                fam("drop").samples,
+                fam("drop").nodes_with_samples
+            ),
+            (Status::Pass, 12, 2)
+        );
         assert_eq!(fam("httpV2").status, Status::Warn);
-        assert!(fam("httpV2").detail.contains("no CiliumNetworkPolicy"), "{:?}", fam("httpV2"));
+        assert!(
+            fam("httpV2").detail.contains("no CiliumNetworkPolicy"),
+            "{:?}",
+            fam("httpV2")
+        );
         assert_eq!(r.status, Status::Fail);
         assert!(!r.passed);
         assert_eq!(r.queries, 5);
+
+        // A node without the Hubble target the others have.
+        let mut partial = answers.clone();
+        partial.up = Ok(vector(json!([
+            up("cilium-agent", Some("n1"), "10.0.0.1:9962", "1"),
+            up("hubble-metrics", Some("n1"), "10.0.0.1:9965", "1"),
+            up("cilium-agent", Some("n3"), "10.0.0.3:9962", "1"),
+        ])));
+        let r3 = judge(&partial, &inputs);
+        let st: Vec<(&str, Status)> = r3
+            .nodes
+            .iter()
+            .map(|n| (n.node.as_str(), n.status))
+            .collect();
+        assert_eq!(st, [("n1", Status::Pass), ("n3", Status::Warn)]);
 
         // Prometheus down: every query fails, the report says so and nothing passes.
         let down = || Err(err("transport", "connection refused"));
@@ -1615,13 +1771,22 @@ mod tests {
         assert!(r.nodes.is_empty());
         assert_eq!(r.status, Status::Fail);
         assert!(r.families.iter().all(|f| f.status == Status::Skip));
-        assert!(r.checks[0].what.contains("could not answer which targets are up"));
+        assert!(
+            r.checks[0]
+                .what
+                .contains("could not answer which targets are up")
+        );
     }
 
     #[test]
     fn no_target_for_a_component_is_a_warning_with_the_value() {
         let answers = Answers {
-            up: Ok(vector(json!([up("cilium-agent", Some("n1"), "a:9962", "1")]))),
+            up: Ok(vector(json!([up(
+                "cilium-agent",
+                Some("n1"),
+                "a:9962",
+                "1"
+            )]))),
             series: Ok(QueryData::Vector(vec![])),
             nodes_per_name: Ok(QueryData::Vector(vec![])),
             node_series: Ok(QueryData::Vector(vec![])),
@@ -1638,8 +1803,23 @@ mod tests {
             strict: false,
         };
         let r = judge(&answers, &inputs);
-        let hubble = r.checks.iter().find(|c| c.what == "Prometheus has no hubble target").unwrap();
-        assert!(hubble.hint.as_deref().unwrap().contains("hubble.metrics.serviceMonitor.enabled=true"));
+        assert_eq!(
+            r.nodes[0].status,
+            Status::Pass,
+            "no Hubble target anywhere: nothing lacks"
+        );
+        let hubble = r
+            .checks
+            .iter()
+            .find(|c| c.what == "Prometheus has no hubble target")
+            .unwrap();
+        assert!(
+            hubble
+                .hint
+                .as_deref()
+                .unwrap()
+                .contains("hubble.metrics.serviceMonitor.enabled=true")
+        );
         assert_eq!(r.status, Status::Warn);
         assert!(r.passed);
     }
@@ -1649,8 +1829,15 @@ mod tests {
         assert_eq!(prefer_from_prometheus(FROM_PROMETHEUS_NODES, true), None);
         assert_eq!(prefer_from_prometheus(10, true), None);
         let s = prefer_from_prometheus(FROM_PROMETHEUS_NODES + 1, true).unwrap();
-        assert!(s.contains("--from-prometheus") && s.contains("1001 nodes"), "{s}");
-        assert!(prefer_from_prometheus(5000, false).unwrap().contains("kube-prometheus-stack"));
+        assert!(
+            s.contains("--from-prometheus") && s.contains("1001 nodes"),
+            "{s}"
+        );
+        assert!(
+            prefer_from_prometheus(5000, false)
+                .unwrap()
+                .contains("kube-prometheus-stack")
+        );
     }
 
     #[test]
@@ -1667,7 +1854,10 @@ mod tests {
     #[test]
     fn parallel_keeps_order() {
         let items: Vec<u32> = (0..50).collect();
-        assert_eq!(parallel(&items, 4, |x| x * 2), items.iter().map(|x| x * 2).collect::<Vec<_>>());
+        assert_eq!(
+            parallel(&items, 4, |x| x * 2),
+            items.iter().map(|x| x * 2).collect::<Vec<_>>()
+        );
         assert!(parallel(&Vec::<u32>::new(), 4, |x| *x).is_empty());
     }
 }

@@ -75,11 +75,11 @@ impl Fleet {
     }
 
     fn agent_up(&self, i: usize) -> bool {
-        self.agent_down_every == 0 || i % self.agent_down_every != 0
+        self.agent_down_every == 0 || !i.is_multiple_of(self.agent_down_every)
     }
 
     fn hubble_up(&self, i: usize) -> bool {
-        self.hubble_down_every == 0 || i % self.hubble_down_every != 0
+        self.hubble_down_every == 0 || !i.is_multiple_of(self.hubble_down_every)
     }
 
     /// Nodes whose Hubble series Prometheus holds.
@@ -127,7 +127,8 @@ fn canned(f: &Fleet) -> Canned {
     let mut targets = Vec::with_capacity(2 * f.nodes + 1);
     let mut node_series = Vec::new();
     let target = |job: &str, node: Option<&str>, instance: &str, healthy: bool| {
-        let mut labels = serde_json::json!({"job": job, "instance": instance, "namespace": "kube-system"});
+        let mut labels =
+            serde_json::json!({"job": job, "instance": instance, "namespace": "kube-system"});
         if let Some(n) = node {
             labels["node"] = serde_json::json!(n);
         }
@@ -151,7 +152,12 @@ fn canned(f: &Fleet) -> Canned {
         ] {
             let inst = format!("{ip}:{port}");
             up.push(sample(
-                &[("__name__", "up"), ("job", job), ("instance", &inst), ("node", &node)],
+                &[
+                    ("__name__", "up"),
+                    ("job", job),
+                    ("instance", &inst),
+                    ("node", &node),
+                ],
                 u8::from(healthy),
             ));
             targets.push(target(job, Some(&node), &inst, healthy));
@@ -165,7 +171,11 @@ fn canned(f: &Fleet) -> Canned {
     }
     if f.operator {
         up.push(sample(
-            &[("__name__", "up"), ("job", "cilium-operator"), ("instance", "10.0.0.1:9963")],
+            &[
+                ("__name__", "up"),
+                ("job", "cilium-operator"),
+                ("instance", "10.0.0.1:9963"),
+            ],
             1,
         ));
         targets.push(target("cilium-operator", None, "10.0.0.1:9963", true));
@@ -248,10 +258,7 @@ fn answer(f: &Fleet, c: &Canned, target: &str) -> (u16, String) {
             let words: Vec<&str> = q
                 .split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
                 .collect();
-            let label_missing = f
-                .missing_labels
-                .iter()
-                .any(|l| words.contains(&l.as_str()));
+            let label_missing = f.missing_labels.iter().any(|l| words.contains(&l.as_str()));
             if label_missing || !metrics.iter().all(|m| f.holds(m)) {
                 return (200, envelope_vector(""));
             }
@@ -316,10 +323,11 @@ impl FakeProm {
         let stop = Arc::new(AtomicBool::new(false));
         let requests = Arc::new(AtomicUsize::new(0));
         let (stop2, requests2) = (stop.clone(), requests.clone());
+        // Rendered before the first request, so that no answer waits for it.
+        let canned = Arc::new(canned(&fleet));
+        let fleet = Arc::new(fleet);
+        let until = Instant::now() + lifetime;
         let handle = std::thread::spawn(move || {
-            let fleet = Arc::new(fleet);
-            let canned = Arc::new(canned(&fleet));
-            let until = Instant::now() + lifetime;
             let mut workers = Vec::new();
             while !stop2.load(Ordering::Relaxed)
                 && Instant::now() < until
@@ -381,7 +389,12 @@ pub fn inputs(list: &[&str]) -> prometheus::Inputs {
         .map(|s| ciliumon::spec::MetricSpec::parse(s, &v).unwrap())
         .collect();
     prometheus::Inputs {
-        expected: Some(specs.iter().map(ciliumon::check::Expected::from_spec).collect()),
+        expected: Some(
+            specs
+                .iter()
+                .map(ciliumon::check::Expected::from_spec)
+                .collect(),
+        ),
         dashboards: fixture_dashboards(),
         fills: ciliumon::dashboards::analyse(&v, &specs, &[]),
         l7: ciliumon::check::L7Policies::Known {

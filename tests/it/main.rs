@@ -1,8 +1,8 @@
 //! Integration tests through the binary, compiled as one test binary.
 
+mod fake_prom;
 mod recorder;
 mod support;
-mod fake_prom;
 
 mod check;
 mod helm;

@@ -31,25 +31,50 @@ fn a_fleet_answered_from_prometheus() {
     assert_eq!(down.len(), fleet.agents_down());
     let n0 = &r.nodes[0];
     assert!(
-        n0.agent.as_ref().unwrap().last_error.as_deref().unwrap().contains("connection refused"),
+        n0.agent
+            .as_ref()
+            .unwrap()
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("connection refused"),
         "the down target's error comes from /api/v1/targets: {n0:?}"
     );
     assert!(n0.hubble.as_ref().unwrap().up);
     assert_eq!(n0.hubble_series, 5 + 10 + 20 + 8 + 30 + 14);
     assert_eq!(r.operators.len(), 1);
-    let checks: Vec<(Status, &str)> = r.checks.iter().map(|c| (c.status, c.what.as_str())).collect();
+    let checks: Vec<(Status, &str)> = r
+        .checks
+        .iter()
+        .map(|c| (c.status, c.what.as_str()))
+        .collect();
     assert_eq!(
         checks,
         [
-            (Status::Fail, "Prometheus scrapes cilium-agent: 247/250 targets up"),
-            (Status::Pass, "Prometheus scrapes cilium-operator: 1/1 targets up"),
-            (Status::Pass, "Prometheus scrapes hubble: 250/250 targets up"),
+            (
+                Status::Fail,
+                "Prometheus scrapes cilium-agent: 247/250 targets up"
+            ),
+            (
+                Status::Pass,
+                "Prometheus scrapes cilium-operator: 1/1 targets up"
+            ),
+            (
+                Status::Pass,
+                "Prometheus scrapes hubble: 250/250 targets up"
+            ),
         ]
     );
 
     // Families present with their series, and the same numbers in the series table.
     let fam = |n: &str| r.families.iter().find(|f| f.family == n).unwrap();
-    for (name, per_node) in [("dns", 8), ("drop", 5), ("tcp", 10), ("flow", 20), ("httpV2", 44)] {
+    for (name, per_node) in [
+        ("dns", 8),
+        ("drop", 5),
+        ("tcp", 10),
+        ("flow", 20),
+        ("httpV2", 44),
+    ] {
         assert_eq!(fam(name).status, Status::Pass, "{:?}", fam(name));
         assert_eq!(fam(name).samples, per_node * 250, "{name}");
         assert_eq!(fam(name).nodes_with_samples, 250, "{name}");
@@ -64,15 +89,30 @@ fn a_fleet_answered_from_prometheus() {
             .find(|p| p.dashboard_uid == d && p.panel == t)
             .unwrap_or_else(|| panic!("{d} {t}"))
     };
-    for t in ["Flows processed Per Node", "Drop Reason", "HTTP Requests", "DNS Requests", "HTTP Request/Response Latency (p99)"] {
+    for t in [
+        "Flows processed Per Node",
+        "Drop Reason",
+        "HTTP Requests",
+        "DNS Requests",
+        "HTTP Request/Response Latency (p99)",
+    ] {
         assert_eq!(panel("5HftnJAWz", t).state, PanelState::Data, "{t}");
     }
     let resp = panel("5HftnJAWz", "HTTP responses");
     assert_eq!(resp.state, PanelState::Empty);
-    assert!(resp.reason.as_deref().unwrap().contains("needs family http"), "{resp:?}");
+    assert!(
+        resp.reason
+            .as_deref()
+            .unwrap()
+            .contains("needs family http"),
+        "{resp:?}"
+    );
     let ns = panel("_f0DUpY4k", "DNS queries");
     assert_eq!(ns.state, PanelState::Empty);
-    assert!(ns.reason.as_deref().unwrap().contains("source_namespace"), "{ns:?}");
+    assert!(
+        ns.reason.as_deref().unwrap().contains("source_namespace"),
+        "{ns:?}"
+    );
     assert_eq!(r.panels.len(), 8);
 
     // Four fixed queries, the targets (some are down), one per panel query.
@@ -89,15 +129,41 @@ fn a_quiet_fleet_is_waiting_for_traffic() {
     let fake = FakeProm::start(fleet, 100, Duration::from_secs(60));
     let (r, _) = prometheus::evaluate(&api(&fake), &inputs(LIST));
     assert_eq!(r.queries, 4 + 9, "nothing down: no /api/v1/targets");
-    assert!(r.nodes.iter().all(|n| n.status == Status::Pass && n.hubble_series == 0));
+    assert!(
+        r.nodes
+            .iter()
+            .all(|n| n.status == Status::Pass && n.hubble_series == 0)
+    );
     let fam = |n: &str| r.families.iter().find(|f| f.family == n).unwrap();
     assert_eq!(fam("drop").status, Status::Warn);
-    assert!(fam("drop").detail.starts_with("waiting for traffic"), "{:?}", fam("drop"));
-    assert!(fam("dns").detail.contains("L7 policy present: kube-system/dns-visibility"), "{:?}", fam("dns"));
-    assert!(fam("httpV2").detail.contains("no CiliumNetworkPolicy has HTTP rules"), "{:?}", fam("httpV2"));
+    assert!(
+        fam("drop").detail.starts_with("waiting for traffic"),
+        "{:?}",
+        fam("drop")
+    );
+    assert!(
+        fam("dns")
+            .detail
+            .contains("L7 policy present: kube-system/dns-visibility"),
+        "{:?}",
+        fam("dns")
+    );
+    assert!(
+        fam("httpV2")
+            .detail
+            .contains("no CiliumNetworkPolicy has HTTP rules"),
+        "{:?}",
+        fam("httpV2")
+    );
     let drop = r.panels.iter().find(|p| p.panel == "Drop Reason").unwrap();
     assert_eq!(drop.state, PanelState::Empty);
-    assert!(drop.reason.as_deref().unwrap().starts_with("no traffic yet: no drop series"), "{drop:?}");
+    assert!(
+        drop.reason
+            .as_deref()
+            .unwrap()
+            .starts_with("no traffic yet: no drop series"),
+        "{drop:?}"
+    );
     assert_eq!(r.status, Status::Warn);
     assert!(r.passed);
 }
@@ -114,7 +180,13 @@ fn refusals_and_a_gone_prometheus_are_reported() {
     assert_eq!(e.kind, "transport", "{e}");
     let (r, _) = prometheus::evaluate(&a, &inputs(LIST));
     assert_eq!(r.status, Status::Fail);
-    assert!(r.checks[0].what.starts_with("Prometheus could not answer which targets are up"), "{:?}", r.checks);
+    assert!(
+        r.checks[0]
+            .what
+            .starts_with("Prometheus could not answer which targets are up"),
+        "{:?}",
+        r.checks
+    );
     assert!(r.panels.iter().all(|p| p.state == PanelState::Error));
 }
 
