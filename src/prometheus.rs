@@ -234,6 +234,8 @@ pub struct GrafanaDashboard {
 struct Variable {
     name: String,
     value: String,
+    /// The value is a regex standing for every value (a query variable on "All").
+    regex: bool,
 }
 
 fn variables(dash: &Value) -> Vec<Variable> {
@@ -247,17 +249,23 @@ fn variables(dash: &Value) -> Vec<Variable> {
             let current = v["current"]["value"].as_str().filter(|c| {
                 !c.is_empty() && *c != "$__all" && !c.contains('$') && !c.contains('{')
             });
-            let value = match v["type"].as_str().unwrap_or("query") {
-                "interval" => current.unwrap_or(WINDOW).to_string(),
-                "constant" | "custom" | "textbox" => current.unwrap_or(".*").to_string(),
+            let (value, regex) = match v["type"].as_str().unwrap_or("query") {
+                "interval" => (current.unwrap_or(WINDOW).to_string(), false),
+                "constant" | "custom" | "textbox" => match current {
+                    Some(c) => (c.to_string(), false),
+                    None => (".*".to_string(), true),
+                },
                 // A query variable on "All": its allValue, or a regex every value matches.
-                _ => v["allValue"]
-                    .as_str()
-                    .filter(|a| !a.is_empty())
-                    .unwrap_or(".*")
-                    .to_string(),
+                _ => (
+                    v["allValue"]
+                        .as_str()
+                        .filter(|a| !a.is_empty())
+                        .unwrap_or(".*")
+                        .to_string(),
+                    true,
+                ),
             };
-            Some(Variable { name, value })
+            Some(Variable { name, value, regex })
         })
         .collect()
 }
@@ -279,18 +287,19 @@ fn is_name_char(c: char) -> bool {
 
 /// Replace Grafana variables in `expr`: `$var`, `${var}`, `${var:format}`, `[[var]]` with the
 /// dashboard's match-all value (its `allValue`, else `.*`; a regex matcher `=~".*"` also matches
-/// series without the label, so no matcher needs dropping), the interval built-ins with
+/// series without the label, so no matcher needs dropping; an exact matcher `="$var"` becomes
+/// `=~".*"`, since `=".*"` would match only the two characters), the interval built-ins with
 /// [`WINDOW`]. Anything else (`$1` in `label_replace`, unknown names) is left as written.
 fn resolve(expr: &str, vars: &[Variable]) -> String {
-    let lookup = |name: &str| -> Option<String> {
+    let lookup = |name: &str| -> Option<(String, bool)> {
         BUILTINS
             .iter()
             .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.to_string())
+            .map(|(_, v)| (v.to_string(), false))
             .or_else(|| {
                 vars.iter()
                     .find(|v| v.name == name)
-                    .map(|v| v.value.clone())
+                    .map(|v| (v.value.clone(), v.regex))
             })
     };
     let mut out = String::with_capacity(expr.len());
@@ -319,7 +328,17 @@ fn resolve(expr: &str, vars: &[Variable]) -> String {
             .next()
             .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
         match (len, first_ok.then(|| lookup(name)).flatten()) {
-            (l, Some(v)) if l > 0 => {
+            (l, Some((v, regex))) if l > 0 => {
+                // `label="$var"` (a single-value variable in an exact matcher) with a
+                // match-all regex: the matcher becomes a regex one, `=~` (`!=` becomes `!~`).
+                if regex && out.ends_with("=\"") && !out.ends_with("~=\"") && !out.ends_with("==\"")
+                {
+                    out.truncate(out.len() - 1);
+                    if out.ends_with("!=") {
+                        out.pop();
+                    }
+                    out.push_str("~\"");
+                }
                 out.push_str(&v);
                 rest = &tail[l..];
             }
@@ -624,9 +643,12 @@ fn l7_reason(family: &str, l7: &L7Policies) -> (String, String) {
     }
 }
 
+const PRESET_HINT: &str = "ciliumon plan --metrics-preset dashboards lists what fills it";
+
 /// Judge one panel from its queries' answers: data, or empty with the reason it can tell (the
 /// fill analysis: a family not enabled, a label missing; no traffic yet; an L7 family without an
-/// L7 policy; else the series exist but the selectors match none).
+/// L7 policy; else the series exist but the selectors match none). Data on a panel the fill
+/// analysis says lacks a label is a warning: the match-all regex also matches series without it.
 pub fn judge_panel(
     dashboard: &GrafanaDashboard,
     panel: &PanelQueries,
@@ -644,7 +666,29 @@ pub fn judge_panel(
         reason: None,
         hint: None,
     };
+    let fill = ev
+        .fills
+        .iter()
+        .find(|f| f.uid == dashboard.uid)
+        .and_then(|f| f.panels.iter().find(|p| p.title == panel.title))
+        .filter(|f| !f.fills);
+    let fill_reasons = fill.map(|f| {
+        f.missing
+            .iter()
+            .map(|m| m.reason.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    });
     if series > 0 {
+        // With every variable on match-all, a series without the label still matches: the
+        // metric is there, but the panel's breakdown (and in Grafana its variables) is not.
+        if let Some(r) = fill_reasons {
+            a.status = Status::Warn;
+            a.reason = Some(format!(
+                "data with every variable on All, but a label it selects on is missing: {r}"
+            ));
+            a.hint = Some(PRESET_HINT.into());
+        }
         return a;
     }
     if !answers.is_empty() && answers.iter().all(Result::is_err) {
@@ -658,15 +702,9 @@ pub fn judge_panel(
     a.state = PanelState::Empty;
     a.status = Status::Warn;
     // 1. The fill analysis for this dashboard and panel.
-    let fill = ev
-        .fills
-        .iter()
-        .find(|f| f.uid == dashboard.uid)
-        .and_then(|f| f.panels.iter().find(|p| p.title == panel.title));
-    if let Some(f) = fill.filter(|f| !f.fills) {
-        let reasons: Vec<&str> = f.missing.iter().map(|m| m.reason.as_str()).collect();
-        a.reason = Some(reasons.join("; "));
-        a.hint = Some("ciliumon plan --metrics-preset dashboards lists what fills it".into());
+    if let Some(r) = fill_reasons {
+        a.reason = Some(r);
+        a.hint = Some(PRESET_HINT.into());
         return a;
     }
     // 2. Per metric read: its family enabled? holding series?
@@ -1254,6 +1292,7 @@ mod tests {
 
     const HUBBLE_MINI: &str = include_str!("../tests/fixtures/dashboards/hubble-mini.json");
     const NAMESPACE_MINI: &str = include_str!("../tests/fixtures/dashboards/namespace-mini.json");
+    const L7_MINI: &str = include_str!("../tests/fixtures/dashboards/l7-mini.json");
 
     fn v(s: &str) -> Version {
         s.parse().unwrap()
@@ -1399,11 +1438,48 @@ mod tests {
     }
 
     #[test]
+    fn the_l7_dashboards_exact_reporter_matcher_becomes_match_all() {
+        let d = dashboard_queries(L7_MINI).unwrap();
+        assert_eq!(d.uid, "3g264CZVz");
+        assert_eq!(d.panels.len(), 3);
+        assert_eq!(d.panels[1].queries.len(), 2);
+        assert_eq!(
+            d.panels[1].queries[0],
+            r#"histogram_quantile(0.50, sum(rate(hubble_http_request_duration_seconds_bucket{cluster=~".*", reporter=~".*"}[5m])) by (le))"#
+        );
+        assert_eq!(
+            d.panels[2].queries[0],
+            "sum(rate(hubble_http_requests_total{cluster=~\".*\", reporter=~\".*\", source_namespace=~\".*\", status!~\"5.*\"}[5m])) by (cluster, source_namespace)\n/\nsum(rate(hubble_http_requests_total{cluster=~\".*\", reporter=~\".*\", source_namespace=~\".*\"}[5m])) by (cluster, source_namespace)"
+        );
+        for p in &d.panels {
+            for q in &p.queries {
+                assert!(!q.contains('$'), "unresolved: {q}");
+            }
+        }
+    }
+
+    #[test]
     fn resolving_leaves_unknown_and_broken_references() {
-        let vars = [Variable {
-            name: "ns".into(),
-            value: ".*".into(),
-        }];
+        let vars = [
+            Variable {
+                name: "ns".into(),
+                value: ".*".into(),
+                regex: true,
+            },
+            Variable {
+                name: "k".into(),
+                value: "v1".into(),
+                regex: false,
+            },
+        ];
+        // Exact matchers on a match-all variable become regex ones; a fixed value stays exact.
+        assert_eq!(
+            resolve(
+                r#"a{r="$ns", s!="${ns}", t=~"$ns", u!~"$ns", w="$k", x="p-$ns"}"#,
+                &vars
+            ),
+            r#"a{r=~".*", s!~".*", t=~".*", u!~".*", w="v1", x="p-.*"}"#
+        );
         assert_eq!(
             resolve("a{x=~\"$ns\"} $nsx ${ns", &vars),
             "a{x=~\".*\"} $nsx ${ns"
@@ -1555,7 +1631,7 @@ mod tests {
         let empty = || vec![Ok(QueryData::Vector(vec![]))];
         let data = vector(json!([{"metric": {"pod": "a"}, "value": [0, "1"]}]));
 
-        let a = judge_panel(&d, panel_of(&d, "Drop Reason"), &[Ok(data)], &ev);
+        let a = judge_panel(&d, panel_of(&d, "Drop Reason"), &[Ok(data.clone())], &ev);
         assert_eq!(
             (a.state, a.status, a.series),
             (PanelState::Data, Status::Pass, 1)
@@ -1634,6 +1710,15 @@ mod tests {
                 .starts_with("no traffic yet: no drop series"),
             "{a:?}"
         );
+
+        // Data, but the fill analysis says a label is missing (match-all also matches series
+        // without it): a warning naming the label.
+        let ns = dashboard_queries(NAMESPACE_MINI).unwrap();
+        let a = judge_panel(&ns, panel_of(&ns, "DNS queries"), &[Ok(data)], &ev);
+        assert_eq!((a.state, a.status), (PanelState::Data, Status::Warn));
+        let r = a.reason.as_deref().unwrap();
+        assert!(r.starts_with("data with every variable on All, but"), "{r}");
+        assert!(r.contains("source_namespace"), "{r}");
 
         // Every query refused.
         let refused = vec![Err(err("bad_data", "parse error"))];

@@ -3,8 +3,9 @@
 //! if it scraped each node's agent (`job="cilium-agent"`) and Hubble (`job="hubble-metrics"`)
 //! through the chart's ServiceMonitors (the `node` label from the chart's relabeling) and one
 //! operator. It knows the fixed queries of `ciliumon::prometheus` by their text and answers any
-//! other query by the metric names it reads: data if the fleet holds every one of them and the
-//! query names no label of `missing_labels`, an empty vector otherwise; a query naming no Hubble
+//! other query by the metric names it reads: data if the fleet holds every one of them and no
+//! matcher needs a value of a label of `missing_labels` (`l="x"`, `l=~".+"`; `l=~".*"` matches
+//! series without the label, as in Prometheus), an empty vector otherwise; a query naming no Hubble
 //! metric gets a 400 `bad_data` error envelope. Bounded: it stops after `max_requests` requests
 //! or `lifetime`, whichever comes first, and when dropped.
 //!
@@ -223,6 +224,22 @@ fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Whether `q` has a matcher on `label` that a series without the label fails: `label="x"`
+/// (non-empty) or `label=~".+"`. (`label=~".*"` matches series without the label, as in
+/// Prometheus; grouping by an absent label still returns data.)
+fn needs_value(q: &str, label: &str) -> bool {
+    q.match_indices(label).any(|(i, _)| {
+        let before_ok = q[..i]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'));
+        let after = q[i + label.len()..].trim_start();
+        before_ok
+            && ((after.starts_with("=\"") && !after.starts_with("=\"\""))
+                || after.starts_with("=~\".+\""))
+    })
+}
+
 fn answer(f: &Fleet, c: &Canned, target: &str) -> (u16, String) {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     match path {
@@ -255,10 +272,7 @@ fn answer(f: &Fleet, c: &Canned, target: &str) -> (u16, String) {
                     r#"{"status":"error","errorType":"bad_data","error":"the fake Prometheus answers only queries of Hubble metrics"}"#.into(),
                 );
             }
-            let words: Vec<&str> = q
-                .split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
-                .collect();
-            let label_missing = f.missing_labels.iter().any(|l| words.contains(&l.as_str()));
+            let label_missing = f.missing_labels.iter().any(|l| needs_value(&q, l));
             if label_missing || !metrics.iter().all(|m| f.holds(m)) {
                 return (200, envelope_vector(""));
             }
@@ -375,6 +389,7 @@ pub fn fixture_dashboards() -> Vec<prometheus::GrafanaDashboard> {
     [
         include_str!("../fixtures/dashboards/hubble-mini.json"),
         include_str!("../fixtures/dashboards/namespace-mini.json"),
+        include_str!("../fixtures/dashboards/l7-mini.json"),
     ]
     .into_iter()
     .map(|j| prometheus::dashboard_queries(j).expect("fixture dashboards parse"))

@@ -113,10 +113,36 @@ fn a_fleet_answered_from_prometheus() {
         ns.reason.as_deref().unwrap().contains("source_namespace"),
         "{ns:?}"
     );
-    assert_eq!(r.panels.len(), 8);
+    // The L7 dashboard: match-all matchers also match series without source_namespace, so
+    // Prometheus has data; where the panel selects on a label httpV2 without labelsContext does
+    // not give (the fill analysis), the data comes with a warning naming it.
+    let vol = panel("3g264CZVz", "Incoming Request Volume");
+    assert_eq!(
+        (vol.state, vol.status),
+        (PanelState::Data, Status::Pass),
+        "{vol:?}"
+    );
+    let by_src = panel(
+        "3g264CZVz",
+        "Incoming Request Success Rate (non-5xx responses) By Source",
+    );
+    assert_eq!(
+        (by_src.state, by_src.status),
+        (PanelState::Data, Status::Warn),
+        "{by_src:?}"
+    );
+    assert!(
+        by_src
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("source_namespace"),
+        "{by_src:?}"
+    );
+    assert_eq!(r.panels.len(), 11);
 
     // Four fixed queries, the targets (some are down), one per panel query.
-    assert_eq!(r.queries, 4 + 1 + 9);
+    assert_eq!(r.queries, 4 + 1 + 13);
     assert_eq!(fake.requests(), r.queries);
     assert_eq!(r.status, Status::Fail);
 }
@@ -128,7 +154,7 @@ fn a_quiet_fleet_is_waiting_for_traffic() {
     fleet.agent_down_every = 0;
     let fake = FakeProm::start(fleet, 100, Duration::from_secs(60));
     let (r, _) = prometheus::evaluate(&api(&fake), &inputs(LIST));
-    assert_eq!(r.queries, 4 + 9, "nothing down: no /api/v1/targets");
+    assert_eq!(r.queries, 4 + 13, "nothing down: no /api/v1/targets");
     assert!(
         r.nodes
             .iter()
