@@ -500,6 +500,24 @@ pub fn series_by_family(
     out
 }
 
+/// The scanner's counts from a cluster-mode report's rows: node → family → samples (one sample
+/// a series in a scrape), for [`series_table`].
+pub fn scanned_from_rows(
+    rows: &[crate::check::NodeRow],
+) -> BTreeMap<String, BTreeMap<String, u64>> {
+    rows.iter()
+        .filter(|r| !r.families.is_empty())
+        .map(|r| {
+            let fams = r
+                .families
+                .iter()
+                .map(|f| (f.family.to_string(), f.samples))
+                .collect();
+            (r.node.clone(), fams)
+        })
+        .collect()
+}
+
 /// The series one family has: in Prometheus, estimated, and scanned from the agents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SeriesRow {
@@ -1605,6 +1623,17 @@ mod tests {
         assert_eq!(dns.prometheus, Some(0), "asked and answered: none held");
         let tcp = rows.iter().find(|r| r.family == "tcp").unwrap();
         assert_eq!((tcp.estimate, tcp.scanned), (None, None));
+        // From cluster-mode rows.
+        let mut row = crate::check::NodeRow::new("n1", None);
+        row.families.push(crate::check::NodeFamily {
+            family: "drop",
+            samples: 25,
+            exemplars: 0,
+        });
+        let rows = [row, crate::check::NodeRow::new("n9", None)];
+        let from_rows = scanned_from_rows(&rows);
+        assert_eq!(from_rows.len(), 1, "a node without families is not scanned");
+        assert_eq!(from_rows["n1"]["drop"], 25);
         let none = series_table(None, None, None);
         assert!(none.is_empty());
     }

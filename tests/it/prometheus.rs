@@ -223,6 +223,40 @@ fn refusals_and_a_gone_prometheus_are_reported() {
 fn five_thousand_nodes_once() {
     let (r, t, total) = crate::fake_prom::from_prometheus_once(5000);
     assert_eq!(r.nodes.len(), 5000);
+    // The answers' sizes, for the record.
+    let fake = FakeProm::start(Fleet::typical(5000), 10, Duration::from_secs(60));
+    for (what, path) in [
+        (
+            "up",
+            format!(
+                "/api/v1/query?query={}",
+                prometheus::encode(prometheus::UP_QUERY)
+            ),
+        ),
+        (
+            "series",
+            format!(
+                "/api/v1/query?query={}",
+                prometheus::encode(prometheus::SERIES_QUERY)
+            ),
+        ),
+        (
+            "node series",
+            format!(
+                "/api/v1/query?query={}",
+                prometheus::encode(prometheus::NODE_SERIES_QUERY)
+            ),
+        ),
+        ("targets", "/api/v1/targets?state=active".to_string()),
+    ] {
+        let (status, body) = ciliumon::check::probe::fetch(
+            &format!("{}{path}", fake.base),
+            Duration::from_secs(10),
+            256 << 20,
+        )
+        .unwrap();
+        println!("{what}: HTTP {status}, {} bytes", body.len());
+    }
     println!(
         "5000 nodes from Prometheus: {} queries, fetch+parse {:?}, judge {:?}, total with the fake's start {:?}",
         r.queries, t.fetch, t.judge, total
