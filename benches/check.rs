@@ -25,7 +25,7 @@
 //! - CHECK_BENCH_HOLD=SECS: start the first fleet, print its nodes file and ports, keep it up
 //!   SECS seconds, measure nothing.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{Ipv4Addr, TcpListener};
 use std::process::Command;
 use std::sync::Arc;
@@ -33,43 +33,16 @@ use std::time::{Duration, Instant};
 
 use ciliumon::check::scan;
 
+#[path = "../tests/harness/mod.rs"]
+mod harness;
+use harness::fixtures::{fixture, hubble_payload};
+use harness::{api, nodes};
+
 fn env_usize(k: &str, d: usize) -> usize {
     std::env::var(k)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(d)
-}
-
-fn fixture(name: &str) -> String {
-    let p = format!(
-        "{}/../shared/fixtures/metrics/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
-}
-
-/// A Hubble payload of exactly `series` samples: the busy fixture's HELP/TYPE lines once, then
-/// its sample lines again and again (the last time only as many as needed), each time with an
-/// extra `rep` label so that every series is distinct.
-fn hubble_payload(series: usize) -> Vec<u8> {
-    let busy = fixture("hubble-busy.txt");
-    let samples: Vec<&str> = busy
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .collect();
-    let mut out = String::new();
-    for l in busy.lines().filter(|l| l.starts_with('#')) {
-        out.push_str(l);
-        out.push('\n');
-    }
-    for (n, l) in samples.iter().cycle().take(series).enumerate() {
-        let rep = n / samples.len();
-        match l.split_once('{') {
-            Some((name, rest)) => out.push_str(&format!("{name}{{rep=\"{rep}\",{rest}\n")),
-            None => out.push_str(&format!("{l}\n")),
-        }
-    }
-    out.into_bytes()
 }
 
 fn vm_hwm_kb() -> u64 {
@@ -142,66 +115,6 @@ fn scanner() {
     );
 }
 
-fn respond(mut s: std::net::TcpStream, body: &[u8]) {
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut buf = [0u8; 4096];
-    let mut got = Vec::new();
-    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-        match s.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-        }
-    }
-    // Like the agent's, operator's and Hubble's servers: /metrics only, 404 elsewhere.
-    let path = got
-        .split(|b| *b == b' ')
-        .nth(1)
-        .map(|p| p.to_vec())
-        .unwrap_or_default();
-    let body: &[u8] = if path == b"/metrics" {
-        body
-    } else {
-        b"404 page not found\n"
-    };
-    let status = if path == b"/metrics" {
-        "200 OK"
-    } else {
-        "404 Not Found"
-    };
-    let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    let _ = s.write_all(head.as_bytes());
-    let _ = s.write_all(body);
-}
-
-/// The same answer as `respond`, for the async fleet.
-async fn respond_async(mut s: tokio::net::TcpStream, body: Arc<Vec<u8>>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut buf = [0u8; 4096];
-    let mut got = Vec::new();
-    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-        match tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return,
-            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
-        }
-    }
-    let metrics = got.split(|b| *b == b' ').nth(1) == Some(&b"/metrics"[..]);
-    let (status, body): (&str, &[u8]) = if metrics {
-        ("200 OK", &body)
-    } else {
-        ("404 Not Found", b"404 page not found\n")
-    };
-    let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    let _ = s.write_all(head.as_bytes()).await;
-    let _ = s.write_all(body).await;
-    let _ = s.shutdown().await;
-}
-
 /// How the fake nodes are served: a thread per connection (`threads`), or one tokio runtime
 /// with a worker a core (`async`, the default: it leaves more of this machine's two cores to
 /// the check being measured, as remote nodes would).
@@ -219,8 +132,8 @@ fn fleet(
     ports: [u16; 3],
 ) -> (Vec<(Ipv4Addr, &'static str)>, [u16; 3]) {
     let bodies: [Arc<Vec<u8>>; 3] = [
-        Arc::new(fixture("agent-datadog.txt").into_bytes()),
-        Arc::new(fixture("operator-datadog.txt").into_bytes()),
+        Arc::new(fixture("agent-datadog.txt")),
+        Arc::new(fixture("operator-datadog.txt")),
         Arc::new(hubble_payload(series)),
     ];
     println!(
@@ -271,7 +184,7 @@ fn fleet(
                             if let Some(size) = sndbuf {
                                 let _ = socket2::SockRef::from(&s).set_send_buffer_size(size);
                             }
-                            tokio::spawn(respond_async(s, body.clone()));
+                            tokio::spawn(nodes::respond_metrics_async(s, body.clone()));
                         }
                     }
                 });
@@ -292,7 +205,7 @@ fn fleet(
                             let body = body.clone();
                             let _ = std::thread::Builder::new()
                                 .stack_size(64 * 1024)
-                                .spawn(move || respond(s, &body));
+                                .spawn(move || nodes::respond_metrics(s, &body));
                         }
                     }
                 })
@@ -510,459 +423,35 @@ fn measure(
 // Cluster mode: the real kubectl (get --raw, proxy) against a fake API server in this process
 // whose pod proxy forwards to the fleet, as tests/it/check.rs's `start_api` does for two nodes.
 
-/// Counters of the fake API server, reset before each run. Times are microseconds since
-/// `epoch()`.
-#[derive(Default)]
-struct ApiStats {
-    requests: std::sync::atomic::AtomicU64,
-    /// Pod proxy requests, and those whose node refused (answered 503).
-    proxied: std::sync::atomic::AtomicU64,
-    refused: std::sync::atomic::AtomicU64,
-    /// Paths answered 404 (not one of the test fake's).
-    unknown: std::sync::atomic::AtomicU64,
-    /// Body bytes streamed from the nodes to kubectl proxy.
-    bytes: std::sync::atomic::AtomicU64,
-    first_proxy_us: std::sync::atomic::AtomicU64,
-    last_body_us: std::sync::atomic::AtomicU64,
-}
-
-fn epoch() -> Instant {
-    static E: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    *E.get_or_init(Instant::now)
-}
-
-fn since_epoch_us() -> u64 {
-    epoch().elapsed().as_micros() as u64
-}
-
-impl ApiStats {
-    fn reset(&self) {
-        use std::sync::atomic::Ordering::Relaxed;
-        for c in [
-            &self.requests,
-            &self.proxied,
-            &self.refused,
-            &self.unknown,
-            &self.bytes,
-            &self.last_body_us,
-        ] {
-            c.store(0, Relaxed);
-        }
-        self.first_proxy_us.store(u64::MAX, Relaxed);
-    }
-}
-
-/// The fake API server's answers, built once.
-struct Api {
-    agents: Vec<u8>,
-    operators: Vec<u8>,
-    config: Vec<u8>,
-    cnp: Vec<u8>,
-    empty: Vec<u8>,
-    services: Vec<u8>,
-    targets: Vec<u8>,
-    monitors: Vec<u8>,
-    prometheuses: Vec<u8>,
-    /// Pod name → host IP.
-    pods: std::collections::HashMap<String, Ipv4Addr>,
-    stats: Arc<ApiStats>,
-}
-
-fn pod_json(name: &str, node: &str, ip: Ipv4Addr, label: (&str, &str)) -> serde_json::Value {
-    serde_json::json!({
-        "metadata": {"name": name, "namespace": "kube-system", "labels": {label.0: label.1}},
-        "spec": {"nodeName": node},
-        "status": {"phase": "Running", "hostIP": ip.to_string(), "podIP": ip.to_string(),
-                   "startTime": "2025-05-01T10:00:00Z"}
-    })
-}
-
 /// The fake cluster of the fleet: an agent pod on every node (the node's address as its host
 /// IP), one operator on the second node (one that answers), and a `cilium-config` with the
 /// fleet's ports and the blog's Hubble list; the rest as the test's `busy_cluster`.
-fn fake_api(fleet: &[(Ipv4Addr, &'static str)], ports: [u16; 3]) -> Api {
-    use serde_json::json;
-    let list = |items: Vec<serde_json::Value>| {
-        json!({"kind": "List", "apiVersion": "v1", "items": items})
-            .to_string()
-            .into_bytes()
-    };
-    let mut pods = std::collections::HashMap::new();
-    let mut agents = Vec::new();
+fn fake_cluster(fleet: &[(Ipv4Addr, &'static str)], ports: [u16; 3]) -> api::FakeCluster {
+    let mut pods = Vec::new();
     for (i, (ip, _)) in fleet.iter().enumerate() {
-        let name = format!("cilium-{i:05}");
-        agents.push(pod_json(
-            &name,
-            &format!("node-{i:05}"),
-            *ip,
-            ("k8s-app", "cilium"),
+        pods.push((
+            format!("cilium-{i:05}"),
+            format!("node-{i:05}"),
+            ip.to_string(),
+            "agent",
         ));
-        pods.insert(name, *ip);
     }
     let op = 1.min(fleet.len() - 1);
-    pods.insert("cilium-operator-1".into(), fleet[op].0);
-    let operators = vec![pod_json(
-        "cilium-operator-1",
-        &format!("node-{op:05}"),
-        fleet[op].0,
-        ("io.cilium/app", "operator"),
-    )];
-    let config = json!({
-        "kind": "ConfigMap", "apiVersion": "v1",
-        "metadata": {"name": "cilium-config", "namespace": "kube-system",
-                     "managedFields": [{"manager": "helm", "time": "2025-04-01T00:00:00Z"}]},
-        "data": {
-            "hubble-metrics": ciliumon::config::BLOG_METRICS.join(" "),
-            "prometheus-serve-addr": format!(":{}", ports[0]),
-            "operator-prometheus-serve-addr": format!(":{}", ports[1]),
-            "hubble-metrics-server": format!(":{}", ports[2]),
-            "enable-hubble-open-metrics": "false"
-        }
-    });
-    let dns_policy = json!({"metadata": {"namespace": "shop", "name": "dns-visibility"},
-        "spec": {"egress": [{"toPorts": [{"ports": [{"port": "53", "protocol": "ANY"}],
-                                          "rules": {"dns": [{"matchPattern": "*"}]}}]}]}});
-    let svc = json!({"metadata": {"name": "prometheus-operated", "namespace": "monitoring"},
-                     "spec": {"ports": [{"name": "web", "port": 9090}]}});
-    let targets = json!({"status": "success", "data": {"activeTargets": [
-        {"scrapePool": "serviceMonitor/kube-system/cilium-agent/0", "labels": {"job": "cilium-agent"}, "health": "up"},
-        {"scrapePool": "serviceMonitor/kube-system/cilium-operator/0", "labels": {"job": "cilium-operator"}, "health": "up"}
-    ]}});
-    let monitor =
-        json!({"metadata": {"name": "hubble", "labels": {"app.kubernetes.io/part-of": "cilium"}}});
-    let prometheus =
-        json!({"spec": {"serviceMonitorSelector": {"matchLabels": {"release": "kps"}}}});
-    Api {
-        agents: list(agents),
-        operators: list(operators),
-        config: config.to_string().into_bytes(),
-        cnp: list(vec![dns_policy]),
-        empty: list(vec![]),
-        services: list(vec![svc]),
-        targets: targets.to_string().into_bytes(),
-        monitors: list(vec![monitor]),
-        prometheuses: list(vec![prometheus]),
-        pods,
-        stats: Arc::new(ApiStats::default()),
-    }
-}
-
-/// A Kubernetes Status object, as the API server sends with an error.
-fn status_json(code: u16, reason: &str, message: &str) -> Vec<u8> {
-    serde_json::json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
-        "status": "Failure", "message": message, "reason": reason, "code": code})
-    .to_string()
-    .into_bytes()
-}
-
-fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        404 => "Not Found",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        _ => "Status",
-    }
-}
-
-fn find_crlf2(b: &[u8]) -> Option<usize> {
-    memchr::memmem::find(b, b"\r\n\r\n").map(|i| i + 4)
-}
-
-/// A header's value in a request or response head (case-insensitive name).
-fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
-    head.split("\r\n").skip(1).find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
-}
-
-/// Read until a whole head is in `buf`; its length, or None at EOF, error or a silly size.
-async fn read_head(
-    s: &mut (impl tokio::io::AsyncRead + Unpin),
-    buf: &mut Vec<u8>,
-) -> Option<usize> {
-    use tokio::io::AsyncReadExt;
-    let mut chunk = [0u8; 8192];
-    loop {
-        if let Some(end) = find_crlf2(buf) {
-            return Some(end);
-        }
-        if buf.len() > 64 << 10 {
-            return None;
-        }
-        match s.read(&mut chunk).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-}
-
-/// One connection from kubectl (get --raw, or proxy's keep-alive transport): request after
-/// request until the client closes or asks to.
-async fn api_conn(mut s: tokio::net::TcpStream, api: Arc<Api>) {
-    use std::sync::atomic::Ordering::Relaxed;
-    use tokio::io::AsyncWriteExt;
-    let _ = s.set_nodelay(true);
-    let mut buf = Vec::with_capacity(8192);
-    loop {
-        let Some(end) = read_head(&mut s, &mut buf).await else {
-            return;
-        };
-        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-        buf.drain(..end);
-        // A GET has no body; skip one if sent.
-        let body_len: usize = header(&head, "content-length")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        while buf.len() < body_len {
-            use tokio::io::AsyncReadExt;
-            let mut chunk = [0u8; 8192];
-            match s.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-        buf.drain(..body_len);
-        let mut line = head.split("\r\n").next().unwrap_or("").split(' ');
-        let (_method, path, version) = (
-            line.next().unwrap_or(""),
-            line.next().unwrap_or("/").to_string(),
-            line.next().unwrap_or(""),
-        );
-        let connection = header(&head, "connection").map(str::to_ascii_lowercase);
-        let close = connection.as_deref() == Some("close")
-            || (version == "HTTP/1.0" && connection.as_deref() != Some("keep-alive"));
-        api.stats.requests.fetch_add(1, Relaxed);
-        let accept = header(&head, "accept").unwrap_or("*/*").to_string();
-        let ok = api_answer(&mut s, &api, &path, &accept).await;
-        if !ok || close {
-            let _ = s.shutdown().await;
-            return;
-        }
-    }
-}
-
-/// Answer one request; false when the connection cannot go on.
-async fn api_answer(s: &mut tokio::net::TcpStream, api: &Api, path: &str, accept: &str) -> bool {
-    use std::sync::atomic::Ordering::Relaxed;
-    use tokio::io::AsyncWriteExt;
-    let json = |body: &[u8]| -> (u16, Vec<u8>) { (200, body.to_vec()) };
-    let (status, body) = if path.starts_with("/api/v1/namespaces/kube-system/pods?") {
-        json(if path.contains("operator") {
-            &api.operators
-        } else {
-            &api.agents
-        })
-    } else if path.starts_with("/api/v1/namespaces/kube-system/configmaps/cilium-config") {
-        json(&api.config)
-    } else if path.starts_with("/apis/cilium.io/v2/ciliumnetworkpolicies") {
-        json(&api.cnp)
-    } else if path.starts_with("/apis/cilium.io/v2/ciliumclusterwidenetworkpolicies") {
-        json(&api.empty)
-    } else if path.starts_with("/api/v1/services?") {
-        json(&api.services)
-    } else if path.starts_with(
-        "/api/v1/namespaces/monitoring/services/prometheus-operated:9090/proxy/api/v1/targets",
-    ) {
-        json(&api.targets)
-    } else if path
-        .starts_with("/apis/monitoring.coreos.com/v1/namespaces/kube-system/servicemonitors")
-    {
-        json(&api.monitors)
-    } else if path.starts_with("/apis/monitoring.coreos.com/v1/prometheuses") {
-        json(&api.prometheuses)
-    } else if let Some(rest) = path.strip_prefix("/api/v1/namespaces/kube-system/pods/") {
-        let (pod_port, upstream_path) = match rest.split_once("/proxy") {
-            Some((p, "")) => (p, "/"),
-            Some((p, up)) => (p, up),
-            None => (rest, "/"),
-        };
-        let pod_port = pod_port.strip_prefix("https:").unwrap_or(pod_port);
-        let (pod, port) = pod_port.split_once(':').unwrap_or((pod_port, ""));
-        match (api.pods.get(pod), port.parse::<u16>()) {
-            (Some(ip), Ok(port)) => {
-                api.stats.proxied.fetch_add(1, Relaxed);
-                api.stats
-                    .first_proxy_us
-                    .fetch_min(since_epoch_us(), Relaxed);
-                return pod_proxy(s, api, *ip, port, upstream_path, accept).await;
-            }
-            _ => (
-                404,
-                status_json(404, "NotFound", &format!("pods \"{pod}\" not found")),
-            ),
-        }
-    } else {
-        api.stats.unknown.fetch_add(1, Relaxed);
-        (
-            404,
-            status_json(
-                404,
-                "NotFound",
-                "the server could not find the requested resource",
-            ),
-        )
-    };
-    s.write_all(&json_response(status, &body)).await.is_ok()
-}
-
-/// A whole HTTP/1.1 response carrying a JSON body.
-fn json_response(status: u16, body: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        reason_phrase(status),
-        body.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(body);
-    out
-}
-
-/// The pod proxy: GET the node's port, stream its answer back (status, Content-Type, body) as
-/// the API server does. A refused dial is a 503 with the dial error; a node that accepts and
-/// never answers leaves the request hanging (the client's timeout applies).
-async fn pod_proxy(
-    s: &mut tokio::net::TcpStream,
-    api: &Api,
-    ip: Ipv4Addr,
-    port: u16,
-    path: &str,
-    accept: &str,
-) -> bool {
-    use std::sync::atomic::Ordering::Relaxed;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let fail = |status: u16, reason: &str, message: String| {
-        json_response(status, &status_json(status, reason, &message))
-    };
-    let mut up = match tokio::net::TcpStream::connect((ip, port)).await {
-        Ok(up) => up,
-        Err(e) => {
-            let message = if e.kind() == std::io::ErrorKind::ConnectionRefused {
-                api.stats.refused.fetch_add(1, Relaxed);
-                format!(
-                    "error trying to reach service: dial tcp {ip}:{port}: connect: connection refused"
-                )
-            } else {
-                format!("error trying to reach service: dial tcp {ip}:{port}: {e}")
-            };
-            return s
-                .write_all(&fail(503, "ServiceUnavailable", message))
-                .await
-                .is_ok();
-        }
-    };
-    let _ = up.set_nodelay(true);
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: {ip}:{port}\r\nAccept: {accept}\r\nUser-Agent: fake-apiserver\r\nConnection: close\r\n\r\n"
-    );
-    if up.write_all(req.as_bytes()).await.is_err() {
-        return s
-            .write_all(&fail(
-                502,
-                "BadGateway",
-                format!("error trying to reach service: write to {ip}:{port} failed"),
-            ))
-            .await
-            .is_ok();
-    }
-    let mut buf = Vec::with_capacity(8192);
-    let Some(end) = read_head(&mut up, &mut buf).await else {
-        return s
-            .write_all(&fail(
-                502,
-                "BadGateway",
-                format!("error trying to reach service: {ip}:{port}: EOF"),
-            ))
-            .await
-            .is_ok();
-    };
-    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-    buf.drain(..end);
-    let status: u16 = head
-        .split(' ')
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(502);
-    let content_type = header(&head, "content-type")
-        .unwrap_or("text/plain")
-        .to_string();
-    let length = match header(&head, "content-length").and_then(|v| v.parse::<u64>().ok()) {
-        Some(n) => n,
-        None => {
-            // No length: read it all, then answer with one.
-            if up.read_to_end(&mut buf).await.is_err() {
-                return false;
-            }
-            buf.len() as u64
-        }
-    };
-    let out = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\n\r\n",
-        reason_phrase(status)
-    );
-    if s.write_all(out.as_bytes()).await.is_err() {
-        return false;
-    }
-    let mut left = length;
-    let first = buf.len().min(left as usize);
-    if s.write_all(&buf[..first]).await.is_err() {
-        return false;
-    }
-    left -= first as u64;
-    api.stats.bytes.fetch_add(first as u64, Relaxed);
-    let mut chunk = vec![0u8; 64 << 10];
-    while left > 0 {
-        let want = chunk.len().min(left as usize);
-        let n = match up.read(&mut chunk[..want]).await {
-            Ok(0) | Err(_) => return false,
-            Ok(n) => n,
-        };
-        if s.write_all(&chunk[..n]).await.is_err() {
-            return false;
-        }
-        left -= n as u64;
-        api.stats.bytes.fetch_add(n as u64, Relaxed);
-    }
-    api.stats.last_body_us.fetch_max(since_epoch_us(), Relaxed);
-    true
-}
-
-/// Start the fake API server on 127.0.0.1 on its own runtime; its port and counters.
-fn start_api(api: Api) -> (u16, Arc<ApiStats>) {
-    let rt: &'static tokio::runtime::Runtime = Box::leak(Box::new(
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .thread_name("fake-apiserver")
-            .build()
-            .expect("API server runtime"),
+    pods.push((
+        "cilium-operator-1".into(),
+        format!("node-{op:05}"),
+        fleet[op].0.to_string(),
+        "operator",
     ));
-    // The listen backlog of a Go server (the real API server): net.core.somaxconn, not std's
-    // 128, which kubectl proxy's burst of new connections overflows (each overflow costs the
-    // client a 1 s SYN-ACK retransmission, a timeout here).
-    let backlog = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(4096);
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-        .expect("API server socket");
-    sock.bind(&std::net::SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
-        .expect("bind the fake API server");
-    sock.listen(backlog).expect("listen");
-    let l: TcpListener = sock.into();
-    let port = l.local_addr().unwrap().port();
-    l.set_nonblocking(true).unwrap();
-    let stats = api.stats.clone();
-    let api = Arc::new(api);
-    let _enter = rt.enter();
-    let l = tokio::net::TcpListener::from_std(l).unwrap();
-    rt.spawn(async move {
-        while let Ok((s, _)) = l.accept().await {
-            tokio::spawn(api_conn(s, api.clone()));
-        }
-    });
-    (port, stats)
+    api::FakeCluster {
+        pods,
+        config: api::cilium_config(&ciliumon::config::BLOG_METRICS.join(" "), ports),
+        cnp: api::dns_policy(),
+        targets: api::all_targets_up(),
+        monitors: api::hubble_monitor(),
+        prometheuses: api::kps_prometheus(),
+        tls_paths: Default::default(),
+    }
 }
 
 fn clock_ticks() -> f64 {
@@ -1022,7 +511,7 @@ fn measure_cluster(fleet: &[(Ipv4Addr, &'static str)], ports: [u16; 3], dir: &st
         return;
     }
     std::fs::create_dir_all(dir).unwrap();
-    let (api_port, stats) = start_api(fake_api(fleet, ports));
+    let (api_port, stats) = api::start(fake_cluster(fleet, ports));
     let kubeconfig = dir.join("kubeconfig");
     std::fs::write(
         &kubeconfig,
@@ -1049,7 +538,7 @@ fn measure_cluster(fleet: &[(Ipv4Addr, &'static str)], ports: [u16; 3], dir: &st
     for run in 0..3 {
         stats.reset();
         let (self0, child0) = (cpu(libc::RUSAGE_SELF), cpu(libc::RUSAGE_CHILDREN));
-        let start_us = since_epoch_us();
+        let start_us = api::since_epoch_us();
         let t = Instant::now();
         let mut child = Command::new(bin)
             .env("PATH", &path)

@@ -6,7 +6,11 @@
 //! Facts and their sources: `shared/reference/cilium-hubble-facts.md` §1–§4, with the version
 //! bounds checked against cilium/cilium release branches (see the notes on each entry).
 
+use crate::exit::Failure;
 use crate::version::{Since, Version};
+
+pub mod chart;
+pub mod objects;
 
 /// The Cilium releases ciliumon knows, newest patch of each minor line (cilium/charts index).
 pub const RELEASES: &[Version] = &[
@@ -32,6 +36,71 @@ pub fn newest() -> Version {
 pub fn supported(v: &Version) -> bool {
     let line = v.minor_line();
     line >= OLDEST && line <= newest().minor_line()
+}
+
+/// The one version resolution every command uses: the version given (a flag or the config
+/// file's `cilium.version`), else the one installed, else the newest catalogued release; parsed,
+/// and refused (exit 2, naming the bad token and the known lines) when it is not a minor line the
+/// catalogue knows.
+pub fn resolve_version(
+    given: Option<&str>,
+    installed: Option<&Version>,
+) -> Result<Version, Failure> {
+    let v = match (given, installed) {
+        (Some(text), _) => text
+            .parse::<Version>()
+            .map_err(|e| Failure::bad_input(e.to_string()))?,
+        (None, Some(installed)) => installed.clone(),
+        (None, None) => newest(),
+    };
+    if !supported(&v) {
+        return Err(unsupported(&v));
+    }
+    Ok(v)
+}
+
+/// The error for a version outside the catalogue.
+pub fn unsupported(v: &Version) -> Failure {
+    let known: Vec<String> = RELEASES
+        .iter()
+        .map(|r| format!("{}.{}", r.major, r.minor))
+        .collect();
+    Failure::bad_input(format!(
+        "Cilium {v} is not a version ciliumon knows (it knows {})",
+        known.join(", ")
+    ))
+    .hint("pass --cilium-version with a release from that list")
+}
+
+/// The kind of L7 rule (`toPorts[].rules.<kind>` of a CiliumNetworkPolicy) a family needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum L7Rule {
+    Dns,
+    Http,
+    Kafka,
+}
+
+impl L7Rule {
+    pub const ALL: [L7Rule; 3] = [L7Rule::Dns, L7Rule::Http, L7Rule::Kafka];
+
+    /// The key under `toPorts[].rules`.
+    pub fn key(self) -> &'static str {
+        match self {
+            L7Rule::Dns => "dns",
+            L7Rule::Http => "http",
+            L7Rule::Kafka => "kafka",
+        }
+    }
+
+    /// How the report names the rules: `DNS rules (toPorts[].rules.dns)`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            L7Rule::Dns => "DNS rules (toPorts[].rules.dns)",
+            L7Rule::Http => "HTTP rules (toPorts[].rules.http)",
+            L7Rule::Kafka => "Kafka rules (toPorts[].rules.kafka)",
+        }
+    }
 }
 
 /// Prometheus metric type of a family, as the handler registers it.
@@ -91,8 +160,9 @@ pub struct Handler {
     pub metrics: &'static [MetricName],
     /// Handlers that cannot be enabled together with this one.
     pub conflicts: &'static [&'static str],
-    /// Series only appear for traffic through Cilium's L7 proxy (needs an L7 policy).
-    pub l7: bool,
+    /// Series only appear for traffic through Cilium's L7 proxy: the kind of L7 rule a
+    /// CiliumNetworkPolicy needs for this family to count anything.
+    pub l7: Option<L7Rule>,
     /// Shown next to the handler; the handler still works.
     pub deprecated: Option<&'static str>,
 }
@@ -152,7 +222,7 @@ pub const HANDLERS: &[Handler] = &[
             counter("hubble_dns_response_types_total"),
         ],
         conflicts: &[],
-        l7: true,
+        l7: Some(L7Rule::Dns),
         deprecated: None,
     },
     Handler {
@@ -162,7 +232,7 @@ pub const HANDLERS: &[Handler] = &[
         options: &[],
         metrics: &[counter("hubble_drop_total")],
         conflicts: &[],
-        l7: false,
+        l7: None,
         deprecated: None,
     },
     Handler {
@@ -172,7 +242,7 @@ pub const HANDLERS: &[Handler] = &[
         options: &[],
         metrics: &[counter("hubble_tcp_flags_total")],
         conflicts: &[],
-        l7: false,
+        l7: None,
         deprecated: None,
     },
     Handler {
@@ -182,7 +252,7 @@ pub const HANDLERS: &[Handler] = &[
         options: &[],
         metrics: &[counter("hubble_flows_processed_total")],
         conflicts: &[],
-        l7: false,
+        l7: None,
         deprecated: None,
     },
     Handler {
@@ -192,7 +262,7 @@ pub const HANDLERS: &[Handler] = &[
         options: &[],
         metrics: &[counter("hubble_port_distribution_total")],
         conflicts: &[],
-        l7: false,
+        l7: None,
         deprecated: None,
     },
     Handler {
@@ -202,7 +272,7 @@ pub const HANDLERS: &[Handler] = &[
         options: &[],
         metrics: &[counter("hubble_icmp_total")],
         conflicts: &[],
-        l7: false,
+        l7: None,
         deprecated: None,
     },
     Handler {
@@ -216,7 +286,7 @@ pub const HANDLERS: &[Handler] = &[
             histogram("hubble_http_request_duration_seconds"),
         ],
         conflicts: &["httpV2"],
-        l7: true,
+        l7: Some(L7Rule::Http),
         deprecated: Some("superseded by httpV2"),
     },
     Handler {
@@ -229,7 +299,7 @@ pub const HANDLERS: &[Handler] = &[
             histogram("hubble_http_request_duration_seconds"),
         ],
         conflicts: &["http"],
-        l7: true,
+        l7: Some(L7Rule::Http),
         deprecated: None,
     },
     Handler {
@@ -243,7 +313,7 @@ pub const HANDLERS: &[Handler] = &[
             histogram("hubble_kafka_request_duration_seconds"),
         ],
         conflicts: &[],
-        l7: true,
+        l7: Some(L7Rule::Kafka),
         deprecated: None,
     },
     Handler {
@@ -253,7 +323,7 @@ pub const HANDLERS: &[Handler] = &[
         options: &[],
         metrics: &[counter("hubble_policy_verdicts_total")],
         conflicts: &[],
-        l7: false,
+        l7: None,
         deprecated: None,
     },
     Handler {
@@ -267,7 +337,7 @@ pub const HANDLERS: &[Handler] = &[
         ],
         metrics: &[counter("hubble_flows_to_world_total")],
         conflicts: &[],
-        l7: false,
+        l7: None,
         deprecated: None,
     },
     Handler {
@@ -278,7 +348,7 @@ pub const HANDLERS: &[Handler] = &[
         options: &[],
         metrics: &[counter("hubble_sctp_chunk_types_total")],
         conflicts: &[],
-        l7: false,
+        l7: None,
         deprecated: None,
     },
 ];
@@ -530,16 +600,73 @@ pub enum Component {
     Hubble,
 }
 
+/// What the chart and the cluster call one component's metrics: one row a component.
+#[derive(Debug, Clone, Copy)]
+pub struct ComponentFacts {
+    pub component: Component,
+    /// The chart's default port (`prometheus.port`, `operator.prometheus.port`,
+    /// `hubble.metrics.port`).
+    pub default_port: u16,
+    /// The Helm keys (`=true`) that turn its metrics endpoint on.
+    pub enable_keys: &'static [&'static str],
+    /// Where its ServiceMonitor lives in the chart values (`.enabled`, `.labels` below it).
+    pub service_monitor_key: &'static str,
+    /// Where its Grafana dashboards ConfigMap lives in the chart values (`.enabled`,
+    /// `.namespace` below it).
+    pub dashboards_key: &'static str,
+    /// The `cilium-config` key holding its metrics listen address (`:9962`, `[::]:9965`).
+    pub config_map_address_key: &'static str,
+    /// The Prometheus job its ServiceMonitor creates (the `job` label of its targets).
+    pub prometheus_job: &'static str,
+}
+
+/// The three components, in `Component::ALL` order.
+pub const COMPONENTS: [ComponentFacts; 3] = [
+    ComponentFacts {
+        component: Component::Agent,
+        default_port: 9962,
+        enable_keys: &["prometheus.enabled"],
+        service_monitor_key: "prometheus.serviceMonitor",
+        dashboards_key: "dashboards",
+        config_map_address_key: "prometheus-serve-addr",
+        prometheus_job: "cilium-agent",
+    },
+    ComponentFacts {
+        component: Component::Operator,
+        default_port: 9963,
+        enable_keys: &["operator.prometheus.enabled"],
+        service_monitor_key: "operator.prometheus.serviceMonitor",
+        dashboards_key: "operator.dashboards",
+        config_map_address_key: "operator-prometheus-serve-addr",
+        prometheus_job: "cilium-operator",
+    },
+    ComponentFacts {
+        component: Component::Hubble,
+        default_port: 9965,
+        enable_keys: &["hubble.enabled"],
+        service_monitor_key: "hubble.metrics.serviceMonitor",
+        dashboards_key: "hubble.metrics.dashboards",
+        config_map_address_key: "hubble-metrics-server",
+        prometheus_job: "hubble",
+    },
+];
+
 impl Component {
     pub const ALL: [Component; 3] = [Component::Agent, Component::Operator, Component::Hubble];
 
+    /// This component's row of `COMPONENTS`.
+    pub fn facts(self) -> &'static ComponentFacts {
+        let i = match self {
+            Component::Agent => 0,
+            Component::Operator => 1,
+            Component::Hubble => 2,
+        };
+        &COMPONENTS[i]
+    }
+
     /// The default port (`prometheus.port`, `operator.prometheus.port`, `hubble.metrics.port`).
     pub fn default_port(self) -> u16 {
-        match self {
-            Component::Agent => 9962,
-            Component::Operator => 9963,
-            Component::Hubble => 9965,
-        }
+        self.facts().default_port
     }
 
     pub fn name(self) -> &'static str {
@@ -584,6 +711,49 @@ pub fn did_you_mean<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn components_table_is_in_all_order() {
+        for (c, f) in Component::ALL.iter().zip(COMPONENTS.iter()) {
+            assert_eq!(*c, f.component);
+            assert_eq!(c.facts().component, *c);
+        }
+        assert_eq!(Component::Hubble.default_port(), 9965);
+    }
+
+    #[test]
+    fn one_version_rule() {
+        assert_eq!(resolve_version(None, None).unwrap(), newest());
+        let installed = Version::new(1, 16, 5);
+        assert_eq!(resolve_version(None, Some(&installed)).unwrap(), installed);
+        assert_eq!(
+            resolve_version(Some("1.18"), Some(&installed)).unwrap(),
+            Version::new(1, 18, 0)
+        );
+        let e = resolve_version(Some("1.30"), None).unwrap_err();
+        assert!(
+            e.message.contains("1.30.0 is not a version ciliumon knows"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.code, crate::exit::Code::BadInput);
+        let e = resolve_version(Some("banana"), None).unwrap_err();
+        assert!(
+            e.message.contains("invalid Cilium version 'banana'"),
+            "{}",
+            e.message
+        );
+        assert!(resolve_version(None, Some(&Version::new(1, 13, 0))).is_err());
+    }
+
+    #[test]
+    fn l7_kinds() {
+        let kind = |n: &str| handler(n).unwrap().l7;
+        assert_eq!(kind("dns"), Some(L7Rule::Dns));
+        assert_eq!(kind("httpV2"), Some(L7Rule::Http));
+        assert_eq!(kind("kafka"), Some(L7Rule::Kafka));
+        assert_eq!(kind("drop"), None);
+    }
 
     #[test]
     fn names_are_unique() {

@@ -6,10 +6,22 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::config::{ServiceType, StackMode};
 use crate::ui::ColorChoice;
 
-fn duration(s: &str) -> Result<Duration, String> {
-    crate::duration::parse(s)
+use crate::duration::{request_timeout, step_timeout, wait};
+use crate::names::{context, namespace, release};
+
+fn cilium_version(s: &str) -> Result<String, String> {
+    s.parse::<crate::version::Version>()
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
+}
+
+fn chart_version(s: &str) -> Result<String, String> {
+    crate::version::check_chart_version(s)
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Parser)]
@@ -33,10 +45,10 @@ pub struct Cli {
 #[derive(Debug, Args, Clone, Default)]
 pub struct GlobalArgs {
     /// The kubeconfig context to use (helm --kube-context, kubectl --context)
-    #[arg(long, global = true, value_name = "CONTEXT")]
+    #[arg(long, global = true, value_name = "CONTEXT", value_parser = context)]
     pub kube_context: Option<String>,
     /// Namespace of the Cilium release [default: kube-system, or the config file's]
-    #[arg(short = 'n', long, global = true, value_name = "NAMESPACE")]
+    #[arg(short = 'n', long, global = true, value_name = "NAMESPACE", value_parser = namespace)]
     pub namespace: Option<String>,
     /// Path to a kubeconfig file (otherwise KUBECONFIG or ~/.kube/config, as kubectl does)
     #[arg(long, global = true, value_name = "FILE")]
@@ -80,24 +92,6 @@ pub enum ReportOutput {
     Json,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StackMode {
-    /// Install (or upgrade) kube-prometheus-stack
-    Install,
-    /// Use a kube-prometheus-stack that is already installed
-    Reuse,
-    /// No Prometheus stack: no ServiceMonitors, no dashboards
-    None,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-pub enum ServiceType {
-    ClusterIP,
-    NodePort,
-    LoadBalancer,
-}
-
 /// Everything that shapes the configuration. Flags override the config file, which overrides
 /// the built-in default (the blog post's configuration).
 #[derive(Debug, Args, Clone, Default)]
@@ -110,10 +104,10 @@ pub struct ConfigArgs {
     #[arg(short = 'm', long = "metric", value_name = "SPEC", action = clap::ArgAction::Append)]
     pub metrics: Vec<String>,
     /// The Cilium version to plan for [default: the cluster's, or the newest known with --dry-run]
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", value_parser = cilium_version)]
     pub cilium_version: Option<String>,
     /// Name of the Cilium Helm release
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = release)]
     pub release: Option<String>,
     /// Serve Hubble metrics as OpenMetrics when asked (needed for exemplars)
     #[arg(long, overrides_with = "no_open_metrics")]
@@ -148,13 +142,13 @@ pub struct ConfigArgs {
     #[arg(long, value_enum, value_name = "MODE")]
     pub stack: Option<StackMode>,
     /// Release name of kube-prometheus-stack
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = release)]
     pub stack_release: Option<String>,
     /// Namespace of kube-prometheus-stack
-    #[arg(long, value_name = "NAMESPACE")]
+    #[arg(long, value_name = "NAMESPACE", value_parser = namespace)]
     pub stack_namespace: Option<String>,
     /// Chart version of kube-prometheus-stack [default: the repository's latest]
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", value_parser = chart_version)]
     pub stack_version: Option<String>,
     /// Do not create ServiceMonitors for the agent, operator and Hubble
     #[arg(long)]
@@ -194,7 +188,7 @@ pub struct SetupArgs {
     #[arg(short = 'y', long, env = "CILIUMON_YES", value_parser = clap::builder::FalseyValueParser::new())]
     pub yes: bool,
     /// Time limit for each step
-    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "10m")]
+    #[arg(long, value_name = "DURATION", value_parser = step_timeout, default_value = "10m")]
     pub timeout: Duration,
     /// Show each step's output as it runs
     #[arg(short, long)]
@@ -209,7 +203,7 @@ pub struct SetupArgs {
     #[arg(long)]
     pub no_check: bool,
     /// How long the check after the steps retries while the agents come up
-    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "1m")]
+    #[arg(long, value_name = "DURATION", value_parser = wait, default_value = "1m")]
     pub check_wait: Duration,
     /// Output format
     #[arg(short = 'o', long, value_enum, default_value_t = ReportOutput::Text)]
@@ -248,17 +242,17 @@ pub struct CheckArgs {
     #[arg(short = 'm', long = "metric", value_name = "SPEC", action = clap::ArgAction::Append)]
     pub metrics: Vec<String>,
     /// The Cilium version to validate --metric against [default: the newest known]
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", value_parser = cilium_version)]
     pub cilium_version: Option<String>,
     /// Retry until everything passes or DURATION is up
-    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", value_parser = wait)]
     pub wait: Option<Duration>,
     /// A family with no samples yet is a failure, not "waiting for traffic"
     #[arg(long)]
     pub strict: bool,
     /// Time limit for each wait of a request: the connection, the response, every pause in
     /// the body (the whole check stops after twice this, or --wait)
-    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "2s")]
+    #[arg(long, value_name = "DURATION", value_parser = request_timeout, default_value = "2s")]
     pub timeout: Duration,
     /// How many endpoints to probe at once [default: 4096 straight to nodes, 256 through the
     /// API server]
@@ -272,7 +266,7 @@ pub struct CheckArgs {
 #[derive(Debug, Args)]
 pub struct MetricsArgs {
     /// The Cilium version [default: the newest known]
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", value_parser = cilium_version)]
     pub cilium_version: Option<String>,
     /// Output format
     #[arg(short = 'o', long, value_enum, default_value_t = ReportOutput::Text)]

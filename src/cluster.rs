@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use crate::catalogue::objects;
 use crate::cli::GlobalArgs;
 use crate::config::Config;
 use crate::exit::Failure;
@@ -34,26 +35,8 @@ pub struct Tools {
     pub kubectl_version: String,
 }
 
-/// Which kubeconfig and context to use; passed to every helm and kubectl call (kubectl's flags:
-/// `crate::kubectl::Kubectl::argv`).
-#[derive(Debug, Clone, Default)]
-pub struct Kube {
-    pub context: Option<String>,
-    pub kubeconfig: Option<PathBuf>,
-}
-
-impl Kube {
-    pub fn helm_flags(&self) -> Vec<String> {
-        let mut v = Vec::new();
-        if let Some(c) = &self.context {
-            v.extend(["--kube-context".to_string(), c.clone()]);
-        }
-        if let Some(k) = &self.kubeconfig {
-            v.extend(["--kubeconfig".to_string(), k.display().to_string()]);
-        }
-        v
-    }
-}
+/// Which kubeconfig and context (`crate::kube`, re-exported for the commands that name it here).
+pub use crate::kube::Kube;
 
 /// The Cilium release as Helm knows it.
 #[derive(Debug, Clone, Serialize)]
@@ -338,7 +321,7 @@ pub fn preflight(tools: Tools, want: &Want<'_>) -> Result<Preflight> {
     let Some(row) = rows.iter().find(|r| r.name == want.release) else {
         let others: Vec<_> = rows
             .iter()
-            .filter(|r| chart_version(&r.chart, "cilium").is_some())
+            .filter(|r| chart_version(&r.chart, objects::CHART).is_some())
             .map(|r| r.name.as_str())
             .collect();
         let hint = match others.as_slice() {
@@ -361,7 +344,7 @@ pub fn preflight(tools: Tools, want: &Want<'_>) -> Result<Preflight> {
         .hint(format!("wait for it, or roll back to the last deployed revision: helm history {} -n {}", row.name, want.namespace))
         .into());
     }
-    let chart_version = chart_version(&row.chart, "cilium").ok_or_else(|| {
+    let chart_version = chart_version(&row.chart, objects::CHART).ok_or_else(|| {
         Failure::preflight(format!(
             "the release '{}' runs chart '{}', not the Cilium chart",
             row.name, row.chart
@@ -444,15 +427,6 @@ impl Preflight {
             self.cilium.chart_version,
             self.cilium.revision
         )
-    }
-}
-
-impl Kube {
-    pub fn from_global(global: &GlobalArgs) -> Kube {
-        Kube {
-            context: global.kube_context.clone(),
-            kubeconfig: global.kubeconfig.clone(),
-        }
     }
 }
 

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{ConfigArgs, GlobalArgs, ServiceType, StackMode};
+use crate::catalogue::objects;
+use crate::cli::{ConfigArgs, GlobalArgs};
+use crate::escape::escape;
 use crate::exit::Failure;
 use crate::spec::{self, MetricSpec, SpecError};
 use crate::version::Version;
@@ -21,6 +23,41 @@ pub const BLOG_METRICS: &[&str] = &[
     "icmp",
     "httpV2:exemplars=true;labelsContext=source_ip,source_namespace,source_workload,destination_ip,destination_namespace,destination_workload,traffic_direction",
 ];
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+/// What to do about kube-prometheus-stack (model; `--stack` parses into it).
+pub enum StackMode {
+    /// Install (or upgrade) kube-prometheus-stack
+    Install,
+    /// Use a kube-prometheus-stack that is already installed
+    Reuse,
+    /// No Prometheus stack: no ServiceMonitors, no dashboards
+    None,
+}
+
+/// The Kubernetes Service type of the Hubble UI (model; `--ui-service-type` parses into it).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+pub enum ServiceType {
+    ClusterIP,
+    NodePort,
+    LoadBalancer,
+}
+
+impl ServiceType {
+    /// The name Kubernetes (and the chart's `hubble.ui.service.type`) uses.
+    pub fn kube_name(self) -> &'static str {
+        match self {
+            ServiceType::ClusterIP => "ClusterIP",
+            ServiceType::NodePort => "NodePort",
+            ServiceType::LoadBalancer => "LoadBalancer",
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
@@ -110,8 +147,9 @@ pub struct StackConfig {
     pub grafana_admin_password: Option<SecretSource>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+/// Deserialized in `secret`, so that a wrong shape never echoes the value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub enum SecretSource {
     /// A file holding the password (helm reads it with --set-file).
     File(PathBuf),
@@ -136,13 +174,13 @@ impl Default for Config {
 impl Default for CiliumConfig {
     fn default() -> Self {
         CiliumConfig {
-            release: "cilium".into(),
-            namespace: "kube-system".into(),
+            release: objects::RELEASE.into(),
+            namespace: objects::NAMESPACE.into(),
             repo: Repo {
-                name: "cilium".into(),
-                url: "https://helm.cilium.io".into(),
+                name: objects::REPO_NAME.into(),
+                url: objects::REPO_URL.into(),
             },
-            chart: "cilium".into(),
+            chart: objects::CHART.into(),
             version: None,
         }
     }
@@ -213,10 +251,11 @@ impl Config {
         let text = std::fs::read_to_string(path).map_err(|e| {
             Failure::bad_input(format!("cannot read config file {}: {e}", path.display()))
         })?;
-        let config: Config = crate::yaml::from_str(&text).map_err(|e| {
-            Failure::bad_input(format!("invalid config file {}: {e}", path.display()))
-                .hint("see examples/ for commented configurations")
-        })?;
+        let config =
+            crate::secret::config_from_str(&text, &path.display().to_string()).map_err(|e| {
+                Failure::bad_input(format!("invalid config file {}: {e}", path.display()))
+                    .hint("see examples/ for commented configurations")
+            })?;
         Ok(config)
     }
 
@@ -308,7 +347,11 @@ impl Config {
                 &self.prometheus_stack.namespace,
             ),
         ] {
-            check_dns_label(what, value)?;
+            if what.ends_with("namespace") {
+                crate::names::check_namespace(what, value)?;
+            } else {
+                crate::names::check_release(what, value)?;
+            }
         }
         for (what, value) in [
             ("cilium.repo.name", &self.cilium.repo.name),
@@ -325,25 +368,23 @@ impl Config {
                     .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
             {
                 return Err(Failure::bad_input(format!(
-                    "{what} '{value}' is not a valid Helm repository or chart name"
+                    "{what} '{}' is not a valid Helm repository or chart name",
+                    escape(value)
                 ))
                 .into());
             }
         }
         if let Some(v) = &self.cilium.version {
-            let parsed: Version = v
-                .parse()
-                .map_err(|e: anyhow::Error| Failure::bad_input(e.to_string()))?;
-            if !crate::catalogue::supported(&parsed) {
-                return Err(unsupported(&parsed).into());
-            }
+            crate::catalogue::resolve_version(Some(v), None)?;
         }
         if let Some(v) = &self.prometheus_stack.version
-            && (v.is_empty() || v.starts_with('-') || v.chars().any(|c| c.is_whitespace()))
+            && let Err(e) = crate::version::check_chart_version(v)
         {
             return Err(Failure::bad_input(format!(
-                "prometheusStack.version '{v}' is not a chart version"
+                "prometheusStack.version '{}' is not a chart version: {e}",
+                escape(v)
             ))
+            .hint("give an exact chart version, e.g. 80.4.1 (`helm search repo prometheus-community/kube-prometheus-stack --versions`)")
             .into());
         }
         if self.hubble.ui.enabled && !self.hubble.relay {
@@ -364,10 +405,13 @@ impl Config {
         }
         let path = &self.hubble.export.file_path;
         if self.hubble.export.enabled
-            && (!path.starts_with('/') || path.contains(char::is_whitespace))
+            && (!path.starts_with('/')
+                || path.contains(char::is_whitespace)
+                || path.chars().any(crate::escape::is_unsafe))
         {
             return Err(Failure::bad_input(format!(
-                "export file path '{path}' must be an absolute path without spaces"
+                "export file path '{}' must be an absolute path without spaces",
+                escape(path)
             ))
             .into());
         }
@@ -385,7 +429,8 @@ impl Config {
                     || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
             {
                 return Err(Failure::bad_input(format!(
-                    "'{var}' is not an environment variable name"
+                    "'{}' is not an environment variable name",
+                    escape(var)
                 ))
                 .into());
             }
@@ -420,36 +465,6 @@ impl Config {
         Ok(format!(
             "# ciliumon configuration: replay with `ciliumon setup --yes --config FILE`\n{body}"
         ))
-    }
-}
-
-pub fn unsupported(v: &Version) -> Failure {
-    let known: Vec<String> = crate::catalogue::RELEASES
-        .iter()
-        .map(|r| format!("{}.{}", r.major, r.minor))
-        .collect();
-    Failure::bad_input(format!(
-        "Cilium {v} is not a version ciliumon knows (it knows {})",
-        known.join(", ")
-    ))
-    .hint("pass --cilium-version with a release from that list")
-}
-
-fn check_dns_label(what: &str, value: &str) -> Result<()> {
-    let ok = !value.is_empty()
-        && value.len() <= 53
-        && value
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !value.starts_with('-')
-        && !value.ends_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(Failure::bad_input(format!(
-            "{what} '{value}' is not a valid name (lower-case letters, digits and '-', at most 53)"
-        ))
-        .into())
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, anyhow};
 use serde_json::Value;
 
-use crate::cluster::Kube;
+use crate::kube::{Kube, Tool};
 use crate::run::{self, CaptureError, Limits};
 
 /// kubectl's own limit on one API request in `get_raw`.
@@ -29,14 +29,7 @@ impl Kubectl {
     /// `rest`, then `--context` and `--kubeconfig` when given.
     pub fn argv(&self, rest: &[&str]) -> Vec<OsString> {
         let mut v: Vec<OsString> = rest.iter().map(OsString::from).collect();
-        if let Some(c) = &self.kube.context {
-            v.push("--context".into());
-            v.push(c.into());
-        }
-        if let Some(k) = &self.kube.kubeconfig {
-            v.push("--kubeconfig".into());
-            v.push(k.into());
-        }
+        v.extend(self.kube.os_args(Tool::Kubectl));
         v
     }
 

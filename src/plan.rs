@@ -77,9 +77,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::cli::StackMode;
-use crate::config::{Config, SecretSource};
-use crate::exit::Failure;
+use crate::catalogue::objects;
+use crate::config::{Config, SecretSource, StackMode};
+use crate::kube::Kube;
 use crate::values::{self, ValuesInput};
 
 /// What is known about the cluster when the plan is made. `Target::offline` knows nothing: the
@@ -103,8 +103,8 @@ pub struct Layout {
     pub values_dir: Option<PathBuf>,
     /// Where secrets read from the environment are written at run time (0600).
     pub secrets_dir: PathBuf,
-    pub kube_context: Option<String>,
-    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig and context every helm and kubectl step is given.
+    pub kube: Kube,
     /// Helm's `--timeout` and `kubectl rollout status --timeout`.
     pub timeout: Duration,
 }
@@ -114,8 +114,7 @@ impl Default for Layout {
         Layout {
             values_dir: None,
             secrets_dir: PathBuf::from("ciliumon-secrets"),
-            kube_context: None,
-            kubeconfig: None,
+            kube: Kube::default(),
             timeout: Duration::from_secs(600),
         }
     }
@@ -123,152 +122,265 @@ impl Default for Layout {
 
 impl Layout {
     fn helm_common(&self, args: &mut Vec<String>) {
-        if let Some(c) = &self.kube_context {
-            args.extend(["--kube-context".into(), c.clone()]);
-        }
-        if let Some(k) = &self.kubeconfig {
-            args.extend(["--kubeconfig".into(), k.display().to_string()]);
-        }
+        args.extend(self.kube.helm_flags());
     }
     fn kubectl_common(&self, args: &mut Vec<String>) {
-        if let Some(c) = &self.kube_context {
-            args.extend(["--context".into(), c.clone()]);
-        }
-        if let Some(k) = &self.kubeconfig {
-            args.extend(["--kubeconfig".into(), k.display().to_string()]);
-        }
+        args.extend(self.kube.kubectl_flags());
     }
 }
 
 /// The Cilium version the plan targets: the configured chart version, else the installed one,
 /// else (offline) the newest catalogued release.
 pub fn target_version(config: &Config, target: &Target) -> Result<Version> {
-    let v = match (&config.cilium.version, &target.installed) {
-        (Some(v), _) => v
-            .parse::<Version>()
-            .map_err(|e| Failure::bad_input(e.to_string()))?,
-        (None, Some(installed)) => installed.clone(),
-        (None, None) => crate::catalogue::newest(),
-    };
-    if !crate::catalogue::supported(&v) {
-        return Err(crate::config::unsupported(&v).into());
-    }
-    Ok(v)
+    Ok(crate::catalogue::resolve_version(
+        config.cilium.version.as_deref(),
+        target.installed.as_ref(),
+    )?)
 }
 
-/// Build the plan. Pure: no I/O, no clock, no environment.
-pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> {
-    let version = target_version(config, target)?;
-    let specs = config.metric_specs(&version)?;
-    let (open_metrics, om_note) = config.open_metrics(&specs)?;
-    let mut notes: Vec<String> = Vec::new();
-    if config.cilium.version.is_none() && target.installed.is_none() {
-        notes.push(format!(
-            "Cilium {version} was assumed (the newest ciliumon knows): the upgrade pins --version {version}. If your cluster runs another version, plan again with --cilium-version (see `helm list -n {}`), or this script changes your Cilium version.",
-            config.cilium.namespace
-        ));
-    }
-    notes.extend(om_note);
+/// Which kube-prometheus-stack the plan works with, decided from the configured mode and what
+/// the cluster already has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StackChoice {
+    /// Install (or upgrade) it as `release` in `namespace`.
+    Install { release: String, namespace: String },
+    /// Use the one installed as `release` in `namespace`, as it is. `asked_to_install`: the
+    /// configuration asked for an install, but the cluster already has one.
+    Reuse {
+        release: String,
+        namespace: String,
+        asked_to_install: bool,
+    },
+    /// No stack: no ServiceMonitors, no dashboards. `namespace` is still where dashboards
+    /// would go.
+    None { namespace: String },
+}
 
-    let stack = &config.prometheus_stack;
-    // Reuse an existing stack rather than install a second one.
-    let (install_stack, stack_release, stack_namespace) = match (stack.mode, &target.existing_stack)
-    {
-        (StackMode::Install, Some((r, ns))) => {
-            // Upgrading someone's stack would reset its values and move its chart version:
-            // use it as it is.
-            notes.push(format!(
+impl StackChoice {
+    /// Reuse an existing stack rather than install a second one.
+    pub fn decide(
+        stack: &crate::config::StackConfig,
+        existing: Option<&(String, String)>,
+    ) -> StackChoice {
+        let configured = || (stack.release.clone(), stack.namespace.clone());
+        match (stack.mode, existing) {
+            (StackMode::Install | StackMode::Reuse, Some((r, ns))) => StackChoice::Reuse {
+                release: r.clone(),
+                namespace: ns.clone(),
+                asked_to_install: stack.mode == StackMode::Install,
+            },
+            (StackMode::Install, None) => {
+                let (release, namespace) = configured();
+                StackChoice::Install { release, namespace }
+            }
+            (StackMode::Reuse, None) => {
+                let (release, namespace) = configured();
+                StackChoice::Reuse {
+                    release,
+                    namespace,
+                    asked_to_install: false,
+                }
+            }
+            (StackMode::None, _) => StackChoice::None {
+                namespace: stack.namespace.clone(),
+            },
+        }
+    }
+
+    pub fn installs(&self) -> bool {
+        matches!(self, StackChoice::Install { .. })
+    }
+
+    /// The release whose Prometheus should select Cilium's ServiceMonitors.
+    pub fn release(&self) -> Option<&str> {
+        match self {
+            StackChoice::Install { release, .. } | StackChoice::Reuse { release, .. } => {
+                Some(release)
+            }
+            StackChoice::None { .. } => None,
+        }
+    }
+
+    pub fn namespace(&self) -> &str {
+        match self {
+            StackChoice::Install { namespace, .. }
+            | StackChoice::Reuse { namespace, .. }
+            | StackChoice::None { namespace } => namespace,
+        }
+    }
+
+    /// Why the plan does what it does with the stack, when it is not what was asked.
+    fn note(&self) -> Option<String> {
+        match self {
+            // Upgrading someone's stack would reset its values and move its chart version: use
+            // it as it is.
+            StackChoice::Reuse {
+                release: r,
+                namespace: ns,
+                asked_to_install: true,
+            } => Some(format!(
                 "kube-prometheus-stack is already installed as release '{r}' in '{ns}': it is reused as it is (not installed twice, not upgraded); Cilium's ServiceMonitors carry release={r} so its Prometheus selects them."
-            ));
-            (false, Some(r.clone()), ns.clone())
+            )),
+            _ => None,
         }
-        (StackMode::Install, None) => (true, Some(stack.release.clone()), stack.namespace.clone()),
-        (StackMode::Reuse, Some((r, ns))) => (false, Some(r.clone()), ns.clone()),
-        (StackMode::Reuse, None) => (false, Some(stack.release.clone()), stack.namespace.clone()),
-        (StackMode::None, _) => (false, None, stack.namespace.clone()),
-    };
-    let reused = !install_stack && stack_release.is_some();
-    if reused && specs.iter().any(|s| s.exemplars()) {
-        notes.push("Exemplars: the reused Prometheus needs `enableFeatures: [exemplar-storage]`; ciliumon does not change a stack it does not install.".into());
+    }
+}
+
+/// How the Cilium upgrade keeps the release's values, decided from the chart versions and Helm.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ValuesStrategy {
+    /// Same chart version: `--reuse-values`.
+    Reuse,
+    /// A chart version change on Helm 3.14+: `--reset-then-reuse-values`.
+    ResetThenReuse { from: Option<Version> },
+    /// A chart version change on older Helm: the current values saved to `path` and passed with
+    /// `--reset-values -f` over the new chart's defaults.
+    ResetWithSaved {
+        path: PathBuf,
+        current: serde_json::Value,
+    },
+}
+
+impl ValuesStrategy {
+    pub fn decide(target: &Target, version: &Version, layout: &Layout) -> ValuesStrategy {
+        let same_chart = target.installed.as_ref().is_none_or(|i| i == version);
+        if same_chart {
+            ValuesStrategy::Reuse
+        } else if crate::catalogue::chart::helm_has_reset_then_reuse(target.helm) {
+            ValuesStrategy::ResetThenReuse {
+                from: target.installed.clone(),
+            }
+        } else {
+            let dir = layout.values_dir.as_ref().unwrap_or(&layout.secrets_dir);
+            ValuesStrategy::ResetWithSaved {
+                path: dir.join("cilium-current-values.yaml"),
+                current: target
+                    .current_values
+                    .clone()
+                    .unwrap_or_else(|| serde_json::json!({})),
+            }
+        }
     }
 
-    let built = values::cilium(&ValuesInput {
-        config,
-        specs: &specs,
-        version: &version,
-        open_metrics,
-        stack_release: stack_release.as_deref(),
-        stack_namespace: &stack_namespace,
-    });
-    notes.extend(built.notes);
-    let cilium_values = built.values;
-    let stack_values = if install_stack {
-        let b = values::stack(&specs);
-        notes.extend(b.notes);
-        Some(b.values)
-    } else {
-        None
-    };
-
-    let mut steps = Vec::new();
-    let mut files = Vec::new();
-    let timeout = crate::duration::to_go(layout.timeout);
-    let helm = |kind, mut args: Vec<String>, purpose: String| {
-        if !matches!(kind, StepKind::StackInstall | StepKind::CiliumUpgrade) {
-            layout.helm_common(&mut args);
+    /// Its helm flags, the file it needs written, and the note saying why.
+    fn apply(self, version: &Version, args: &mut Vec<String>, files: &mut Vec<PlanFile>) -> String {
+        match self {
+            ValuesStrategy::Reuse => {
+                args.push("--reuse-values".into());
+                format!(
+                    "--reuse-values: the chart stays at {version}, so the release's current values are kept and these are merged over them."
+                )
+            }
+            ValuesStrategy::ResetThenReuse { from } => {
+                args.push("--reset-then-reuse-values".into());
+                format!(
+                    "--reset-then-reuse-values: the chart moves from {} to {version}; --reuse-values would drop the new chart's defaults (Helm 3.14+).",
+                    from.map(|v| v.to_string()).unwrap_or_default()
+                )
+            }
+            ValuesStrategy::ResetWithSaved { path, current } => {
+                args.extend([
+                    "--reset-values".into(),
+                    "-f".into(),
+                    path.display().to_string(),
+                ]);
+                files.push(PlanFile {
+                    path,
+                    source: FileSource::Values { values: current },
+                });
+                "Helm older than 3.14 has no --reset-then-reuse-values: the release's current values are saved and passed with -f over the new chart's defaults.".into()
+            }
         }
-        Step {
+    }
+}
+
+/// The steps, files and notes as the plan is built.
+struct Builder<'a> {
+    layout: &'a Layout,
+    timeout: String,
+    steps: Vec<Step>,
+    files: Vec<PlanFile>,
+    notes: Vec<String>,
+}
+
+impl Builder<'_> {
+    fn helm(&mut self, kind: StepKind, mut args: Vec<String>, purpose: String) {
+        if !matches!(kind, StepKind::StackInstall | StepKind::CiliumUpgrade) {
+            self.layout.helm_common(&mut args);
+        }
+        self.steps.push(Step {
             kind,
             program: "helm".into(),
             args,
             purpose,
+        });
+    }
+
+    fn kubectl(&mut self, kind: StepKind, mut args: Vec<String>, purpose: &str) {
+        self.layout.kubectl_common(&mut args);
+        self.steps.push(Step {
+            kind,
+            program: "kubectl".into(),
+            args,
+            purpose: purpose.into(),
+        });
+    }
+
+    /// `helm repo add` for each repository, then one `helm repo update`.
+    fn repositories(&mut self, repos: &[&crate::config::Repo]) {
+        for repo in repos {
+            self.helm(
+                StepKind::RepoAdd,
+                vec![
+                    "repo".into(),
+                    "add".into(),
+                    repo.name.clone(),
+                    repo.url.clone(),
+                    "--force-update".into(),
+                ],
+                format!(
+                    "Register the '{}' chart repository (idempotent: --force-update)",
+                    repo.name
+                ),
+            );
         }
-    };
-
-    // Repositories.
-    let mut repos = vec![&config.cilium.repo];
-    if install_stack {
-        repos.insert(0, &stack.repo);
+        let mut update = vec!["repo".into(), "update".into()];
+        update.extend(repos.iter().map(|r| r.name.clone()));
+        self.helm(
+            StepKind::RepoUpdate,
+            update,
+            "Fetch the current chart indexes of those repositories".into(),
+        );
     }
-    for repo in &repos {
-        steps.push(helm(
-            StepKind::RepoAdd,
-            vec![
-                "repo".into(),
-                "add".into(),
-                repo.name.clone(),
-                repo.url.clone(),
-                "--force-update".into(),
-            ],
-            format!(
-                "Register the '{}' chart repository (idempotent: --force-update)",
-                repo.name
-            ),
-        ));
-    }
-    let mut update = vec!["repo".into(), "update".into()];
-    update.extend(repos.iter().map(|r| r.name.clone()));
-    steps.push(helm(
-        StepKind::RepoUpdate,
-        update,
-        "Fetch the current chart indexes of those repositories".into(),
-    ));
 
-    // kube-prometheus-stack first: its CRDs must exist before Cilium's ServiceMonitors.
-    if let (true, Some(release), Some(sv)) = (install_stack, &stack_release, &stack_values) {
+    /// kube-prometheus-stack first: its CRDs must exist before Cilium's ServiceMonitors.
+    fn stack_install(
+        &mut self,
+        stack: &crate::config::StackConfig,
+        release: &str,
+        namespace: &str,
+        values: &serde_json::Value,
+    ) {
+        let layout = self.layout;
         let mut args = vec![
             "upgrade".into(),
             "--install".into(),
-            release.clone(),
+            release.to_string(),
             format!("{}/{}", stack.repo.name, stack.chart),
             "--namespace".into(),
-            stack_namespace.clone(),
+            namespace.to_string(),
             "--create-namespace".into(),
         ];
         if let Some(v) = &stack.version {
             args.extend(["--version".into(), v.clone()]);
         }
-        values_args(&mut args, layout, "stack-values.yaml", sv, &mut files);
+        values_args(
+            &mut args,
+            layout,
+            "stack-values.yaml",
+            values,
+            &mut self.files,
+        );
         match &stack.grafana_admin_password {
             Some(SecretSource::File(path)) => {
                 args.extend(["--set-file".into(), format!("grafana.adminPassword={}", path.display())]);
@@ -276,132 +388,160 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
             Some(SecretSource::Env(var)) => {
                 let path = layout.secrets_dir.join("grafana-admin-password");
                 args.extend(["--set-file".into(), format!("grafana.adminPassword={}", path.display())]);
-                files.push(PlanFile { path, source: FileSource::Env { variable: var.clone() } });
+                self.files.push(PlanFile { path, source: FileSource::Env { variable: var.clone() } });
             }
-            None => notes.push(format!(
-                "Grafana admin password: none given, so the chart generates one. Read it with: kubectl get secret -n {stack_namespace} -l app.kubernetes.io/component=admin-secret -o jsonpath='{{.items[0].data.admin-password}}' | base64 -d"
+            None => self.notes.push(format!(
+                "Grafana admin password: none given, so the chart generates one. Read it with: kubectl get secret -n {namespace} -l app.kubernetes.io/component=admin-secret -o jsonpath='{{.items[0].data.admin-password}}' | base64 -d"
             )),
         }
-        args.extend(["--wait".into(), "--timeout".into(), timeout.clone()]);
+        args.extend(["--wait".into(), "--timeout".into(), self.timeout.clone()]);
         layout.helm_common(&mut args);
-        steps.push(helm(
+        self.helm(
             StepKind::StackInstall,
             args,
             "Install kube-prometheus-stack first: its ServiceMonitor CRD must exist before Cilium's ServiceMonitors".into(),
-        ));
+        );
     }
 
-    // The Cilium upgrade, keeping the user's values.
-    let mut args = vec![
-        "upgrade".into(),
-        config.cilium.release.clone(),
-        format!("{}/{}", config.cilium.repo.name, config.cilium.chart),
-        "--namespace".into(),
-        config.cilium.namespace.clone(),
-        "--version".into(),
-        version.to_string(),
-    ];
-    let same_chart = target.installed.as_ref().is_none_or(|i| *i == version);
-    let helm_314 = target.helm.is_none_or(|hv| hv >= (3, 14));
-    if same_chart {
-        args.push("--reuse-values".into());
-        notes.push(format!(
-            "--reuse-values: the chart stays at {version}, so the release's current values are kept and these are merged over them."
-        ));
-    } else if helm_314 {
-        args.push("--reset-then-reuse-values".into());
-        notes.push(format!(
-            "--reset-then-reuse-values: the chart moves from {} to {version}; --reuse-values would drop the new chart's defaults (Helm 3.14+).",
-            target.installed.as_ref().map(|v| v.to_string()).unwrap_or_default()
-        ));
-    } else {
-        let current = target
-            .current_values
-            .clone()
-            .unwrap_or_else(|| serde_json::json!({}));
-        let dir = layout.values_dir.as_ref().unwrap_or(&layout.secrets_dir);
-        let path = dir.join("cilium-current-values.yaml");
-        args.extend([
-            "--reset-values".into(),
-            "-f".into(),
-            path.display().to_string(),
-        ]);
-        files.push(PlanFile {
-            path,
-            source: FileSource::Values { values: current },
-        });
-        notes.push("Helm older than 3.14 has no --reset-then-reuse-values: the release's current values are saved and passed with -f over the new chart's defaults.".into());
-    }
-    values_args(
-        &mut args,
-        layout,
-        "cilium-values.yaml",
-        &cilium_values,
-        &mut files,
-    );
-    layout.helm_common(&mut args);
-    steps.push(helm(
-        StepKind::CiliumUpgrade,
-        args,
-        format!(
-            "Upgrade Cilium {version} in place with Hubble, the metrics endpoints{}",
-            if stack_release.is_some() && config.service_monitors {
-                " and ServiceMonitors"
-            } else {
-                ""
-            }
-        ),
-    ));
-
-    // The agents read the metric list only at start-up.
-    let ns = &config.cilium.namespace;
-    let kubectl = |kind, mut args: Vec<String>, purpose: &str| {
-        layout.kubectl_common(&mut args);
-        Step {
-            kind,
-            program: "kubectl".into(),
+    /// The Cilium upgrade, keeping the user's values.
+    fn cilium_upgrade(
+        &mut self,
+        config: &Config,
+        version: &Version,
+        strategy: ValuesStrategy,
+        values: &serde_json::Value,
+        monitors: bool,
+    ) {
+        let mut args = vec![
+            "upgrade".into(),
+            config.cilium.release.clone(),
+            format!("{}/{}", config.cilium.repo.name, config.cilium.chart),
+            "--namespace".into(),
+            config.cilium.namespace.clone(),
+            "--version".into(),
+            version.to_string(),
+        ];
+        let note = strategy.apply(version, &mut args, &mut self.files);
+        self.notes.push(note);
+        values_args(
+            &mut args,
+            self.layout,
+            "cilium-values.yaml",
+            values,
+            &mut self.files,
+        );
+        self.layout.helm_common(&mut args);
+        self.helm(
+            StepKind::CiliumUpgrade,
             args,
-            purpose: purpose.into(),
-        }
-    };
-    steps.push(kubectl(
-        StepKind::RestartAgents,
-        vec![
-            "rollout".into(),
-            "restart".into(),
-            "daemonset/cilium".into(),
-            "--namespace".into(),
-            ns.clone(),
-        ],
-        "Restart the agents: they read the Hubble metric list only at start-up",
-    ));
-    steps.push(kubectl(
-        StepKind::WaitAgents,
-        vec![
-            "rollout".into(),
-            "status".into(),
-            "daemonset/cilium".into(),
-            "--namespace".into(),
-            ns.clone(),
-            format!("--timeout={timeout}"),
-        ],
-        "Wait until every agent runs the new configuration",
-    ));
-    if config.metrics.operator {
-        steps.push(kubectl(
-            StepKind::WaitOperator,
+            format!(
+                "Upgrade Cilium {version} in place with Hubble, the metrics endpoints{}",
+                if monitors { " and ServiceMonitors" } else { "" }
+            ),
+        );
+    }
+
+    /// The agents read the metric list only at start-up: restart them and wait.
+    fn rollouts(&mut self, namespace: &str, operator: bool) {
+        let ns = namespace.to_string();
+        let agents = objects::agent_daemonset_ref();
+        let timeout = format!("--timeout={}", self.timeout);
+        self.kubectl(
+            StepKind::RestartAgents,
+            vec![
+                "rollout".into(),
+                "restart".into(),
+                agents.clone(),
+                "--namespace".into(),
+                ns.clone(),
+            ],
+            "Restart the agents: they read the Hubble metric list only at start-up",
+        );
+        self.kubectl(
+            StepKind::WaitAgents,
             vec![
                 "rollout".into(),
                 "status".into(),
-                "deployment/cilium-operator".into(),
+                agents,
                 "--namespace".into(),
                 ns.clone(),
-                format!("--timeout={timeout}"),
+                timeout.clone(),
             ],
-            "Wait until the operator serves its metrics",
+            "Wait until every agent runs the new configuration",
+        );
+        if operator {
+            self.kubectl(
+                StepKind::WaitOperator,
+                vec![
+                    "rollout".into(),
+                    "status".into(),
+                    objects::operator_deployment_ref(),
+                    "--namespace".into(),
+                    ns,
+                    timeout,
+                ],
+                "Wait until the operator serves its metrics",
+            );
+        }
+    }
+}
+
+/// Build the plan. Pure: no I/O, no clock, no environment.
+pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> {
+    let version = target_version(config, target)?;
+    let specs = config.metric_specs(&version)?;
+    let (open_metrics, om_note) = config.open_metrics(&specs)?;
+    let mut b = Builder {
+        layout,
+        timeout: crate::duration::to_go(layout.timeout),
+        steps: Vec::new(),
+        files: Vec::new(),
+        notes: Vec::new(),
+    };
+    if config.cilium.version.is_none() && target.installed.is_none() {
+        b.notes.push(format!(
+            "Cilium {version} was assumed (the newest ciliumon knows): the upgrade pins --version {version}. If your cluster runs another version, plan again with --cilium-version (see `helm list -n {}`), or this script changes your Cilium version.",
+            config.cilium.namespace
         ));
     }
-    notes.push(format!(
+    b.notes.extend(om_note);
+
+    let stack = &config.prometheus_stack;
+    let choice = StackChoice::decide(stack, target.existing_stack.as_ref());
+    b.notes.extend(choice.note());
+    if matches!(choice, StackChoice::Reuse { .. }) && specs.iter().any(|s| s.exemplars()) {
+        b.notes.push("Exemplars: the reused Prometheus needs `enableFeatures: [exemplar-storage]`; ciliumon does not change a stack it does not install.".into());
+    }
+
+    let built = values::cilium(&ValuesInput {
+        config,
+        specs: &specs,
+        version: &version,
+        open_metrics,
+        stack_release: choice.release(),
+        stack_namespace: choice.namespace(),
+    });
+    b.notes.extend(built.notes);
+    let cilium_values = built.values;
+    let stack_values = choice.installs().then(|| {
+        let sv = values::stack(&specs);
+        b.notes.extend(sv.notes);
+        sv.values
+    });
+
+    let mut repos = vec![&config.cilium.repo];
+    if choice.installs() {
+        repos.insert(0, &stack.repo);
+    }
+    b.repositories(&repos);
+    if let (StackChoice::Install { release, namespace }, Some(sv)) = (&choice, &stack_values) {
+        b.stack_install(stack, release, namespace, sv);
+    }
+    let strategy = ValuesStrategy::decide(target, &version, layout);
+    let monitors = choice.release().is_some() && config.service_monitors;
+    b.cilium_upgrade(config, &version, strategy, &cilium_values, monitors);
+    b.rollouts(&config.cilium.namespace, config.metrics.operator);
+    b.notes.push(format!(
         "Hubble metrics the agents will run: {}",
         crate::spec::join(&specs)
     ));
@@ -410,9 +550,9 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
         cilium_version: version,
         cilium_release: config.cilium.release.clone(),
         cilium_namespace: config.cilium.namespace.clone(),
-        steps,
-        files,
-        notes,
+        steps: b.steps,
+        files: b.files,
+        notes: b.notes,
         cilium_values,
         stack_values,
     })
@@ -437,7 +577,7 @@ fn values_args(
                 },
             });
         }
-        None => args.extend(crate::render::set_flags(values)),
+        None => args.extend(crate::helm_set::set_flags(values)),
     }
 }
 
@@ -447,6 +587,53 @@ mod tests {
 
     fn kinds(p: &Plan) -> Vec<StepKind> {
         p.steps.iter().map(|s| s.kind).collect()
+    }
+
+    #[test]
+    fn stack_choice_by_mode_and_cluster() {
+        let mut stack = Config::default().prometheus_stack;
+        let found = ("kps".to_string(), "observability".to_string());
+        let c = StackChoice::decide(&stack, None);
+        assert!(c.installs());
+        assert_eq!(c.release(), Some(stack.release.as_str()));
+        let c = StackChoice::decide(&stack, Some(&found));
+        assert!(!c.installs());
+        assert_eq!((c.release(), c.namespace()), (Some("kps"), "observability"));
+        assert!(c.note().unwrap().contains("reused as it is"));
+        stack.mode = StackMode::Reuse;
+        let c = StackChoice::decide(&stack, Some(&found));
+        assert_eq!(c.note(), None);
+        let c = StackChoice::decide(&stack, None);
+        assert_eq!(c.release(), Some(stack.release.as_str()));
+        stack.mode = StackMode::None;
+        let c = StackChoice::decide(&stack, Some(&found));
+        assert_eq!((c.release(), c.installs()), (None, false));
+    }
+
+    #[test]
+    fn values_strategy_by_chart_and_helm() {
+        let v = Version::new(1, 18, 4);
+        let layout = Layout::default();
+        let mut t = Target {
+            installed: Some(v.clone()),
+            ..Target::default()
+        };
+        assert_eq!(
+            ValuesStrategy::decide(&t, &v, &layout),
+            ValuesStrategy::Reuse
+        );
+        t.installed = Some(Version::new(1, 17, 0));
+        t.helm = Some((3, 14));
+        assert!(matches!(
+            ValuesStrategy::decide(&t, &v, &layout),
+            ValuesStrategy::ResetThenReuse { .. }
+        ));
+        t.helm = Some((3, 13));
+        let ValuesStrategy::ResetWithSaved { path, .. } = ValuesStrategy::decide(&t, &v, &layout)
+        else {
+            panic!("old Helm across versions saves the current values")
+        };
+        assert!(path.starts_with(&layout.secrets_dir));
     }
 
     #[test]

@@ -740,7 +740,7 @@ pub fn judge_panel(
             return a;
         }
         if ev.held.get(fam.name).copied().unwrap_or(0) == 0 {
-            if fam.l7 {
+            if fam.l7.is_some() {
                 let (r, h) = l7_reason(fam.name, ev.l7);
                 a.reason = Some(r);
                 a.hint = Some(h);
@@ -1069,7 +1069,7 @@ pub fn judge(answers: &Answers, inputs: &Inputs) -> PromReport {
                 format!("{series} series in Prometheus, from {with}/{hubble_up} Hubble targets"),
                 None,
             )
-        } else if ex.handler.l7 {
+        } else if ex.handler.l7.is_some() {
             let (r, h) = l7_reason(name, &inputs.l7);
             (waiting, r, Some(h))
         } else {

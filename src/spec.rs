@@ -10,7 +10,7 @@
 use std::fmt;
 
 use crate::catalogue::{self, Handler, OptionKind};
-use crate::version::Version;
+use crate::version::{Since, Version};
 
 /// One parsed, validated and normalised entry of `hubble.metrics.enabled`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -77,9 +77,17 @@ pub struct SpecError {
 
 impl fmt::Display for SpecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid metric '{}': {}", self.spec, self.problem)?;
+        // What the user wrote is escaped: a spec with `\r` or an escape sequence is shown, not
+        // played on the terminal.
+        use crate::escape::escape;
+        write!(
+            f,
+            "invalid metric '{}': {}",
+            escape(&self.spec),
+            escape(&self.problem)
+        )?;
         if let Some(hint) = &self.hint {
-            write!(f, "\n  hint: {hint}")?;
+            write!(f, "\n  hint: {}", escape(hint))?;
         }
         Ok(())
     }
@@ -205,6 +213,19 @@ impl MetricSpec {
         Ok(MetricSpec { handler, options })
     }
 
+    /// A spec from options that are already values of the catalogue for one version, each key
+    /// at most once (the wizard's answers), in the canonical order `parse` gives: the same
+    /// spec as parsing its text.
+    pub fn from_options(handler: &'static Handler, mut options: Vec<SpecOption>) -> MetricSpec {
+        for o in &mut options {
+            if let SpecOption::Labels(labels) = o {
+                labels.sort_by_key(|l| catalogue::LABELS.iter().position(|x| x.name == *l));
+            }
+        }
+        options.sort_by_key(|o| o.rank(handler));
+        MetricSpec { handler, options }
+    }
+
     pub fn name(&self) -> &'static str {
         self.handler.name
     }
@@ -268,6 +289,129 @@ fn option_names(handler: &Handler, version: &Version) -> String {
     )
 }
 
+/// Something a spec names from a catalogue list: its name and the versions where it holds.
+trait Entry: Copy {
+    fn name(&self) -> &'static str;
+    fn valid(&self) -> Since;
+}
+
+impl Entry for &'static catalogue::Label {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn valid(&self) -> Since {
+        self.valid
+    }
+}
+
+impl Entry for &'static catalogue::ContextValue {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn valid(&self) -> Since {
+        self.valid
+    }
+}
+
+/// An option key: one of the handler's own, or a context option every handler shares.
+#[derive(Debug, Clone, Copy)]
+enum OptionEntry {
+    Handler(&'static catalogue::HandlerOption),
+    Context(&'static catalogue::ContextKey),
+}
+
+impl Entry for OptionEntry {
+    fn name(&self) -> &'static str {
+        match self {
+            OptionEntry::Handler(o) => o.key,
+            OptionEntry::Context(c) => c.key,
+        }
+    }
+    fn valid(&self) -> Since {
+        match self {
+            OptionEntry::Handler(o) => o.valid,
+            OptionEntry::Context(c) => c.valid,
+        }
+    }
+}
+
+/// What a failed lookup says, by kind of entry.
+struct Say<'a, T> {
+    /// The names offered by "did you mean" and "valid:".
+    candidates: &'a [&'a str],
+    /// The problem for a token that names nothing.
+    unknown: &'a dyn Fn(&str) -> String,
+    /// The problem and hint for an entry the version does not have.
+    not_in: &'a dyn Fn(T) -> (String, Option<String>),
+    /// The problem for an entry named twice.
+    twice: Option<&'a dyn Fn(T) -> String>,
+}
+
+/// The one lookup of options, contexts and labels: `found` (what `token` names, if anything) must
+/// be valid in `version` and (when `say.twice` is given) not among `taken`; otherwise the error
+/// names `token`, with a "did you mean" among `say.candidates` when it names nothing.
+fn look_up<T: Entry>(
+    spec: &str,
+    token: &str,
+    version: &Version,
+    found: Option<T>,
+    taken: &[&str],
+    say: &Say<T>,
+) -> Result<T, SpecError> {
+    let Some(entry) = found else {
+        return Err(err(
+            spec,
+            token,
+            (say.unknown)(token),
+            Some(suggest(token, say.candidates.iter().copied())),
+        ));
+    };
+    if !entry.valid().contains(version) {
+        let (problem, hint) = (say.not_in)(entry);
+        return Err(err(spec, token, problem, hint));
+    }
+    if let Some(twice) = say.twice
+        && taken.contains(&entry.name())
+    {
+        return Err(err(spec, token, twice(entry), None));
+    }
+    Ok(entry)
+}
+
+/// Names of the entries of `items` valid in `version`: the "valid:" list of a hint.
+fn valid_names<T: Entry>(
+    items: impl IntoIterator<Item = T>,
+    version: &Version,
+) -> Vec<&'static str> {
+    items
+        .into_iter()
+        .filter(|e| e.valid().contains(version))
+        .map(|e| e.name())
+        .collect()
+}
+
+/// A `sep`-separated list of entries (labels of `labelsContext`, fallbacks of a context
+/// option), each looked up once, none twice.
+fn look_up_list<T: Entry>(
+    spec: &str,
+    value: &str,
+    sep: char,
+    empty: &str,
+    version: &Version,
+    find: impl Fn(&str) -> Option<T>,
+    say: &Say<T>,
+) -> Result<Vec<&'static str>, SpecError> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for token in value.split(sep) {
+        if token.is_empty() {
+            return Err(err(spec, &sep.to_string(), empty.to_string(), None));
+        }
+        let entry = look_up(spec, token, version, find(token), &names, say)?;
+        names.push(entry.name());
+    }
+    Ok(names)
+}
+
 fn parse_option(
     spec: &str,
     handler: &'static Handler,
@@ -281,87 +425,104 @@ fn parse_option(
         Some((k, v)) => (k, Some(v)),
         None => (raw, None),
     };
-    if let Some(opt) = handler.option(key) {
-        if !opt.valid.contains(version) {
-            return Err(err(
-                spec,
-                key,
-                format!(
-                    "option '{}' of {} is not in Cilium {version}",
-                    opt.key, handler.name
-                ),
-                None,
-            ));
-        }
-        return match (opt.kind, value) {
-            (OptionKind::Flag, None) => Ok(SpecOption::Flag(opt.key)),
-            (OptionKind::Flag, Some(v)) => Err(err(
-                spec,
-                raw,
-                format!(
-                    "option '{}' of {} is a flag and takes no value (got '{v}')",
-                    opt.key, handler.name
-                ),
-                Some(format!("write '{}:{}'", handler.name, opt.key)),
-            )),
-            (OptionKind::OneOf(allowed), Some(v)) => {
-                match allowed.iter().find(|a| a.eq_ignore_ascii_case(v)) {
-                    Some(a) => Ok(SpecOption::Value(opt.key, a)),
-                    None => Err(err(
-                        spec,
-                        v,
-                        format!("'{v}' is not a value of option '{}'", opt.key),
-                        Some(format!("valid: {}", list(allowed.iter().copied()))),
-                    )),
-                }
-            }
-            (OptionKind::OneOf(allowed), None) => Err(err(
-                spec,
-                raw,
-                format!("option '{}' needs a value", opt.key),
-                Some(format!("write '{}={}'", opt.key, allowed[0])),
-            )),
-        };
-    }
-    let Some(ctx) = catalogue::context_key(key) else {
-        let candidates: Vec<&str> = handler
-            .options
-            .iter()
-            .filter(|o| o.valid.contains(version))
-            .map(|o| o.key)
-            .chain(catalogue::context_keys_for(version).map(|k| k.key))
-            .collect();
+    let found = handler
+        .option(key)
+        .map(OptionEntry::Handler)
+        .or_else(|| catalogue::context_key(key).map(OptionEntry::Context));
+    let candidates: Vec<&str> = handler
+        .options
+        .iter()
+        .filter(|o| o.valid.contains(version))
+        .map(|o| o.key)
+        .chain(catalogue::context_keys_for(version).map(|k| k.key))
+        .collect();
+    let say = Say {
+        candidates: &candidates,
         // An option of another handler gets a sharper message.
-        let owner = catalogue::HANDLERS
+        unknown: &|key| match catalogue::HANDLERS
             .iter()
-            .find(|h| h.name != handler.name && h.option(key).is_some());
-        let problem = match owner {
+            .find(|h| h.name != handler.name && h.option(key).is_some())
+        {
             Some(h) => format!(
                 "'{key}' is an option of {}, not of {}",
                 h.name, handler.name
             ),
             None => format!("unknown option '{key}' for {}", handler.name),
-        };
-        return Err(err(
-            spec,
-            key,
-            problem,
-            Some(suggest(key, candidates.iter().copied())),
-        ));
-    };
-    if !ctx.valid.contains(version) {
-        return Err(err(
-            spec,
-            key,
-            format!(
-                "option '{}' is not in Cilium {version} (available in {})",
-                ctx.key,
-                ctx.valid.describe()
+        },
+        not_in: &|o| match o {
+            OptionEntry::Handler(opt) => (
+                format!(
+                    "option '{}' of {} is not in Cilium {version}",
+                    opt.key, handler.name
+                ),
+                None,
             ),
-            ctx.refines
-                .map(|plain| format!("use {plain} for both directions")),
-        ));
+            OptionEntry::Context(ctx) => (
+                format!(
+                    "option '{}' is not in Cilium {version} (available in {})",
+                    ctx.key,
+                    ctx.valid.describe()
+                ),
+                ctx.refines
+                    .map(|plain| format!("use {plain} for both directions")),
+            ),
+        },
+        // "Given twice" is judged on whole options, after their values (MetricSpec::parse).
+        twice: None,
+    };
+    match look_up(spec, key, version, found, &[], &say)? {
+        OptionEntry::Handler(opt) => handler_option(spec, handler, opt, raw, value),
+        OptionEntry::Context(ctx) => context_option(spec, ctx, raw, value, version),
     }
+}
+
+/// A handler's own option with its value (`query`, `exemplars=true`).
+fn handler_option(
+    spec: &str,
+    handler: &'static Handler,
+    opt: &'static catalogue::HandlerOption,
+    raw: &str,
+    value: Option<&str>,
+) -> Result<SpecOption, SpecError> {
+    match (opt.kind, value) {
+        (OptionKind::Flag, None) => Ok(SpecOption::Flag(opt.key)),
+        (OptionKind::Flag, Some(v)) => Err(err(
+            spec,
+            raw,
+            format!(
+                "option '{}' of {} is a flag and takes no value (got '{v}')",
+                opt.key, handler.name
+            ),
+            Some(format!("write '{}:{}'", handler.name, opt.key)),
+        )),
+        (OptionKind::OneOf(allowed), Some(v)) => {
+            match allowed.iter().find(|a| a.eq_ignore_ascii_case(v)) {
+                Some(a) => Ok(SpecOption::Value(opt.key, a)),
+                None => Err(err(
+                    spec,
+                    v,
+                    format!("'{v}' is not a value of option '{}'", opt.key),
+                    Some(format!("valid: {}", list(allowed.iter().copied()))),
+                )),
+            }
+        }
+        (OptionKind::OneOf(allowed), None) => Err(err(
+            spec,
+            raw,
+            format!("option '{}' needs a value", opt.key),
+            Some(format!("write '{}={}'", opt.key, allowed[0])),
+        )),
+    }
+}
+
+/// A context option every handler shares, with its labels or its fallbacks.
+fn context_option(
+    spec: &str,
+    ctx: &'static catalogue::ContextKey,
+    raw: &str,
+    value: Option<&str>,
+    version: &Version,
+) -> Result<SpecOption, SpecError> {
     let Some(value) = value.filter(|v| !v.is_empty()) else {
         return Err(err(
             spec,
@@ -375,52 +536,29 @@ fn parse_option(
         ));
     };
     if ctx.labels {
-        let mut labels: Vec<&'static str> = Vec::new();
-        for l in value.split(',') {
-            if l.is_empty() {
-                return Err(err(
-                    spec,
-                    ",",
-                    "empty label in labelsContext (stray ',')".into(),
-                    None,
-                ));
-            }
-            let Some(label) = catalogue::label_named(l) else {
-                return Err(err(
-                    spec,
-                    l,
-                    format!("unknown labelsContext label '{l}'"),
-                    Some(suggest(
-                        l,
-                        catalogue::LABELS
-                            .iter()
-                            .filter(|x| x.valid.contains(version))
-                            .map(|x| x.name),
-                    )),
-                ));
-            };
-            if !label.valid.contains(version) {
-                return Err(err(
-                    spec,
-                    l,
-                    format!(
-                        "labelsContext label '{}' is not in Cilium {version} (available in {})",
-                        label.name,
-                        label.valid.describe()
-                    ),
-                    None,
-                ));
-            }
-            if labels.contains(&label.name) {
-                return Err(err(
-                    spec,
-                    l,
-                    format!("label '{}' is listed twice", label.name),
-                    None,
-                ));
-            }
-            labels.push(label.name);
-        }
+        let mut labels = look_up_list(
+            spec,
+            value,
+            ',',
+            "empty label in labelsContext (stray ',')",
+            version,
+            catalogue::label_named,
+            &Say {
+                candidates: &valid_names(catalogue::LABELS, version),
+                unknown: &|l| format!("unknown labelsContext label '{l}'"),
+                not_in: &|label| {
+                    (
+                        format!(
+                            "labelsContext label '{}' is not in Cilium {version} (available in {})",
+                            label.name,
+                            label.valid.describe()
+                        ),
+                        None,
+                    )
+                },
+                twice: Some(&|label| format!("label '{}' is listed twice", label.name)),
+            },
+        )?;
         labels.sort_by_key(|l| catalogue::LABELS.iter().position(|x| x.name == *l));
         return Ok(SpecOption::Labels(labels));
     }
@@ -432,52 +570,29 @@ fn parse_option(
             Some(format!("write {}={}", ctx.key, value.replace(',', "|"))),
         ));
     }
-    let mut ids: Vec<&'static str> = Vec::new();
-    for id in value.split('|') {
-        if id.is_empty() {
-            return Err(err(
-                spec,
-                "|",
-                format!("empty fallback in {} (stray '|')", ctx.key),
-                None,
-            ));
-        }
-        let Some(cv) = catalogue::context_value(id) else {
-            return Err(err(
-                spec,
-                id,
-                format!("unknown context '{id}' in {}", ctx.key),
-                Some(suggest(
-                    id,
-                    catalogue::CONTEXT_VALUES
-                        .iter()
-                        .filter(|v| v.valid.contains(version))
-                        .map(|v| v.name),
-                )),
-            ));
-        };
-        if !cv.valid.contains(version) {
-            return Err(err(
-                spec,
-                id,
-                format!(
-                    "context '{}' is not in Cilium {version} (available in {})",
-                    cv.name,
-                    cv.valid.describe()
-                ),
-                Some("use pod-name, workload-name or workload instead".into()),
-            ));
-        }
-        if ids.contains(&cv.name) {
-            return Err(err(
-                spec,
-                id,
-                format!("context '{}' is listed twice in {}", cv.name, ctx.key),
-                None,
-            ));
-        }
-        ids.push(cv.name);
-    }
+    let ids = look_up_list(
+        spec,
+        value,
+        '|',
+        &format!("empty fallback in {} (stray '|')", ctx.key),
+        version,
+        catalogue::context_value,
+        &Say {
+            candidates: &valid_names(catalogue::CONTEXT_VALUES, version),
+            unknown: &|id| format!("unknown context '{id}' in {}", ctx.key),
+            not_in: &|cv| {
+                (
+                    format!(
+                        "context '{}' is not in Cilium {version} (available in {})",
+                        cv.name,
+                        cv.valid.describe()
+                    ),
+                    Some("use pod-name, workload-name or workload instead".into()),
+                )
+            },
+            twice: Some(&|cv| format!("context '{}' is listed twice in {}", cv.name, ctx.key)),
+        },
+    )?;
     Ok(SpecOption::Context(ctx.key, ids))
 }
 

@@ -1,7 +1,12 @@
-//! Terminal policy, decided once: whether we may prompt, whether to colour, whether progress
-//! redraws. Nothing below this module asks whether it is on a terminal.
+//! The output policy, decided once at startup: whether we may prompt, whether to colour (stdout
+//! and stderr apart), whether progress redraws, and whether stdout carries a document for a
+//! program (`-o json`). Commands receive the [`Printer`] and print through it; nothing outside
+//! this module asks whether it is on a terminal.
+//!
+//! Printing never panics on a closed pipe: [`Printer::out`] returns the write error (a closed
+//! stdout is then not a failure, see `exit::is_broken_pipe`); messages on stderr ignore theirs.
 
-use std::io::IsTerminal;
+use std::io::{self, IsTerminal, Write};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
 pub enum ColorChoice {
@@ -11,45 +16,224 @@ pub enum ColorChoice {
     Never,
 }
 
-#[derive(Debug, Clone, Copy)]
-pub struct Ui {
-    /// stdin and stderr are both terminals: prompts may be shown.
-    pub interactive: bool,
-    /// stderr is a terminal: spinners may redraw.
-    pub live: bool,
-    pub color: bool,
+/// Which of the standard streams are terminals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Terminals {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
 }
 
-impl Ui {
-    /// Resolve from the environment: `--color`, then a non-empty `NO_COLOR`, then
-    /// `CLICOLOR_FORCE`, then whether stderr is a terminal (and `TERM` is not `dumb`).
-    pub fn detect(choice: ColorChoice) -> Ui {
-        let stderr_tty = std::io::stderr().is_terminal();
-        let dumb = std::env::var("TERM").map(|t| t == "dumb").unwrap_or(true);
-        let interactive = std::io::stdin().is_terminal() && stderr_tty;
-        let env_set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty() && v != "0");
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Printer {
+    interactive: bool,
+    live: bool,
+    color: bool,
+    stdout_color: bool,
+    machine: bool,
+}
+
+impl Printer {
+    /// Resolve from the environment and the terminals: see [`Printer::resolve`]. The only
+    /// place ciliumon asks whether it is on a terminal.
+    pub fn detect(choice: ColorChoice, machine: bool) -> Printer {
+        let terminals = Terminals {
+            stdin: io::stdin().is_terminal(),
+            stdout: io::stdout().is_terminal(),
+            stderr: io::stderr().is_terminal(),
+        };
+        let env = |k: &str| std::env::var_os(k).map(|v| v.to_string_lossy().into_owned());
+        let printer = Printer::resolve(choice, terminals, env, machine);
+        console::set_colors_enabled(printer.color);
+        console::set_colors_enabled_stderr(printer.color);
+        printer
+    }
+
+    /// The policy. Colour: `--color`, then a non-empty `NO_COLOR`, then
+    /// `CLICOLOR_FORCE`/`FORCE_COLOR`, then whether stderr is a terminal (and `TERM` is not
+    /// `dumb`); stdout is coloured on `auto` only when it is a terminal too, and never when it
+    /// carries a document. `machine`: the command was asked for `-o json` (or yaml).
+    pub fn resolve(
+        choice: ColorChoice,
+        tty: Terminals,
+        env: impl Fn(&str) -> Option<String>,
+        machine: bool,
+    ) -> Printer {
+        let dumb = env("TERM").is_none_or(|t| t == "dumb");
+        let env_set = |k: &str| env(k).is_some_and(|v| !v.is_empty() && v != "0");
         let color = match choice {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
             ColorChoice::Auto if env_set("NO_COLOR") => false,
             ColorChoice::Auto if env_set("CLICOLOR_FORCE") || env_set("FORCE_COLOR") => true,
-            ColorChoice::Auto => stderr_tty && !dumb,
+            ColorChoice::Auto => tty.stderr && !dumb,
         };
-        console::set_colors_enabled(color);
-        console::set_colors_enabled_stderr(color);
-        Ui {
-            interactive,
-            live: stderr_tty && !dumb,
+        let stdout_color = !machine
+            && match choice {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => color && tty.stdout,
+            };
+        Printer {
+            interactive: tty.stdin && tty.stderr,
+            live: tty.stderr && !dumb,
             color,
+            stdout_color,
+            machine,
         }
     }
 
     /// For tests and machine output: no prompts, no colour, no redraws.
-    pub fn plain() -> Ui {
-        Ui {
+    pub fn plain() -> Printer {
+        Printer {
             interactive: false,
             live: false,
             color: false,
+            stdout_color: false,
+            machine: false,
         }
+    }
+
+    /// stdin and stderr are both terminals: questions may be asked (they render on stderr).
+    pub fn interactive(&self) -> bool {
+        self.interactive
+    }
+
+    /// stderr is a terminal that redraws: spinners may be shown.
+    pub fn live(&self) -> bool {
+        self.live
+    }
+
+    /// Colour on stderr (messages, progress, questions).
+    pub fn color(&self) -> bool {
+        self.color
+    }
+
+    /// Colour in what is printed on stdout (a text report).
+    pub fn stdout_color(&self) -> bool {
+        self.stdout_color
+    }
+
+    /// stdout carries one document for a program (`-o json`).
+    pub fn machine(&self) -> bool {
+        self.machine
+    }
+
+    /// Write `text` to stdout as is and flush. The error, a closed pipe included, is the
+    /// caller's.
+    pub fn out(&self, text: &str) -> io::Result<()> {
+        let mut out = io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()
+    }
+
+    /// Write `text` and a newline to stderr. A closed stderr is ignored.
+    pub fn say(&self, text: &str) {
+        // One write, as eprintln! does, so lines from other threads do not interleave.
+        let line = format!("{text}\n");
+        let _ = io::stderr().lock().write_all(line.as_bytes());
+    }
+
+    /// Write `text` to stderr as is. A closed stderr is ignored.
+    pub fn say_text(&self, text: &str) {
+        let _ = io::stderr().lock().write_all(text.as_bytes());
+    }
+
+    /// An error, once, with its hint: `error: ...` in red on stderr.
+    /// The error line and its hint, with any control character a user typed made visible.
+    pub fn error(&self, message: &str, hint: Option<&str>) {
+        let red = console::Style::new().red().bold().for_stderr();
+        let message = crate::escape::message(message);
+        self.say(&format!("{} {message}", red.apply_to("error:")));
+        if let Some(hint) = hint {
+            self.say(&format!("  hint: {}", crate::escape::message(hint)));
+        }
+    }
+}
+
+/// Give the cursor back after a question was cut short (Ctrl-C): dialoguer hides it while a
+/// question is up. Does nothing when stderr is not a terminal.
+pub fn restore_cursor() {
+    let _ = console::Term::stderr().show_cursor();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: Terminals = Terminals {
+        stdin: true,
+        stdout: true,
+        stderr: true,
+    };
+
+    fn env<'a>(vars: &'a [(&str, &str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn a_terminal_gets_prompts_colour_and_redraws() {
+        let p = Printer::resolve(ColorChoice::Auto, ALL, env(&[("TERM", "xterm")]), false);
+        assert!(p.interactive() && p.live() && p.color() && p.stdout_color());
+        assert!(!p.machine());
+    }
+
+    #[test]
+    fn no_color_force_and_the_flag_decide_in_that_order() {
+        let term = ("TERM", "xterm");
+        let auto = |vars: &[(&str, &str)], tty| {
+            Printer::resolve(ColorChoice::Auto, tty, env(vars), false).color()
+        };
+        assert!(!auto(&[term, ("NO_COLOR", "1")], ALL));
+        assert!(
+            auto(&[term, ("NO_COLOR", "")], ALL),
+            "an empty NO_COLOR is unset"
+        );
+        assert!(auto(&[("CLICOLOR_FORCE", "1")], Terminals::default()));
+        assert!(!auto(&[("CLICOLOR_FORCE", "0")], Terminals::default()));
+        assert!(!auto(&[("TERM", "dumb")], ALL));
+        let never = Printer::resolve(ColorChoice::Never, ALL, env(&[term]), false);
+        assert!(!never.color() && !never.stdout_color());
+        let always = Printer::resolve(
+            ColorChoice::Always,
+            Terminals::default(),
+            env(&[("NO_COLOR", "1")]),
+            false,
+        );
+        assert!(always.color() && always.stdout_color());
+    }
+
+    #[test]
+    fn prompts_need_stdin_and_stderr_and_stdout_colour_needs_stdout() {
+        let term = env(&[("TERM", "xterm")]);
+        let piped_in = Terminals {
+            stdin: false,
+            ..ALL
+        };
+        assert!(!Printer::resolve(ColorChoice::Auto, piped_in, &term, false).interactive());
+        let piped_out = Terminals {
+            stdout: false,
+            ..ALL
+        };
+        let p = Printer::resolve(ColorChoice::Auto, piped_out, &term, false);
+        assert!(p.interactive() && p.color() && !p.stdout_color());
+        let to_file = Terminals {
+            stderr: false,
+            ..ALL
+        };
+        let p = Printer::resolve(ColorChoice::Auto, to_file, &term, false);
+        assert!(!p.interactive() && !p.live() && !p.color());
+    }
+
+    #[test]
+    fn machine_output_is_never_coloured_on_stdout() {
+        let p = Printer::resolve(ColorChoice::Always, ALL, env(&[]), true);
+        assert!(p.machine() && !p.stdout_color());
+        assert!(p.color(), "stderr keeps its colour");
+        assert!(!Printer::plain().interactive() && !Printer::plain().live());
     }
 }

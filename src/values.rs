@@ -4,8 +4,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::cli::{ServiceType, StackMode};
-use crate::config::Config;
+use crate::catalogue::{COMPONENTS, chart};
+use crate::config::{Config, ServiceType, StackMode};
 use crate::spec::MetricSpec;
 use crate::version::Version;
 
@@ -83,11 +83,7 @@ pub fn cilium(input: &ValuesInput) -> Built {
         remove(&mut values, "hubble.relay");
     }
     if c.hubble.ui.enabled {
-        let t = match c.hubble.ui.service_type {
-            ServiceType::ClusterIP => "ClusterIP",
-            ServiceType::NodePort => "NodePort",
-            ServiceType::LoadBalancer => "LoadBalancer",
-        };
+        let t = c.hubble.ui.service_type.kube_name();
         set(&mut values, "hubble.ui.service.type", json!(t));
         if let (ServiceType::NodePort, Some(p)) = (c.hubble.ui.service_type, c.hubble.ui.node_port)
         {
@@ -99,30 +95,27 @@ pub fn cilium(input: &ValuesInput) -> Built {
 
     // Flow export: hubble.export.static from 1.15; size and backups moved under static in 1.18.
     let export = &c.hubble.export;
-    if export.enabled && v.at_least(1, 15) {
-        set(
-            &mut values,
-            "hubble.export.static.filePath",
-            json!(export.file_path),
-        );
-        let base = if v.at_least(1, 18) {
-            "hubble.export.static"
-        } else {
-            "hubble.export"
-        };
-        if let Some(mb) = export.file_max_size_mb {
-            set(&mut values, &format!("{base}.fileMaxSizeMb"), json!(mb));
+    match (export.enabled, chart::flow_export(v)) {
+        (true, Some(keys)) => {
+            set(&mut values, keys.file_path, json!(export.file_path));
+            if let Some(mb) = export.file_max_size_mb {
+                set(&mut values, keys.file_max_size_mb, json!(mb));
+            }
+            if let Some(n) = export.file_max_backups {
+                set(&mut values, keys.file_max_backups, json!(n));
+            }
         }
-        if let Some(n) = export.file_max_backups {
-            set(&mut values, &format!("{base}.fileMaxBackups"), json!(n));
-        }
-    } else {
-        remove(&mut values, "hubble.export");
-        if export.enabled {
-            notes.push(format!(
-                "Flow export skipped: the Cilium {}.{} chart has no hubble.export (it came in 1.15).",
-                v.major, v.minor
-            ));
+        (enabled, _) => {
+            remove(&mut values, chart::FLOW_EXPORT);
+            if enabled {
+                notes.push(format!(
+                    "Flow export skipped: the Cilium {}.{} chart has no hubble.export (it came in {}.{}).",
+                    v.major,
+                    v.minor,
+                    chart::FLOW_EXPORT_SINCE.0,
+                    chart::FLOW_EXPORT_SINCE.1
+                ));
+            }
         }
     }
 
@@ -165,11 +158,11 @@ pub fn cilium(input: &ValuesInput) -> Built {
     if c.service_monitors && !monitors {
         notes.push("ServiceMonitors skipped: no Prometheus stack (--stack none). With a prometheus-operator already in the cluster, use --stack reuse --stack-release NAME.".into());
     }
-    let sm_paths = [
-        (c.metrics.agent, "prometheus.serviceMonitor"),
-        (c.metrics.operator, "operator.prometheus.serviceMonitor"),
-        (hubble_metrics, "hubble.metrics.serviceMonitor"),
-    ];
+    let on = [c.metrics.agent, c.metrics.operator, hubble_metrics];
+    let sm_paths = on
+        .iter()
+        .zip(&COMPONENTS)
+        .map(|(on, f)| (*on, f.service_monitor_key));
     for (on, path) in sm_paths {
         match (on, input.stack_release) {
             (false, _) => {}
@@ -192,11 +185,11 @@ pub fn cilium(input: &ValuesInput) -> Built {
 
     // Dashboards, for the Grafana sidecar of the stack (label grafana_dashboard=1, all namespaces).
     let dash = c.dashboards && c.prometheus_stack.mode != StackMode::None;
-    for (on, path) in [
-        (c.metrics.agent, "dashboards"),
-        (c.metrics.operator, "operator.dashboards"),
-        (hubble_metrics, "hubble.metrics.dashboards"),
-    ] {
+    for (on, path) in on
+        .iter()
+        .zip(&COMPONENTS)
+        .map(|(on, f)| (*on, f.dashboards_key))
+    {
         if !on {
             continue;
         }

@@ -6,6 +6,8 @@ use std::str::FromStr;
 use anyhow::{Result, bail};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::escape::escape;
+
 /// A Cilium release, `MAJOR.MINOR[.PATCH]`. Pre-release suffixes (`-rc.1`, `-pre.0`) are kept
 /// for display but compare like the release they lead to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -52,33 +54,117 @@ impl Ord for Version {
 impl FromStr for Version {
     type Err = anyhow::Error;
 
+    /// `[v]MAJOR.MINOR[.PATCH][-PRERELEASE]`, numbers without leading zeros and a pre-release
+    /// part in semver's grammar (dot-separated identifiers of `[0-9A-Za-z-]`, numeric ones
+    /// without leading zeros; semver.org 2.0.0 §9). Cilium releases carry no build metadata.
     fn from_str(s: &str) -> Result<Self> {
-        let raw = s.trim();
-        let body = raw.strip_prefix('v').unwrap_or(raw);
-        let (core, pre) = match body.split_once(['-', '+']) {
-            Some((core, pre)) => (core, Some(pre.to_string())),
-            None => (body, None),
-        };
-        let parts: Vec<&str> = core.split('.').collect();
-        if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
+        let core = parse_core(s, "Cilium version")?;
+        if core.build.is_some() {
             bail!(
-                "invalid Cilium version '{s}': expected MAJOR.MINOR or MAJOR.MINOR.PATCH, e.g. 1.18.4"
+                "invalid Cilium version '{}': Cilium releases have no build metadata ('+...'); give the release, e.g. 1.18.4",
+                escape(s)
             );
         }
-        let num = |p: &str| -> Result<u32> {
-            if !p.bytes().all(|b| b.is_ascii_digit()) {
-                bail!("invalid Cilium version '{s}': '{p}' is not a number");
-            }
-            p.parse::<u32>()
-                .map_err(|_| anyhow::anyhow!("invalid Cilium version '{s}': '{p}' is too large"))
-        };
         Ok(Version {
-            major: num(parts[0])?,
-            minor: num(parts[1])?,
-            patch: if parts.len() == 3 { num(parts[2])? } else { 0 },
-            pre,
+            major: core.major,
+            minor: core.minor,
+            patch: core.patch,
+            pre: core.pre.map(str::to_string),
         })
     }
+}
+
+/// The parts of a semver-like version string, borrowed from it.
+///
+/// Not the `semver` crate: it takes only `MAJOR.MINOR.PATCH` without a `v`, and ciliumon
+/// accepts `1.18` and `v1.16.0` (as helm's Masterminds/semver does for chart versions), so the
+/// crate would check only the pre-release and build parts, which are the few lines below (and
+/// are covered by the property tests in `proptests.rs`).
+struct Core<'a> {
+    major: u32,
+    minor: u32,
+    patch: u32,
+    pre: Option<&'a str>,
+    build: Option<&'a str>,
+}
+
+fn parse_core<'a>(s: &'a str, what: &str) -> Result<Core<'a>> {
+    let shown = escape(s);
+    let raw = s.trim();
+    let body = raw.strip_prefix('v').unwrap_or(raw);
+    let (body, build) = match body.split_once('+') {
+        Some((b, build)) => (b, Some(build)),
+        None => (body, None),
+    };
+    let (core, pre) = match body.split_once('-') {
+        Some((core, pre)) => (core, Some(pre)),
+        None => (body, None),
+    };
+    let parts: Vec<&str> = core.split('.').collect();
+    if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
+        bail!("invalid {what} '{shown}': expected MAJOR.MINOR or MAJOR.MINOR.PATCH, e.g. 1.18.4");
+    }
+    let num = |p: &str| -> Result<u32> {
+        if !p.bytes().all(|b| b.is_ascii_digit()) {
+            bail!("invalid {what} '{shown}': '{}' is not a number", escape(p));
+        }
+        if p.len() > 1 && p.starts_with('0') {
+            bail!("invalid {what} '{shown}': '{p}' has a leading zero");
+        }
+        p.parse::<u32>()
+            .map_err(|_| anyhow::anyhow!("invalid {what} '{shown}': '{p}' is too large"))
+    };
+    let identifiers = |part: &str, name: &str, numeric_rule: bool| -> Result<()> {
+        for id in part.split('.') {
+            if id.is_empty() {
+                bail!("invalid {what} '{shown}': empty identifier in the {name} part");
+            }
+            if let Some(c) = id
+                .chars()
+                .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+            {
+                bail!(
+                    "invalid {what} '{shown}': '{}' in the {name} part; it takes letters, digits, '-' and '.' only (e.g. 1.19.0-rc.1)",
+                    escape(&c.to_string())
+                );
+            }
+            if numeric_rule
+                && id.len() > 1
+                && id.starts_with('0')
+                && id.bytes().all(|b| b.is_ascii_digit())
+            {
+                bail!("invalid {what} '{shown}': numeric identifier '{id}' has a leading zero");
+            }
+        }
+        Ok(())
+    };
+    if let Some(pre) = pre {
+        identifiers(pre, "pre-release", true)?;
+    }
+    if let Some(build) = build {
+        identifiers(build, "build metadata", false)?;
+    }
+    Ok(Core {
+        major: num(parts[0])?,
+        minor: num(parts[1])?,
+        patch: if parts.len() == 3 { num(parts[2])? } else { 0 },
+        pre,
+        build,
+    })
+}
+
+/// Check a Helm chart version (`--stack-version`, `prometheusStack.version`): semver as Helm
+/// reads it, `[v]MAJOR.MINOR[.PATCH][-PRERELEASE][+BUILD]`. An exact version, not a range:
+/// ciliumon pins what it installs.
+pub fn check_chart_version(s: &str) -> Result<()> {
+    // Kept as written for helm: no whitespace around it either.
+    if s.trim() != s {
+        bail!(
+            "invalid chart version '{}': it has spaces around it",
+            escape(s)
+        );
+    }
+    parse_core(s, "chart version").map(|_| ())
 }
 
 impl fmt::Display for Version {
@@ -166,9 +252,70 @@ mod tests {
 
     #[test]
     fn rejects_garbage_naming_it() {
-        for bad in ["", "1", "one.two", "1.x.3", "1..3", "1.2.3.4", "latest"] {
+        for bad in [
+            "",
+            "1",
+            "one.two",
+            "1.x.3",
+            "1..3",
+            "1.2.3.4",
+            "latest",
+            "1.18.12-$(id)",
+            "1.18.0-",
+            "1.18.0-rc..1",
+            "1.18.0-rc.01",
+            "01.18.0",
+            "1.18.0+build",
+            "1.18.0-rc\n1",
+        ] {
             let err = bad.parse::<Version>().unwrap_err().to_string();
             assert!(err.contains("invalid Cilium version"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn pre_releases_follow_semver() {
+        for ok in [
+            "1.19.0-rc.1",
+            "1.19.0-pre.0",
+            "1.19.0-0.3.7",
+            "1.19.0-x-y.z",
+            "v1.19.0-beta",
+        ] {
+            assert!(ok.parse::<Version>().is_ok(), "{ok}");
+        }
+        let e = "1.18.12-$(id)".parse::<Version>().unwrap_err().to_string();
+        assert!(e.contains("'$'") && e.contains("pre-release"), "{e}");
+        let e = "1.18.0\u{1b}[2J"
+            .parse::<Version>()
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains('\u{1b}'), "{e}");
+    }
+
+    #[test]
+    fn chart_versions() {
+        for ok in [
+            "80.4.1",
+            "v80.4.1",
+            "80.4",
+            "80.4.1-rc.1+build.5",
+            "1.0.0+20130313144700",
+        ] {
+            assert!(check_chart_version(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "latest",
+            "-1",
+            "80",
+            "^80.0.0",
+            "80.4.1 ",
+            "80.4.1+",
+            "80.4.1+a..b",
+            "80.x",
+        ] {
+            assert!(check_chart_version(bad).is_err(), "{bad}");
         }
     }
 

@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-use crate::catalogue::{self, OptionKind};
-use crate::cli::{ServiceType, StackMode};
+use crate::catalogue::{self, Handler, OptionKind};
 use crate::cluster::{Preflight, StackRelease};
 use crate::config::Config;
+use crate::config::{ServiceType, StackMode};
 use crate::spec::{MetricSpec, SpecOption};
+use crate::ui::Printer;
 use crate::version::Version;
 
 /// Asks one question; `Ok(None)` is Esc (abort).
@@ -68,11 +69,25 @@ pub fn interview(
     current: &Value,
     found_stack: Option<&StackRelease>,
 ) -> Result<Option<Config>> {
-    // 1. Metric families.
     let existing: HashMap<&str, MetricSpec> = starting_specs(&config, version, current)
         .into_iter()
         .map(|s| (s.handler.name, s))
         .collect();
+    let chosen = answer!(ask_families(p, version, &existing));
+    let specs = answer!(ask_specs(p, &chosen, &existing, version));
+    config.hubble.metrics = specs.iter().map(MetricSpec::to_string).collect();
+    answer!(ask_components(p, &mut config));
+    answer!(ask_stack(p, &mut config, found_stack));
+    config.validate()?;
+    Ok(Some(config))
+}
+
+/// First, the metric families of `version`, pre-selected from what is on now.
+fn ask_families(
+    p: &mut dyn Prompter,
+    version: &Version,
+    existing: &HashMap<&str, MetricSpec>,
+) -> Result<Option<Vec<&'static Handler>>> {
     let handlers: Vec<_> = catalogue::handlers_for(version).collect();
     let width = handlers.iter().map(|h| h.name.len()).max().unwrap_or(0);
     let items: Vec<(String, bool)> = handlers
@@ -89,20 +104,28 @@ pub fn interview(
         &format!("Hubble metric families for Cilium {version} (space toggles, enter accepts)"),
         &items
     ));
-    let chosen: Vec<_> = chosen.into_iter().map(|i| handlers[i]).collect();
+    Ok(Some(chosen.into_iter().map(|i| handlers[i]).collect()))
+}
 
-    // 2. Their options.
+/// Then their options, when the user wants to adjust them (else the current ones), with a
+/// warning for each choice that multiplies the series or needs another key on `version`.
+fn ask_specs(
+    p: &mut dyn Prompter,
+    chosen: &[&'static Handler],
+    existing: &HashMap<&str, MetricSpec>,
+    version: &Version,
+) -> Result<Option<Vec<MetricSpec>>> {
     let adjust = !chosen.is_empty()
         && answer!(p.confirm(
             "Adjust the options of each family? (no keeps the current ones)",
             false
         ));
     let mut specs = Vec::new();
-    for h in &chosen {
-        let start = existing.get(h.name).cloned().unwrap_or(MetricSpec {
-            handler: h,
-            options: vec![],
-        });
+    for h in chosen {
+        let start = existing
+            .get(h.name)
+            .cloned()
+            .unwrap_or_else(|| MetricSpec::from_options(h, vec![]));
         let spec = if adjust {
             answer!(family_options(p, &start, version))
         } else {
@@ -117,11 +140,13 @@ pub fn interview(
                 version.major, version.minor
             ));
         }
-        specs.push(spec.to_string());
+        specs.push(spec);
     }
-    config.hubble.metrics = specs;
+    Ok(Some(specs))
+}
 
-    // 3. Components.
+/// Then the components: agent and operator metrics, OpenMetrics, Relay, the UI (and its service type), export.
+fn ask_components(p: &mut dyn Prompter, config: &mut Config) -> Result<Option<()>> {
     let comps = [
         ("Agent metrics (port 9962)", config.metrics.agent),
         ("Operator metrics (port 9963)", config.metrics.operator),
@@ -162,8 +187,16 @@ pub fn interview(
         config.hubble.ui.service_type =
             types[answer!(p.select("Service type of the Hubble UI", &names, default))];
     }
+    Ok(Some(()))
+}
 
-    // 4. kube-prometheus-stack.
+/// Last, kube-prometheus-stack: reuse the one found (offered first), install one, or none;
+/// then ServiceMonitors and dashboards.
+fn ask_stack(
+    p: &mut dyn Prompter,
+    config: &mut Config,
+    found_stack: Option<&StackRelease>,
+) -> Result<Option<()>> {
     let mut modes = vec![(
         StackMode::Install,
         "install kube-prometheus-stack".to_string(),
@@ -220,55 +253,83 @@ pub fn interview(
         config.dashboards =
             answer!(p.confirm("Install Cilium's Grafana dashboards?", config.dashboards));
     }
-    config.validate()?;
-    Ok(Some(config))
+    Ok(Some(()))
 }
 
 /// The options of one family: its own (flags, exemplars...), labelsContext, the source and
 /// destination contexts and, when the user asks for them, their egress/ingress variants (only
 /// those the catalogue has for `version`). Options the wizard does not ask about are kept.
+///
+/// Every answer is a catalogue value for `version`, and each key is set at most once, so the
+/// options are collected as values and make the spec directly: there is no text to re-parse
+/// and nothing that could fail.
 fn family_options(
     p: &mut dyn Prompter,
     start: &MetricSpec,
     version: &Version,
 ) -> Result<Option<MetricSpec>> {
     let h = start.handler;
-    let mut parts: Vec<String> = Vec::new();
+    let mut options = answer!(own_options(p, start, version));
+    options.extend(answer!(labels_option(p, start, version)));
+    options.extend(answer!(context_options(p, start, version)));
+    Ok(Some(MetricSpec::from_options(h, options)))
+}
+
+/// The family's own options for `version`, pre-selected from `start`.
+fn own_options(
+    p: &mut dyn Prompter,
+    start: &MetricSpec,
+    version: &Version,
+) -> Result<Option<Vec<SpecOption>>> {
+    let h = start.handler;
     let own: Vec<_> = h
         .options
         .iter()
         .filter(|o| o.valid.contains(version))
         .collect();
-    if !own.is_empty() {
-        let items: Vec<(String, bool)> = own
-            .iter()
-            .map(|o| {
-                let on = start.options.iter().any(|s| match s {
-                    SpecOption::Flag(k) => *k == o.key,
-                    SpecOption::Value(k, v) => *k == o.key && *v != "false",
-                    _ => false,
-                });
-                (format!("{:<12}  {}", o.key, o.description), on)
-            })
-            .collect();
-        let on = answer!(p.multi_select(&format!("{}: options", h.name), &items));
-        for i in on {
-            let o = own[i];
-            parts.push(match o.kind {
-                OptionKind::Flag => o.key.to_string(),
-                OptionKind::OneOf(values) => {
-                    let v = values
-                        .iter()
-                        .find(|v| **v == "true")
-                        .or(values.first())
-                        .copied()
-                        .unwrap_or("true");
-                    format!("{}={v}", o.key)
-                }
-            });
-        }
+    if own.is_empty() {
+        return Ok(Some(vec![]));
     }
-    // labelsContext.
+    let items: Vec<(String, bool)> = own
+        .iter()
+        .map(|o| {
+            let on = start.options.iter().any(|s| match s {
+                SpecOption::Flag(k) => *k == o.key,
+                SpecOption::Value(k, v) => *k == o.key && *v != "false",
+                _ => false,
+            });
+            (format!("{:<12}  {}", o.key, o.description), on)
+        })
+        .collect();
+    let on = answer!(p.multi_select(&format!("{}: options", h.name), &items));
+    Ok(Some(
+        on.into_iter()
+            .map(|i| {
+                let o = own[i];
+                match o.kind {
+                    OptionKind::Flag => SpecOption::Flag(o.key),
+                    OptionKind::OneOf(values) => SpecOption::Value(
+                        o.key,
+                        values
+                            .iter()
+                            .find(|v| **v == "true")
+                            .or(values.first())
+                            .copied()
+                            .unwrap_or("true"),
+                    ),
+                }
+            })
+            .collect(),
+    ))
+}
+
+/// `labelsContext`: the labels of `version`, pre-selected from `start`; `Some(None)` when none
+/// is chosen.
+fn labels_option(
+    p: &mut dyn Prompter,
+    start: &MetricSpec,
+    version: &Version,
+) -> Result<Option<Option<SpecOption>>> {
     let labels: Vec<_> = catalogue::LABELS
         .iter()
         .filter(|l| l.valid.contains(version))
@@ -276,12 +337,9 @@ fn family_options(
     let had: Vec<&str> = start
         .options
         .iter()
-        .find_map(|o| {
-            if let SpecOption::Labels(l) = o {
-                Some(l.clone())
-            } else {
-                None
-            }
+        .find_map(|o| match o {
+            SpecOption::Labels(l) => Some(l.clone()),
+            _ => None,
         })
         .unwrap_or_default();
     let items: Vec<(String, bool)> = labels
@@ -302,20 +360,22 @@ fn family_options(
         })
         .collect();
     let on = answer!(p.multi_select(
-        &format!("{}: labels to add (labelsContext)", h.name),
+        &format!("{}: labels to add (labelsContext)", start.handler.name),
         &items
     ));
-    if !on.is_empty() {
-        parts.push(format!(
-            "labelsContext={}",
-            on.iter()
-                .map(|i| labels[*i].name)
-                .collect::<Vec<_>>()
-                .join(",")
-        ));
-    }
-    // sourceContext / destinationContext, then (on request) their egress/ingress variants.
-    // Context options not asked about are kept as they were.
+    Ok(Some((!on.is_empty()).then(|| {
+        SpecOption::Labels(on.iter().map(|i| labels[*i].name).collect())
+    })))
+}
+
+/// sourceContext / destinationContext, then (on request) their egress/ingress variants.
+/// Context options not asked about are kept as they were.
+fn context_options(
+    p: &mut dyn Prompter,
+    start: &MetricSpec,
+    version: &Version,
+) -> Result<Option<Vec<SpecOption>>> {
+    let family = start.handler.name;
     let values: Vec<_> = catalogue::CONTEXT_VALUES
         .iter()
         .filter(|v| v.valid.contains(version))
@@ -326,13 +386,14 @@ fn family_options(
             _ => None,
         })
     };
+    let mut options = Vec::new();
     let mut asked: Vec<&str> = Vec::new();
     let plain: Vec<_> = catalogue::context_keys_for(version)
         .filter(|k| !k.labels && k.refines.is_none())
         .collect();
     for k in &plain {
-        if let Some(set) = answer!(context_question(p, h.name, k, current(k.key), &values)) {
-            parts.push(set);
+        if let Some(ids) = answer!(context_question(p, family, k, current(k.key), &values)) {
+            options.push(SpecOption::Context(k.key, ids));
         }
         asked.push(k.key);
     }
@@ -344,42 +405,28 @@ fn family_options(
             .iter()
             .filter_map(|k| current(k.key).map(|ids| format!("{}={}", k.key, ids.join("|"))))
             .collect();
-        let mut prompt = format!(
-            "{}: set different contexts for egress/ingress flows?",
-            h.name
-        );
+        let mut prompt = format!("{family}: set different contexts for egress/ingress flows?");
         if !now.is_empty() {
             prompt.push_str(&format!(" (no keeps {})", now.join(", ")));
         }
         if answer!(p.confirm(&prompt, false)) {
             for k in &directional {
-                if let Some(set) = answer!(context_question(p, h.name, k, current(k.key), &values))
+                if let Some(ids) = answer!(context_question(p, family, k, current(k.key), &values))
                 {
-                    parts.push(set);
+                    options.push(SpecOption::Context(k.key, ids));
                 }
                 asked.push(k.key);
             }
         }
     }
     for o in &start.options {
-        if let SpecOption::Context(k, ids) = o
+        if let SpecOption::Context(k, _) = o
             && !asked.contains(k)
         {
-            parts.push(format!("{k}={}", ids.join("|")));
+            options.push(o.clone());
         }
     }
-    let text = if parts.is_empty() {
-        h.name.to_string()
-    } else {
-        format!("{}:{}", h.name, parts.join(";"))
-    };
-    match MetricSpec::parse(&text, version) {
-        Ok(s) => Ok(Some(s)),
-        Err(e) => {
-            p.note(&format!("warning: {e}; keeping {start}"));
-            Ok(Some(start.clone()))
-        }
-    }
+    Ok(Some(options))
 }
 
 /// One context key: its first choice (pre-selected from `current`), then fallbacks, in order,
@@ -392,7 +439,7 @@ fn context_question(
     k: &catalogue::ContextKey,
     current: Option<Vec<&'static str>>,
     values: &[&'static catalogue::ContextValue],
-) -> Result<Option<Option<String>>> {
+) -> Result<Option<Option<Vec<&'static str>>>> {
     let line = |v: &catalogue::ContextValue| format!("{:<22} {}", v.name, v.description);
     let mut names = vec!["(none)".to_string()];
     names.extend(values.iter().map(|v| line(v)));
@@ -409,7 +456,7 @@ fn context_question(
     }
     let first = values[i - 1].name;
     if let Some(ids) = current.filter(|ids| ids.first() == Some(&first)) {
-        return Ok(Some(Some(format!("{}={}", k.key, ids.join("|")))));
+        return Ok(Some(Some(ids)));
     }
     let mut chain = vec![first];
     loop {
@@ -427,25 +474,22 @@ fn context_question(
         }
         chain.push(rest[j - 1].name);
     }
-    Ok(Some(Some(format!("{}={}", k.key, chain.join("|")))))
+    Ok(Some(Some(chain)))
 }
 
-/// dialoguer on stderr. Esc/q → `None`.
+/// dialoguer on stderr. Esc/q → `None`. Only made when the [`Printer`] says questions may be
+/// asked.
 pub struct Terminal {
     theme: dialoguer::theme::ColorfulTheme,
+    printer: Printer,
 }
 
 impl Terminal {
-    pub fn new() -> Terminal {
+    pub fn new(printer: Printer) -> Terminal {
         Terminal {
             theme: dialoguer::theme::ColorfulTheme::default(),
+            printer,
         }
-    }
-}
-
-impl Default for Terminal {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -473,12 +517,12 @@ impl Prompter for Terminal {
             } else {
                 names.join(", ")
             };
-            eprintln!(
+            self.printer.say(&format!(
                 "{} {} {}",
                 console::style("✔").green().for_stderr(),
                 console::style(prompt).bold().for_stderr(),
                 shown
-            );
+            ));
         }
         Ok(chosen)
     }
@@ -512,20 +556,14 @@ impl Prompter for Terminal {
     }
 
     fn note(&mut self, text: &str) {
-        eprintln!("{text}");
+        self.printer.say(text);
     }
 }
 
-/// Ask on the terminal; `None` when the user aborted.
-pub fn ask(config: Config, pf: &Preflight, _save: Option<&Path>) -> Result<Option<Config>> {
+/// Ask about the cluster `pf` found; `None` when the user aborted.
+pub fn ask(p: &mut dyn Prompter, config: Config, pf: &Preflight) -> Result<Option<Config>> {
     let version = crate::plan::target_version(&config, &pf.target())?;
-    interview(
-        &mut Terminal::new(),
-        config,
-        &version,
-        &pf.cilium.values,
-        pf.stack.as_ref(),
-    )
+    interview(p, config, &version, &pf.cilium.values, pf.stack.as_ref())
 }
 
 /// Offer to save the answers as a ciliumon.yaml (`--save-config` saves without asking).
@@ -1095,6 +1133,91 @@ mod tests {
             .find(|(p, _)| p.starts_with("Prometheus"))
             .unwrap();
         assert!(stack_q.1[0].0.contains("reuse 'mon'"));
+    }
+
+    /// Answers every question with as much as it offers: every option and label (labels in
+    /// reverse order), the last context value with one fallback, the egress/ingress variants.
+    #[derive(Default)]
+    struct Everything {
+        notes: Vec<String>,
+        fallbacks: usize,
+    }
+
+    impl Prompter for Everything {
+        fn multi_select(
+            &mut self,
+            _prompt: &str,
+            items: &[(String, bool)],
+        ) -> Result<Option<Vec<usize>>> {
+            Ok(Some((0..items.len()).rev().collect()))
+        }
+        fn select(
+            &mut self,
+            prompt: &str,
+            items: &[String],
+            _default: usize,
+        ) -> Result<Option<usize>> {
+            if prompt.contains("fallback") {
+                self.fallbacks += 1;
+                return Ok(Some(usize::from(self.fallbacks == 1 && items.len() > 1)));
+            }
+            self.fallbacks = 0;
+            Ok(Some(items.len() - 1))
+        }
+        fn confirm(&mut self, _prompt: &str, _default: bool) -> Result<Option<bool>> {
+            Ok(Some(true))
+        }
+        fn input(&mut self, _prompt: &str, default: &str) -> Result<Option<String>> {
+            Ok(Some(default.into()))
+        }
+        fn note(&mut self, text: &str) {
+            self.notes.push(text.into());
+        }
+    }
+
+    /// The options are collected as values and make the spec directly: on every release and
+    /// family, the spec the answers make is the one Cilium's grammar reads back from its text,
+    /// it holds every answer, and nothing is silently kept instead (no note).
+    #[test]
+    fn every_answer_makes_the_spec_its_text_parses_to() {
+        for version in catalogue::RELEASES {
+            let labels = catalogue::LABELS
+                .iter()
+                .filter(|l| l.valid.contains(version))
+                .count();
+            let contexts = catalogue::context_keys_for(version)
+                .filter(|k| !k.labels)
+                .count();
+            for h in catalogue::handlers_for(version) {
+                let own = h
+                    .options
+                    .iter()
+                    .filter(|o| o.valid.contains(version))
+                    .count();
+                let mut p = Everything::default();
+                let start = MetricSpec::from_options(h, vec![]);
+                let spec = family_options(&mut p, &start, version).unwrap().unwrap();
+                let text = spec.to_string();
+                assert_eq!(
+                    MetricSpec::parse(&text, version).as_ref(),
+                    Ok(&spec),
+                    "{version} {text}"
+                );
+                assert_eq!(spec.options.len(), own + 1 + contexts, "{version} {text}");
+                let chosen = spec.options.iter().find_map(|o| match o {
+                    SpecOption::Labels(l) => Some(l.len()),
+                    _ => None,
+                });
+                assert_eq!(chosen, Some(labels), "{version} {text}");
+                assert!(
+                    spec.options
+                        .iter()
+                        .all(|o| !matches!(o, SpecOption::Context(_, ids) if ids.len() != 2)),
+                    "{version} {text}"
+                );
+                assert!(p.notes.is_empty(), "{version} {text}: {:?}", p.notes);
+            }
+        }
     }
 
     #[test]

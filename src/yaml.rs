@@ -19,6 +19,24 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, String> {
     })
 }
 
+/// Parse YAML into `T`. The error is the message alone, without a source snippet, and the
+/// 1-based line and column where one is known: for callers that render the source themselves
+/// (a config file's error must not show a secret on a nearby line).
+pub fn from_str_located<T: DeserializeOwned>(
+    text: &str,
+) -> Result<T, (String, Option<(usize, usize)>)> {
+    serde_saphyr::from_str(text).map_err(|e| {
+        let inner = e.without_snippet();
+        let at = inner
+            .location()
+            .or_else(|| e.location())
+            .map(|l| (l.line() as usize, l.column() as usize));
+        let text = inner.to_string();
+        let text = text.strip_prefix("error: ").unwrap_or(&text);
+        (text.to_string(), at)
+    })
+}
+
 /// Write `value` as YAML. Long strings stay on one line (no folded `>-` blocks) so that a
 /// metric spec reads in the file as it is typed.
 pub fn to_string<T: Serialize>(value: &T) -> Result<String> {

@@ -3,13 +3,214 @@
 //! `kubectl get --raw` (no discovery, JSON out; see `crate::kubectl`) and, through the one
 //! `kubectl proxy` on a loopback port that carries every pod-proxy scrape, Prometheus' own API.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow};
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::selector::{self, Selector, Verdict};
 use super::{Finding, L7Policies, Status};
+
+// ---------------------------------------------------------------------------------------------
+// The Kubernetes JSON the check reads, as small typed structs: only the fields it uses, each
+// `#[serde(default)]` (an absent or null field is its empty value, as the API server leaves out
+// what is unset). Label selectors and labels stay JSON: `selector` parses them and explains
+// what is wrong with a bad one.
+
+/// A null where a list or map is expected is the empty one (`"egress": null`).
+fn nullable<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Any Kubernetes list (`PodList`, `ServiceList`, a custom resource list).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, bound(deserialize = "T: Deserialize<'de>"))]
+pub struct List<T> {
+    #[serde(deserialize_with = "nullable")]
+    pub items: Vec<T>,
+}
+
+impl<T> Default for List<T> {
+    fn default() -> Self {
+        List { items: Vec::new() }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ManagedField {
+    pub time: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ObjectMeta {
+    pub name: String,
+    pub namespace: Option<String>,
+    /// `{"key": "value"}`, or null when the object has none.
+    pub labels: Value,
+    pub creation_timestamp: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub managed_fields: Vec<ManagedField>,
+}
+
+/// A pod, as `/api/v1/namespaces/NS/pods` lists it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct PodObject {
+    pub metadata: ObjectMeta,
+    pub spec: PodSpec,
+    pub status: PodStatus,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct PodSpec {
+    pub node_name: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct PodStatus {
+    #[serde(rename = "hostIP")]
+    pub host_ip: Option<String>,
+    pub phase: Option<String>,
+    #[serde(rename = "startTime")]
+    pub start_time: Option<String>,
+}
+
+/// A ConfigMap (`cilium-config`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ConfigMap {
+    pub metadata: ObjectMeta,
+    #[serde(deserialize_with = "nullable")]
+    pub data: BTreeMap<String, String>,
+}
+
+/// A CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy: `spec`, `specs`, or both.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct NetworkPolicy {
+    pub metadata: ObjectMeta,
+    pub spec: Option<PolicySpec>,
+    #[serde(deserialize_with = "nullable")]
+    pub specs: Vec<PolicySpec>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct PolicySpec {
+    #[serde(deserialize_with = "nullable")]
+    pub ingress: Vec<PolicyRule>,
+    #[serde(deserialize_with = "nullable")]
+    pub egress: Vec<PolicyRule>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct PolicyRule {
+    #[serde(deserialize_with = "nullable")]
+    pub to_ports: Vec<PortRule>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct PortRule {
+    pub rules: Option<L7Rules>,
+}
+
+/// The L7 rules of a port rule; only whether each kind has any matters here.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct L7Rules {
+    #[serde(deserialize_with = "nullable")]
+    pub dns: Vec<IgnoredAny>,
+    #[serde(deserialize_with = "nullable")]
+    pub http: Vec<IgnoredAny>,
+    #[serde(deserialize_with = "nullable")]
+    pub kafka: Vec<IgnoredAny>,
+}
+
+/// A Service (kube-prometheus-stack's `prometheus-operated`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Service {
+    pub metadata: ObjectMeta,
+    pub spec: ServiceSpec,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ServiceSpec {
+    #[serde(deserialize_with = "nullable")]
+    pub ports: Vec<ServicePort>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ServicePort {
+    pub name: Option<String>,
+    pub port: Option<u16>,
+}
+
+/// A Prometheus Operator `Prometheus`: its ServiceMonitor selectors.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Prometheus {
+    pub metadata: ObjectMeta,
+    pub spec: PrometheusSpec,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct PrometheusSpec {
+    /// A label selector; null when not set (which selects nothing).
+    pub service_monitor_selector: Value,
+    /// A label selector; null when not set (the Prometheus' own namespace only).
+    pub service_monitor_namespace_selector: Value,
+}
+
+/// A Prometheus Operator `ServiceMonitor`: its name, namespace and labels are what matters.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ServiceMonitor {
+    pub metadata: ObjectMeta,
+}
+
+/// Prometheus' `/api/v1/targets` answer.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct TargetsResponse {
+    pub data: TargetsData,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct TargetsData {
+    #[serde(deserialize_with = "nullable")]
+    pub active_targets: Vec<ScrapeTarget>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ScrapeTarget {
+    pub scrape_pool: String,
+    #[serde(deserialize_with = "nullable")]
+    pub labels: BTreeMap<String, String>,
+    pub health: String,
+    pub last_error: String,
+}
+
+/// A JSON document as `T`, with what was being read in the error.
+pub fn typed<T: DeserializeOwned>(v: Value, what: &str) -> Result<T> {
+    serde_json::from_value(v).with_context(|| format!("{what}: unexpected JSON"))
+}
+
+// ---------------------------------------------------------------------------------------------
 
 /// A Cilium pod as the check needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,21 +222,17 @@ pub struct Pod {
     pub start_time: Option<String>,
 }
 
-pub fn parse_pods(list: &Value) -> Vec<Pod> {
-    let mut pods: Vec<Pod> = list["items"]
-        .as_array()
-        .map(|a| a.as_slice())
-        .unwrap_or_default()
+/// The pods of a list, by node then name.
+pub fn parse_pods(list: &List<PodObject>) -> Vec<Pod> {
+    let mut pods: Vec<Pod> = list
+        .items
         .iter()
         .map(|p| Pod {
-            name: p["metadata"]["name"].as_str().unwrap_or("").to_string(),
-            node: p["spec"]["nodeName"].as_str().unwrap_or("").to_string(),
-            host_ip: p["status"]["hostIP"].as_str().map(str::to_string),
-            phase: p["status"]["phase"]
-                .as_str()
-                .unwrap_or("Unknown")
-                .to_string(),
-            start_time: p["status"]["startTime"].as_str().map(str::to_string),
+            name: p.metadata.name.clone(),
+            node: p.spec.node_name.clone(),
+            host_ip: p.status.host_ip.clone(),
+            phase: p.status.phase.clone().unwrap_or_else(|| "Unknown".into()),
+            start_time: p.status.start_time.clone(),
         })
         .collect();
     pods.sort_by(|a, b| a.node.cmp(&b.node).then(a.name.cmp(&b.name)));
@@ -66,15 +263,14 @@ fn port_of(addr: Option<&str>) -> Option<u16> {
         .filter(|p| *p != 0)
 }
 
-pub fn parse_config(cm: &Value) -> CiliumConfig {
-    let data = &cm["data"];
-    let s = |k: &str| data[k].as_str();
-    let changed = cm["metadata"]["managedFields"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|f| f["time"].as_str())
-        .chain(cm["metadata"]["creationTimestamp"].as_str())
+pub fn parse_config(cm: &ConfigMap) -> CiliumConfig {
+    let s = |k: &str| cm.data.get(k).map(String::as_str);
+    let changed = cm
+        .metadata
+        .managed_fields
+        .iter()
+        .filter_map(|f| f.time.as_deref())
+        .chain(cm.metadata.creation_timestamp.as_deref())
         .max()
         .map(str::to_string);
     CiliumConfig {
@@ -99,26 +295,21 @@ pub fn started_before(start: &str, changed: &str) -> bool {
 
 /// Policies with L7 rules, by kind, from CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy
 /// lists.
-pub fn l7_policies(lists: &[&Value]) -> L7Policies {
+pub fn l7_policies(lists: &[&List<NetworkPolicy>]) -> L7Policies {
     let (mut dns, mut http, mut kafka) = (Vec::new(), Vec::new(), Vec::new());
     for list in lists {
-        for p in list["items"].as_array().into_iter().flatten() {
-            let name = match p["metadata"]["namespace"].as_str() {
-                Some(ns) => format!("{ns}/{}", p["metadata"]["name"].as_str().unwrap_or("")),
-                None => p["metadata"]["name"].as_str().unwrap_or("").to_string(),
+        for p in &list.items {
+            let name = match &p.metadata.namespace {
+                Some(ns) => format!("{ns}/{}", p.metadata.name),
+                None => p.metadata.name.clone(),
             };
-            let mut specs: Vec<&Value> = vec![&p["spec"]];
-            specs.extend(p["specs"].as_array().into_iter().flatten());
             let (mut d, mut h, mut k) = (false, false, false);
-            for spec in specs {
-                for dir in ["ingress", "egress"] {
-                    for rule in spec[dir].as_array().into_iter().flatten() {
-                        for tp in rule["toPorts"].as_array().into_iter().flatten() {
-                            let rules = &tp["rules"];
-                            d |= rules["dns"].as_array().is_some_and(|a| !a.is_empty());
-                            h |= rules["http"].as_array().is_some_and(|a| !a.is_empty());
-                            k |= rules["kafka"].as_array().is_some_and(|a| !a.is_empty());
-                        }
+            for spec in p.spec.iter().chain(&p.specs) {
+                for rule in spec.ingress.iter().chain(&spec.egress) {
+                    for rules in rule.to_ports.iter().filter_map(|tp| tp.rules.as_ref()) {
+                        d |= !rules.dns.is_empty();
+                        h |= !rules.http.is_empty();
+                        k |= !rules.kafka.is_empty();
                     }
                 }
             }
@@ -138,16 +329,19 @@ pub fn l7_policies(lists: &[&Value]) -> L7Policies {
 
 /// The Prometheus of kube-prometheus-stack: the `prometheus-operated` service (label
 /// `operated-prometheus=true`) and its web port.
-pub fn prometheus_service(list: &Value) -> Option<(String, String, u16)> {
-    let svc = list["items"].as_array()?.first()?;
-    let ns = svc["metadata"]["namespace"].as_str()?.to_string();
-    let name = svc["metadata"]["name"].as_str()?.to_string();
-    let ports = svc["spec"]["ports"].as_array()?;
+pub fn prometheus_service(list: &List<Service>) -> Option<(String, String, u16)> {
+    let svc = list.items.first()?;
+    let ns = svc.metadata.namespace.clone()?;
+    let name = svc.metadata.name.clone();
+    if name.is_empty() {
+        return None;
+    }
+    let ports = &svc.spec.ports;
     let port = ports
         .iter()
-        .find(|p| p["name"] == "web" || p["name"] == "http-web")
-        .or_else(|| ports.first())?["port"]
-        .as_u64()? as u16;
+        .find(|p| matches!(p.name.as_deref(), Some("web" | "http-web")))
+        .or_else(|| ports.first())?
+        .port?;
     Some((ns, name, port))
 }
 
@@ -171,9 +365,9 @@ const JOBS: [(&str, &str, &str); 3] = [
     ),
 ];
 
-fn target_matches(job: &str, t: &Value) -> bool {
-    let pool = t["scrapePool"].as_str().unwrap_or("");
-    let label = t["labels"]["job"].as_str().unwrap_or("");
+fn target_matches(job: &str, t: &ScrapeTarget) -> bool {
+    let pool = t.scrape_pool.as_str();
+    let label = t.labels.get("job").map(String::as_str).unwrap_or("");
     let hit = |s: &str| {
         let s = s.to_ascii_lowercase();
         if job == "hubble" {
@@ -200,8 +394,8 @@ enum Namespaces {
     Unknown(String),
 }
 
-fn namespace_check(prometheus: &Value, sm_ns: Option<&str>) -> Namespaces {
-    let raw = &prometheus["spec"]["serviceMonitorNamespaceSelector"];
+fn namespace_check(prometheus: &Prometheus, sm_ns: Option<&str>) -> Namespaces {
+    let raw = &prometheus.spec.service_monitor_namespace_selector;
     let parsed = match selector::parse(raw) {
         Ok(s) => s,
         Err(e) => {
@@ -217,7 +411,7 @@ fn namespace_check(prometheus: &Value, sm_ns: Option<&str>) -> Namespaces {
     };
     if parsed == Selector::Null {
         // Prometheus Operator: a null namespace selector is the Prometheus' own namespace only.
-        return match prometheus["metadata"]["namespace"].as_str() {
+        return match prometheus.metadata.namespace.as_deref() {
             Some(own) if own == sm_ns => Namespaces::Selected,
             Some(own) => Namespaces::Not(format!(
                 "Prometheus' serviceMonitorNamespaceSelector is not set, so it looks for ServiceMonitors in its own namespace {own} only, not in {sm_ns}; set it to {{}} for every namespace"
@@ -246,12 +440,17 @@ fn namespace_check(prometheus: &Value, sm_ns: Option<&str>) -> Namespaces {
 
 /// Why Prometheus has no target for an existing ServiceMonitor, from the Prometheus object's
 /// `serviceMonitorSelector` (labels) and `serviceMonitorNamespaceSelector`.
-fn unselected_hint(sm: &Value, prometheus: &Value, name: &str, labels_value: &str) -> String {
-    let by_labels = match selector::parse(&prometheus["spec"]["serviceMonitorSelector"]) {
+fn unselected_hint(
+    sm: &ServiceMonitor,
+    prometheus: &Prometheus,
+    name: &str,
+    labels_value: &str,
+) -> String {
+    let by_labels = match selector::parse(&prometheus.spec.service_monitor_selector) {
         Err(e) => Some(format!(
             "Prometheus' serviceMonitorSelector is not valid ({e}), so it selects no ServiceMonitor"
         )),
-        Ok(sel) => match selector::evaluate(&sel, &sm["metadata"]["labels"], |_| true) {
+        Ok(sel) => match selector::evaluate(&sel, &sm.metadata.labels, |_| true) {
             Verdict::Selected | Verdict::Unknown(_) => None,
             Verdict::Nothing => Some(
                 "Prometheus' serviceMonitorSelector is not set, which selects no ServiceMonitor: set it to {} for every ServiceMonitor, or to labels the Cilium ServiceMonitors carry (kube-prometheus-stack sets {} with helm value prometheus.prometheusSpec.serviceMonitorSelectorNilUsesHelmValues=false)".to_string(),
@@ -262,7 +461,7 @@ fn unselected_hint(sm: &Value, prometheus: &Value, name: &str, labels_value: &st
             )),
         },
     };
-    let namespaces = namespace_check(prometheus, sm["metadata"]["namespace"].as_str());
+    let namespaces = namespace_check(prometheus, sm.metadata.namespace.as_deref());
     match (by_labels, namespaces) {
         (Some(l), Namespaces::Not(n)) => format!("{l}; also, {n}"),
         (Some(l), _) => l,
@@ -281,21 +480,18 @@ fn unselected_hint(sm: &Value, prometheus: &Value, name: &str, labels_value: &st
 /// Judge Prometheus' `/api/v1/targets` answer; `monitors` (ServiceMonitor list) and
 /// `prometheus` (the Prometheus object, for its selectors) explain absent targets.
 pub fn judge_targets(
-    targets: &Value,
-    monitors: Option<&Value>,
-    prometheus: Option<&Value>,
+    targets: &TargetsResponse,
+    monitors: Option<&List<ServiceMonitor>>,
+    prometheus: Option<&Prometheus>,
 ) -> Vec<Finding> {
-    let active = targets["data"]["activeTargets"]
-        .as_array()
-        .map(|a| a.as_slice())
-        .unwrap_or_default();
+    let active = &targets.data.active_targets;
     let mut out = Vec::new();
     for (job, value, labels_value) in JOBS {
-        let mine: Vec<&Value> = active.iter().filter(|t| target_matches(job, t)).collect();
+        let mine: Vec<&ScrapeTarget> = active.iter().filter(|t| target_matches(job, t)).collect();
         if mine.is_empty() {
             let monitor = monitors.and_then(|m| {
-                m["items"].as_array()?.iter().find(|sm| {
-                    let n = sm["metadata"]["name"].as_str().unwrap_or("");
+                m.items.iter().find(|sm| {
+                    let n = sm.metadata.name.as_str();
                     if job == "hubble" {
                         n.contains("hubble") && !n.contains("relay")
                     } else {
@@ -306,12 +502,16 @@ pub fn judge_targets(
             let hint = match (monitor, prometheus) {
                 (None, _) => format!("no ServiceMonitor for {job}: set helm value {value}"),
                 (Some(sm), Some(prom)) => {
-                    let name = sm["metadata"]["name"].as_str().unwrap_or(job);
+                    let name = Some(sm.metadata.name.as_str())
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or(job);
                     unselected_hint(sm, prom, name, labels_value)
                 }
                 (Some(sm), None) => format!(
                     "ServiceMonitor {} exists; check that Prometheus' serviceMonitorSelector selects it",
-                    sm["metadata"]["name"].as_str().unwrap_or(job)
+                    Some(sm.metadata.name.as_str())
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or(job)
                 ),
             };
             out.push(Finding::new(
@@ -321,7 +521,7 @@ pub fn judge_targets(
             ));
             continue;
         }
-        let up = mine.iter().filter(|t| t["health"] == "up").count();
+        let up = mine.iter().filter(|t| t.health == "up").count();
         if up == mine.len() {
             out.push(Finding::new(
                 Status::Pass,
@@ -331,10 +531,9 @@ pub fn judge_targets(
         } else {
             let err = mine
                 .iter()
-                .find(|t| t["health"] != "up")
-                .and_then(|t| t["lastError"].as_str())
-                .unwrap_or("")
-                .to_string();
+                .find(|t| t.health != "up")
+                .map(|t| t.last_error.clone())
+                .unwrap_or_default();
             out.push(Finding::new(
                 Status::Fail,
                 format!(
@@ -348,8 +547,8 @@ pub fn judge_targets(
     out
 }
 
-/// GET a JSON document through the kubectl proxy.
-pub fn proxy_json(base: &str, path: &str, timeout: Duration) -> Result<Value> {
+/// GET a JSON document through the kubectl proxy, as `T`.
+pub fn proxy_json<T: DeserializeOwned>(base: &str, path: &str, timeout: Duration) -> Result<T> {
     let (status, body) = super::probe::fetch(&format!("{base}{path}"), timeout, PROXY_JSON_LIMIT)
         .map_err(|e| anyhow!(e))
         .with_context(|| format!("GET {path} through kubectl proxy"))?;
@@ -374,6 +573,52 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn from<T: DeserializeOwned>(v: Value) -> T {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn absent_and_null_fields_read_as_empty() {
+        let pods: List<PodObject> = from(json!({"items": [
+            {"metadata": {"name": "cilium-b"}, "spec": {"nodeName": "n2"}, "status": {"phase": "Running", "hostIP": "10.0.0.2"}},
+            {"metadata": {"name": "cilium-a", "labels": null}, "status": {}}
+        ]}));
+        let p = parse_pods(&pods);
+        assert_eq!(p[0].name, "cilium-a");
+        assert_eq!((p[0].node.as_str(), p[0].phase.as_str()), ("", "Unknown"));
+        assert_eq!(p[1].host_ip.as_deref(), Some("10.0.0.2"));
+        let cm: ConfigMap = from(json!({"metadata": {"managedFields": null}, "data": null}));
+        assert_eq!(parse_config(&cm), CiliumConfig::default());
+        let cnp: List<NetworkPolicy> = from(json!({"items": [
+            {"metadata": {"name": "x"}, "spec": {"egress": null, "ingress": [{"toPorts": null}]}, "specs": null}]}));
+        let L7Policies::Known { dns, .. } = l7_policies(&[&cnp]) else {
+            panic!()
+        };
+        assert!(dns.is_empty());
+        let t: TargetsResponse = from(json!({"status": "success"}));
+        assert!(t.data.active_targets.is_empty());
+        // A document of another shape is an error naming what was read.
+        let e =
+            typed::<List<PodObject>>(json!({"items": {"a": 1}}), "the Cilium pods").unwrap_err();
+        assert!(
+            format!("{e:#}").starts_with("the Cilium pods: unexpected JSON"),
+            "{e:#}"
+        );
+    }
+
+    #[test]
+    fn prometheus_service_prefers_the_web_port() {
+        let l: List<Service> = from(
+            json!({"items": [{"metadata": {"name": "prometheus-operated", "namespace": "monitoring"},
+            "spec": {"ports": [{"name": "grpc", "port": 10901}, {"name": "http-web", "port": 9090}]}}]}),
+        );
+        assert_eq!(
+            prometheus_service(&l),
+            Some(("monitoring".into(), "prometheus-operated".into(), 9090))
+        );
+        assert_eq!(prometheus_service(&List::default()), None);
+    }
+
     #[test]
     fn config_ports_and_time() {
         let cm = json!({
@@ -382,7 +627,7 @@ mod tests {
             "data": {"hubble-metrics": "dns drop", "prometheus-serve-addr": ":9990",
                      "operator-prometheus-serve-addr": ":9963", "hubble-metrics-server": "[::]:9965",
                      "enable-hubble-open-metrics": "true"}});
-        let c = parse_config(&cm);
+        let c = parse_config(&from(cm));
         assert_eq!(c.agent_port, Some(9990));
         assert_eq!(c.hubble_port, Some(9965));
         assert!(c.openmetrics);
@@ -405,7 +650,7 @@ mod tests {
             {"metadata": {"namespace": "c", "name": "multi"}, "specs": [{"ingress": [{"toPorts": [{"rules": {"http": [{"method": "GET"}]}}]}]}]}
         ]});
         let ccnp = json!({"items": []});
-        let L7Policies::Known { dns, http, kafka } = l7_policies(&[&cnp, &ccnp]) else {
+        let L7Policies::Known { dns, http, kafka } = l7_policies(&[&from(cnp), &from(ccnp)]) else {
             panic!()
         };
         assert_eq!(dns, vec!["a/dns-only"]);
@@ -421,7 +666,7 @@ mod tests {
             {"scrapePool": "serviceMonitor/kube-system/hubble-relay/0", "health": "up"}]}});
         let sm = json!({"items": [{"metadata": {"name": "hubble", "labels": {"app": "x"}}}]});
         let prom = json!({"spec": {"serviceMonitorSelector": {"matchLabels": {"release": "kps"}}}});
-        let f = judge_targets(&t, Some(&sm), Some(&prom));
+        let f = judge_targets(&from(t), Some(&from(sm)), Some(&from(prom)));
         assert_eq!(f[0].status, Status::Pass);
         assert_eq!(f[1].status, Status::Fail);
         assert!(f[1].what.contains("connection refused"));
@@ -441,7 +686,7 @@ mod tests {
             {"scrapePool": "serviceMonitor/kube-system/cilium-operator/0", "health": "up"}]}});
         let sm = json!({"items": [{"metadata": {"name": "hubble", "namespace": "kube-system", "labels": labels}}]});
         let prom = json!({"metadata": {"name": "kps", "namespace": "monitoring"}, "spec": spec});
-        let f = judge_targets(&t, Some(&sm), Some(&prom));
+        let f = judge_targets(&from(t), Some(&from(sm)), Some(&from(prom)));
         assert_eq!(f[2].status, Status::Warn);
         f[2].hint.clone().unwrap()
     }

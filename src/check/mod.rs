@@ -1,14 +1,33 @@
 //! The check: which endpoints to probe, how to judge what came back, and the report that the
-//! renderers print. Judging is pure (probe results in, report out), as is `selector` (Kubernetes
-//! label selectors, for the Prometheus explanations); the effects live in `probe` (HTTP),
-//! `proc_net` (this host's sockets) and `cluster` (kubectl).
+//! renderers print. The pipeline (`pipeline::report`), from a `Settings` value:
+//!
+//! 1. read: in cluster mode `snapshot::read` (kubectl) into a plain `Snapshot`; `--local` reads
+//!    this host's sockets (`proc_net`);
+//! 2. plan, pure: `targets` turns settings (and snapshot) into a `Plan`: node rows, the
+//!    endpoints to probe with their requests, and the findings known before probing;
+//! 3. probe: `probe` (HTTP), under `wait`, the `--wait` retry loop;
+//! 4. judge, pure: `judge_endpoint` and `finish` here, `judge` (assembling, the operator verdict,
+//!    what to retry), `cluster::judge_targets` (Prometheus), `selector` (label selectors);
+//! 5. render: `render`, text or JSON.
 
 pub mod cluster;
+#[cfg(test)]
+mod examples;
+pub mod judge;
+pub mod pipeline;
 pub mod probe;
 pub mod proc_net;
 pub mod render;
 pub mod scan;
 pub mod selector;
+pub mod settings;
+pub mod snapshot;
+pub mod targets;
+pub mod wait;
+
+pub use pipeline::report;
+pub use settings::{Ports, Settings, Source};
+pub use snapshot::Snapshot;
 
 use serde::Serialize;
 
@@ -583,7 +602,7 @@ pub fn finish(ctx: &Context, mut nodes: Vec<NodeRow>, mut checks: Vec<Finding>) 
             if hubble_up.is_empty() {
                 row.status = Status::Skip;
                 row.detail = "not checked: no Hubble endpoint answered".into();
-            } else if row.samples == 0 && ex.handler.l7 {
+            } else if row.samples == 0 && ex.handler.l7.is_some() {
                 row.status = waiting;
                 row.detail =
                     "no samples: L7 family, counts only traffic through Cilium's L7 proxy".into();
@@ -735,4 +754,159 @@ pub fn family_counts(row: &NodeRow) -> Option<(usize, usize)> {
         row.families.iter().filter(|f| f.samples > 0).count(),
         row.families.len(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::examples::{self, HUBBLE_BUSY, HUBBLE_FRESH, ok};
+    use super::probe::Outcome;
+    use super::*;
+
+    fn judge(c: Component, p: &Probe, ctx: &Context) -> Endpoint {
+        judge_endpoint(c, format!("10.0.0.1:{}", c.default_port()), p, ctx)
+    }
+
+    #[test]
+    fn each_outcome_has_its_verdict() {
+        let ctx = examples::context(None);
+        let e = judge(Component::Agent, &ok(examples::AGENT), &ctx);
+        assert_eq!((e.status, e.summary.as_str()), (Status::Pass, "2 series"));
+        assert_eq!(e.format, Some(Format::Prometheus));
+        let e = judge(Component::Agent, &examples::probe(Outcome::Refused), &ctx);
+        assert_eq!((e.status, e.summary.as_str()), (Status::Fail, "refused"));
+        assert!(
+            e.detail.contains("nothing listens on port 9962"),
+            "{}",
+            e.detail
+        );
+        assert!(e.hint.unwrap().contains("prometheus.enabled=true"));
+        let e = judge(Component::Hubble, &examples::probe(Outcome::NoAnswer), &ctx);
+        assert_eq!(e.summary, "no answer");
+        assert!(e.detail.contains("within 2.0s"), "{}", e.detail);
+        let e = judge(
+            Component::Hubble,
+            &examples::cut("reset after 100 bytes"),
+            &ctx,
+        );
+        assert_eq!((e.status, e.summary.as_str()), (Status::Fail, "cut short"));
+        assert!(e.detail.ends_with("reset after 100 bytes"), "{}", e.detail);
+        let e = judge(
+            Component::Operator,
+            &examples::http(500, "boom\nmore"),
+            &ctx,
+        );
+        assert_eq!(e.summary, "HTTP 500");
+        assert_eq!(e.detail, "HTTP 500 from /metrics: boom");
+        let e = judge(Component::Agent, &ok("<html>hello</html>\n"), &ctx);
+        assert_eq!(e.summary, "not metrics");
+        let e = judge(Component::Agent, &ok(examples::OPERATOR), &ctx);
+        assert_eq!(
+            (e.status, e.summary.as_str()),
+            (Status::Fail, "operator metrics")
+        );
+        let e = judge(Component::Hubble, &ok(HUBBLE_FRESH), &ctx);
+        assert_eq!(
+            (e.status, e.summary.as_str()),
+            (Status::Pass, "up, no flows yet")
+        );
+    }
+
+    #[test]
+    fn a_dial_error_through_the_pod_proxy_is_the_dial_error() {
+        let mut ctx = examples::context(None);
+        let p = examples::http(
+            503,
+            "error trying to reach service: dial tcp 10.0.0.1:9965: connect: connection refused",
+        );
+        assert_eq!(judge(Component::Hubble, &p, &ctx).summary, "HTTP 503");
+        ctx.via_proxy = true;
+        assert_eq!(judge(Component::Hubble, &p, &ctx).summary, "refused");
+        let p = examples::http(503, "dial tcp 10.0.0.1:9965: i/o timeout");
+        assert_eq!(judge(Component::Hubble, &p, &ctx).summary, "no answer");
+    }
+
+    fn one_node(hubble: &str, specs: &[&str], strict: bool) -> Report {
+        let mut ctx = examples::context(Some(examples::expected(specs)));
+        ctx.strict = strict;
+        let plan = examples::plan(ctx, 1);
+        examples::report(
+            &plan,
+            vec![ok(examples::AGENT), ok(examples::OPERATOR), ok(hubble)],
+        )
+    }
+
+    #[test]
+    fn families_with_samples_pass_and_a_missing_one_waits_for_traffic() {
+        let r = one_node(HUBBLE_BUSY, &["drop", "flow", "tcp"], false);
+        let by = |f: &str| r.families.iter().find(|x| x.family == f).unwrap().clone();
+        assert_eq!(by("drop").status, Status::Pass);
+        assert_eq!(by("flow").detail, "2 samples on 1/1 nodes");
+        let tcp = by("tcp");
+        assert_eq!(tcp.status, Status::Warn);
+        assert!(
+            tcp.detail.starts_with("waiting for traffic"),
+            "{}",
+            tcp.detail
+        );
+        assert!(tcp.hint.unwrap().starts_with("other families have samples"));
+        assert_eq!(family_counts(&r.nodes[0]), Some((2, 3)));
+        assert!(r.passed, "waiting is a warning");
+        assert_eq!(r.status, Status::Warn);
+        // --strict: a failure.
+        let r = one_node(HUBBLE_BUSY, &["drop", "flow", "tcp"], true);
+        assert!(!r.passed);
+        assert_eq!(r.counts.fail, 1);
+    }
+
+    #[test]
+    fn an_empty_l7_family_names_the_policy_it_needs() {
+        let r = one_node(HUBBLE_BUSY, &["dns", "drop"], false);
+        let dns = &r.families[0];
+        assert_eq!(dns.status, Status::Warn);
+        assert!(dns.detail.contains("L7 family"), "{}", dns.detail);
+        assert!(dns.hint.as_ref().unwrap().contains("toPorts[].rules.dns"));
+    }
+
+    #[test]
+    fn families_served_but_not_listed_say_the_agent_runs_an_older_list() {
+        let r = one_node(HUBBLE_BUSY, &["flow"], false);
+        let note = &r.nodes[0].notes[0];
+        assert_eq!(note.status, Status::Warn);
+        assert!(
+            note.what.starts_with("Hubble serves drop which"),
+            "{}",
+            note.what
+        );
+        assert_eq!(
+            note.hint.as_deref(),
+            Some("restart the agents: kubectl -n kube-system rollout restart ds/cilium")
+        );
+    }
+
+    #[test]
+    fn no_hubble_answer_leaves_the_families_unchecked() {
+        let ctx = examples::context(Some(examples::expected(&["drop"])));
+        let plan = examples::plan(ctx, 1);
+        let r = examples::report(
+            &plan,
+            vec![
+                ok(examples::AGENT),
+                ok(examples::OPERATOR),
+                examples::probe(Outcome::Refused),
+            ],
+        );
+        assert_eq!(r.families[0].status, Status::Skip);
+        assert!(!r.passed);
+        assert_eq!((r.counts.pass, r.counts.fail), (2, 1));
+    }
+
+    #[test]
+    fn agent_list_is_read_leniently() {
+        let (list, unknown) =
+            Expected::from_agent_list("dns:query drop drop httpV2:exemplars=true nope");
+        let names: Vec<&str> = list.iter().map(|e| e.handler.name).collect();
+        assert_eq!(names, ["dns", "drop", "httpV2"]);
+        assert!(list[2].exemplars);
+        assert_eq!(unknown, ["nope"]);
+    }
 }

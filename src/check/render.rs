@@ -167,3 +167,94 @@ pub fn json(report: &Report) -> String {
     s.push('\n');
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::examples::{self, AGENT, HUBBLE_BUSY, HUBBLE_FRESH, OPERATOR, ok, probe};
+    use super::super::probe::Outcome;
+    use super::*;
+
+    fn snap(name: &str, report: &Report) {
+        insta::assert_snapshot!(format!("{name}_text"), text(report, false));
+        insta::assert_snapshot!(format!("{name}_json"), json(report));
+    }
+
+    #[test]
+    fn all_pass() {
+        let ctx = examples::context(Some(examples::expected(&["drop", "flow"])));
+        let plan = examples::plan(ctx, 2);
+        let r = examples::report(
+            &plan,
+            vec![
+                ok(AGENT),
+                ok(OPERATOR),
+                ok(HUBBLE_BUSY),
+                ok(AGENT),
+                probe(Outcome::Refused),
+                ok(HUBBLE_BUSY),
+            ],
+        );
+        assert!(r.passed);
+        assert!(text(&r, false).ends_with("all checks passed: 7 ok, 0 warnings, 0 failures\n"));
+        snap("all_pass", &r);
+    }
+
+    #[test]
+    fn waiting_for_traffic() {
+        let ctx = examples::context(Some(examples::expected(&["drop", "tcp"])));
+        let plan = examples::plan(ctx, 1);
+        let r = examples::report(&plan, vec![ok(AGENT), ok(OPERATOR), ok(HUBBLE_FRESH)]);
+        assert!(r.passed);
+        assert!(text(&r, false).contains("waiting for traffic"));
+        snap("waiting_for_traffic", &r);
+    }
+
+    /// A missing family, a body cut short, an endpoint that does not answer, a refused port.
+    #[test]
+    fn failures() {
+        let ctx = examples::context(Some(examples::expected(&["drop", "flow", "tcp"])));
+        let plan = examples::plan(ctx, 3);
+        let r = examples::report(
+            &plan,
+            vec![
+                ok(AGENT),
+                ok(OPERATOR),
+                ok(HUBBLE_BUSY),
+                probe(Outcome::NoAnswer),
+                probe(Outcome::Refused),
+                examples::cut("connection reset after 4096 bytes"),
+                probe(Outcome::Refused),
+                probe(Outcome::Refused),
+                ok(HUBBLE_BUSY),
+            ],
+        );
+        assert!(!r.passed);
+        let t = text(&r, false);
+        assert!(t.contains("✗ cut short"), "{t}");
+        assert!(t.contains("✗ no answer"), "{t}");
+        assert!(
+            t.ends_with("3 failed: 6 ok, 1 warnings, 3 failures\n"),
+            "{t}"
+        );
+        snap("failures", &r);
+    }
+
+    #[test]
+    fn without_a_family_list_the_text_says_how_to_give_one() {
+        let plan = examples::plan(examples::context(None), 1);
+        let r = examples::report(&plan, vec![ok(AGENT), ok(OPERATOR), ok(HUBBLE_BUSY)]);
+        assert!(text(&r, false).contains("Hubble families not checked: give --metric or --config"));
+        assert!(r.families.is_empty());
+    }
+
+    #[test]
+    fn color_only_when_asked() {
+        let plan = examples::plan(examples::context(None), 1);
+        let r = examples::report(
+            &plan,
+            vec![ok(AGENT), probe(Outcome::Refused), ok(HUBBLE_BUSY)],
+        );
+        assert!(!text(&r, false).contains('\u{1b}'));
+        assert!(text(&r, true).contains('\u{1b}'));
+    }
+}

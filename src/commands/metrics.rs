@@ -7,19 +7,11 @@ use serde_json::json;
 
 use crate::catalogue::{self, OptionKind};
 use crate::cli::{MetricsArgs, ReportOutput};
-use crate::exit::{Code, Failure};
+use crate::exit::Code;
 use crate::version::Version;
 
 pub fn run(args: &MetricsArgs) -> Result<Code> {
-    let version = match &args.cilium_version {
-        Some(v) => v
-            .parse::<Version>()
-            .map_err(|e| Failure::bad_input(e.to_string()))?,
-        None => catalogue::newest(),
-    };
-    if !catalogue::supported(&version) {
-        return Err(crate::config::unsupported(&version).into());
-    }
+    let version = catalogue::resolve_version(args.cilium_version.as_deref(), None)?;
     let text = match args.output {
         ReportOutput::Text => text(&version),
         ReportOutput::Json => serde_json::to_string_pretty(&document(&version))? + "\n",
@@ -66,7 +58,7 @@ pub fn text(version: &Version) -> String {
                 format_args!("{} ({kind})", m.name)
             ));
         }
-        if h.l7 {
+        if h.l7.is_some() {
             s.push_str("    needs traffic through the L7 proxy (a CiliumNetworkPolicy with DNS/HTTP rules)\n");
         }
         s.push('\n');
@@ -103,7 +95,7 @@ pub fn document(version: &Version) -> serde_json::Value {
             "name": h.name,
             "description": h.description,
             "deprecated": h.deprecated,
-            "l7": h.l7,
+            "l7": h.l7.is_some(),
             "conflicts": h.conflicts,
             "options": h.options.iter().filter(|o| o.valid.contains(version)).map(|o| json!({
                 "key": o.key,

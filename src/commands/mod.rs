@@ -1,14 +1,13 @@
 //! One module per subcommand. Each turns parsed flags into settings and calls the library.
 
 use std::ffi::OsString;
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, PlanOutput, ReportOutput};
 use crate::exit::{self, Code};
-use crate::ui::Ui;
+use crate::ui::Printer;
 
 pub mod check;
 pub mod metrics;
@@ -20,7 +19,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
+            crate::escape::print_clap_error(&e);
             return match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                     Code::Ok.into()
@@ -29,16 +28,19 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             };
         }
     };
-    let ui = Ui::detect(cli.global.color);
+    let printer = Printer::detect(cli.global.color, machine_output(&cli.command));
     let result = match &cli.command {
-        Command::Plan(args) => plan::run(&cli.global, args),
-        Command::Setup(args) => setup::run(&cli.global, args, ui),
-        Command::Check(args) => check::run(&cli.global, args, ui),
+        Command::Plan(args) => plan::run(&cli.global, args, printer),
+        Command::Setup(args) => setup::run(&cli.global, args, printer),
+        Command::Check(args) => check::run(&cli.global, args, printer),
         Command::Metrics(args) => metrics::run(args),
         Command::Completions { shell } => {
-            let mut out = std::io::stdout();
+            let mut out = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "ciliumon", &mut out);
-            out.flush().map_err(anyhow::Error::from).map(|_| Code::Ok)
+            printer
+                .out(&String::from_utf8_lossy(&out))
+                .map_err(anyhow::Error::from)
+                .map(|_| Code::Ok)
         }
     };
     match result {
@@ -46,15 +48,22 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Err(e) if exit::is_broken_pipe(&e) => Code::Ok.into(),
         Err(e) => {
             let (code, hint) = exit::classify(&e);
-            let red = console::Style::new().red().bold().for_stderr();
-            eprintln!("{} {e:#}", red.apply_to("error:"));
-            if let Some(hint) = hint {
-                // SpecError prints its own hint inside Display.
-                if !format!("{e:#}").contains(&hint) {
-                    eprintln!("  hint: {hint}");
-                }
-            }
+            let message = format!("{e:#}");
+            // SpecError prints its own hint inside Display.
+            let hint = hint.filter(|h| !message.contains(h.as_str()));
+            printer.error(&message, hint.as_deref());
             code.into()
         }
+    }
+}
+
+/// Whether the command's stdout is a document for a program (`-o json`, `-o yaml`).
+fn machine_output(command: &Command) -> bool {
+    match command {
+        Command::Plan(args) => matches!(args.output, PlanOutput::Json | PlanOutput::Yaml),
+        Command::Setup(args) => args.output == ReportOutput::Json,
+        Command::Check(args) => args.output == ReportOutput::Json,
+        Command::Metrics(args) => args.output == ReportOutput::Json,
+        Command::Completions { .. } => false,
     }
 }

@@ -1,22 +1,27 @@
 //! `ciliumon plan`: compute the plan and render it. Touches nothing; with `--dry-run` it
 //! contacts nothing either.
 
-use std::io::Write;
-use std::path::Path;
-
 use anyhow::{Context, Result};
 
 use crate::cli::{GlobalArgs, PlanArgs, PlanOutput};
 use crate::config::Config;
-use crate::exit::{Code, Failure};
-use crate::plan::{self, FileSource, Layout, Plan, Target};
+use crate::exit::Code;
+use crate::plan::{self, Layout, Plan, Target};
 use crate::render;
+use crate::ui::Printer;
 
-pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<Code> {
+pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: Printer) -> Result<Code> {
     let config = Config::resolve(global, &args.config)?;
-    // Bad specs are bad input before anything is contacted; the exact version check follows
-    // once the target version is known.
-    crate::spec::parse_list_any_version(&config.hubble.metrics).map_err(|e| {
+    // Bad specs are bad input before anything is contacted: against the version asked for, or
+    // (not known yet) any catalogued one; the exact check follows once the target is known.
+    let early = match config.cilium.version.as_deref() {
+        Some(v) => {
+            let v = crate::catalogue::resolve_version(Some(v), None)?;
+            crate::spec::parse_list(&config.hubble.metrics, &v).map(drop)
+        }
+        None => crate::spec::parse_list_any_version(&config.hubble.metrics),
+    };
+    early.map_err(|e| {
         let err = anyhow::Error::new(e);
         match (&args.config.config, args.config.metrics.is_empty()) {
             (Some(file), true) => err.context(format!("hubble.metrics in {}", file.display())),
@@ -25,13 +30,12 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<Code> {
     })?;
     let layout = Layout {
         values_dir: args.values_dir.clone(),
-        kube_context: global.kube_context.clone(),
-        kubeconfig: global.kubeconfig.clone(),
+        kube: crate::kube::Kube::from_global(global),
         ..Layout::default()
     };
     // An unusable --values-dir is bad input, found before the cluster is contacted.
     if let Some(dir) = &args.values_dir {
-        create_private_dir(dir)?;
+        crate::run::files::create_values_dir(dir)?;
     }
     let (target, source) = if args.dry_run {
         (Target::default(), "dry run: nothing contacted".to_string())
@@ -39,9 +43,9 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<Code> {
         match crate::cluster::read_target(global, &config) {
             Ok((t, desc)) => (t, desc),
             Err(e) => {
-                eprintln!(
+                printer.say(&format!(
                     "note: could not read the cluster ({e:#}); planning offline as with --dry-run"
-                );
+                ));
                 (
                     Target::default(),
                     "cluster not reachable: planned offline".to_string(),
@@ -58,10 +62,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<Code> {
         PlanOutput::Json => render::json(&plan)?,
         PlanOutput::Yaml => render::yaml(&plan)?,
     };
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .context("writing the plan to stdout")?;
-    out.flush().context("writing the plan to stdout")?;
+    printer.out(&text).context("writing the plan to stdout")?;
     Ok(Code::Ok)
 }
 
@@ -72,48 +73,5 @@ pub fn header(plan: &Plan, source: &str) -> String {
     )
 }
 
-/// Write the values files the plan's steps read (`--values-dir`), mode 0600. Secrets from the
-/// environment are not written by `plan`: the script writes them when it runs.
-pub fn write_values(dir: &Path, plan: &Plan) -> Result<()> {
-    create_private_dir(dir)?;
-    for f in &plan.files {
-        if let FileSource::Values { values } = &f.source {
-            let what = f
-                .path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("values");
-            write_private(&f.path, &render::values_file(values, what)?)?;
-        }
-    }
-    Ok(())
-}
-
-pub fn create_private_dir(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| {
-            Failure::bad_input(format!("cannot create directory {}: {e}", dir.display()))
-        })?;
-    Ok(())
-}
-
-/// Create or replace a file with mode 0600 (set before any byte is written).
-pub fn write_private(path: &Path, contents: &str) -> Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    f.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .with_context(|| format!("setting mode 0600 on {}", path.display()))?;
-    f.write_all(contents.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
-}
+/// `plan --values-dir` writes its values files through the one writer of private files.
+pub use crate::run::files::write_values;

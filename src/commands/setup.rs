@@ -1,22 +1,24 @@
 //! `ciliumon setup`: preflight → configuration (flags, file, or the wizard) → the same plan as
 //! `ciliumon plan` → values diff → confirm → backup → run → check.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::cli::{CheckArgs, GlobalArgs, ReportOutput, SetupArgs, StackMode};
+use crate::cli::{GlobalArgs, SetupArgs};
 use crate::cluster::{self, Kube, Preflight};
 use crate::config::Config;
+use crate::config::StackMode;
 use crate::diff::{self, Diff};
 use crate::exit::{Code, Failure};
-use crate::plan::{self, Layout, StepKind};
+use crate::plan::{self, Layout, Plan, StepKind};
 use crate::render;
+use crate::run::files::{self, Existing};
 use crate::run::{self, Limits, PrivateDir, Progress, RunReport, ToolRunner};
-use crate::ui::Ui;
+use crate::ui::Printer;
+use crate::wizard::{self, Prompter, Terminal};
 
 /// The one JSON document of `--output json`.
 #[derive(Debug, Serialize)]
@@ -38,6 +40,28 @@ struct Document<'a> {
     check: Option<&'a CheckOutcome>,
 }
 
+impl<'a> Document<'a> {
+    /// Nothing run yet: "unchanged" until a phase says otherwise.
+    fn new(pf: &'a Preflight, changes: &'a Diff) -> Self {
+        Document {
+            status: "unchanged",
+            context: &pf.context,
+            cilium: CiliumDoc {
+                release: &pf.cilium.name,
+                namespace: &pf.cilium.namespace,
+                chart_version: pf.cilium.chart_version.to_string(),
+                revision_before: pf.cilium.revision,
+            },
+            backup: None,
+            rollback: None,
+            changes,
+            steps: &[],
+            hint: None,
+            check: None,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct CiliumDoc<'a> {
@@ -47,11 +71,79 @@ struct CiliumDoc<'a> {
     revision_before: u64,
 }
 
-pub fn run(global: &GlobalArgs, args: &SetupArgs, ui: Ui) -> Result<Code> {
-    // Refuse before anything is contacted: no questions can be asked here, and a closed stdin
-    // is not an answer.
+pub fn run(global: &GlobalArgs, args: &SetupArgs, printer: Printer) -> Result<Code> {
     let ask = !args.yes && !args.dry_run;
-    if ask && !ui.interactive {
+    let (global, config, pf) = preflight(global, args, ask, printer)?;
+    // Every question (the wizard's and the confirmation) goes through this one prompter.
+    let mut prompter = ask.then(|| Terminal::new(printer));
+
+    let config = match prompter.as_mut() {
+        Some(p) => match wizard::ask(p, config, &pf)? {
+            Some(c) => c,
+            None => return Ok(aborted(printer)),
+        },
+        None => config,
+    };
+    if args.dry_run {
+        return dry_run(&global, args, &config, &pf, printer);
+    }
+
+    // Values and secret files live in a private directory, removed whatever happens.
+    let private = PrivateDir::create()?;
+    let planned = plan_changes(&global, args, &config, &pf, private.path())?;
+    let mut doc = Document::new(&pf, &planned.changes);
+    if planned.unchanged {
+        printer.say(&format!(
+            "Nothing to change: release '{}' already has these values{}. No upgrade, no restart.",
+            pf.cilium.name,
+            if config.prometheus_stack.mode == StackMode::Install {
+                " and kube-prometheus-stack is installed"
+            } else {
+                ""
+            }
+        ));
+        let check = check_after(&global, args, &config, &planned.plan, printer);
+        return report(printer, &mut doc, check.as_ref(), Code::Ok);
+    }
+    show_plan(printer, &planned, &pf.context);
+
+    if let Some(p) = prompter.as_mut()
+        && !confirm(p, &pf.context)?
+    {
+        printer.say("Nothing was changed.");
+        doc.status = "declined";
+        return report(printer, &mut doc, None, Code::Ok);
+    }
+    if !save_answers(prompter.as_mut(), &config, args, printer)? {
+        return Ok(aborted(printer));
+    }
+
+    let (backup, rollback) = backup(&pf, &global, args, printer)?;
+    doc.backup = Some(backup.display().to_string());
+    doc.rollback = Some(rollback);
+
+    let run_report = execute(&planned.plan, &pf, args, private, printer)?;
+    let steps = run_report.steps.clone();
+    doc.steps = &steps;
+    if !run_report.succeeded() {
+        return failed(printer, &mut doc, &run_report, &pf);
+    }
+    printer.say(&format!("Done: {} steps.", run_report.steps.len()));
+    let check = check_after(&global, args, &config, &planned.plan, printer);
+    doc.status = "done";
+    report(printer, &mut doc, check.as_ref(), Code::Ok)
+}
+
+/// Refuse what cannot work before anything is contacted, resolve the configuration, then find
+/// the tools, the cluster and its Cilium release, and say what will be changed.
+fn preflight(
+    global: &GlobalArgs,
+    args: &SetupArgs,
+    ask: bool,
+    printer: Printer,
+) -> Result<(GlobalArgs, Config, Preflight)> {
+    // No questions can be asked here, and a closed stdin is not an answer.
+    if ask && !printer.interactive() {
         return Err(Failure::bad_input(
             "setup needs a terminal to ask its questions, and stdin or stderr is not one",
         )
@@ -63,12 +155,10 @@ pub fn run(global: &GlobalArgs, args: &SetupArgs, ui: Ui) -> Result<Code> {
     let global = absolute_paths(global)?;
     let config = Config::resolve(&global, &args.config)?;
     crate::spec::parse_list_any_version(&config.hubble.metrics)?;
-    let json = args.output == ReportOutput::Json;
+    crate::secret::check_sources(&config, !args.dry_run)?;
 
     let pf = cluster::preflight_here(&global, &config)?;
-    let kube = Kube::from_global(&global);
-    let say = |s: &str| eprintln!("{s}");
-    say(&format!(
+    printer.say(&format!(
         "Cluster: context '{}'{} — Cilium release '{}' in '{}', chart {}, revision {} ({})",
         pf.context,
         pf.server_version
@@ -81,7 +171,7 @@ pub fn run(global: &GlobalArgs, args: &SetupArgs, ui: Ui) -> Result<Code> {
         pf.cilium.revision,
         pf.cilium.status,
     ));
-    say(&format!(
+    printer.say(&format!(
         "Tools: helm {} ({}), kubectl {} ({})",
         pf.tools.helm_version,
         pf.tools.helm.display(),
@@ -89,56 +179,65 @@ pub fn run(global: &GlobalArgs, args: &SetupArgs, ui: Ui) -> Result<Code> {
         pf.tools.kubectl.display()
     ));
     if let Some(s) = &pf.stack {
-        say(&format!(
+        printer.say(&format!(
             "kube-prometheus-stack: release '{}' in '{}' ({})",
             s.name, s.namespace, s.chart
         ));
     }
+    Ok((global, config, pf))
+}
 
-    // The configuration: from flags/file, or from the questions.
-    let config = if ask {
-        match crate::wizard::ask(config, &pf, args.save_config.as_deref())? {
-            Some(c) => c,
-            None => return Ok(aborted()),
-        }
-    } else {
-        config
-    };
-
-    let target = pf.target();
-    if args.dry_run {
-        // The same layout as `ciliumon plan`, so the output is a script that runs as is.
-        let layout = Layout {
-            kube_context: global.kube_context.clone(),
-            kubeconfig: global.kubeconfig.clone(),
-            timeout: args.timeout,
-            ..Layout::default()
-        };
-        let plan = plan::build(&config, &target, &layout)?;
-        let diff = Diff::between(
-            &pf.cilium.values,
-            &diff::merge(&pf.cilium.values, &plan.cilium_values),
-        );
-        eprint!("{}", diff_text(&diff));
-        let text = if json {
-            render::json(&plan)?
-        } else {
-            render::shell(&plan, &crate::commands::plan::header(&plan, &pf.describe()))
-        };
-        print_stdout(&text)?;
-        return Ok(Code::Ok);
-    }
-
-    // Values and secret files live in a private directory, removed whatever happens.
-    let private = PrivateDir::create()?;
+/// `--dry-run`: the values diff on stderr and the plan on stdout, with the same layout as
+/// `ciliumon plan`, so the output is a script that runs as is.
+fn dry_run(
+    global: &GlobalArgs,
+    args: &SetupArgs,
+    config: &Config,
+    pf: &Preflight,
+    printer: Printer,
+) -> Result<Code> {
     let layout = Layout {
-        values_dir: Some(private.path().to_path_buf()),
-        secrets_dir: private.path().to_path_buf(),
-        kube_context: global.kube_context.clone(),
-        kubeconfig: global.kubeconfig.clone(),
+        kube: crate::kube::Kube::from_global(global),
+        timeout: args.timeout,
+        ..Layout::default()
+    };
+    let plan = plan::build(config, &pf.target(), &layout)?;
+    let diff = Diff::between(
+        &pf.cilium.values,
+        &diff::merge(&pf.cilium.values, &plan.cilium_values),
+    );
+    printer.say_text(&diff_text(&diff));
+    let text = if printer.machine() {
+        render::json(&plan)?
+    } else {
+        render::shell(&plan, &crate::commands::plan::header(&plan, &pf.describe()))
+    };
+    printer.out(&text).context("writing to stdout")?;
+    Ok(Code::Ok)
+}
+
+/// The plan, its files in `private`, and what it changes in the release's values.
+struct Planned {
+    plan: Plan,
+    changes: Diff,
+    /// The release already has these values (and the stack is there): nothing to run.
+    unchanged: bool,
+}
+
+fn plan_changes(
+    global: &GlobalArgs,
+    args: &SetupArgs,
+    config: &Config,
+    pf: &Preflight,
+    private: &Path,
+) -> Result<Planned> {
+    let layout = Layout {
+        values_dir: Some(private.to_path_buf()),
+        secrets_dir: private.to_path_buf(),
+        kube: crate::kube::Kube::from_global(global),
         timeout: args.timeout,
     };
-    let plan = plan::build(&config, &target, &layout)?;
+    let plan = plan::build(config, &pf.target(), &layout)?;
     let new_values = diff::merge(&pf.cilium.values, &plan.cilium_values);
     let changes = Diff::between(&pf.cilium.values, &new_values);
     let stack_ok = match config.prometheus_stack.mode {
@@ -146,46 +245,22 @@ pub fn run(global: &GlobalArgs, args: &SetupArgs, ui: Ui) -> Result<Code> {
         StackMode::Reuse | StackMode::None => true,
     };
     let unchanged = diff::is_subset(&plan.cilium_values, &pf.cilium.values) && stack_ok;
+    Ok(Planned {
+        plan,
+        changes,
+        unchanged,
+    })
+}
 
-    let mut doc = Document {
-        status: "unchanged",
-        context: &pf.context,
-        cilium: CiliumDoc {
-            release: &pf.cilium.name,
-            namespace: &pf.cilium.namespace,
-            chart_version: pf.cilium.chart_version.to_string(),
-            revision_before: pf.cilium.revision,
-        },
-        backup: None,
-        rollback: None,
-        changes: &changes,
-        steps: &[],
-        hint: None,
-        check: None,
-    };
-
-    if unchanged {
-        say(&format!(
-            "Nothing to change: release '{}' already has these values{}. No upgrade, no restart.",
-            pf.cilium.name,
-            if config.prometheus_stack.mode == StackMode::Install {
-                " and kube-prometheus-stack is installed"
-            } else {
-                ""
-            }
-        ));
-        let check = (!args.no_check)
-            .then(|| verify(&global, &config, &plan.cilium_version, args.check_wait, ui));
-        return finish(json, &mut doc, check.as_ref(), Code::Ok);
-    }
-
-    say(&format!(
-        "\nPlan ({} steps) for context '{}':",
+/// The steps as they will run, the notes and the values diff, on stderr.
+fn show_plan(printer: Printer, planned: &Planned, context: &str) {
+    let plan = &planned.plan;
+    printer.say(&format!(
+        "\nPlan ({} steps) for context '{context}':",
         plan.steps.len(),
-        pf.context
     ));
     for (i, s) in plan.steps.iter().enumerate() {
-        say(&format!(
+        printer.say(&format!(
             "  {}. {}\n     $ {}",
             i + 1,
             s.purpose,
@@ -193,46 +268,74 @@ pub fn run(global: &GlobalArgs, args: &SetupArgs, ui: Ui) -> Result<Code> {
         ));
     }
     for n in &plan.notes {
-        say(&format!("  note: {n}"));
+        printer.say(&format!("  note: {n}"));
     }
-    eprint!("{}", diff_text(&changes));
+    printer.say_text(&diff_text(&planned.changes));
+}
 
-    if ask && !confirm(&pf.context)? {
-        say("Nothing was changed.");
-        doc.status = "declined";
-        return finish(json, &mut doc, None, Code::Ok);
+/// Ask before changing the cluster. Esc is an abort (exit 130), not a no.
+fn confirm(p: &mut dyn Prompter, context: &str) -> Result<bool> {
+    match p.confirm(&format!("Apply this plan to context '{context}'?"), false)? {
+        Some(yes) => Ok(yes),
+        None => Err(Failure::new(
+            Code::Interrupted,
+            "aborted at the confirmation: nothing was changed",
+        )
+        .into()),
     }
+}
 
-    // The answers, replayable in CI.
-    if ask {
-        if crate::wizard::offer_save(
-            &mut crate::wizard::Terminal::new(),
-            &config,
-            args.save_config.as_deref(),
-        )?
-        .is_none()
-        {
-            return Ok(aborted());
+/// The answers, replayable in CI: offered after the questions, written without asking with
+/// `--save-config`. `false` on Esc.
+fn save_answers(
+    prompter: Option<&mut Terminal>,
+    config: &Config,
+    args: &SetupArgs,
+    printer: Printer,
+) -> Result<bool> {
+    match prompter {
+        Some(p) => Ok(wizard::offer_save(p, config, args.save_config.as_deref())?.is_some()),
+        None => {
+            if let Some(path) = &args.save_config {
+                wizard::save_config(config, path)?;
+                printer.say(&format!("Saved {}", path.display()));
+            }
+            Ok(true)
         }
-    } else if let Some(path) = &args.save_config {
-        crate::wizard::save_config(&config, path)?;
-        say(&format!("Saved {}", path.display()));
     }
+}
 
-    // Backup, then the steps.
-    let backup = write_backup(&pf, &kube, args.backup_dir.as_deref())?;
+/// Save the release's current values before the upgrade; the backup's path and the command
+/// that goes back to this revision.
+fn backup(
+    pf: &Preflight,
+    global: &GlobalArgs,
+    args: &SetupArgs,
+    printer: Printer,
+) -> Result<(PathBuf, String)> {
+    let kube = Kube::from_global(global);
+    let backup = write_backup(pf, &kube, args.backup_dir.as_deref())?;
     let rollback = pf.cilium.rollback_command(&kube);
-    say(&format!(
+    printer.say(&format!(
         "Saved the current values of '{}' (revision {}) to {}",
         pf.cilium.name,
         pf.cilium.revision,
         backup.display()
     ));
-    say(&format!("To go back: {rollback}"));
-    doc.backup = Some(backup.display().to_string());
-    doc.rollback = Some(rollback.clone());
+    printer.say(&format!("To go back: {rollback}"));
+    Ok((backup, rollback))
+}
 
-    let files = run::write_plan_files(&plan, private.path())?;
+/// Write the plan's files into `private`, run the steps with the tools found in preflight,
+/// and remove the files and the directory, whatever happened.
+fn execute(
+    plan: &Plan,
+    pf: &Preflight,
+    args: &SetupArgs,
+    private: PrivateDir,
+    printer: Printer,
+) -> Result<RunReport> {
+    let files = run::write_plan_files(plan, private.path())?;
     let mut runner = ToolRunner {
         programs: vec![
             ("helm".into(), pf.tools.helm.clone()),
@@ -240,9 +343,9 @@ pub fn run(global: &GlobalArgs, args: &SetupArgs, ui: Ui) -> Result<Code> {
         ],
         limits: Limits::outside(args.timeout),
     };
-    let mut progress = Progress::new(ui, args.verbose);
+    let mut progress = Progress::new(printer, args.verbose);
     let report = run::execute(
-        &plan,
+        plan,
         &mut runner,
         &mut progress,
         private.path(),
@@ -250,51 +353,58 @@ pub fn run(global: &GlobalArgs, args: &SetupArgs, ui: Ui) -> Result<Code> {
     );
     drop(files);
     drop(private);
-    let report_steps = report.steps.clone();
-    doc.steps = &report_steps;
+    Ok(report)
+}
 
-    if !report.succeeded() {
-        return failed(json, &mut doc, &report, &pf);
-    }
-    say(&format!("Done: {} steps.", report.steps.len()));
-    let check = (!args.no_check)
-        .then(|| verify(&global, &config, &plan.cilium_version, args.check_wait, ui));
-    doc.status = "done";
-    finish(json, &mut doc, check.as_ref(), Code::Ok)
+/// The metrics check after the steps, unless `--no-check`.
+fn check_after(
+    global: &GlobalArgs,
+    args: &SetupArgs,
+    config: &Config,
+    plan: &Plan,
+    printer: Printer,
+) -> Option<CheckOutcome> {
+    (!args.no_check).then(|| {
+        verify(
+            global,
+            config,
+            &plan.cilium_version,
+            args.check_wait,
+            printer,
+        )
+    })
 }
 
 /// A plan that stopped: the report, how to go back, and the exit code.
 fn failed<'a>(
-    json: bool,
+    printer: Printer,
     doc: &mut Document<'a>,
-    report: &'a RunReport,
+    run_report: &'a RunReport,
     pf: &Preflight,
 ) -> Result<Code> {
-    let interrupted = report
+    let interrupted = run_report
         .steps
         .iter()
         .any(|s| s.status == run::StepStatus::Interrupted);
     doc.status = if interrupted { "interrupted" } else { "failed" };
-    doc.hint = report.hint.as_deref();
-    let mut err = std::io::stderr().lock();
-    report.write_text(&mut err)?;
-    if report.started(StepKind::CiliumUpgrade) {
-        writeln!(
-            err,
+    doc.hint = run_report.hint.as_deref();
+    let mut text = Vec::new();
+    run_report.write_text(&mut text)?;
+    printer.say_text(&String::from_utf8_lossy(&text));
+    if run_report.started(StepKind::CiliumUpgrade) {
+        printer.say(&format!(
             "The Cilium upgrade was started. To go back to revision {}: {}",
             pf.cilium.revision,
             doc.rollback.as_deref().unwrap_or_default()
-        )?;
+        ));
     } else {
-        writeln!(
-            err,
+        printer.say(&format!(
             "The Cilium release was not changed (still revision {}).",
             pf.cilium.revision
-        )?;
+        ));
     }
-    drop(err);
-    finish(
-        json,
+    report(
+        printer,
         doc,
         None,
         if interrupted {
@@ -305,8 +415,9 @@ fn failed<'a>(
     )
 }
 
-fn finish<'a>(
-    json: bool,
+/// The end: a failed check turns the exit code to 1; with `-o json`, the one document.
+fn report<'a>(
+    printer: Printer,
     doc: &mut Document<'a>,
     check: Option<&'a CheckOutcome>,
     code: Code,
@@ -316,20 +427,22 @@ fn finish<'a>(
         doc.check = Some(c);
         if !c.passed {
             doc.status = "check-failed";
-            eprintln!(
-                "hint: the steps finished but the metrics check did not pass; `ciliumon check --wait 2m` retries it"
+            printer.say(
+                "hint: the steps finished but the metrics check did not pass; `ciliumon check --wait 2m` retries it",
             );
             code = Code::Failed;
         }
     }
-    if json {
-        print_stdout(&(serde_json::to_string_pretty(doc)? + "\n"))?;
+    if printer.machine() {
+        printer
+            .out(&(serde_json::to_string_pretty(doc)? + "\n"))
+            .context("writing to stdout")?;
     }
     Ok(code)
 }
 
-fn aborted() -> Code {
-    eprintln!("Aborted: nothing was changed.");
+fn aborted(printer: Printer) -> Code {
+    printer.say("Aborted: nothing was changed.");
     Code::Interrupted
 }
 
@@ -341,30 +454,6 @@ fn diff_text(d: &Diff) -> String {
             "Values of the Cilium release (current → new):\n{}",
             d.to_text()
         )
-    }
-}
-
-fn print_stdout(text: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .context("writing to stdout")?;
-    out.flush().context("writing to stdout")
-}
-
-/// Ask before changing the cluster. Esc is `None`: abort.
-fn confirm(context: &str) -> Result<bool> {
-    let answer = dialoguer::Confirm::with_theme(&dialoguer::theme::ColorfulTheme::default())
-        .with_prompt(format!("Apply this plan to context '{context}'?"))
-        .default(false)
-        .interact_opt()
-        .context("cannot ask for confirmation")?;
-    match answer {
-        Some(yes) => Ok(yes),
-        None => Err(Failure::new(
-            Code::Interrupted,
-            "aborted at the confirmation: nothing was changed",
-        )
-        .into()),
     }
 }
 
@@ -392,7 +481,7 @@ fn write_backup(pf: &Preflight, kube: &Kube, dir: Option<&Path>) -> Result<PathB
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot create the backup directory {}", dir.display()))?;
     let c = &pf.cilium;
-    let stamp = utc_stamp(SystemTime::now());
+    let stamp = utc_stamp(jiff::Timestamp::now());
     let doc = serde_json::json!({
         "release": c.name,
         "namespace": c.namespace,
@@ -420,18 +509,8 @@ fn write_backup(pf: &Preflight, kube: &Kube, dir: Option<&Path>) -> Result<PathB
             "ciliumon-backup-{}-rev{}-{}{suffix}.yaml",
             c.name, c.revision, stamp
         ));
-        use std::os::unix::fs::OpenOptionsExt;
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-        {
-            Ok(mut f) => {
-                f.write_all(text.as_bytes())
-                    .with_context(|| format!("cannot write the backup {}", path.display()))?;
-                return Ok(path);
-            }
+        match files::write_private(&path, text.as_bytes(), Existing::Keep) {
+            Ok(()) => return Ok(path),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => {
                 return Err(Failure::bad_input(format!(
@@ -447,33 +526,9 @@ fn write_backup(pf: &Preflight, kube: &Kube, dir: Option<&Path>) -> Result<PathB
 }
 
 /// `20261126T114500Z`, UTC.
-fn utc_stamp(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+fn utc_stamp(t: jiff::Timestamp) -> String {
+    // A Timestamp formats in UTC.
+    t.strftime("%Y%m%dT%H%M%SZ").to_string()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -486,33 +541,36 @@ fn verify(
     config: &Config,
     version: &crate::version::Version,
     wait: Duration,
-    ui: Ui,
+    printer: Printer,
 ) -> CheckOutcome {
-    let args = CheckArgs {
-        local: false,
-        nodes: vec![],
-        nodes_file: None,
-        direct: false,
-        agent_port: None,
-        operator_port: None,
-        hubble_port: None,
-        config: None,
-        metrics: config.hubble.metrics.clone(),
-        cilium_version: Some(version.to_string()),
-        wait: Some(wait),
-        strict: false,
-        timeout: Duration::from_secs(2),
-        concurrency: None,
-        output: ReportOutput::Json,
+    let settings = || -> Result<crate::check::Settings> {
+        let expected = if config.hubble.metrics.is_empty() {
+            None
+        } else {
+            let specs = crate::spec::parse_list(&config.hubble.metrics, version)?;
+            let list = specs
+                .iter()
+                .map(crate::check::Expected::from_spec)
+                .collect();
+            Some((list, "--metric".to_string()))
+        };
+        Ok(crate::check::Settings {
+            source: crate::check::Source::Cluster { direct: false },
+            ports: crate::check::Ports::default(),
+            expected,
+            strict: false,
+            wait: Some(wait),
+            timeout: Duration::from_secs(2),
+            concurrency: None,
+            namespace: config.cilium.namespace.clone(),
+            kube: Kube::from_global(global),
+        })
     };
-    let mut g = global.clone();
-    g.namespace = Some(config.cilium.namespace.clone());
-    eprintln!(
-        "Checking the metrics endpoints on every node (up to 1m while the agents come up)..."
-    );
-    match crate::commands::check::report(&g, &args) {
+    printer
+        .say("Checking the metrics endpoints on every node (up to 1m while the agents come up)...");
+    match settings().and_then(|s| crate::check::report(&s)) {
         Ok(report) => {
-            eprint!("{}", crate::check::render::text(&report, ui.color));
+            printer.say_text(&crate::check::render::text(&report, printer.color()));
             CheckOutcome {
                 passed: report.passed,
                 report: Some(report),
@@ -520,7 +578,7 @@ fn verify(
             }
         }
         Err(e) => {
-            eprintln!("The check could not run: {e:#}");
+            printer.say(&format!("The check could not run: {e:#}"));
             CheckOutcome {
                 passed: false,
                 report: None,
@@ -545,14 +603,9 @@ mod tests {
 
     #[test]
     fn stamps() {
-        assert_eq!(utc_stamp(UNIX_EPOCH), "19700101T000000Z");
-        assert_eq!(
-            utc_stamp(UNIX_EPOCH + Duration::from_secs(1_764_157_500)),
-            "20251126T114500Z"
-        );
-        assert_eq!(
-            utc_stamp(UNIX_EPOCH + Duration::from_secs(951_782_400)),
-            "20000229T000000Z"
-        );
+        let at = |secs| jiff::Timestamp::from_second(secs).unwrap();
+        assert_eq!(utc_stamp(jiff::Timestamp::UNIX_EPOCH), "19700101T000000Z");
+        assert_eq!(utc_stamp(at(1_764_157_500)), "20251126T114500Z");
+        assert_eq!(utc_stamp(at(951_782_400)), "20000229T000000Z");
     }
 }

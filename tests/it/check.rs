@@ -1,8 +1,7 @@
 //! `ciliumon check` through the binary, against real TCP/HTTP servers on loopback that the tests
 //! start, and (cluster mode) the real kubectl talking to a fake API server on loopback.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::{Arc, Mutex};
@@ -10,179 +9,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{bin, kubectl_binary, shared_dir};
-
-pub(crate) fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(shared_dir().join("fixtures/metrics").join(name)).unwrap()
-}
-
-/// What a fake metrics port does with a connection.
-#[derive(Clone)]
-enum Serve {
-    Body(&'static str, Arc<Vec<u8>>),
-    Status(u16),
-    /// Accept and never answer.
-    Hang,
-    /// Answer 200 with this body in `pieces` writes, `pause` apart; with `stop`, go silent
-    /// (connection open) after half the pieces.
-    Drip {
-        body: Arc<Vec<u8>>,
-        pieces: usize,
-        pause: Duration,
-        stop: bool,
-    },
-}
-
-/// A 200 with the fixture `name` in `pieces` writes `pause_ms` apart; `stop`: silent halfway.
-fn drip(name: &str, pieces: usize, pause_ms: u64, stop: bool) -> Serve {
-    Serve::Drip {
-        body: Arc::new(fixture(name)),
-        pieces,
-        pause: Duration::from_millis(pause_ms),
-        stop,
-    }
-}
-
-fn prom(body: Vec<u8>) -> Serve {
-    Serve::Body("text/plain; version=0.0.4; charset=utf-8", Arc::new(body))
-}
-
-fn read_request(stream: &mut TcpStream) -> Option<String> {
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut first = String::new();
-    reader.read_line(&mut first).ok()?;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).ok()? == 0 || line == "\r\n" || line == "\n" {
-            break;
-        }
-    }
-    Some(first.split_whitespace().nth(1).unwrap_or("/").to_string())
-}
-
-fn respond(stream: &mut TcpStream, status: u16, content_type: &str, body: &[u8]) {
-    let head = format!(
-        "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    let _ = stream.write_all(head.as_bytes());
-    let _ = stream.write_all(body);
-    let _ = stream.flush();
-    let _ = stream.shutdown(Shutdown::Write);
-}
-
-fn spawn_server(listener: TcpListener, serve: Serve) -> SocketAddr {
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let serve = serve.clone();
-            std::thread::spawn(move || match serve {
-                Serve::Hang => std::thread::sleep(Duration::from_secs(60)),
-                Serve::Status(code) => {
-                    read_request(&mut stream);
-                    respond(&mut stream, code, "text/plain", b"internal error\n");
-                }
-                Serve::Body(ct, body) => {
-                    read_request(&mut stream);
-                    respond(&mut stream, 200, ct, &body);
-                }
-                Serve::Drip {
-                    body,
-                    pieces,
-                    pause,
-                    stop,
-                } => {
-                    read_request(&mut stream);
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n",
-                        body.len()
-                    );
-                    let _ = stream.write_all(head.as_bytes());
-                    for (i, piece) in body.chunks(body.len().div_ceil(pieces)).enumerate() {
-                        if stop && i == pieces / 2 {
-                            std::thread::sleep(Duration::from_secs(60));
-                        }
-                        std::thread::sleep(pause);
-                        let _ = stream.write_all(piece);
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
-
-fn serve_on(ip: &str, port: u16, serve: Serve) -> SocketAddr {
-    spawn_server(TcpListener::bind((ip, port)).unwrap(), serve)
-}
-
-/// A port on `ip` with nothing listening.
-///
-/// The port stays reserved on every address until the test binary exits: a socket bound to the
-/// wildcard address and never listening (so connections are refused), without SO_REUSEADDR, so
-/// no other test's server can take the port on any address (`--local` looks a port up on all of
-/// them). Freeing the port instead let a parallel test's server land on it now and then.
-fn closed_port(ip: &str) -> u16 {
-    let (port, socket) = closed_port_held(ip);
-    // Held for the life of the test binary; a few dozen descriptors at most.
-    std::mem::forget(socket);
-    port
-}
-
-/// `closed_port`, reserved until the returned socket is dropped.
-fn closed_port_held(ip: &str) -> (u16, socket2::Socket) {
-    use socket2::{Domain, Socket, Type};
-    let v6 = ip.trim_matches(|c| c == '[' || c == ']').contains(':');
-    let (domain, any): (Domain, SocketAddr) = if v6 {
-        (Domain::IPV6, "[::]:0".parse().unwrap())
-    } else {
-        (Domain::IPV4, "0.0.0.0:0".parse().unwrap())
-    };
-    let socket = Socket::new(domain, Type::STREAM, None).unwrap();
-    socket.bind(&any.into()).unwrap();
-    let port = socket.local_addr().unwrap().as_socket().unwrap().port();
-    (port, socket)
-}
-
-/// Listeners bound on the same three ports of every given loopback address, held until served
-/// (so that no parallel test takes the port in between); those not served close on drop.
-struct Reserved {
-    ports: [u16; 3],
-    held: Vec<(String, u16, TcpListener)>,
-}
-
-impl Reserved {
-    fn serve(&mut self, ip: &str, port: u16, serve: Serve) -> SocketAddr {
-        let i = self
-            .held
-            .iter()
-            .position(|(a, p, _)| a == ip && *p == port)
-            .expect("reserved");
-        spawn_server(self.held.swap_remove(i).2, serve)
-    }
-}
-
-fn common_ports(ips: &[&str]) -> Reserved {
-    'again: loop {
-        let mut ports = [0; 3];
-        let mut held = Vec::new();
-        for p in ports.iter_mut() {
-            let l = TcpListener::bind((ips[0], 0)).unwrap();
-            *p = l.local_addr().unwrap().port();
-            held.push((ips[0].to_string(), *p, l));
-        }
-        for ip in &ips[1..] {
-            for p in ports {
-                match TcpListener::bind((*ip, p)) {
-                    Ok(l) => held.push((ip.to_string(), p, l)),
-                    Err(_) => continue 'again,
-                }
-            }
-        }
-        return Reserved { ports, held };
-    }
-}
+pub(crate) use crate::harness::api::dns_policy;
+use crate::harness::api::{
+    self, FakeCluster, all_targets_up, cilium_config, hubble_monitor, kps_prometheus,
+};
+pub(crate) use crate::harness::fixtures::fixture;
+use crate::harness::nodes::{
+    Serve, closed_port, closed_port_held, common_ports, drip, prom, serve_on, spawn_server,
+};
+use crate::support::{bin, kubectl_binary};
 
 fn run(args: &[&str]) -> (Output, Value) {
     let out = bin().arg("check").args(args).output().unwrap();
@@ -937,123 +772,8 @@ fn ipv6_local_scrapes_through_ipv6_loopback() {
 // ---------------------------------------------------------------------------------------------
 // Cluster mode: the real kubectl against a fake API server.
 
-struct FakeCluster {
-    /// pod name → (node name, loopback address of its node)
-    pods: Vec<(String, String, String, &'static str)>,
-    config: Value,
-    cnp: Value,
-    targets: Value,
-    /// The ServiceMonitors in kube-system.
-    monitors: Vec<Value>,
-    /// The Prometheus objects (monitoring.coreos.com/v1).
-    prometheuses: Vec<Value>,
-    /// Pod proxy paths asked for with `https:` (TLS to the pod).
-    tls_paths: Arc<Mutex<Vec<String>>>,
-}
-
-fn fetch(addr: &str, port: u16) -> (u16, Vec<u8>) {
-    let Ok(mut s) = TcpStream::connect((addr, port)) else {
-        return (
-            503,
-            format!(
-                "error trying to reach service: dial tcp {addr}:{port}: connect: connection refused"
-            )
-            .into_bytes(),
-        );
-    };
-    let _ = s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n");
-    let mut all = Vec::new();
-    let _ = s.read_to_end(&mut all);
-    let split = all
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| i + 4)
-        .unwrap_or(all.len());
-    let status = String::from_utf8_lossy(&all[..split])
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(502);
-    (status, all[split..].to_vec())
-}
-
-fn pod_json(name: &str, node: &str, ip: &str, app: (&str, &str)) -> Value {
-    json!({
-        "metadata": {"name": name, "namespace": "kube-system", "labels": {app.0: app.1}},
-        "spec": {"nodeName": node},
-        "status": {"phase": "Running", "hostIP": ip, "podIP": ip, "startTime": "2025-05-01T10:00:00Z"}
-    })
-}
-
 fn start_api(cluster: FakeCluster) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let cluster = Arc::new(cluster);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let c = cluster.clone();
-            std::thread::spawn(move || {
-                let Some(path) = read_request(&mut stream) else {
-                    return;
-                };
-                let list = |items: Vec<Value>| {
-                    json!({"kind": "List", "items": items})
-                        .to_string()
-                        .into_bytes()
-                };
-                let (status, body): (u16, Vec<u8>) = if path.starts_with("/api/v1/namespaces/kube-system/pods?") {
-                    let operator = path.contains("operator");
-                    let items = c
-                        .pods
-                        .iter()
-                        .filter(|p| (p.3 == "operator") == operator)
-                        .map(|(name, node, ip, kind)| {
-                            let label = if *kind == "operator" { ("io.cilium/app", "operator") } else { ("k8s-app", "cilium") };
-                            pod_json(name, node, ip, label)
-                        })
-                        .collect();
-                    (200, list(items))
-                } else if path.starts_with("/api/v1/namespaces/kube-system/configmaps/cilium-config") {
-                    (200, c.config.to_string().into_bytes())
-                } else if path.starts_with("/apis/cilium.io/v2/ciliumnetworkpolicies") {
-                    (200, c.cnp.to_string().into_bytes())
-                } else if path.starts_with("/apis/cilium.io/v2/ciliumclusterwidenetworkpolicies") {
-                    (200, list(vec![]))
-                } else if path.starts_with("/api/v1/services?") {
-                    let svc = json!({"metadata": {"name": "prometheus-operated", "namespace": "monitoring"},
-                                     "spec": {"ports": [{"name": "web", "port": 9090}]}});
-                    (200, list(vec![svc]))
-                } else if path.starts_with("/api/v1/namespaces/monitoring/services/prometheus-operated:9090/proxy/api/v1/targets") {
-                    (200, c.targets.to_string().into_bytes())
-                } else if path.starts_with("/apis/monitoring.coreos.com/v1/namespaces/kube-system/servicemonitors") {
-                    (200, list(c.monitors.clone()))
-                } else if path.starts_with("/apis/monitoring.coreos.com/v1/prometheuses") {
-                    (200, list(c.prometheuses.clone()))
-                } else if let Some(rest) = path.strip_prefix("/api/v1/namespaces/kube-system/pods/") {
-                    let (pod_port, _) = rest.split_once("/proxy/").unwrap_or((rest, ""));
-                    // `https:POD:PORT`: the API server would speak TLS to the pod; the fake
-                    // records that and answers from the same plain server.
-                    let pod_port = match pod_port.strip_prefix("https:") {
-                        Some(p) => {
-                            c.tls_paths.lock().unwrap().push(p.to_string());
-                            p
-                        }
-                        None => pod_port,
-                    };
-                    let (pod, port) = pod_port.split_once(':').unwrap();
-                    match c.pods.iter().find(|p| p.0 == pod) {
-                        Some(p) => fetch(&p.2, port.parse().unwrap()),
-                        None => (404, b"pod not found".to_vec()),
-                    }
-                } else {
-                    (404, b"{\"kind\":\"Status\",\"code\":404}".to_vec())
-                };
-                respond(&mut stream, status, "application/json", &body);
-            });
-        }
-    });
-    port
+    api::start(cluster).0
 }
 
 pub(crate) fn kubeconfig(dir: &Path, server: &str) -> PathBuf {
@@ -1094,44 +814,6 @@ fn run_cluster(api: &str, extra: &[&str]) -> (Output, Value) {
         .unwrap();
     let j = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     (out, j)
-}
-
-fn cilium_config(list: &str, ports: [u16; 3]) -> Value {
-    json!({
-        "metadata": {"name": "cilium-config", "namespace": "kube-system",
-                     "managedFields": [{"manager": "helm", "time": "2025-04-01T00:00:00Z"}]},
-        "data": {
-            "hubble-metrics": list,
-            "prometheus-serve-addr": format!(":{}", ports[0]),
-            "operator-prometheus-serve-addr": format!(":{}", ports[1]),
-            "hubble-metrics-server": format!(":{}", ports[2]),
-            "enable-hubble-open-metrics": "false"
-        }
-    })
-}
-
-fn all_targets_up() -> Value {
-    json!({"status": "success", "data": {"activeTargets": [
-        {"scrapePool": "serviceMonitor/kube-system/cilium-agent/0", "labels": {"job": "cilium-agent"}, "health": "up"},
-        {"scrapePool": "serviceMonitor/kube-system/cilium-operator/0", "labels": {"job": "cilium-operator"}, "health": "up"}
-    ]}})
-}
-
-/// A hubble ServiceMonitor without the label kube-prometheus-stack's Prometheus selects on.
-fn hubble_monitor() -> Vec<Value> {
-    vec![json!({"metadata": {"name": "hubble", "labels": {"app.kubernetes.io/part-of": "cilium"}}})]
-}
-
-/// A Prometheus selecting ServiceMonitors labelled release=kps (kube-prometheus-stack's default
-/// for a release named kps).
-fn kps_prometheus() -> Vec<Value> {
-    vec![json!({"spec": {"serviceMonitorSelector": {"matchLabels": {"release": "kps"}}}})]
-}
-
-pub(crate) fn dns_policy() -> Value {
-    json!({"items": [{"metadata": {"namespace": "shop", "name": "dns-visibility"},
-        "spec": {"egress": [{"toPorts": [{"ports": [{"port": "53", "protocol": "ANY"}],
-                                          "rules": {"dns": [{"matchPattern": "*"}]}}]}]}}]})
 }
 
 pub(crate) fn busy_cluster(hubble_body: Vec<u8>, cnp: Value, list: &str) -> (u16, [u16; 3]) {

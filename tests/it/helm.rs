@@ -10,11 +10,16 @@ use ciliumon::render;
 use ciliumon::version::Version;
 use serde_json::{Value, json};
 
-use crate::support::{helm_binaries, shared_dir};
+use crate::support::{fixtures_dir, helm_binaries};
 
-const VERSIONS: &[&str] = &[
-    "1.14.19", "1.15.19", "1.16.19", "1.17.18", "1.18.12", "1.19.6", "1.20.0",
-];
+/// The catalogued Cilium releases for which `keep` holds (the fixtures hold each one's chart).
+fn releases(keep: impl Fn(&Version) -> bool) -> Vec<String> {
+    ciliumon::catalogue::RELEASES
+        .iter()
+        .filter(|v| keep(v))
+        .map(|v| v.to_string())
+        .collect()
+}
 
 /// A chart of our own that prints `.Values` as JSON, with the real Cilium defaults and schema.
 fn echo_chart(root: &Path, name: &str, fixture: &Path) -> PathBuf {
@@ -25,7 +30,8 @@ fn echo_chart(root: &Path, name: &str, fixture: &Path) -> PathBuf {
         format!("apiVersion: v2\nname: {name}\nversion: 0.1.0\n"),
     )
     .unwrap();
-    std::fs::copy(fixture.join("values.yaml"), dir.join("values.yaml")).unwrap();
+    // The values are kept as JSON, which is YAML too.
+    std::fs::copy(fixture.join("values.json"), dir.join("values.yaml")).unwrap();
     let schema = fixture.join("values.schema.json");
     if schema.exists() {
         std::fs::copy(&schema, dir.join("values.schema.json")).unwrap();
@@ -89,7 +95,8 @@ fn file_values(plan: &Plan, name: &str) -> (PathBuf, Value) {
     }
 }
 
-fn configs() -> Vec<(&'static str, Config, &'static [&'static str])> {
+fn configs() -> Vec<(&'static str, Config, Vec<String>)> {
+    let all = releases(|_| true);
     let parse = |y: &str| -> Config { ciliumon::yaml::from_str(y).unwrap() };
     let with_metrics = |m: &[&str]| {
         let mut c = Config::default();
@@ -99,13 +106,13 @@ fn configs() -> Vec<(&'static str, Config, &'static [&'static str])> {
     let example =
         |n: &str| Config::load(&crate::support::repo_root().join("examples").join(n)).unwrap();
     vec![
-        ("default", Config::default(), VERSIONS),
-        ("blog-example", example("blog.yaml"), VERSIONS),
-        ("minimal", example("minimal.yaml"), VERSIONS),
+        ("default", Config::default(), all.clone()),
+        ("blog-example", example("blog.yaml"), all.clone()),
+        ("minimal", example("minimal.yaml"), all.clone()),
         (
             "full-observability",
             example("full-observability.yaml"),
-            &VERSIONS[1..],
+            releases(|v| v.at_least(1, 15)),
         ),
         (
             "every-option-until-1.19",
@@ -121,7 +128,7 @@ fn configs() -> Vec<(&'static str, Config, &'static [&'static str])> {
                 "policy:sourceContext=app|workload-name|pod|reserved-identity",
                 "flows-to-world:any-drop;port;syn-only",
             ]),
-            &VERSIONS[..6],
+            releases(|v| !v.at_least(1, 20)),
         ),
         (
             "sctp-and-workload-kind-1.20",
@@ -129,7 +136,7 @@ fn configs() -> Vec<(&'static str, Config, &'static [&'static str])> {
                 "sctp:labelsContext=source_workload_kind,destination_workload_kind",
                 "httpV2:exemplars=false;labelsContext=source_workload_kind,destination_workload_kind,traffic_direction",
             ]),
-            &VERSIONS[6..],
+            releases(|v| v.at_least(1, 20)),
         ),
         (
             "yaml-1.1-lookalikes",
@@ -138,14 +145,14 @@ fn configs() -> Vec<(&'static str, Config, &'static [&'static str])> {
                  hubble:\n  ui:\n    serviceType: ClusterIP\n  export:\n    filePath: /var/run/1_000/on\n    fileMaxSizeMb: 7\n\
                  prometheusStack:\n  release: 'yes'\n  namespace: 'y'\n",
             ),
-            VERSIONS,
+            all.clone(),
         ),
         (
             "reuse-stack-no-operator",
             parse(
                 "metrics:\n  operator: false\nprometheusStack:\n  mode: reuse\n  release: kube-prometheus-stack\n",
             ),
-            VERSIONS,
+            all.clone(),
         ),
     ]
 }
@@ -154,7 +161,7 @@ fn configs() -> Vec<(&'static str, Config, &'static [&'static str])> {
 fn set_form_and_values_file_form_agree_on_real_helm_3_and_4() {
     let helms = helm_binaries();
     let tmp = tempfile::tempdir().unwrap();
-    let fixtures = shared_dir().join("fixtures");
+    let fixtures = fixtures_dir();
     let mut compared = 0;
     for (name, config, versions) in configs() {
         for version in versions.iter() {
@@ -205,7 +212,7 @@ fn stack_values_agree_on_real_helm() {
     let chart = echo_chart(
         tmp.path(),
         "kps",
-        &shared_dir().join("fixtures/kube-prometheus-stack"),
+        &fixtures_dir().join("kube-prometheus-stack"),
     );
     for (name, config, versions) in configs() {
         let version = versions.last().unwrap();
@@ -338,9 +345,9 @@ fn assert_subset(want: &Value, got: &Value, ctx: &str) {
 /// under a map the chart leaves empty (`labels: {}`) are free-form.
 #[test]
 fn every_key_set_exists_in_the_real_chart() {
-    let fixtures = shared_dir().join("fixtures");
+    let fixtures = fixtures_dir();
     let kps: Value = ciliumon::yaml::from_str(
-        &std::fs::read_to_string(fixtures.join("kube-prometheus-stack/values.yaml")).unwrap(),
+        &std::fs::read_to_string(fixtures.join("kube-prometheus-stack/values.json")).unwrap(),
     )
     .unwrap();
     let mut checked = 0;
@@ -350,7 +357,7 @@ fn every_key_set_exists_in_the_real_chart() {
                 fixtures
                     .join("cilium-chart")
                     .join(version)
-                    .join("values.yaml"),
+                    .join("values.json"),
             )
             .unwrap();
             let defaults: Value = ciliumon::yaml::from_str(&text).unwrap();

@@ -1,10 +1,15 @@
 //! Integration tests through the binary, compiled as one test binary.
 
+#[path = "../harness/mod.rs"]
+mod harness;
 mod fake_prom;
-mod recorder;
 mod support;
 
+mod bad_input;
+use harness::recorder;
+
 mod check;
+mod fixtures;
 mod helm;
 mod metrics;
 mod plan;

@@ -90,3 +90,30 @@ fn completions_for_bash() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("ciliumon") && text.contains("--kube-context"));
 }
+
+/// One version rule: plan, metrics and check refuse the same versions the same way.
+#[test]
+fn every_command_refuses_an_unknown_cilium_line() {
+    let runs: [&[&str]; 3] = [
+        &["plan", "--dry-run", "--cilium-version", "1.30"],
+        &["metrics", "--cilium-version", "1.30"],
+        &[
+            "check",
+            "--node",
+            "127.0.0.1",
+            "--metric",
+            "dns",
+            "--cilium-version",
+            "1.30",
+        ],
+    ];
+    for args in runs {
+        let out = bin().args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("1.30.0 is not a version ciliumon knows"),
+            "{args:?}: {err}"
+        );
+    }
+}

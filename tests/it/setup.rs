@@ -1,5 +1,5 @@
 //! `ciliumon setup` through the binary, against recording stand-ins for helm and kubectl
-//! (tests/it/stand-ins). The child's PATH holds only the stand-ins and the few utilities they
+//! (tests/harness/stand-ins). The child's PATH holds only the stand-ins and the few utilities they
 //! use, so the real tools on this machine are never reached.
 
 use std::os::unix::fs::PermissionsExt;
@@ -29,7 +29,7 @@ impl Fake {
         for d in ["bin", "state", "work", "tmp", "home"] {
             std::fs::create_dir(root.join(d)).unwrap();
         }
-        let stand_ins = repo_root().join("tests/it/stand-ins");
+        let stand_ins = repo_root().join("tests/harness/stand-ins");
         for t in tools {
             std::os::unix::fs::symlink(stand_ins.join(t), root.join("bin").join(t)).unwrap();
         }
@@ -639,6 +639,15 @@ fn setup_runs_exactly_what_plan_prints() {
     assert_eq!(ran, planned);
 }
 
+/// What the terminal sends on Ctrl-C: SIGINT to ciliumon.
+fn ctrl_c(child: &std::process::Child) {
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(child),
+        rustix::process::Signal::INT,
+    )
+    .unwrap();
+}
+
 // ---------------------------------------------------------------------------------------------
 // The wizard, through a real pseudo-terminal.
 
@@ -811,10 +820,7 @@ fn ctrl_c_stops_the_running_step_and_reports() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    // SAFETY: kill(2) with the child's pid and SIGINT.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
+    ctrl_c(&child);
     let out = child.wait_with_output().unwrap();
     assert!(
         t.elapsed() < Duration::from_secs(30),
@@ -865,10 +871,7 @@ fn ctrl_c_during_check_stops_its_kubectl_and_exits_130() {
         );
         std::thread::sleep(Duration::from_millis(50));
     };
-    // SAFETY: kill(2) with the child's pid and SIGINT.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
+    ctrl_c(&child);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));

@@ -15,15 +15,7 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `shared/` sits beside the checkout (fixtures and references).
-pub fn shared_dir() -> PathBuf {
-    let beside = repo_root().join("../shared");
-    if beside.exists() {
-        beside
-    } else {
-        repo_root().join("shared")
-    }
-}
+pub use crate::harness::fixtures::fixtures_dir;
 
 /// The real helm binaries that scripts/install-tools.sh puts in .tools/. Tests that need them
 /// fail (not skip) when they are missing: CI installs them first.

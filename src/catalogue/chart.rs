@@ -1,0 +1,74 @@
+//! Chart keys that moved between Cilium chart versions, and the Helm capabilities the plan
+//! depends on. Sources: `shared/reference/cilium-hubble-facts.md` (flow export) and the charts'
+//! `values.yaml` in `tests/fixtures/cilium-chart/`; Helm 3.14 release notes
+//! (`--reset-then-reuse-values`, helm/helm#12173).
+
+use crate::version::Version;
+
+/// Where the static flow export (`hubble.export`) lives in this chart version, if it has one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowExportKeys {
+    /// `hubble.export.static.filePath`.
+    pub file_path: &'static str,
+    /// `fileMaxSizeMb` and `fileMaxBackups`: under `hubble.export` until 1.17, under
+    /// `hubble.export.static` from 1.18.
+    pub file_max_size_mb: &'static str,
+    pub file_max_backups: &'static str,
+}
+
+/// The prefix of everything flow export sets (removed when export is off).
+pub const FLOW_EXPORT: &str = "hubble.export";
+
+/// The first chart with `hubble.export` (1.15).
+pub const FLOW_EXPORT_SINCE: (u32, u32) = (1, 15);
+
+/// The flow export keys of chart `v`; `None` before 1.15 (the chart has no `hubble.export`).
+pub fn flow_export(v: &Version) -> Option<FlowExportKeys> {
+    if !v.at_least(FLOW_EXPORT_SINCE.0, FLOW_EXPORT_SINCE.1) {
+        return None;
+    }
+    Some(if v.at_least(1, 18) {
+        FlowExportKeys {
+            file_path: "hubble.export.static.filePath",
+            file_max_size_mb: "hubble.export.static.fileMaxSizeMb",
+            file_max_backups: "hubble.export.static.fileMaxBackups",
+        }
+    } else {
+        FlowExportKeys {
+            file_path: "hubble.export.static.filePath",
+            file_max_size_mb: "hubble.export.fileMaxSizeMb",
+            file_max_backups: "hubble.export.fileMaxBackups",
+        }
+    })
+}
+
+/// The first Helm with `--reset-then-reuse-values`.
+pub const HELM_RESET_THEN_REUSE: (u32, u32) = (3, 14);
+
+/// Whether Helm `major.minor` has `--reset-then-reuse-values`. An unknown Helm (offline plan) is
+/// taken to have it.
+pub fn helm_has_reset_then_reuse(helm: Option<(u32, u32)>) -> bool {
+    helm.is_none_or(|hv| hv >= HELM_RESET_THEN_REUSE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn export_moves() {
+        assert_eq!(flow_export(&Version::new(1, 14, 19)), None);
+        let k = flow_export(&Version::new(1, 17, 0)).unwrap();
+        assert_eq!(k.file_max_size_mb, "hubble.export.fileMaxSizeMb");
+        let k = flow_export(&Version::new(1, 18, 0)).unwrap();
+        assert_eq!(k.file_max_backups, "hubble.export.static.fileMaxBackups");
+    }
+
+    #[test]
+    fn helm_capability() {
+        assert!(helm_has_reset_then_reuse(None));
+        assert!(helm_has_reset_then_reuse(Some((3, 14))));
+        assert!(helm_has_reset_then_reuse(Some((4, 0))));
+        assert!(!helm_has_reset_then_reuse(Some((3, 13))));
+    }
+}

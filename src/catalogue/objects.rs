@@ -1,0 +1,61 @@
+//! The Kubernetes objects a Cilium install creates, by the names and labels the chart gives
+//! them (cilium/cilium `install/kubernetes/cilium/templates/`). Every module that names one reads
+//! it from here.
+
+/// Where the chart is installed by default, and so where ciliumon looks for it.
+pub const NAMESPACE: &str = "kube-system";
+/// The default Helm release name (and the chart name) of Cilium.
+pub const RELEASE: &str = "cilium";
+pub const CHART: &str = "cilium";
+/// The chart repository, as `helm repo add` registers it.
+pub const REPO_NAME: &str = "cilium";
+pub const REPO_URL: &str = "https://helm.cilium.io";
+
+/// The agent's DaemonSet, and the label its pods carry.
+pub const AGENT_DAEMONSET: &str = "cilium";
+pub const AGENT_SELECTOR: &str = "k8s-app=cilium";
+/// The operator's Deployment, and the label its pods carry.
+pub const OPERATOR_DEPLOYMENT: &str = "cilium-operator";
+pub const OPERATOR_SELECTOR: &str = "io.cilium/app=operator";
+/// The ConfigMap the agent and operator read their settings from (`hubble-metrics`,
+/// `prometheus-serve-addr`, ...).
+pub const CONFIG_MAP: &str = "cilium-config";
+/// The ConfigMap key with the Hubble metric list, space-separated.
+pub const CONFIG_MAP_HUBBLE_METRICS: &str = "hubble-metrics";
+/// The Hubble Relay and UI Deployments.
+pub const HUBBLE_RELAY: &str = "hubble-relay";
+pub const HUBBLE_UI: &str = "hubble-ui";
+
+/// `daemonset/cilium`, as kubectl names the agent's DaemonSet.
+pub fn agent_daemonset_ref() -> String {
+    format!("daemonset/{AGENT_DAEMONSET}")
+}
+
+/// `deployment/cilium-operator`, as kubectl names the operator's Deployment.
+pub fn operator_deployment_ref() -> String {
+    format!("deployment/{OPERATOR_DEPLOYMENT}")
+}
+
+/// The same, in the short form the report prints (`ds/cilium`).
+pub fn agent_daemonset_short() -> String {
+    format!("ds/{AGENT_DAEMONSET}")
+}
+
+/// A label selector, URL-encoded for an API path's query (`k8s-app%3Dcilium`).
+pub fn encoded(selector: &str) -> String {
+    selector.replace('/', "%2F").replace('=', "%3D")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refs() {
+        assert_eq!(agent_daemonset_ref(), "daemonset/cilium");
+        assert_eq!(agent_daemonset_short(), "ds/cilium");
+        assert_eq!(operator_deployment_ref(), "deployment/cilium-operator");
+        assert_eq!(encoded(AGENT_SELECTOR), "k8s-app%3Dcilium");
+        assert_eq!(encoded(OPERATOR_SELECTOR), "io.cilium%2Fapp%3Doperator");
+    }
+}

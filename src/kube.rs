@@ -1,0 +1,99 @@
+//! Which kubeconfig and context a command works on, and how helm and kubectl are told: the one
+//! place that spells those flags (helm says `--kube-context`, kubectl `--context`; both say
+//! `--kubeconfig`). `cluster`, `kubectl` and `plan` all use it.
+
+use std::ffi::{OsStr, OsString};
+use std::path::PathBuf;
+
+use crate::cli::GlobalArgs;
+
+/// Which kubeconfig and context to use; passed to every helm and kubectl call.
+#[derive(Debug, Clone, Default)]
+pub struct Kube {
+    pub context: Option<String>,
+    pub kubeconfig: Option<PathBuf>,
+}
+
+/// The tool the flags are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    Helm,
+    Kubectl,
+}
+
+impl Tool {
+    fn context_flag(self) -> &'static str {
+        match self {
+            Tool::Helm => "--kube-context",
+            Tool::Kubectl => "--context",
+        }
+    }
+}
+
+impl Kube {
+    pub fn from_global(global: &GlobalArgs) -> Kube {
+        Kube {
+            context: global.kube_context.clone(),
+            kubeconfig: global.kubeconfig.clone(),
+        }
+    }
+
+    /// The flags for `tool`, as (flag, value) pairs: the context, then the kubeconfig, each
+    /// when given.
+    pub fn flags(&self, tool: Tool) -> Vec<(&'static str, &OsStr)> {
+        let mut v = Vec::new();
+        if let Some(c) = &self.context {
+            v.push((tool.context_flag(), OsStr::new(c.as_str())));
+        }
+        if let Some(k) = &self.kubeconfig {
+            v.push(("--kubeconfig", k.as_os_str()));
+        }
+        v
+    }
+
+    /// The flags as argv words.
+    pub fn os_args(&self, tool: Tool) -> Vec<OsString> {
+        self.flags(tool)
+            .into_iter()
+            .flat_map(|(f, v)| [OsString::from(f), v.to_os_string()])
+            .collect()
+    }
+
+    /// The flags as text, for a plan (a kubeconfig path that is not UTF-8 is shown lossily).
+    pub fn args(&self, tool: Tool) -> Vec<String> {
+        self.flags(tool)
+            .into_iter()
+            .flat_map(|(f, v)| [f.to_string(), v.to_string_lossy().into_owned()])
+            .collect()
+    }
+
+    pub fn helm_flags(&self) -> Vec<String> {
+        self.args(Tool::Helm)
+    }
+
+    pub fn kubectl_flags(&self) -> Vec<String> {
+        self.args(Tool::Kubectl)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_tool_gets_its_own_context_flag() {
+        let k = Kube {
+            context: Some("prod east".into()),
+            kubeconfig: Some("/tmp/kc".into()),
+        };
+        assert_eq!(
+            k.helm_flags(),
+            ["--kube-context", "prod east", "--kubeconfig", "/tmp/kc"]
+        );
+        assert_eq!(
+            k.kubectl_flags(),
+            ["--context", "prod east", "--kubeconfig", "/tmp/kc"]
+        );
+        assert!(Kube::default().helm_flags().is_empty());
+    }
+}
