@@ -28,7 +28,7 @@ fn main() {
         report
             .panels
             .iter()
-            .filter(|p| p.state == ciliumon::prometheus::PanelState::Data)
+            .filter(|p| p.state == ciliumon::check::prometheus::PanelState::Data)
             .count(),
     );
 }

@@ -46,6 +46,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::MetricType;
+use crate::catalogue::labels;
 use crate::spec::{MetricSpec, SpecOption};
 
 /// Distinct peers one pod talks to (assumption of the model).
@@ -128,28 +129,9 @@ pub struct Estimate {
     pub total: u64,
 }
 
-/// Combinations of a metric's own labels one node typically shows (cilium-hubble-facts.md §2 for
-/// the labels; the counts are the model's assumptions).
+/// Combinations of a metric's own labels one node typically shows ([`labels::TYPICAL_COMBINATIONS`]).
 pub fn base_series(metric: &str, kind: MetricType) -> u64 {
-    // A histogram: 11 default buckets + +Inf, _sum and _count, per method.
-    const HISTOGRAM: u64 = 14;
-    match (metric, kind) {
-        ("hubble_dns_queries_total", _) | ("hubble_dns_responses_total", _) => 6, // rcode × qtypes × ips_returned
-        ("hubble_dns_response_types_total", _) => 4,                              // type × qtypes
-        ("hubble_drop_total", _) => 10,     // reason × protocol
-        ("hubble_tcp_flags_total", _) => 8, // 4 flags × 2 families
-        ("hubble_flows_processed_total", _) => 20, // type × subtype × verdict × protocol
-        ("hubble_port_distribution_total", _) => 20, // protocol × port
-        ("hubble_icmp_total", _) => 8,      // family × type
-        ("hubble_http_requests_total", _) => 8, // method × protocol × status
-        ("hubble_http_responses_total", _) => 8, // method × protocol × status
-        ("hubble_kafka_requests_total", _) => 8, // topic × api_key × error_code
-        ("hubble_policy_verdicts_total", _) => 12, // direction × match × action
-        ("hubble_flows_to_world_total", _) => 4, // protocol × verdict
-        ("hubble_sctp_chunk_types_total", _) => 8, // chunk_type × family
-        (_, MetricType::Histogram) => 2 * HISTOGRAM, // 2 methods (or api keys)
-        (_, MetricType::Counter) => 4,
-    }
+    labels::typical_combinations(metric, kind)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

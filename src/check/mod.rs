@@ -17,6 +17,7 @@ pub mod judge;
 pub mod pipeline;
 pub mod probe;
 pub mod proc_net;
+pub mod prometheus;
 pub mod render;
 pub mod scan;
 pub mod selector;

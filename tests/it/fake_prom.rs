@@ -2,7 +2,7 @@
 //! `/api/v1/query` and `/api/v1/targets` for a described fleet of N nodes, as Prometheus would
 //! if it scraped each node's agent (`job="cilium-agent"`) and Hubble (`job="hubble-metrics"`)
 //! through the chart's ServiceMonitors (the `node` label from the chart's relabeling) and one
-//! operator. It knows the fixed queries of `ciliumon::prometheus` by their text and answers any
+//! operator. It knows the fixed queries of `ciliumon::check::prometheus` by their text and answers any
 //! other query by the metric names it reads: data if the fleet holds every one of them and no
 //! matcher needs a value of a label of `missing_labels` (`l="x"`, `l=~".+"`; `l=~".*"` matches
 //! series without the label, as in Prometheus), an empty vector otherwise; a query naming no Hubble
@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use ciliumon::prometheus;
+use ciliumon::check::prometheus;
 
 /// What the fake Prometheus has scraped.
 #[derive(Debug, Clone)]
@@ -411,7 +411,7 @@ pub fn inputs(list: &[&str]) -> prometheus::Inputs {
                 .collect(),
         ),
         dashboards: fixture_dashboards(),
-        fills: ciliumon::dashboards::analyse(&v, &specs, &[]),
+        fills: ciliumon::catalogue::dashboards::analyse(&v, &specs, &[]),
         l7: ciliumon::check::L7Policies::Known {
             dns: vec!["kube-system/dns-visibility".into()],
             http: vec![],

@@ -1,8 +1,8 @@
 //! Integration tests through the binary, compiled as one test binary.
 
+mod fake_prom;
 #[path = "../harness/mod.rs"]
 mod harness;
-mod fake_prom;
 mod support;
 
 mod bad_input;

@@ -1,10 +1,10 @@
-//! `ciliumon::prometheus` against the fake Prometheus API over loopback: the from-prometheus
+//! `ciliumon::check::prometheus` against the fake Prometheus API over loopback: the from-prometheus
 //! evaluation end to end (client, parse, judge), the dashboard queries and the series counts.
 
 use std::time::Duration;
 
 use ciliumon::check::Status;
-use ciliumon::prometheus::{self, HttpApi, PanelState};
+use ciliumon::check::prometheus::{self, HttpApi, PanelState};
 
 use crate::fake_prom::{FakeProm, Fleet, inputs};
 

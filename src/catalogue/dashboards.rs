@@ -14,6 +14,7 @@
 
 use serde::Serialize;
 
+use crate::catalogue::labels::{FAMILY_LABELS, OPTION_LABELS, RELABELED_LABELS, TARGET_LABELS};
 use crate::catalogue::{self, Handler};
 use crate::spec::{self, MetricSpec, SpecOption};
 use crate::version::{Since, Version};
@@ -565,105 +566,6 @@ const NETWORK_OVERVIEW_PANELS: &[Panel] = &[
             "source_namespace",
         ],
     ),
-];
-
-/// Labels a Prometheus target scraped through a ServiceMonitor carries (the prometheus-operator's
-/// target labels; dashboards.md "Where the labels come from").
-pub const TARGET_LABELS: &[&str] = &["pod", "namespace", "service", "endpoint", "instance", "job"];
-
-/// Labels nobody adds by default; a ServiceMonitor relabeling (or an external label) must.
-pub const RELABELED_LABELS: &[&str] = &["cluster"];
-
-/// The labels each family's metric carries by itself, whatever the options
-/// (cilium-hubble-facts.md §2; histograms add `le` on their `_bucket` samples). `http`'s
-/// `hubble_http_requests_total` has `reporter` but no `status` (cilium/cilium
-/// `pkg/hubble/metrics/http/handler.go`, the non-V2 branch of `Init`); older handlers have no
-/// `protocol` on `hubble_http_responses_total`, which no panel reads.
-const FAMILY_LABELS: &[(&str, &str, &[&str])] = &[
-    (
-        "dns",
-        "hubble_dns_queries_total",
-        &["rcode", "qtypes", "ips_returned"],
-    ),
-    (
-        "dns",
-        "hubble_dns_responses_total",
-        &["rcode", "qtypes", "ips_returned"],
-    ),
-    (
-        "dns",
-        "hubble_dns_response_types_total",
-        &["type", "qtypes"],
-    ),
-    ("drop", "hubble_drop_total", &["reason", "protocol"]),
-    ("tcp", "hubble_tcp_flags_total", &["flag", "family"]),
-    (
-        "flow",
-        "hubble_flows_processed_total",
-        &["protocol", "type", "subtype", "verdict"],
-    ),
-    (
-        "port-distribution",
-        "hubble_port_distribution_total",
-        &["protocol", "port"],
-    ),
-    ("icmp", "hubble_icmp_total", &["family", "type"]),
-    (
-        "http",
-        "hubble_http_requests_total",
-        &["method", "protocol", "reporter"],
-    ),
-    (
-        "http",
-        "hubble_http_responses_total",
-        &["method", "protocol", "status", "reporter"],
-    ),
-    (
-        "http",
-        "hubble_http_request_duration_seconds",
-        &["method", "reporter", "le"],
-    ),
-    (
-        "httpV2",
-        "hubble_http_requests_total",
-        &["method", "protocol", "status", "reporter"],
-    ),
-    (
-        "httpV2",
-        "hubble_http_request_duration_seconds",
-        &["method", "reporter", "le"],
-    ),
-    (
-        "kafka",
-        "hubble_kafka_requests_total",
-        &["topic", "api_key", "error_code", "reporter"],
-    ),
-    (
-        "kafka",
-        "hubble_kafka_request_duration_seconds",
-        &["topic", "api_key", "reporter", "le"],
-    ),
-    (
-        "policy",
-        "hubble_policy_verdicts_total",
-        &["direction", "match", "action"],
-    ),
-    (
-        "flows-to-world",
-        "hubble_flows_to_world_total",
-        &["protocol", "verdict"],
-    ),
-    (
-        "sctp",
-        "hubble_sctp_chunk_types_total",
-        &["chunk_type", "family"],
-    ),
-];
-
-/// Labels a handler flag adds (cilium-hubble-facts.md §1.4).
-const OPTION_LABELS: &[(&str, &str, &str)] = &[
-    ("dns", "query", "query"),
-    ("flows-to-world", "port", "port"),
 ];
 
 /// The family metric a panel's sample name belongs to (`..._bucket` → the histogram).
@@ -1268,9 +1170,9 @@ mod tests {
     use super::*;
     use crate::config::BLOG_METRICS;
 
-    const PANELS_TSV: &str = include_str!("../tests/fixtures/dashboards/panels.tsv");
-    const VERSIONS_TSV: &str = include_str!("../tests/fixtures/dashboards/versions.tsv");
-    const SOURCES_TSV: &str = include_str!("../tests/fixtures/dashboards/label-sources.tsv");
+    const PANELS_TSV: &str = include_str!("../../tests/fixtures/dashboards/panels.tsv");
+    const VERSIONS_TSV: &str = include_str!("../../tests/fixtures/dashboards/versions.tsv");
+    const SOURCES_TSV: &str = include_str!("../../tests/fixtures/dashboards/label-sources.tsv");
 
     fn rows(tsv: &str) -> impl Iterator<Item = Vec<&str>> {
         tsv.lines()
@@ -1643,7 +1545,7 @@ mod tests {
     }
 
     const RELABELINGS_JSON: &str =
-        include_str!("../tests/fixtures/dashboards/default-relabelings.json");
+        include_str!("../../tests/fixtures/dashboards/default-relabelings.json");
 
     #[test]
     fn cluster_relabelings_keep_the_chart_default() {

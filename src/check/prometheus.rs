@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::catalogue::dashboards::DashboardFill;
 use crate::catalogue::{self, Handler};
 use crate::check::{Counts, Expected, FamilyRow, Finding, L7Policies, Status};
-use crate::dashboards::DashboardFill;
 use crate::estimate::Estimate;
 
 // ---------------------------------------------------------------------------------------------
@@ -1303,14 +1303,15 @@ pub fn evaluate(api: &HttpApi, inputs: &Inputs) -> (PromReport, Timings) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dashboards;
+    use crate::catalogue::dashboards;
     use crate::spec::MetricSpec;
     use crate::version::Version;
     use serde_json::json;
 
-    const HUBBLE_MINI: &str = include_str!("../tests/fixtures/dashboards/hubble-mini.json");
-    const NAMESPACE_MINI: &str = include_str!("../tests/fixtures/dashboards/namespace-mini.json");
-    const L7_MINI: &str = include_str!("../tests/fixtures/dashboards/l7-mini.json");
+    const HUBBLE_MINI: &str = include_str!("../../tests/fixtures/dashboards/hubble-mini.json");
+    const NAMESPACE_MINI: &str =
+        include_str!("../../tests/fixtures/dashboards/namespace-mini.json");
+    const L7_MINI: &str = include_str!("../../tests/fixtures/dashboards/l7-mini.json");
 
     fn v(s: &str) -> Version {
         s.parse().unwrap()
