@@ -18,6 +18,10 @@ fn cilium_version(s: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+fn metrics_preset(s: &str) -> Result<crate::catalogue::dashboards::MetricsPreset, String> {
+    s.parse()
+}
+
 fn chart_version(s: &str) -> Result<String, String> {
     crate::version::check_chart_version(s)
         .map(|_| s.to_string())
@@ -103,6 +107,26 @@ pub struct ConfigArgs {
     /// Repeat for each; replaces the list from the config file
     #[arg(short = 'm', long = "metric", value_name = "SPEC", action = clap::ArgAction::Append)]
     pub metrics: Vec<String>,
+    /// Start from a named metric list: blog (the default) or dashboards (the smallest list that
+    /// fills every fillable panel of the chart's dashboards). --metric replaces it
+    #[arg(long, value_name = "PRESET", value_parser = metrics_preset)]
+    pub metrics_preset: Option<crate::catalogue::dashboards::MetricsPreset>,
+    /// Add a `cluster` label (from the release's cluster.name) with the ServiceMonitors'
+    /// relabelings, for the dashboards that select on it
+    #[arg(long)]
+    pub cluster_label: bool,
+    /// Estimate the series for a cluster of this many nodes (with the other three --estimate-*)
+    #[arg(long, value_name = "N")]
+    pub estimate_nodes: Option<u64>,
+    /// Namespaces for the estimate
+    #[arg(long, value_name = "N")]
+    pub estimate_namespaces: Option<u64>,
+    /// Pods for the estimate
+    #[arg(long, value_name = "N")]
+    pub estimate_pods: Option<u64>,
+    /// Workloads (Deployments, StatefulSets, DaemonSets) for the estimate
+    #[arg(long, value_name = "N")]
+    pub estimate_workloads: Option<u64>,
     /// The Cilium version to plan for [default: the cluster's, or the newest known with --dry-run]
     #[arg(long, value_name = "VERSION", value_parser = cilium_version)]
     pub cilium_version: Option<String>,

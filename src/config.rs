@@ -6,12 +6,32 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::catalogue::dashboards::{self, MetricsPreset};
 use crate::catalogue::objects;
 use crate::cli::{ConfigArgs, GlobalArgs};
 use crate::escape::escape;
 use crate::exit::Failure;
 use crate::spec::{self, MetricSpec, SpecError};
 use crate::version::Version;
+
+/// Whether a config file's text sets `hubble.metrics` (a second, lenient read: the first one
+/// validated the file).
+fn names_metrics(text: &str) -> bool {
+    #[derive(Deserialize)]
+    struct File {
+        #[serde(default)]
+        hubble: Option<Hubble>,
+    }
+    #[derive(Deserialize)]
+    struct Hubble {
+        #[serde(default)]
+        metrics: Option<serde::de::IgnoredAny>,
+    }
+    crate::yaml::from_str::<File>(text)
+        .ok()
+        .and_then(|f| f.hubble)
+        .is_some_and(|h| h.metrics.is_some())
+}
 
 /// The Hubble metric list of the blog post, in Cilium's grammar.
 pub const BLOG_METRICS: &[&str] = &[
@@ -103,6 +123,13 @@ pub struct HubbleConfig {
     pub open_metrics: Option<bool>,
     /// Metric specs in Cilium's grammar (`httpV2:exemplars=true;labelsContext=a,b`).
     pub metrics: Vec<String>,
+    /// A named list instead of `metrics` (`blog`, `dashboards`), resolved for the target
+    /// version. In one file with `metrics` it is an error; `--metric` replaces it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_preset: Option<MetricsPreset>,
+    /// Add `cluster=<cluster.name>` with the ServiceMonitors' relabelings (`--cluster-label`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cluster_label: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -194,6 +221,8 @@ impl Default for HubbleConfig {
             export: ExportConfig::default(),
             open_metrics: Some(true),
             metrics: BLOG_METRICS.iter().map(|s| s.to_string()).collect(),
+            metrics_preset: None,
+            cluster_label: false,
         }
     }
 }
@@ -256,6 +285,14 @@ impl Config {
                 Failure::bad_input(format!("invalid config file {}: {e}", path.display()))
                     .hint("see examples/ for commented configurations")
             })?;
+        if config.hubble.metrics_preset.is_some() && names_metrics(&text) {
+            return Err(Failure::bad_input(format!(
+                "config file {}: hubble.metrics and hubble.metricsPreset are both set; a preset is a whole list",
+                path.display()
+            ))
+            .hint("keep one: the list (hubble.metrics) or the preset (hubble.metricsPreset: blog|dashboards)")
+            .into());
+        }
         Ok(config)
     }
 
@@ -275,8 +312,16 @@ impl Config {
         if let Some(v) = &args.cilium_version {
             c.cilium.version = Some(v.clone());
         }
+        if let Some(p) = args.metrics_preset {
+            c.hubble.metrics_preset = Some(p);
+        }
         if !args.metrics.is_empty() {
+            // --metric replaces the list and any preset, from the file or the command line.
             c.hubble.metrics = args.metrics.clone();
+            c.hubble.metrics_preset = None;
+        }
+        if args.cluster_label {
+            c.hubble.cluster_label = true;
         }
         if args.open_metrics {
             c.hubble.open_metrics = Some(true);
@@ -439,9 +484,18 @@ impl Config {
         Ok(())
     }
 
+    /// The metric list as written for `version`: the preset's, if one is chosen, else
+    /// `hubble.metrics`.
+    pub fn metric_list(&self, version: &Version) -> Vec<String> {
+        match self.hubble.metrics_preset {
+            Some(p) => dashboards::preset_metrics(p, version),
+            None => self.hubble.metrics.clone(),
+        }
+    }
+
     /// The metric list validated for `version`, in catalogue order.
     pub fn metric_specs(&self, version: &Version) -> Result<Vec<MetricSpec>, SpecError> {
-        spec::parse_list(&self.hubble.metrics, version)
+        spec::parse_list(&self.metric_list(version), version)
     }
 
     /// Whether OpenMetrics ends up on, and a note when ciliumon decided it.

@@ -438,31 +438,54 @@ pub fn churn(specs: &[MetricSpec]) -> Vec<Churn> {
 /// The estimate's notes for the plan: the threshold warning naming the costliest choice, and the
 /// families whose series grow with churn.
 pub fn notes(inv: &Inventory, specs: &[MetricSpec]) -> Vec<String> {
-    let est = estimate(inv, specs);
-    let mut out = Vec::new();
-    if est.total > WARN_TOTAL {
-        let mut w = format!(
-            "estimated {} series in total, above {}",
-            est.total, WARN_TOTAL
-        );
-        if let Some(c) = costliest(inv, specs) {
-            w.push_str(&format!(
-                "; the costliest choice is {} on {} ({} series)",
-                c.option, c.family, c.series
-            ));
-        }
-        out.push(w);
-    }
-    for c in churn(specs) {
-        if c.lifetime == Lifetime::Grows {
-            out.push(format!(
-                "{}: series keyed by {} are never deleted and grow with pod churn",
-                c.family,
-                c.grows.join(", ")
-            ));
-        }
-    }
+    let mut out: Vec<String> = warning(inv, specs).into_iter().collect();
+    out.extend(
+        churn(specs)
+            .iter()
+            .filter(|c| c.lifetime == Lifetime::Grows)
+            .map(churn_note),
+    );
     out
+}
+
+/// The warning above [`WARN_TOTAL`], naming the costliest choice.
+pub fn warning(inv: &Inventory, specs: &[MetricSpec]) -> Option<String> {
+    let est = estimate(inv, specs);
+    if est.total <= WARN_TOTAL {
+        return None;
+    }
+    let mut w = format!(
+        "estimated {} series in total, above {}",
+        est.total, WARN_TOTAL
+    );
+    if let Some(c) = costliest(inv, specs) {
+        w.push_str(&format!(
+            "; the costliest choice is {} on {} ({} series)",
+            c.option, c.family, c.series
+        ));
+    }
+    Some(w)
+}
+
+/// One family's churn line: what grows, or what Cilium deletes with the pod; None when bounded.
+pub fn churn_line(c: &Churn) -> Option<String> {
+    match c.lifetime {
+        Lifetime::Bounded => None,
+        Lifetime::Grows => Some(churn_note(c)),
+        Lifetime::CleanedWithPods => Some(format!(
+            "{}: series keyed by {} are deleted when the pod goes",
+            c.family,
+            c.cleaned.join(", ")
+        )),
+    }
+}
+
+fn churn_note(c: &Churn) -> String {
+    format!(
+        "{}: series keyed by {} are never deleted and grow with pod churn",
+        c.family,
+        c.grows.join(", ")
+    )
 }
 
 #[cfg(test)]

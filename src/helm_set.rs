@@ -39,8 +39,9 @@ fn escape_value(v: &str, in_list: bool) -> String {
 
 /// Flatten values into `--set`/`--set-string` flags that Helm parses back into the same tree.
 /// Strings Helm would retype (`"true"`, `"123"`) go with `--set-string`. Empty maps are skipped
-/// (merging them changes nothing); empty lists and lists of maps cannot be written with `--set`
-/// and are refused (ciliumon never builds them).
+/// (merging them changes nothing); a list of maps is written element by element with Helm's
+/// index syntax (`a.list[0].key=v`, which replaces the whole list as `{...}` does); empty lists
+/// cannot be written with `--set` and are refused (ciliumon never builds them).
 pub fn set_flags(values: &Value) -> Vec<String> {
     let mut out = Vec::new();
     flatten(values, &mut Vec::new(), &mut out);
@@ -48,19 +49,26 @@ pub fn set_flags(values: &Value) -> Vec<String> {
 }
 
 fn flatten(v: &Value, path: &mut Vec<String>, out: &mut Vec<String>) {
-    let key = || {
-        path.iter()
-            .map(|p| escape_key(p))
-            .collect::<Vec<_>>()
-            .join(".")
-    };
+    // `path` holds escaped segments (an index is appended to its segment as `[i]`).
+    let key = || path.join(".");
     match v {
         Value::Object(map) => {
             for (k, child) in map {
-                path.push(k.clone());
+                path.push(escape_key(k));
                 flatten(child, path, out);
                 path.pop();
             }
+        }
+        Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
+            let Some(last) = path.pop() else {
+                panic!("--set cannot express a top-level list");
+            };
+            for (i, item) in items.iter().enumerate() {
+                path.push(format!("{last}[{i}]"));
+                flatten(item, path, out);
+                path.pop();
+            }
+            path.push(last);
         }
         Value::Array(items) => {
             assert!(
@@ -107,6 +115,29 @@ fn flatten(v: &Value, path: &mut Vec<String>, out: &mut Vec<String>) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn lists_of_maps_by_index() {
+        let v = json!({"hubble": {"metrics": {"serviceMonitor": {"relabelings": [
+            {"sourceLabels": ["__meta_kubernetes_pod_node_name"], "targetLabel": "node", "replacement": "${1}"},
+            {"targetLabel": "cluster", "replacement": "a.b,c"},
+        ]}}}});
+        assert_eq!(
+            set_flags(&v),
+            [
+                "--set",
+                "hubble.metrics.serviceMonitor.relabelings[0].sourceLabels={__meta_kubernetes_pod_node_name}",
+                "--set",
+                "hubble.metrics.serviceMonitor.relabelings[0].targetLabel=node",
+                "--set",
+                "hubble.metrics.serviceMonitor.relabelings[0].replacement=${1}",
+                "--set",
+                "hubble.metrics.serviceMonitor.relabelings[1].targetLabel=cluster",
+                "--set",
+                "hubble.metrics.serviceMonitor.relabelings[1].replacement=a.b\\,c",
+            ]
+        );
+    }
 
     #[test]
     fn set_typing() {
