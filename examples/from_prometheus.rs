@@ -2,7 +2,7 @@
 //! (client, parse, judge), run once and timed: `cargo run --release --example from_prometheus
 //! [NODES]` (default 5000). The same call `benches/check.rs` makes, through the same fake.
 
-#[path = "../tests/it/fake_prom.rs"]
+#[path = "../tests/harness/prom.rs"]
 mod fake_prom;
 
 fn main() {

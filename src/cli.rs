@@ -250,6 +250,10 @@ pub struct CheckArgs {
     /// In cluster mode, scrape the host IPs directly instead of through the API server's pod proxy
     #[arg(long)]
     pub direct: bool,
+    /// Answer from kube-prometheus-stack's Prometheus alone (targets up per node, series per
+    /// family, the dashboards' panels): a few queries whatever the node count
+    #[arg(long, conflicts_with_all = ["local", "nodes", "nodes_file", "direct"])]
+    pub from_prometheus: bool,
     /// Agent metrics port
     #[arg(long, value_name = "PORT")]
     pub agent_port: Option<u16>,

@@ -568,6 +568,7 @@ fn verify(
             concurrency: None,
             namespace: config.cilium.namespace.clone(),
             kube: Kube::from_global(global),
+            from_prometheus: false,
         })
     };
     printer

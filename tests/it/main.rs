@@ -1,11 +1,11 @@
 //! Integration tests through the binary, compiled as one test binary.
 
-mod fake_prom;
 #[path = "../harness/mod.rs"]
 mod harness;
 mod support;
 
 mod bad_input;
+use harness::prom as fake_prom;
 use harness::recorder;
 
 mod check;

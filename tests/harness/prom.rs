@@ -9,8 +9,8 @@
 //! metric gets a 400 `bad_data` error envelope. Bounded: it stops after `max_requests` requests
 //! or `lifetime`, whichever comes first, and when dropped.
 //!
-//! Also included by `benches/check.rs` (`#[path = "../tests/it/fake_prom.rs"] mod fake_prom;`)
-//! for [`from_prometheus_once`].
+//! Part of the harness: the fake API server's service proxy forwards to it (`api::FakeCluster::
+//! prometheus`), and `benches/check.rs` runs [`from_prometheus_once`].
 
 #![allow(dead_code)]
 
