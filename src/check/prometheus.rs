@@ -632,14 +632,11 @@ fn l7_reason(family: &str, l7: &L7Policies) -> (String, String) {
         "kafka" => "Kafka rules (toPorts[].rules.kafka)",
         _ => "HTTP rules (toPorts[].rules.http)",
     };
-    let found = match l7 {
-        L7Policies::Known { dns, http, kafka } => Some(match family {
-            "dns" => dns,
-            "kafka" => kafka,
-            _ => http,
-        }),
-        L7Policies::Unknown { .. } => None,
-    };
+    let found = l7.for_rule(match family {
+        "dns" => catalogue::L7Rule::Dns,
+        "kafka" => catalogue::L7Rule::Kafka,
+        _ => catalogue::L7Rule::Http,
+    });
     match found {
         Some(list) if list.is_empty() => (
             format!("{family} is an L7 family and no CiliumNetworkPolicy has {rule}"),
@@ -1335,9 +1332,7 @@ mod tests {
 
     fn no_l7() -> L7Policies {
         L7Policies::Known {
-            dns: vec![],
-            http: vec![],
-            kafka: vec![],
+            by_rule: catalogue::L7Rule::ALL.iter().map(|r| (*r, vec![])).collect(),
         }
     }
 
@@ -1687,9 +1682,13 @@ mod tests {
             "{a:?}"
         );
         let with_policy = L7Policies::Known {
-            dns: vec![],
-            http: vec!["shop/l7".into()],
-            kafka: vec![],
+            by_rule: [
+                (catalogue::L7Rule::Dns, vec![]),
+                (catalogue::L7Rule::Http, vec!["shop/l7".to_string()]),
+                (catalogue::L7Rule::Kafka, vec![]),
+            ]
+            .into_iter()
+            .collect(),
         };
         let ev2 = PanelEvidence {
             l7: &with_policy,

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use ciliumon::catalogue::L7Rule;
 use ciliumon::check::prometheus;
 
 /// What the fake Prometheus has scraped.
@@ -413,9 +414,13 @@ pub fn inputs(list: &[&str]) -> prometheus::Inputs {
         dashboards: fixture_dashboards(),
         fills: ciliumon::catalogue::dashboards::analyse(&v, &specs, &[]),
         l7: ciliumon::check::L7Policies::Known {
-            dns: vec!["kube-system/dns-visibility".into()],
-            http: vec![],
-            kafka: vec![],
+            by_rule: [
+                (L7Rule::Dns, vec!["kube-system/dns-visibility".to_string()]),
+                (L7Rule::Http, vec![]),
+                (L7Rule::Kafka, vec![]),
+            ]
+            .into_iter()
+            .collect(),
         },
         estimate: None,
         scanned: None,

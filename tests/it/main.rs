@@ -16,3 +16,4 @@ mod plan;
 mod prometheus;
 mod setup;
 mod smoke;
+mod to_the_end;

@@ -12,18 +12,18 @@ use serde_json::Value;
 use crate::support::{bin, repo_root};
 
 /// A fake cluster: a bin dir with the stand-ins, their state and call log, a work dir.
-struct Fake {
+pub(crate) struct Fake {
     _tmp: tempfile::TempDir,
-    root: PathBuf,
+    pub(crate) root: PathBuf,
     env: Vec<(String, String)>,
 }
 
 impl Fake {
-    fn new() -> Fake {
+    pub(crate) fn new() -> Fake {
         Fake::with_tools(&["helm", "kubectl"])
     }
 
-    fn with_tools(tools: &[&str]) -> Fake {
+    pub(crate) fn with_tools(tools: &[&str]) -> Fake {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().to_path_buf();
         for d in ["bin", "state", "work", "tmp", "home"] {
@@ -45,20 +45,20 @@ impl Fake {
         }
     }
 
-    fn env(mut self, k: &str, v: &str) -> Fake {
+    pub(crate) fn env(mut self, k: &str, v: &str) -> Fake {
         self.env.push((k.into(), v.into()));
         self
     }
 
-    fn work(&self) -> PathBuf {
+    pub(crate) fn work(&self) -> PathBuf {
         self.root.join("work")
     }
 
-    fn state(&self) -> PathBuf {
+    pub(crate) fn state(&self) -> PathBuf {
         self.root.join("state")
     }
 
-    fn ciliumon(&self, args: &[&str]) -> Command {
+    pub(crate) fn ciliumon(&self, args: &[&str]) -> Command {
         let mut cmd = bin();
         cmd.args(args)
             .current_dir(self.work())
@@ -75,12 +75,12 @@ impl Fake {
         cmd
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.ciliumon(args).output().unwrap()
     }
 
     /// Every call the stand-ins saw, as argv (tool first).
-    fn calls(&self) -> Vec<Vec<String>> {
+    pub(crate) fn calls(&self) -> Vec<Vec<String>> {
         let Ok(log) = std::fs::read(self.root.join("calls.log")) else {
             return vec![];
         };
@@ -98,7 +98,7 @@ impl Fake {
     }
 
     /// The calls that change something (not version/list/get/config/version queries).
-    fn changes(&self) -> Vec<Vec<String>> {
+    pub(crate) fn changes(&self) -> Vec<Vec<String>> {
         self.calls().into_iter().filter(|c| is_change(c)).collect()
     }
 
@@ -106,7 +106,7 @@ impl Fake {
         let _ = std::fs::remove_file(self.root.join("calls.log"));
     }
 
-    fn backups(&self) -> Vec<PathBuf> {
+    pub(crate) fn backups(&self) -> Vec<PathBuf> {
         let mut v: Vec<_> = std::fs::read_dir(self.work())
             .unwrap()
             .map(|e| e.unwrap().path())
@@ -121,7 +121,7 @@ impl Fake {
         v
     }
 
-    fn tmp_is_empty(&self) -> bool {
+    pub(crate) fn tmp_is_empty(&self) -> bool {
         std::fs::read_dir(self.root.join("tmp"))
             .unwrap()
             .next()
@@ -141,15 +141,15 @@ fn is_change(c: &[String]) -> bool {
     }
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn json_doc(o: &Output) -> Value {
+pub(crate) fn json_doc(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
         panic!(
             "stdout is one JSON document ({e}):\n{}\nstderr:\n{}",
@@ -640,7 +640,7 @@ fn setup_runs_exactly_what_plan_prints() {
 }
 
 /// What the terminal sends on Ctrl-C: SIGINT to ciliumon.
-fn ctrl_c(child: &std::process::Child) {
+pub(crate) fn ctrl_c(child: &std::process::Child) {
     rustix::process::kill_process(
         rustix::process::Pid::from_child(child),
         rustix::process::Signal::INT,
@@ -788,6 +788,14 @@ fn setup_reports_a_failed_check_with_exit_1() {
     let (out, doc) = setup_then_check(b"<html>oops</html>\n".to_vec());
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(doc["status"], "check-failed", "{doc:#}");
+    assert_eq!(doc["exitCode"], 1, "{doc:#}");
+    assert!(
+        doc["error"]
+            .as_str()
+            .unwrap()
+            .contains("check did not pass"),
+        "{doc:#}"
+    );
     assert_eq!(doc["check"]["passed"], false);
     assert!(
         stderr(&out).contains("ciliumon check --wait 2m"),
