@@ -638,7 +638,7 @@ fn l7_reason(family: &str, l7: &L7Policies) -> (String, String) {
         _ => catalogue::L7Rule::Http,
     });
     match found {
-        Some(list) if list.is_empty() => (
+        Some([]) => (
             format!("{family} is an L7 family and no CiliumNetworkPolicy has {rule}"),
             format!("add a policy with {rule} selecting the pods whose traffic the panel shows"),
         ),
@@ -1332,7 +1332,10 @@ mod tests {
 
     fn no_l7() -> L7Policies {
         L7Policies::Known {
-            by_rule: catalogue::L7Rule::ALL.iter().map(|r| (*r, vec![])).collect(),
+            by_rule: catalogue::L7Rule::ALL
+                .iter()
+                .map(|r| (*r, vec![]))
+                .collect(),
         }
     }
 
