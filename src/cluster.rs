@@ -492,7 +492,8 @@ pub fn count_objects(
                 crate::check::prometheus::encode(t)
             ),
         };
-        let page = get(&url).with_context(|| format!("counting {path}"))?;
+        // kubectl's own message stays out: it is not repeated into the plan.
+        let page = get(&url).map_err(|_| anyhow::anyhow!("listing {path} failed"))?;
         let items = page["items"]
             .as_array()
             .with_context(|| format!("{path}: the answer has no items list"))?;
