@@ -461,6 +461,7 @@ fn fake_cluster(fleet: &[(Ipv4Addr, &'static str)], ports: [u16; 3]) -> api::Fak
         prometheus: None,
         dashboards: vec![],
         inventory: None,
+        not_ready: vec![],
     }
 }
 

@@ -138,6 +138,11 @@ pub struct ConfigArgs {
     /// Workloads (Deployments, StatefulSets, DaemonSets) for the estimate
     #[arg(long, value_name = "N")]
     pub estimate_workloads: Option<u64>,
+    /// How the agents get the Hubble metric list: static (cilium-config, restart to change) or
+    /// dynamic (a ConfigMap re-read within ~10 s, per-metric filters; Cilium 1.17+)
+    /// [default: the release's mode, else static]
+    #[arg(long, value_name = "MODE")]
+    pub metrics_mode: Option<crate::dynamic::MetricsMode>,
     /// The Cilium version to plan for [default: the cluster's, or the newest known with --dry-run]
     #[arg(long, value_name = "VERSION", value_parser = cilium_version)]
     pub cilium_version: Option<String>,
@@ -147,7 +152,9 @@ pub struct ConfigArgs {
     /// Serve Hubble metrics as OpenMetrics when asked (needed for exemplars)
     #[arg(long, overrides_with = "no_open_metrics")]
     pub open_metrics: bool,
-    #[arg(long, hide = true)]
+    /// Serve Hubble metrics as Prometheus text only (refused with a metric that asks for
+    /// exemplars=true, which need OpenMetrics)
+    #[arg(long, overrides_with = "open_metrics")]
     pub no_open_metrics: bool,
     #[arg(long, help = format!("Do not enable the agent metrics ({})", Component::Agent.default_port()))]
     pub no_agent_metrics: bool,
@@ -159,10 +166,10 @@ pub struct ConfigArgs {
     /// Do not enable the Hubble UI
     #[arg(long)]
     pub no_ui: bool,
-    /// Service type of the Hubble UI
+    /// Service type of the Hubble UI (NodePort, ClusterIP, LoadBalancer; or node-port, ...)
     #[arg(long, value_enum, value_name = "TYPE")]
     pub ui_service_type: Option<ServiceType>,
-    /// NodePort of the Hubble UI (with --ui-service-type NodePort)
+    /// NodePort of the Hubble UI (only with the NodePort service type, and not with --no-ui)
     #[arg(long, value_name = "PORT")]
     pub ui_node_port: Option<u16>,
     /// Do not export flows to a file on each node
@@ -229,6 +236,10 @@ pub struct SetupArgs {
     /// Where to save the current Cilium values before the upgrade
     #[arg(long, value_name = "DIR")]
     pub backup_dir: Option<PathBuf>,
+    /// Go on when --cilium-version (or cilium.version) is not the chart version the release runs:
+    /// that changes the Cilium version itself. On a terminal, setup asks instead
+    #[arg(long)]
+    pub allow_version_change: bool,
     /// Save the answers as a ciliumon.yaml that replays this setup
     #[arg(long, value_name = "FILE")]
     pub save_config: Option<PathBuf>,
@@ -257,7 +268,7 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub nodes_file: Option<PathBuf>,
     /// In cluster mode, scrape the host IPs directly instead of through the API server's pod proxy
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["local", "nodes", "nodes_file"])]
     pub direct: bool,
     /// Answer from kube-prometheus-stack's Prometheus alone (targets up per node, series per
     /// family, the dashboards' panels): a few queries whatever the node count

@@ -9,29 +9,11 @@ use serde::{Deserialize, Serialize};
 use crate::catalogue::dashboards::{self, MetricsPreset};
 use crate::catalogue::objects;
 use crate::cli::{ConfigArgs, GlobalArgs};
+use crate::dynamic::{MetricEntry, MetricsMode};
 use crate::escape::escape;
 use crate::exit::Failure;
 use crate::spec::{self, MetricSpec, SpecError};
 use crate::version::Version;
-
-/// Whether a config file's text sets `hubble.metrics` (a second, lenient read: the first one
-/// validated the file).
-fn names_metrics(text: &str) -> bool {
-    #[derive(Deserialize)]
-    struct File {
-        #[serde(default)]
-        hubble: Option<Hubble>,
-    }
-    #[derive(Deserialize)]
-    struct Hubble {
-        #[serde(default)]
-        metrics: Option<serde::de::IgnoredAny>,
-    }
-    crate::yaml::from_str::<File>(text)
-        .ok()
-        .and_then(|f| f.hubble)
-        .is_some_and(|h| h.metrics.is_some())
-}
 
 /// The Hubble metric list of the blog post, in Cilium's grammar.
 pub const BLOG_METRICS: &[&str] = &[
@@ -58,13 +40,17 @@ pub enum StackMode {
     None,
 }
 
-/// The Kubernetes Service type of the Hubble UI (model; `--ui-service-type` parses into it).
+/// The Kubernetes Service type of the Hubble UI (model; `--ui-service-type` parses into it, in
+/// Kubernetes' spelling, `NodePort`, or the kebab form, `node-port`).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
 )]
 pub enum ServiceType {
+    #[value(alias = "ClusterIP")]
     ClusterIP,
+    #[value(alias = "NodePort")]
     NodePort,
+    #[value(alias = "LoadBalancer")]
     LoadBalancer,
 }
 
@@ -121,8 +107,13 @@ pub struct HubbleConfig {
     /// Unset: on when a metric asks for exemplars.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub open_metrics: Option<bool>,
-    /// Metric specs in Cilium's grammar (`httpV2:exemplars=true;labelsContext=a,b`).
-    pub metrics: Vec<String>,
+    /// Static (`hubble.metrics.enabled`) or dynamic (a ConfigMap the agents re-read, 1.17+).
+    /// Unset: the release's mode, else static.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_mode: Option<MetricsMode>,
+    /// Metric specs in Cilium's grammar (`httpV2:exemplars=true;labelsContext=a,b`), or
+    /// `{spec, includeFilters, excludeFilters}` (filters: dynamic mode only).
+    pub metrics: Vec<MetricEntry>,
     /// A named list instead of `metrics` (`blog`, `dashboards`), resolved for the target
     /// version. In one file with `metrics` it is an error; `--metric` replaces it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -172,6 +163,10 @@ pub struct StackConfig {
     /// Where the Grafana admin password comes from; never written inline.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grafana_admin_password: Option<SecretSource>,
+    /// The labels Cilium's ServiceMonitors carry so that a Prometheus installed outside Helm
+    /// selects them (its `serviceMonitorSelector`). Empty: `release: <release>`.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub service_monitor_labels: std::collections::BTreeMap<String, String>,
 }
 
 /// Deserialized in `secret`, so that a wrong shape never echoes the value.
@@ -220,7 +215,8 @@ impl Default for HubbleConfig {
             ui: UiConfig::default(),
             export: ExportConfig::default(),
             open_metrics: Some(true),
-            metrics: BLOG_METRICS.iter().map(|s| s.to_string()).collect(),
+            metrics_mode: None,
+            metrics: BLOG_METRICS.iter().map(|s| MetricEntry::from(*s)).collect(),
             metrics_preset: None,
             cluster_label: false,
         }
@@ -270,6 +266,7 @@ impl Default for StackConfig {
             chart: "kube-prometheus-stack".into(),
             version: None,
             grafana_admin_password: None,
+            service_monitor_labels: Default::default(),
         }
     }
 }
@@ -277,6 +274,11 @@ impl Default for StackConfig {
 impl Config {
     /// Read a ciliumon.yaml. Unknown fields are rejected with their place in the file.
     pub fn load(path: &Path) -> Result<Config> {
+        Ok(Config::load_with_keys(path)?.0)
+    }
+
+    /// Read a ciliumon.yaml, and the keys it sets (for telling a setting from its default).
+    fn load_with_keys(path: &Path) -> Result<(Config, serde_json::Value)> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             Failure::bad_input(format!("cannot read config file {}: {e}", path.display()))
         })?;
@@ -285,7 +287,9 @@ impl Config {
                 Failure::bad_input(format!("invalid config file {}: {e}", path.display()))
                     .hint("see examples/ for commented configurations")
             })?;
-        if config.hubble.metrics_preset.is_some() && names_metrics(&text) {
+        // It parsed as a Config, so it parses as a value; an empty file is no keys.
+        let keys = crate::yaml::from_str::<serde_json::Value>(&text).unwrap_or_default();
+        if config.hubble.metrics_preset.is_some() && !keys["hubble"]["metrics"].is_null() {
             return Err(Failure::bad_input(format!(
                 "config file {}: hubble.metrics and hubble.metricsPreset are both set; a preset is a whole list",
                 path.display()
@@ -293,15 +297,18 @@ impl Config {
             .hint("keep one: the list (hubble.metrics) or the preset (hubble.metricsPreset: blog|dashboards)")
             .into());
         }
-        Ok(config)
+        Ok((config, keys))
     }
 
     /// Default < file < flags, then the rules between settings. Metric specs are validated
     /// later, against the Cilium version the plan targets.
     pub fn resolve(global: &GlobalArgs, args: &ConfigArgs) -> Result<Config> {
-        let mut c = match &args.config {
-            Some(path) => Config::load(path)?,
-            None => Config::default(),
+        let (mut c, keys) = match &args.config {
+            Some(path) => {
+                let (c, keys) = Config::load_with_keys(path)?;
+                (c, Some((path.as_path(), keys)))
+            }
+            None => (Config::default(), None),
         };
         if let Some(ns) = &global.namespace {
             c.cilium.namespace = ns.clone();
@@ -317,11 +324,14 @@ impl Config {
         }
         if !args.metrics.is_empty() {
             // --metric replaces the list and any preset, from the file or the command line.
-            c.hubble.metrics = args.metrics.clone();
+            c.hubble.metrics = args.metrics.iter().map(|s| s.as_str().into()).collect();
             c.hubble.metrics_preset = None;
         }
         if args.cluster_label {
             c.hubble.cluster_label = true;
+        }
+        if let Some(m) = args.metrics_mode {
+            c.hubble.metrics_mode = Some(m);
         }
         if args.open_metrics {
             c.hubble.open_metrics = Some(true);
@@ -377,6 +387,11 @@ impl Config {
         if let Some(v) = &args.grafana_password_env {
             c.prometheus_stack.grafana_admin_password = Some(SecretSource::Env(v.clone()));
         }
+        Origins { args, file: keys }.contradictions(&c)?;
+        // The built-in node port goes with the built-in NodePort type only.
+        if c.hubble.ui.service_type != ServiceType::NodePort {
+            c.hubble.ui.node_port = None;
+        }
         c.validate()?;
         Ok(c)
     }
@@ -420,7 +435,7 @@ impl Config {
             }
         }
         if let Some(v) = &self.cilium.version {
-            crate::catalogue::resolve_version(Some(v), None)?;
+            crate::catalogue::resolve_version(Some(v), None, crate::catalogue::VersionUse::Pin)?;
         }
         if let Some(v) = &self.prometheus_stack.version
             && let Err(e) = crate::version::check_chart_version(v)
@@ -431,6 +446,14 @@ impl Config {
             ))
             .hint("give an exact chart version, e.g. 80.4.1 (`helm search repo prometheus-community/kube-prometheus-stack --versions`)")
             .into());
+        }
+        for (k, v) in &self.prometheus_stack.service_monitor_labels {
+            if let Some(why) = crate::names::label_problem(k, v) {
+                return Err(Failure::bad_input(format!(
+                    "prometheusStack.serviceMonitorLabels: {why}"
+                ))
+                .into());
+            }
         }
         if self.hubble.ui.enabled && !self.hubble.relay {
             return Err(Failure::bad_input(
@@ -486,11 +509,25 @@ impl Config {
 
     /// The metric list as written for `version`: the preset's, if one is chosen, else
     /// `hubble.metrics`.
-    pub fn metric_list(&self, version: &Version) -> Vec<String> {
+    pub fn metric_list(&self, version: &Version) -> Vec<MetricEntry> {
         match self.hubble.metrics_preset {
-            Some(p) => dashboards::preset_metrics(p, version),
+            Some(p) => dashboards::preset_metrics(p, version)
+                .iter()
+                .map(|s| MetricEntry::from(s.as_str()))
+                .collect(),
             None => self.hubble.metrics.clone(),
         }
+    }
+
+    /// This configuration with its preset (if any) resolved into `hubble.metrics` for `version`:
+    /// what the plan builds from, so that every reader of the list sees the preset's.
+    pub fn with_preset_for(&self, version: &Version) -> Config {
+        let mut c = self.clone();
+        if c.hubble.metrics_preset.is_some() {
+            c.hubble.metrics = self.metric_list(version);
+            c.hubble.metrics_preset = None;
+        }
+        c
     }
 
     /// The metric list validated for `version`, in catalogue order.
@@ -520,6 +557,173 @@ impl Config {
             "# ciliumon configuration: replay with `ciliumon setup --yes --config FILE`\n{body}"
         ))
     }
+}
+
+/// Where the settings of a resolved configuration came from: a flag, the config file, or the
+/// built-in default. Two settings that contradict each other are refused naming both, and where
+/// each was set.
+struct Origins<'a> {
+    args: &'a ConfigArgs,
+    file: Option<(&'a Path, serde_json::Value)>,
+}
+
+impl Origins<'_> {
+    /// `hubble.ui.nodePort` → "hubble.ui.nodePort in c.yaml", when the file sets it.
+    fn in_file(&self, key: &str) -> Option<String> {
+        let (path, keys) = self.file.as_ref()?;
+        let mut v = keys;
+        for part in key.split('.') {
+            v = v.get(part)?;
+        }
+        (!v.is_null()).then(|| format!("{key}: {} in {}", short(v), path.display()))
+    }
+
+    /// The flag if given, else the file's key if set.
+    fn origin(&self, flag: Option<String>, key: &str) -> Option<String> {
+        flag.or_else(|| self.in_file(key))
+    }
+
+    fn contradictions(&self, c: &Config) -> Result<()> {
+        let a = self.args;
+        let ui = &c.hubble.ui;
+        let node_port = ui.node_port.and_then(|p| {
+            self.origin(
+                a.ui_node_port.map(|_| format!("--ui-node-port {p}")),
+                "hubble.ui.nodePort",
+            )
+        });
+        if let Some(port) = &node_port {
+            if !ui.enabled {
+                let off = self
+                    .origin(a.no_ui.then(|| "--no-ui".into()), "hubble.ui.enabled")
+                    .unwrap_or_else(|| "the UI turned off".into());
+                return Err(contradiction(
+                    port,
+                    &off,
+                    "a node port for a UI that is not installed",
+                ));
+            }
+            if ui.service_type != ServiceType::NodePort {
+                let t = self
+                    .origin(
+                        a.ui_service_type
+                            .map(|t| format!("--ui-service-type {}", t.kube_name())),
+                        "hubble.ui.serviceType",
+                    )
+                    .unwrap_or_else(|| format!("service type {}", ui.service_type.kube_name()));
+                return Err(contradiction(
+                    port,
+                    &t,
+                    "a node port needs the NodePort service type",
+                ));
+            }
+        }
+        let export = &c.hubble.export;
+        if !export.enabled
+            && let Some(path) = self.origin(
+                a.export_file_path
+                    .as_ref()
+                    .map(|p| format!("--export-file-path {}", escape(p))),
+                "hubble.export.filePath",
+            )
+        {
+            let off = self
+                .origin(
+                    a.no_export.then(|| "--no-export".into()),
+                    "hubble.export.enabled",
+                )
+                .unwrap_or_else(|| "export turned off".into());
+            return Err(contradiction(
+                &path,
+                &off,
+                "a path for an export that is off",
+            ));
+        }
+        let stack = &c.prometheus_stack;
+        if stack.mode == StackMode::None {
+            let none = self
+                .origin(
+                    a.stack.map(|_| "--stack none".into()),
+                    "prometheusStack.mode",
+                )
+                .unwrap_or_else(|| "no stack".into());
+            for (flag, value, key) in [
+                (
+                    "--stack-release",
+                    &a.stack_release,
+                    "prometheusStack.release",
+                ),
+                (
+                    "--stack-namespace",
+                    &a.stack_namespace,
+                    "prometheusStack.namespace",
+                ),
+                (
+                    "--stack-version",
+                    &a.stack_version,
+                    "prometheusStack.version",
+                ),
+            ] {
+                if let Some(given) =
+                    self.origin(value.as_ref().map(|v| format!("{flag} {}", escape(v))), key)
+                {
+                    return Err(contradiction(
+                        &given,
+                        &none,
+                        "a kube-prometheus-stack setting with no stack",
+                    ));
+                }
+            }
+        }
+        if c.hubble.open_metrics == Some(false) {
+            let newest = crate::catalogue::newest();
+            let with_exemplars =
+                c.hubble.metrics.iter().find(|e| {
+                    MetricSpec::parse(&e.spec, &newest).is_ok_and(|spec| spec.exemplars())
+                });
+            if let Some(spec) = with_exemplars {
+                let off = self
+                    .origin(
+                        a.no_open_metrics.then(|| "--no-open-metrics".into()),
+                        "hubble.openMetrics",
+                    )
+                    .unwrap_or_else(|| "OpenMetrics turned off".into());
+                let list = if !a.metrics.is_empty() {
+                    "--metric".to_string()
+                } else {
+                    self.in_file("hubble.metrics")
+                        .map(|_| {
+                            let (path, _) = self.file.as_ref().expect("in_file found the file");
+                            format!("hubble.metrics in {}", path.display())
+                        })
+                        .unwrap_or_else(|| "the default metric list".into())
+                };
+                let spec = escape(&spec.spec);
+                return Err(Failure::bad_input(format!(
+                    "{off} contradicts '{spec}' ({list}): exemplars need OpenMetrics"
+                ))
+                .hint(
+                    "drop exemplars=true from that metric (give the list with --metric), or leave OpenMetrics on; ciliumon does not drop what a metric asks for",
+                )
+                .into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A config value, short, for a message.
+fn short(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => escape(s).into_owned(),
+        other => other.to_string(),
+    }
+}
+
+fn contradiction(one: &str, other: &str, why: &str) -> anyhow::Error {
+    Failure::bad_input(format!("{one} contradicts {other}: {why}"))
+        .hint("drop one of the two")
+        .into()
 }
 
 /// Load just the metric list of a config file, validated for `version` (used by `check`).
@@ -612,6 +816,41 @@ mod tests {
                 .to_string()
                 .contains("'Prom'")
         );
+    }
+
+    #[test]
+    fn contradictions_name_both_sides() {
+        let err = |a: ConfigArgs| {
+            Config::resolve(&GlobalArgs::default(), &a)
+                .unwrap_err()
+                .to_string()
+        };
+        let mut a = args();
+        a.ui_node_port = Some(31000);
+        a.no_ui = true;
+        assert_eq!(
+            err(a),
+            "--ui-node-port 31000 contradicts --no-ui: a node port for a UI that is not installed"
+        );
+        let mut a = args();
+        a.stack = Some(StackMode::None);
+        a.stack_version = Some("80.4.1".into());
+        assert!(err(a).starts_with("--stack-version 80.4.1 contradicts --stack none"));
+        // Defaults contradict nothing: the built-in node port leaves with the NodePort type.
+        let mut a = args();
+        a.ui_service_type = Some(ServiceType::ClusterIP);
+        let c = Config::resolve(&GlobalArgs::default(), &a).unwrap();
+        assert_eq!(c.hubble.ui.node_port, None);
+        let mut a = args();
+        a.no_ui = true;
+        a.no_export = true;
+        a.stack = Some(StackMode::None);
+        assert!(Config::resolve(&GlobalArgs::default(), &a).is_ok());
+        let mut a = args();
+        a.no_open_metrics = true;
+        a.metrics = vec!["httpV2:labelsContext=source_ip".into()];
+        let c = Config::resolve(&GlobalArgs::default(), &a).unwrap();
+        assert_eq!(c.hubble.open_metrics, Some(false));
     }
 
     #[test]

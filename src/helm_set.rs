@@ -39,9 +39,10 @@ fn escape_value(v: &str, in_list: bool) -> String {
 
 /// Flatten values into `--set`/`--set-string` flags that Helm parses back into the same tree.
 /// Strings Helm would retype (`"true"`, `"123"`) go with `--set-string`. Empty maps are skipped
-/// (merging them changes nothing); a list of maps is written element by element with Helm's
-/// index syntax (`a.list[0].key=v`, which replaces the whole list as `{...}` does); empty lists
-/// cannot be written with `--set` and are refused (ciliumon never builds them).
+/// (merging them changes nothing); empty lists and lists of maps, which `--set` cannot write,
+/// go with `--set-json` (Helm 3.10+, helm/helm#10693): `hubble.metrics.enabled=[]` clears a
+/// static list that `--reuse-values` would otherwise keep, and the dynamic metrics `content` is
+/// a list of maps.
 pub fn set_flags(values: &Value) -> Vec<String> {
     let mut out = Vec::new();
     flatten(values, &mut Vec::new(), &mut out);
@@ -49,33 +50,25 @@ pub fn set_flags(values: &Value) -> Vec<String> {
 }
 
 fn flatten(v: &Value, path: &mut Vec<String>, out: &mut Vec<String>) {
-    // `path` holds escaped segments (an index is appended to its segment as `[i]`).
-    let key = || path.join(".");
+    let key = || {
+        path.iter()
+            .map(|p| escape_key(p))
+            .collect::<Vec<_>>()
+            .join(".")
+    };
     match v {
         Value::Object(map) => {
             for (k, child) in map {
-                path.push(escape_key(k));
+                path.push(k.clone());
                 flatten(child, path, out);
                 path.pop();
             }
         }
-        Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
-            let Some(last) = path.pop() else {
-                panic!("--set cannot express a top-level list");
-            };
-            for (i, item) in items.iter().enumerate() {
-                path.push(format!("{last}[{i}]"));
-                flatten(item, path, out);
-                path.pop();
-            }
-            path.push(last);
+        Value::Array(items) if items.is_empty() || items.iter().any(|i| !i.is_string()) => {
+            out.push("--set-json".into());
+            out.push(format!("{}={v}", key()));
         }
         Value::Array(items) => {
-            assert!(
-                !items.is_empty(),
-                "--set cannot express an empty list ({})",
-                key()
-            );
             let strings: Vec<&str> = items
                 .iter()
                 .map(|i| i.as_str().expect("--set lists hold strings only"))
@@ -117,29 +110,6 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn lists_of_maps_by_index() {
-        let v = json!({"hubble": {"metrics": {"serviceMonitor": {"relabelings": [
-            {"sourceLabels": ["__meta_kubernetes_pod_node_name"], "targetLabel": "node", "replacement": "${1}"},
-            {"targetLabel": "cluster", "replacement": "a.b,c"},
-        ]}}}});
-        assert_eq!(
-            set_flags(&v),
-            [
-                "--set",
-                "hubble.metrics.serviceMonitor.relabelings[0].sourceLabels={__meta_kubernetes_pod_node_name}",
-                "--set",
-                "hubble.metrics.serviceMonitor.relabelings[0].targetLabel=node",
-                "--set",
-                "hubble.metrics.serviceMonitor.relabelings[0].replacement=${1}",
-                "--set",
-                "hubble.metrics.serviceMonitor.relabelings[1].targetLabel=cluster",
-                "--set",
-                "hubble.metrics.serviceMonitor.relabelings[1].replacement=a.b\\,c",
-            ]
-        );
-    }
-
-    #[test]
     fn set_typing() {
         let v = json!({"a": {"b": true, "n": 31234, "s": "NodePort", "t": "true", "z": "0", "num": "123", "v": "1.20", "lead": "0755"}});
         let flags = set_flags(&v);
@@ -177,5 +147,19 @@ mod tests {
         );
         assert_eq!(flags[3], r"labels.app\.kubernetes\.io/name=a\,b");
         assert_eq!(flags[5], r"labels.x=\{y}");
+    }
+
+    #[test]
+    fn json_for_what_set_cannot_write() {
+        let v = json!({"hubble": {"metrics": {"enabled": [], "dynamic": {"config": {"content": [
+            {"name": "flow", "includeFilters": [{"source_pod": ["a,b/"]}]}]}}}}});
+        let flags = set_flags(&v);
+        assert_eq!(flags[0], "--set-json");
+        assert_eq!(flags[1], "hubble.metrics.enabled=[]");
+        assert_eq!(flags[2], "--set-json");
+        assert_eq!(
+            flags[3],
+            r#"hubble.metrics.dynamic.config.content=[{"name":"flow","includeFilters":[{"source_pod":["a,b/"]}]}]"#
+        );
     }
 }

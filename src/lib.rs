@@ -12,6 +12,7 @@ pub mod commands;
 pub mod config;
 pub mod diff;
 pub mod duration;
+pub mod dynamic;
 pub mod escape;
 pub mod estimate;
 pub mod exit;
@@ -19,6 +20,7 @@ pub mod helm_set;
 pub mod kube;
 pub mod kubectl;
 pub mod names;
+pub mod next_steps;
 pub mod plan;
 #[cfg(test)]
 mod proptests;

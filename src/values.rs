@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 
 use crate::catalogue::{COMPONENTS, chart};
 use crate::config::{Config, ServiceType, StackMode};
+use crate::dynamic::{DynamicMetric, MetricsMode};
 use crate::spec::MetricSpec;
 use crate::version::Version;
 
@@ -23,6 +24,31 @@ pub struct ValuesInput<'a> {
     pub stack_release: Option<&'a str>,
     /// Where that stack (and so its Grafana) lives: the dashboards go there.
     pub stack_namespace: &'a str,
+    /// How the agents get the Hubble list; with `Dynamic`, the file's content.
+    pub metrics: MetricsValues<'a>,
+}
+
+/// The Hubble list's mode in the values, and what the release had.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricsValues<'a> {
+    pub mode: MetricsMode,
+    /// The dynamic metrics file (dynamic mode).
+    pub dynamic: &'a [DynamicMetric],
+    /// The release has `hubble.metrics.dynamic.enabled=true` (static mode turns it off).
+    pub release_dynamic: bool,
+    /// The release has a static list (dynamic mode clears it).
+    pub release_static: bool,
+}
+
+impl Default for MetricsValues<'_> {
+    fn default() -> Self {
+        MetricsValues {
+            mode: MetricsMode::Static,
+            dynamic: &[],
+            release_dynamic: false,
+            release_static: false,
+        }
+    }
 }
 
 /// Values and the notes about what was decided.
@@ -122,18 +148,59 @@ pub fn cilium(input: &ValuesInput) -> Built {
     // Hubble metrics.
     let hubble_metrics = !input.specs.is_empty();
     if hubble_metrics {
-        let list: Vec<Value> = input.specs.iter().map(|s| json!(s.to_string())).collect();
-        set(&mut values, "hubble.metrics.enabled", Value::Array(list));
+        let keys = chart::DYNAMIC_METRICS;
+        match input.metrics.mode {
+            MetricsMode::Static => {
+                let list: Vec<Value> = input.specs.iter().map(|s| json!(s.to_string())).collect();
+                set(&mut values, chart::STATIC_METRICS, Value::Array(list));
+                if input.metrics.release_dynamic {
+                    // Never both: a 1.17 agent starts no metrics, 1.18+ fails validation.
+                    set(&mut values, keys.enabled, json!(false));
+                    notes.push(format!("Static Hubble metrics: {}=false, so the release's dynamic metrics are off (static and dynamic cannot be combined).", keys.enabled));
+                }
+            }
+            MetricsMode::Dynamic => {
+                // An explicit empty list: --reuse-values would keep the release's static list.
+                set(&mut values, chart::STATIC_METRICS, json!([]));
+                set(&mut values, keys.enabled, json!(true));
+                set(
+                    &mut values,
+                    keys.content,
+                    crate::dynamic::content_value(input.metrics.dynamic),
+                );
+                if input.metrics.release_static {
+                    notes.push(format!("Dynamic Hubble metrics: {}=[] clears the release's static list (static and dynamic cannot be combined).", chart::STATIC_METRICS));
+                }
+                notes.push(format!(
+                    "Dynamic Hubble metrics: ConfigMap {} (key {}) holds the list; the agents re-read it within about 10 s.",
+                    crate::catalogue::objects::DYNAMIC_CONFIG_MAP,
+                    crate::catalogue::objects::DYNAMIC_CONFIG_KEY
+                ));
+                if !chart::hubble_service_in_dynamic_mode(v) {
+                    notes.push(format!(
+                        "Cilium {}.{}: the chart renders the hubble-metrics Service and the hubble ServiceMonitor only with a static list (cilium/cilium#37474 came in 1.18), so Prometheus does not scrape :9965 through them in dynamic mode; ciliumon check still reads every agent.",
+                        v.major, v.minor
+                    ));
+                }
+            }
+        }
         if input.open_metrics {
             set(&mut values, "hubble.metrics.enableOpenMetrics", json!(true));
+        } else if c.hubble.open_metrics == Some(false) {
+            // Asked off (`--no-open-metrics`, `hubble.openMetrics: false`): set, so that
+            // --reuse-values does not keep a release's `true`.
+            set(
+                &mut values,
+                "hubble.metrics.enableOpenMetrics",
+                json!(false),
+            );
         } else {
             remove(&mut values, "hubble.metrics.enableOpenMetrics");
         }
         for s in input.specs {
             if let Some(plain) = s.directional_without_plain(v) {
                 notes.push(format!(
-                    "'{s}': Cilium {}.{} adds the label only when {plain} is set too (cilium/cilium#27717); add it.",
-                    v.major, v.minor
+                    "'{s}': Cilium {v} adds the label only when {plain} is set too (cilium/cilium#27717, fixed in 1.14.3); add it.",
                 ));
             }
         }
@@ -169,7 +236,7 @@ pub fn cilium(input: &ValuesInput) -> Built {
             (true, Some(release)) if monitors => set(
                 &mut values,
                 &format!("{path}.labels"),
-                json!({ "release": release }),
+                monitor_labels(c, release),
             ),
             (true, _) => remove(&mut values, path),
         }
@@ -178,9 +245,18 @@ pub fn cilium(input: &ValuesInput) -> Built {
         notes.push("ServiceMonitors: prometheus.serviceMonitor.trustCRDsExist=true because the stack's CRDs are in place before the Cilium upgrade (installed first, or already there).".into());
     }
     if let (true, Some(release)) = (monitors, input.stack_release) {
-        notes.push(format!(
-            "ServiceMonitors carry the label release={release}, so that stack's Prometheus selects them even with its default selector."
-        ));
+        let labels = &c.prometheus_stack.service_monitor_labels;
+        if labels.is_empty() {
+            notes.push(format!(
+                "ServiceMonitors carry the label release={release}, so that stack's Prometheus selects them even with its default selector."
+            ));
+        } else {
+            let shown: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            notes.push(format!(
+                "ServiceMonitors carry the label {}, which your Prometheus' serviceMonitorSelector asks for.",
+                shown.join(", ")
+            ));
+        }
     }
 
     // Dashboards, for the Grafana sidecar of the stack (label grafana_dashboard=1, all namespaces).
@@ -204,6 +280,16 @@ pub fn cilium(input: &ValuesInput) -> Built {
         }
     }
     Built { values, notes }
+}
+
+/// The labels of Cilium's ServiceMonitors: the configured ones, else `release: <release>`.
+fn monitor_labels(c: &Config, release: &str) -> Value {
+    let labels = &c.prometheus_stack.service_monitor_labels;
+    if labels.is_empty() {
+        json!({ "release": release })
+    } else {
+        json!(labels)
+    }
 }
 
 /// The values ciliumon sets on kube-prometheus-stack (password excluded: it never enters values).
@@ -239,6 +325,7 @@ mod tests {
             open_metrics: open,
             stack_release: stack,
             stack_namespace: &c.prometheus_stack.namespace,
+            metrics: MetricsValues::default(),
         })
     }
 

@@ -93,8 +93,8 @@ impl Dashboard {
 
 const fn range(since: (u32, u32), until: (u32, u32)) -> Since {
     Since {
-        since,
-        until: Some(until),
+        since: (since.0, since.1, 0),
+        until: Some((until.0, until.1, 0)),
     }
 }
 
@@ -1382,8 +1382,10 @@ mod tests {
         );
     }
 
+    /// Before the fix of cilium/cilium#27717 (1.14.3, the catalogue's fact), an egress or
+    /// ingress context alone gives no label; from 1.14.3 on it does.
     #[test]
-    fn directional_context_alone_before_1_15() {
+    fn directional_context_alone_before_1_14_3() {
         let list = ["drop:sourceEgressContext=pod;destinationIngressContext=pod"];
         let p = |ver: &str| {
             let version = v(ver);
@@ -1395,7 +1397,8 @@ mod tests {
             .clone()
         };
         assert!(p("1.16.19").fills);
-        let old = p("1.14.19");
+        assert!(p("1.14.19").fills, "fixed in 1.14.3");
+        let old = p("1.14.2");
         assert!(!old.fills);
         assert!(
             old.missing[0]
@@ -1413,7 +1416,7 @@ mod tests {
             )
             .fills
         };
-        assert!(dst("1.16.19") && !dst("1.14.19"));
+        assert!(dst("1.16.19") && dst("1.14.3") && !dst("1.14.2"));
     }
 
     #[test]

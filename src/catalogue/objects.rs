@@ -14,6 +14,8 @@ pub const REPO_URL: &str = "https://helm.cilium.io";
 /// The agent's DaemonSet, and the label its pods carry.
 pub const AGENT_DAEMONSET: &str = "cilium";
 pub const AGENT_SELECTOR: &str = "k8s-app=cilium";
+/// The agent's container in its pods (`kubectl logs POD -c cilium-agent`).
+pub const AGENT_CONTAINER: &str = "cilium-agent";
 /// The operator's Deployment, and the label its pods carry.
 pub const OPERATOR_DEPLOYMENT: &str = "cilium-operator";
 pub const OPERATOR_SELECTOR: &str = "io.cilium/app=operator";
@@ -22,11 +24,22 @@ pub const OPERATOR_SELECTOR: &str = "io.cilium/app=operator";
 pub const CONFIG_MAP: &str = "cilium-config";
 /// The ConfigMap key with the Hubble metric list, space-separated.
 pub const CONFIG_MAP_HUBBLE_METRICS: &str = "hubble-metrics";
+/// The key of `cilium-config` that points the agent at the dynamic metrics file (1.17+); set
+/// when `hubble.metrics.dynamic.enabled` is on.
+pub const CONFIG_MAP_DYNAMIC_PATH: &str = "hubble-dynamic-metrics-config-path";
+/// The ConfigMap with the dynamic Hubble metrics (the chart's default
+/// `hubble.metrics.dynamic.config.configMapName`), and its one key, whose body is
+/// `metrics: [{name, contextOptions, includeFilters, excludeFilters}]`
+/// (cilium/cilium `install/kubernetes/cilium/templates/cilium-dynamic-metrics-configmap.yaml`).
+pub const DYNAMIC_CONFIG_MAP: &str = "cilium-dynamic-metrics-config";
+pub const DYNAMIC_CONFIG_KEY: &str = "dynamic-metrics.yaml";
 /// The ConfigMap keys the agent reads its metric settings from (facts §4 table: "hubble-metrics-server",
 /// "hubble-metrics-server-enable-tls" (1.16+), "enable-hubble-open-metrics"). The listen addresses of
 /// the three components are `ComponentFacts::config_map_address_key`.
 pub const CONFIG_MAP_HUBBLE_OPEN_METRICS: &str = "enable-hubble-open-metrics";
 pub const CONFIG_MAP_HUBBLE_TLS: &str = "hubble-metrics-server-enable-tls";
+/// The Nodes, whose `Ready` condition says whether a node can serve at all.
+pub const NODES_PATH: &str = "/api/v1/nodes";
 /// The Cilium policy CRDs whose L7 rules (`toPorts[].rules`) the L7 families need (facts §1.1/§2:
 /// dns, http, kafka count only traffic through the L7 proxy).
 pub const NETWORK_POLICIES_PATH: &str = "/apis/cilium.io/v2/ciliumnetworkpolicies";
@@ -35,6 +48,10 @@ pub const CLUSTERWIDE_NETWORK_POLICIES_PATH: &str =
 /// The Hubble Relay and UI Deployments.
 pub const HUBBLE_RELAY: &str = "hubble-relay";
 pub const HUBBLE_UI: &str = "hubble-ui";
+/// The Hubble UI's Service has the Deployment's name and serves on port 80; as a NodePort, the
+/// chart's default node port (`hubble.ui.service.nodePort`, 1.14-1.20).
+pub const HUBBLE_UI_PORT: u16 = 80;
+pub const HUBBLE_UI_NODE_PORT: u16 = 31235;
 
 /// kube-prometheus-stack's Prometheus (facts §5): the Prometheus Operator's governing Service
 /// `prometheus-operated` carries this label, and names its web port `web` (`http-web` in some

@@ -14,6 +14,7 @@ mod helm;
 mod metrics;
 mod plan;
 mod prometheus;
+mod safety;
 mod setup;
 mod smoke;
 mod to_the_end;
