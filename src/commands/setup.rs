@@ -936,6 +936,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_check_message_says_the_real_wait() {
+        assert!(check_message(Duration::from_secs(5)).contains("up to 5s "));
+        assert!(check_message(Duration::from_secs(90)).contains("up to 1m30s "));
+    }
+
+    #[test]
+    fn no_agent_pods_is_retried_and_other_errors_are_not() {
+        let e = anyhow::Error::new(Failure::preflight(
+            "no Cilium agent pods (label k8s-app=cilium) in namespace kube-system",
+        ));
+        assert!(no_agents_yet(&e));
+        assert!(!no_agents_yet(&anyhow::anyhow!("cannot reach the cluster")));
+    }
+
+    #[test]
     fn stamps() {
         let at = |secs| jiff::Timestamp::from_second(secs).unwrap();
         assert_eq!(utc_stamp(jiff::Timestamp::UNIX_EPOCH), "19700101T000000Z");
