@@ -311,13 +311,21 @@ fn header(pf: &Preflight) -> Vec<String> {
             pf.cilium.revision,
             pf.cilium.status,
         ),
-        format!(
-            "Tools: helm {} ({}), kubectl {} ({})",
-            pf.tools.helm_version,
-            pf.tools.helm.display(),
-            pf.tools.kubectl_version,
-            pf.tools.kubectl.display()
-        ),
+        match (pf.tools.helm.parent(), pf.tools.kubectl.parent()) {
+            (Some(a), Some(b)) if a == b => format!(
+                "Tools: helm {}, kubectl {} (in {})",
+                pf.tools.helm_version,
+                pf.tools.kubectl_version,
+                a.display()
+            ),
+            _ => format!(
+                "Tools: helm {} ({}), kubectl {} ({})",
+                pf.tools.helm_version,
+                pf.tools.helm.display(),
+                pf.tools.kubectl_version,
+                pf.tools.kubectl.display()
+            ),
+        },
     ]);
     lines
 }
