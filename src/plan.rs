@@ -138,11 +138,13 @@ impl Layout {
 }
 
 /// The Cilium version the plan targets: the configured chart version, else the installed one,
-/// else (offline) the newest catalogued release.
-pub fn target_version(config: &Config, target: &Target) -> Result<Version> {
+/// else (offline) the newest catalogued release. It is pinned (`--version`), so it names a
+/// release; `facts` is the release whose catalogue facts apply.
+pub fn target_version(config: &Config, target: &Target) -> Result<crate::catalogue::Resolved> {
     Ok(crate::catalogue::resolve_version(
         config.cilium.version.as_deref(),
         target.installed.as_ref(),
+        crate::catalogue::VersionUse::Pin,
     )?)
 }
 
@@ -594,8 +596,12 @@ impl MetricsPlan {
 
 /// Build the plan. Pure: no I/O, no clock, no environment.
 pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> {
-    let version = target_version(config, target)?;
-    let specs = config.metric_specs(&version)?;
+    let resolved = target_version(config, target)?;
+    let version = resolved.version;
+    // Specs and values follow the catalogue's facts: for a patch newer than it knows, those of
+    // the newest known patch of the line (said in a note).
+    let facts = resolved.facts;
+    let specs = config.metric_specs(&facts)?;
     let (open_metrics, om_note) = config.open_metrics(&specs)?;
     let mut b = Builder {
         layout,
@@ -610,6 +616,7 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
             config.cilium.namespace
         ));
     }
+    b.notes.extend(resolved.note);
     b.notes.extend(om_note);
 
     let stack = &config.prometheus_stack;
@@ -624,7 +631,7 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
     let built = values::cilium(&ValuesInput {
         config,
         specs: &specs,
-        version: &version,
+        version: &facts,
         open_metrics,
         stack_release: choice.release(),
         stack_namespace: choice.namespace(),
