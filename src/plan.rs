@@ -617,6 +617,14 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
         ));
     }
     b.notes.extend(resolved.note);
+    if let Some(installed) = &target.installed
+        && config.cilium.version.is_some()
+        && *installed != version
+    {
+        b.notes.push(format!(
+            "The release runs chart {installed}: --version {version} changes the Cilium version itself, not only its metrics (`ciliumon setup` asks first, or needs --allow-version-change). Leave --cilium-version out to keep {installed}."
+        ));
+    }
     b.notes.extend(om_note);
 
     let stack = &config.prometheus_stack;

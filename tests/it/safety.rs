@@ -485,3 +485,26 @@ fn setup_refuses_a_version_change_off_a_terminal_without_allow_version_change() 
     assert_eq!(out.status.code(), Some(0), "{}", err_of(&out));
     assert!(!err_of(&out).contains("changes the Cilium version"));
 }
+
+#[test]
+fn plan_on_the_cluster_says_when_it_changes_the_cilium_version() {
+    use crate::setup::{Fake, json_doc, stderr as err_of};
+    let f = Fake::new();
+    let note = |out: &Output| {
+        assert_eq!(out.status.code(), Some(0), "{}", err_of(out));
+        notes(&json_doc(out))
+            .into_iter()
+            .find(|n| n.contains("changes the Cilium version"))
+    };
+    let n = note(&f.run(&["plan", "-o", "json", "--cilium-version", "1.19.6"])).unwrap();
+    assert!(
+        n.contains("runs chart 1.18.4") && n.contains("--version 1.19.6"),
+        "{n}"
+    );
+    assert_eq!(
+        note(&f.run(&["plan", "-o", "json", "--cilium-version", "1.18.4"])),
+        None
+    );
+    assert_eq!(note(&f.run(&["plan", "-o", "json"])), None);
+    assert!(f.changes().is_empty(), "{:?}", f.changes());
+}
