@@ -36,14 +36,14 @@ fn run(e: &Env, args: &[String]) -> (Option<i32>, String) {
     (o.status.code(), text(&o))
 }
 
-/// The one backup file: its text and its parsed document. (A failed run also keeps its values
-/// files there, `ciliumon-failed-*`, so that the printed commands can be re-run.)
+/// The one backup file: its text and its parsed document.
 fn backup(e: &Env) -> (String, Value) {
     let dir = e.path("backups");
     let files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|err| panic!("{}: {err}", dir.display()))
         .flatten()
         .map(|f| f.path())
+        // The values files of a failed run are kept beside the backup; they are not it.
         .filter(|p| {
             p.file_name()
                 .is_some_and(|n| n.to_string_lossy().starts_with("ciliumon-backup-"))

@@ -260,6 +260,7 @@ fn across_versions(major: u8) {
         n,
         "{hist:#}"
     );
+    // The chart moves from 1.18.12: off a terminal that needs saying.
     let mut args = args.to_vec();
     args.push("--allow-version-change");
     let out = e.ciliumon(&args);
