@@ -83,6 +83,12 @@ pub enum PlanOutput {
     Shell,
     Json,
     Yaml,
+    /// The Cilium values alone, as one commented values file to commit (GitOps)
+    Values,
+    /// A Flux HelmRelease carrying the values in spec.values
+    Flux,
+    /// An Argo CD Application carrying the values in spec.source.helm.valuesObject
+    Argocd,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -175,6 +181,9 @@ pub struct PlanArgs {
     /// Output format
     #[arg(short = 'o', long, value_enum, default_value_t = PlanOutput::Shell)]
     pub output: PlanOutput,
+    /// Plan the helm upgrade even when Flux or Argo CD manages the release (after a warning)
+    #[arg(long)]
+    pub force_helm: bool,
     #[command(flatten)]
     pub config: ConfigArgs,
 }
@@ -208,6 +217,9 @@ pub struct SetupArgs {
     /// Output format
     #[arg(short = 'o', long, value_enum, default_value_t = ReportOutput::Text)]
     pub output: ReportOutput,
+    /// Run the helm upgrade even when Flux or Argo CD manages the release (after a warning)
+    #[arg(long)]
+    pub force_helm: bool,
     #[command(flatten)]
     pub config: ConfigArgs,
 }

@@ -26,22 +26,35 @@ impl Fake {
     fn with_tools(tools: &[&str]) -> Fake {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().to_path_buf();
-        for d in ["bin", "state", "work", "tmp", "home"] {
+        for d in ["bin", "state", "work", "tmp", "home", "home/.kube"] {
             std::fs::create_dir(root.join(d)).unwrap();
         }
+        // A kubeconfig where kubectl looks (the stand-ins do not read it): `plan` reads the
+        // cluster rather than planning offline.
+        std::fs::write(
+            root.join("home/.kube/config"),
+            "apiVersion: v1\nkind: Config\n",
+        )
+        .unwrap();
         let stand_ins = repo_root().join("tests/harness/stand-ins");
         for t in tools {
             std::os::unix::fs::symlink(stand_ins.join(t), root.join("bin").join(t)).unwrap();
         }
-        for util in ["bash", "sleep", "cat", "cp", "dirname", "readlink", "stat"] {
+        for util in [
+            "bash", "sleep", "cat", "cp", "dirname", "readlink", "stat", "date", "awk", "grep",
+            "mv", "cmp",
+        ] {
             let path =
                 which::which(util).unwrap_or_else(|_| panic!("{util} is needed by the stand-ins"));
             std::os::unix::fs::symlink(path, root.join("bin").join(util)).unwrap();
         }
+        // The helm stand-in renders its stand-in chart with the real Helm (manifests for
+        // `helm template`, `helm get manifest` and after an upgrade).
+        let real_helm = repo_root().join(".tools/helm3/helm");
         Fake {
             _tmp: tmp,
             root,
-            env: vec![],
+            env: vec![("STANDIN_REAL_HELM".into(), real_helm.display().to_string())],
         }
     }
 
@@ -180,11 +193,18 @@ fn happy_path_runs_the_plan_in_order_with_a_backup() {
             "helm repo update",
             "helm upgrade --install",
             "helm upgrade cilium",
-            "kubectl rollout restart",
             "kubectl rollout status",
             "kubectl rollout status",
         ],
         "{changes:#?}"
+    );
+    // The first enable adds container ports to the agents' pod template: the upgrade rolls
+    // them, and no second restart follows.
+    assert!(
+        stderr(&out)
+            .contains("No explicit restart: the upgrade changes the pod template of ds/cilium"),
+        "{}",
+        stderr(&out)
     );
     // kube-prometheus-stack before Cilium (its CRDs), and Cilium keeps its chart version.
     let upgrade = &changes[4];
@@ -247,7 +267,7 @@ fn happy_path_runs_the_plan_in_order_with_a_backup() {
     assert!(!err.contains('\r'), "no redraws off a terminal");
     assert!(
         err.lines()
-            .any(|l| l.len() > 10 && l.as_bytes()[2] == b':' && l.contains("[1/8] start:")),
+            .any(|l| l.len() > 10 && l.as_bytes()[2] == b':' && l.contains("[1/7] start:")),
         "{err}"
     );
     assert!(
@@ -268,7 +288,8 @@ fn json_output_is_one_document() {
     assert_eq!(doc["rollback"], "helm rollback cilium 3 -n kube-system");
     assert!(Path::new(doc["backup"].as_str().unwrap()).exists());
     let steps = doc["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 8);
+    // No explicit restart: the first enable's upgrade rolls the agents.
+    assert_eq!(steps.len(), 7);
     assert!(
         steps
             .iter()
@@ -405,7 +426,9 @@ fn kubectl_missing_is_a_preflight_error_before_anything() {
 
 #[test]
 fn no_cilium_release_stops_with_nothing_changed() {
-    let f = Fake::new().env("STANDIN_NO_CILIUM", "1");
+    let f = Fake::new()
+        .env("STANDIN_NO_CILIUM", "1")
+        .env("STANDIN_NO_DAEMONSET", "1");
     let out = f.run(YES);
     assert_eq!(out.status.code(), Some(3));
     let err = stderr(&out);
@@ -422,7 +445,9 @@ fn no_cilium_release_stops_with_nothing_changed() {
 
 #[test]
 fn unreachable_cluster_names_the_context_with_kubectls_message() {
-    let f = Fake::new().env("STANDIN_UNREACHABLE", "1");
+    let f = Fake::new()
+        .env("STANDIN_UNREACHABLE", "1")
+        .env("STANDIN_CONTEXTS", "kind-standin prod-eu");
     let out = f.run(&with(&["--kube-context", "prod-eu"]));
     assert_eq!(out.status.code(), Some(3));
     let err = stderr(&out);
@@ -695,14 +720,14 @@ fn wizard_full_run_saves_a_replayable_config() {
     key(&mut p, "\r"); // yes
     p.exp_string("File").unwrap();
     key(&mut p, "\r"); // ciliumon.yaml
-    p.exp_string("Done: 8 steps.").unwrap();
+    p.exp_string("Done: 7 steps.").unwrap();
     let status = p.process().wait().unwrap();
     let status = format!("{status:?}");
     assert!(
         status.starts_with("Exited(") && status.ends_with(", 0)"),
         "{status}"
     );
-    assert_eq!(f.changes().len(), 8);
+    assert_eq!(f.changes().len(), 7);
     // The saved file replays the same setup in CI: same Cilium values file.
     let saved = f.work().join("ciliumon.yaml");
     assert!(saved.exists());
