@@ -173,7 +173,23 @@ fn header(plan: &Plan, what: &str) -> String {
         ),
         "What they enable, and why:".into(),
     ];
-    lines.extend(plan.notes.iter().map(|n| format!("  - {n}")));
+    // The notes about the values; not those about how `helm upgrade` keeps values, the stack's
+    // install or the restart, which are not in these files.
+    const NOT_ABOUT_VALUES: [&str; 7] = [
+        "--reuse-values",
+        "--reset-then-reuse-values",
+        "Helm older than",
+        "Grafana admin password",
+        "kube-prometheus-stack:",
+        "Restart of the agents",
+        "No explicit restart",
+    ];
+    lines.extend(
+        plan.notes
+            .iter()
+            .filter(|n| !NOT_ABOUT_VALUES.iter().any(|p| n.starts_with(p)))
+            .map(|n| format!("  - {n}")),
+    );
     if plan
         .steps
         .iter()

@@ -910,3 +910,312 @@ fn ctrl_c_during_check_stops_its_kubectl_and_exits_130() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reading the cluster before changing it: owners, restarts, contexts, CRDs, offline dry runs.
+
+/// The agent DaemonSet as the API server returns it, with these labels and annotations.
+fn daemonset(f: &Fake, labels: Value, annotations: Value) {
+    let ds = serde_json::json!({
+        "metadata": {"name": "cilium", "labels": labels, "annotations": annotations},
+        "spec": {"template": {"spec": {"containers": [{"name": "cilium-agent", "image": "quay.io/cilium/cilium:v1.17.3"}]}}}
+    });
+    std::fs::write(f.state().join("daemonset.json"), ds.to_string()).unwrap();
+}
+
+fn upgrades(f: &Fake) -> usize {
+    f.changes()
+        .iter()
+        .filter(|c| c[..2] == ["helm", "upgrade"])
+        .count()
+}
+
+#[test]
+fn a_flux_release_gets_no_helm_upgrade_unless_forced() {
+    let f = Fake::new();
+    daemonset(
+        &f,
+        serde_json::json!({"k8s-app": "cilium", "helm.toolkit.fluxcd.io/name": "cilium", "helm.toolkit.fluxcd.io/namespace": "flux-system"}),
+        serde_json::json!({"meta.helm.sh/release-name": "cilium"}),
+    );
+    let out = f.run(YES);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("managed by Flux (HelmRelease flux-system/cilium)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("kind: HelmRelease"),
+        "the snippet is offered: {err}"
+    );
+    assert!(err.contains("ciliumon plan --output flux"), "{err}");
+    assert!(err.contains("--force-helm"), "{err}");
+    assert!(f.changes().is_empty(), "{:?}", f.changes());
+    assert!(f.backups().is_empty());
+    // `plan` refuses the same way, and prints the snippet on request.
+    let out = f.run(&["plan"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let out = f.run(&["plan", "--output", "flux"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: Value = serde_saphyr::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["metadata"]["namespace"], "flux-system");
+    assert_eq!(
+        doc["spec"]["values"]["hubble"]["metrics"]["enabled"][0],
+        "dns"
+    );
+    // --force-helm: a warning, then the upgrade.
+    let out = f.run(&with(&["--force-helm"]));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("warning: --force-helm"), "{err}");
+    assert_eq!(upgrades(&f), 2, "the stack and Cilium");
+}
+
+#[test]
+fn an_argo_cd_release_gets_no_helm_upgrade_unless_forced() {
+    let f = Fake::new();
+    daemonset(
+        &f,
+        serde_json::json!({"k8s-app": "cilium"}),
+        serde_json::json!({"argocd.argoproj.io/tracking-id": "net-cilium:apps/DaemonSet:kube-system/cilium"}),
+    );
+    let out = f.run(YES);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("managed by Argo CD (Application net-cilium)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("valuesObject:"),
+        "the snippet is offered: {err}"
+    );
+    assert!(err.contains("ciliumon plan --output argocd"), "{err}");
+    assert!(f.changes().is_empty(), "{:?}", f.changes());
+    let out = f.run(&with(&["--force-helm"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(upgrades(&f), 2);
+}
+
+#[test]
+fn argo_cd_without_a_helm_release_is_named() {
+    // Argo CD renders with `helm template`: no release, the instance label on its objects.
+    let f = Fake::new().env("STANDIN_NO_CILIUM", "1");
+    daemonset(
+        &f,
+        serde_json::json!({"k8s-app": "cilium", "app.kubernetes.io/instance": "cilium"}),
+        Value::Null,
+    );
+    let out = f.run(&with(&["--force-helm"]));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(
+            "DaemonSet cilium in 'kube-system' is managed by Argo CD (Application cilium)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("ciliumon plan --dry-run --cilium-version 1.17.3 --output argocd"),
+        "the version the agents run: {err}"
+    );
+    assert!(f.changes().is_empty());
+}
+
+#[test]
+fn plain_manifests_are_detected_and_explained() {
+    let f = Fake::new().env("STANDIN_NO_CILIUM", "1");
+    let out = f.run(YES);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("without a Helm release (the DaemonSet cilium exists"),
+        "{err}"
+    );
+    assert!(
+        err.contains("ciliumon plan --dry-run --cilium-version 1.18.4 --output values"),
+        "{err}"
+    );
+    assert!(f.changes().is_empty());
+}
+
+/// The release with the metrics on already (ports in the pod template), an older list.
+fn metrics_already_on(f: &Fake) {
+    let values = serde_json::json!({
+        "prometheus": {"enabled": true},
+        "operator": {"prometheus": {"enabled": true}},
+        "hubble": {"enabled": true, "metrics": {"enabled": ["dns", "drop"]}}
+    });
+    std::fs::write(f.state().join("values.json"), values.to_string()).unwrap();
+}
+
+#[test]
+fn a_list_only_change_restarts_the_agents_once() {
+    let f = Fake::new();
+    metrics_already_on(&f);
+    let out = f.run(&with(&["--stack", "none"]));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let heads: Vec<String> = f.changes().iter().map(|c| c[..3].join(" ")).collect();
+    assert_eq!(
+        heads,
+        [
+            "helm repo add",
+            "helm repo update",
+            "helm upgrade cilium",
+            "kubectl rollout restart",
+            "kubectl rollout status",
+            "kubectl rollout status",
+        ]
+    );
+    assert!(
+        err.contains("leaves the pod template of ds/cilium as it is"),
+        "{err}"
+    );
+    // The comparison read the release's manifest and rendered the upgrade (read-only).
+    let calls = f.calls();
+    assert!(calls.iter().any(|c| c[..3] == ["helm", "get", "manifest"]));
+    let template = calls
+        .iter()
+        .find(|c| c[..2] == ["helm", "template"])
+        .unwrap();
+    assert!(
+        template
+            .windows(2)
+            .any(|w| w == ["--kube-version", "v1.33.1"]),
+        "{template:?}"
+    );
+}
+
+#[test]
+fn the_first_enable_is_rolled_by_the_upgrade_on_helm_4_too() {
+    let f = Fake::new().env("STANDIN_HELM_VERSION", "4.1.4").env(
+        "STANDIN_REAL_HELM",
+        repo_root().join(".tools/helm4/helm").to_str().unwrap(),
+    );
+    let out = f.run(&with(&["--stack", "none"]));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        !f.changes()
+            .iter()
+            .any(|c| c[..3] == ["kubectl", "rollout", "restart"]),
+        "{:?}",
+        f.changes()
+    );
+    assert!(err.contains("No explicit restart"), "{err}");
+}
+
+#[test]
+fn a_failed_restart_is_finished_by_the_next_run() {
+    let f = Fake::new();
+    metrics_already_on(&f);
+    let args = with(&["--stack", "none"]);
+    let out = f
+        .ciliumon(&args)
+        .env("STANDIN_FAIL", "kubectl rollout restart")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("The agents still need a restart"), "{err}");
+    // The next run: the release has the values, but the agents started before cilium-config
+    // changed; they are restarted, with no upgrade.
+    f.clear_log();
+    let out = f.run(&args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let heads: Vec<String> = f.changes().iter().map(|c| c[..3].join(" ")).collect();
+    assert_eq!(
+        heads,
+        [
+            "kubectl rollout restart",
+            "kubectl rollout status",
+            "kubectl rollout status"
+        ]
+    );
+    assert!(
+        err.contains(
+            "2 agent pod(s) started before cilium-config last changed (cilium-a1b2c, cilium-d3e4f)"
+        ),
+        "{err}"
+    );
+    // And then there is nothing left to do.
+    f.clear_log();
+    let out = f.run(&args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("Nothing to change"), "{err}");
+    assert!(f.changes().is_empty(), "{:?}", f.changes());
+}
+
+#[test]
+fn setup_dry_run_needs_no_helm_and_no_kubeconfig() {
+    let f = Fake::with_tools(&[]);
+    std::fs::remove_file(f.root.join("home/.kube/config")).unwrap();
+    let out = f.run(&["setup", "--dry-run"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        stdout(&out).starts_with("#!/usr/bin/env bash\n"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("helm upgrade cilium"));
+    assert!(err.contains("nothing contacted"), "{err}");
+    assert!(f.calls().is_empty());
+}
+
+#[test]
+fn a_named_context_that_does_not_exist_lists_the_ones_that_do() {
+    let f = Fake::new().env("STANDIN_CONTEXTS", "kind-standin prod-eu");
+    for cmd in [
+        &with(&["--kube-context", "prod-us"])[..],
+        &["plan", "--kube-context", "prod-us"],
+    ] {
+        let out = f.run(cmd);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(3), "{cmd:?}: {err}");
+        assert!(
+            err.contains("the context 'prod-us' given with --kube-context does not exist"),
+            "{err}"
+        );
+        assert!(
+            err.contains("contexts in the kubeconfig: kind-standin, prod-eu"),
+            "{err}"
+        );
+    }
+    assert!(f.changes().is_empty());
+    // A cluster that cannot be reached is not planned offline either.
+    let f = Fake::new().env("STANDIN_UNREACHABLE", "1");
+    let out = f.run(&["plan"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("cannot reach the cluster of context 'kind-standin'"),
+        "{err}"
+    );
+    assert!(!err.contains("planning offline"), "{err}");
+}
+
+#[test]
+fn reusing_a_stack_without_its_crd_is_refused() {
+    let f = Fake::new().env("STANDIN_NO_SM_CRD", "1");
+    let out = f.run(&with(&["--stack", "reuse"]));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("installed outside Helm"), "{err}");
+    assert!(
+        err.contains("servicemonitors.monitoring.coreos.com does not exist"),
+        "{err}"
+    );
+    assert!(err.contains("--stack install"), "{err}");
+    assert!(f.changes().is_empty());
+    let out = f.run(&["plan", "--stack", "reuse"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    // With the CRD there, the stack is trusted.
+    let f = Fake::new();
+    let out = f.run(&with(&["--stack", "reuse"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
