@@ -171,7 +171,8 @@ fn header(plan: &Plan, what: &str) -> String {
             "These are the keys ciliumon sets on release '{}' in '{}'; merge them over your own values (keep yours for everything else).",
             plan.cilium_release, plan.cilium_namespace
         ),
-        "What they enable, and why:".into(),
+        format!("They enable: {}.", enabled(&plan.cilium_values)),
+        "Why:".into(),
     ];
     // The notes about the values; not those about how `helm upgrade` keeps values, the stack's
     // install or the restart, which are not in these files.
@@ -207,6 +208,43 @@ fn header(plan: &Plan, what: &str) -> String {
         s.push_str(&format!("# {l}\n"));
     }
     s
+}
+
+/// What the values turn on, by name, for the header.
+fn enabled(v: &Value) -> String {
+    let on = |path: &[&str]| {
+        let mut x = v;
+        for k in path {
+            x = &x[*k];
+        }
+        x.as_bool() == Some(true) || x.as_array().is_some_and(|a| !a.is_empty())
+    };
+    let parts = [
+        (on(&["prometheus", "enabled"]), "agent metrics"),
+        (
+            on(&["operator", "prometheus", "enabled"]),
+            "operator metrics",
+        ),
+        (on(&["hubble", "metrics", "enabled"]), "Hubble metrics"),
+        (on(&["hubble", "relay", "enabled"]), "Hubble Relay"),
+        (on(&["hubble", "ui", "enabled"]), "the Hubble UI"),
+        (
+            on(&["hubble", "export", "static", "enabled"])
+                || on(&["hubble", "export", "fileMaxSizeMb"]),
+            "flow export to a file on each node",
+        ),
+        (
+            on(&["prometheus", "serviceMonitor", "enabled"]),
+            "ServiceMonitors",
+        ),
+        (on(&["dashboards", "enabled"]), "Grafana dashboards"),
+    ];
+    let names: Vec<&str> = parts.iter().filter(|(b, _)| *b).map(|(_, n)| *n).collect();
+    if names.is_empty() {
+        "nothing new".into()
+    } else {
+        names.join(", ")
+    }
 }
 
 fn yaml(v: &Value) -> anyhow::Result<String> {
