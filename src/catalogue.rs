@@ -73,7 +73,7 @@ pub fn unsupported(v: &Version) -> Failure {
 }
 
 /// The kind of L7 rule (`toPorts[].rules.<kind>` of a CiliumNetworkPolicy) a family needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum L7Rule {
     Dns,
@@ -618,6 +618,9 @@ pub struct ComponentFacts {
     pub config_map_address_key: &'static str,
     /// The Prometheus job its ServiceMonitor creates (the `job` label of its targets).
     pub prometheus_job: &'static str,
+    /// Scrape pools and ServiceMonitors that contain `prometheus_job` but are another
+    /// component's: Hubble Relay's `hubble-relay` (facts §3.1 `hubble.relay.prometheus`).
+    pub job_excludes: &'static [&'static str],
 }
 
 /// The three components, in `Component::ALL` order.
@@ -630,6 +633,7 @@ pub const COMPONENTS: [ComponentFacts; 3] = [
         dashboards_key: "dashboards",
         config_map_address_key: "prometheus-serve-addr",
         prometheus_job: "cilium-agent",
+        job_excludes: &[],
     },
     ComponentFacts {
         component: Component::Operator,
@@ -639,6 +643,7 @@ pub const COMPONENTS: [ComponentFacts; 3] = [
         dashboards_key: "operator.dashboards",
         config_map_address_key: "operator-prometheus-serve-addr",
         prometheus_job: "cilium-operator",
+        job_excludes: &[],
     },
     ComponentFacts {
         component: Component::Hubble,
@@ -648,8 +653,49 @@ pub const COMPONENTS: [ComponentFacts; 3] = [
         dashboards_key: "hubble.metrics.dashboards",
         config_map_address_key: "hubble-metrics-server",
         prometheus_job: "hubble",
+        job_excludes: &["relay"],
     },
 ];
+
+impl ComponentFacts {
+    /// `prometheus.serviceMonitor.enabled=true`: the helm value that creates its ServiceMonitor.
+    pub fn service_monitor_enable(&self) -> String {
+        format!("{}.enabled=true", self.service_monitor_key)
+    }
+
+    /// `prometheus.serviceMonitor.labels`: the helm value that sets its ServiceMonitor's labels.
+    pub fn service_monitor_labels(&self) -> String {
+        format!("{}.labels", self.service_monitor_key)
+    }
+
+    /// Whether a scrape pool, job or ServiceMonitor name (`name`, any case) is this component's.
+    pub fn job_matches(&self, name: &str) -> bool {
+        let n = name.to_ascii_lowercase();
+        n.contains(self.prometheus_job) && !self.job_excludes.iter().any(|x| n.contains(x))
+    }
+
+    /// How to turn its metrics on, for a report's hint.
+    pub fn enable_hint(&self) -> String {
+        match self.component {
+            Component::Hubble => format!(
+                "enable Hubble metrics: {}=true and a non-empty {} (ciliumon setup does it)",
+                self.enable_keys.join("=true, "),
+                chart::HUBBLE_METRICS_ENABLED
+            ),
+            c => format!(
+                "enable the {} metrics: helm value {}=true (ciliumon setup does it)",
+                c.name(),
+                self.enable_keys.join("=true, ")
+            ),
+        }
+    }
+}
+
+/// Metric names on the Hubble endpoint that are not flow families (facts §2, "Non-flow
+/// metrics on the Hubble endpoint"): go-grpc-prometheus' `grpc_server_*` and the
+/// instrumentation of `/metrics` itself.
+pub const HUBBLE_GRPC_PREFIX: &str = "grpc_server_";
+pub const HUBBLE_SELF_PREFIX: &str = "hubble_metrics_http_handler";
 
 impl Component {
     pub const ALL: [Component; 3] = [Component::Agent, Component::Operator, Component::Hubble];

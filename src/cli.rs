@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::catalogue::Component;
 use crate::config::{ServiceType, StackMode};
 use crate::ui::ColorChoice;
 
@@ -24,15 +25,25 @@ fn chart_version(s: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+/// The top-level help, with the ports from the catalogue.
+fn long_about() -> String {
+    format!(
+        "Turn on Cilium and Hubble metrics in one verified step.\n\n\
+        ciliumon renders the helm upgrade of Cilium and the kube-prometheus-stack install for the \
+        Cilium version in your cluster, runs them with helm and kubectl, and checks that the agent \
+        ({}), operator ({}) and Hubble ({}) metrics ports serve what you asked for.",
+        Component::Agent.default_port(),
+        Component::Operator.default_port(),
+        Component::Hubble.default_port()
+    )
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "ciliumon",
     version,
     about = "Turn on Cilium and Hubble metrics in one verified step",
-    long_about = "Turn on Cilium and Hubble metrics in one verified step.\n\n\
-        ciliumon renders the helm upgrade of Cilium and the kube-prometheus-stack install for the \
-        Cilium version in your cluster, runs them with helm and kubectl, and checks that the agent \
-        (9962), operator (9963) and Hubble (9965) metrics ports serve what you asked for.",
+    long_about = long_about(),
     after_help = "Start with `ciliumon plan --dry-run`: it shows what would run and touches nothing."
 )]
 pub struct Cli {
@@ -120,11 +131,9 @@ pub struct ConfigArgs {
     pub open_metrics: bool,
     #[arg(long, hide = true)]
     pub no_open_metrics: bool,
-    /// Do not enable the agent metrics (9962)
-    #[arg(long)]
+    #[arg(long, help = format!("Do not enable the agent metrics ({})", Component::Agent.default_port()))]
     pub no_agent_metrics: bool,
-    /// Do not enable the operator metrics (9963)
-    #[arg(long)]
+    #[arg(long, help = format!("Do not enable the operator metrics ({})", Component::Operator.default_port()))]
     pub no_operator_metrics: bool,
     /// Do not enable Hubble Relay (and so no Hubble UI)
     #[arg(long)]

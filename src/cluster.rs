@@ -555,7 +555,7 @@ pub fn stale_names(pods: &[crate::check::cluster::Pod], changed: Option<&str>) -
         .filter(|p| {
             p.start_time
                 .as_deref()
-                .is_some_and(|s| crate::check::cluster::started_before(s, changed))
+                .is_some_and(|s| crate::check::cluster::started_before(s, changed).unwrap_or(false))
         })
         .map(|p| p.name.clone())
         .collect()

@@ -64,7 +64,9 @@ pub fn print_clap_error(e: &clap::Error) {
         }
         _ => {
             let text = e.render().to_string();
-            eprint!("{}", message(&text));
+            // Not eprint!, which panics when stderr is closed.
+            use std::io::Write;
+            let _ = std::io::stderr().write_all(message(&text).as_bytes());
         }
     }
 }

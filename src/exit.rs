@@ -6,7 +6,7 @@
 //! | 1    | a step failed, or a check failed |
 //! | 2    | bad input: flags, metric specs, config file (nothing was run) |
 //! | 3    | preflight failed: helm/kubectl missing, cluster unreachable, no Cilium release |
-//! | 130  | interrupted (Ctrl-C, Esc at a question) |
+//! | 130  | interrupted (Ctrl-C, SIGTERM, Esc at a question) |
 
 use std::fmt;
 use std::process::ExitCode;

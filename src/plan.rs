@@ -101,12 +101,19 @@ pub struct Target {
     pub service_monitor_crd: Option<bool>,
 }
 
+/// The private directory of a printed plan: the script creates it (`mktemp -d`, 0700) and
+/// removes it when it exits; a program that runs the JSON plan's argv puts its own private
+/// directory in place of this word.
+pub const SCRIPT_SECRETS_DIR: &str = "$CILIUMON_SECRETS";
+
 /// How the plan is laid out: where files go, which flags ride on every step.
 #[derive(Debug, Clone)]
 pub struct Layout {
     /// Values go in files in this directory (`-f FILE`) rather than on `--set` flags.
     pub values_dir: Option<PathBuf>,
-    /// Where secrets read from the environment are written at run time (0600).
+    /// Where secrets read from the environment (and values that go in a file when there is no
+    /// `values_dir`) are written at run time (0600): `setup`'s private directory, or, for a
+    /// printed plan, [`SCRIPT_SECRETS_DIR`].
     pub secrets_dir: PathBuf,
     /// The kubeconfig and context every helm and kubectl step is given.
     pub kube: Kube,
@@ -118,7 +125,7 @@ impl Default for Layout {
     fn default() -> Self {
         Layout {
             values_dir: None,
-            secrets_dir: PathBuf::from("ciliumon-secrets"),
+            secrets_dir: PathBuf::from(SCRIPT_SECRETS_DIR),
             kube: Kube::default(),
             timeout: Duration::from_secs(600),
         }
@@ -435,6 +442,11 @@ impl Builder<'_> {
             values,
             &mut self.files,
         );
+        // Helm waits for the chart's hooks (Helm 4 by default) up to its own --timeout (5m
+        // when not given): keep it inside ciliumon's limit for the step, so helm stops and
+        // reports before ciliumon has to stop it (which would leave the release
+        // pending-upgrade).
+        args.extend(["--timeout".into(), self.timeout.clone()]);
         self.layout.helm_common(&mut args);
         self.helm(
             StepKind::CiliumUpgrade,
@@ -609,6 +621,46 @@ mod tests {
 
     fn kinds(p: &Plan) -> Vec<StepKind> {
         p.steps.iter().map(|s| s.kind).collect()
+    }
+
+    /// Every step that changes the cluster and waits carries the tool's own timeout, and
+    /// ciliumon's limit for the step (`Limits::outside`) is longer, so the tool stops first.
+    #[test]
+    fn every_waiting_step_carries_its_tools_timeout_inside_ciliumons_limit() {
+        let old_helm = Target {
+            installed: Some(Version::new(1, 17, 6)),
+            helm: Some((3, 12)),
+            ..Target::default()
+        };
+        for secs in [1u64, 90, 600, 3 * 3600] {
+            let layout = Layout {
+                timeout: Duration::from_secs(secs),
+                ..Layout::default()
+            };
+            let go = crate::duration::to_go(layout.timeout);
+            let limit = crate::run::Limits::outside(layout.timeout).timeout;
+            assert!(limit > layout.timeout, "{secs}s");
+            for target in [Target::default(), old_helm.clone()] {
+                let plan = build(&Config::default(), &target, &layout).unwrap();
+                let mut waiting = 0;
+                for step in &plan.steps {
+                    let a = &step.args;
+                    let has = |w: &[&str]| a.windows(w.len()).any(|x| x == w);
+                    match step.kind {
+                        StepKind::StackInstall | StepKind::CiliumUpgrade => {
+                            assert!(has(&["--timeout", &go]), "{step:?}");
+                            waiting += 1;
+                        }
+                        StepKind::WaitAgents | StepKind::WaitOperator => {
+                            assert!(has(&[&format!("--timeout={go}")]), "{step:?}");
+                            waiting += 1;
+                        }
+                        _ => {}
+                    }
+                }
+                assert_eq!(waiting, 4, "{:?}", kinds(&plan));
+            }
+        }
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! this module asks whether it is on a terminal.
 //!
 //! Printing never panics on a closed pipe: [`Printer::out`] returns the write error (a closed
-//! stdout is then not a failure, see `exit::is_broken_pipe`); messages on stderr ignore theirs.
+//! stdout is then not a failure, see `exit::is_broken_pipe`); [`Printer::report`], for what
+//! is printed after the work is done, keeps the exit code of the work; messages on stderr
+//! ignore their errors.
 
 use std::io::{self, IsTerminal, Write};
 
@@ -125,6 +127,20 @@ impl Printer {
         let mut out = io::stdout().lock();
         out.write_all(text.as_bytes())?;
         out.flush()
+    }
+
+    /// Write a command's report (its text or its one document) to stdout, after the work it
+    /// reports on is done: a write error does not change what happened, so it is not returned
+    /// and the caller's exit code stands. A closed pipe is the reader's choice and is not
+    /// mentioned; any other error is said on stderr.
+    pub fn report(&self, text: &str) {
+        if let Err(e) = self.out(text)
+            && e.kind() != io::ErrorKind::BrokenPipe
+        {
+            self.say(&format!(
+                "note: the report could not be written to stdout: {e}"
+            ));
+        }
     }
 
     /// Write `text` and a newline to stderr. A closed stderr is ignored.

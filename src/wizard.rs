@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-use crate::catalogue::{self, Handler, OptionKind};
+use crate::catalogue::{self, Component, Handler, OptionKind};
 use crate::cluster::{Preflight, StackRelease};
 use crate::config::Config;
 use crate::config::{ServiceType, StackMode};
@@ -147,9 +147,14 @@ fn ask_specs(
 
 /// Then the components: agent and operator metrics, OpenMetrics, Relay, the UI (and its service type), export.
 fn ask_components(p: &mut dyn Prompter, config: &mut Config) -> Result<Option<()>> {
+    let agent = format!("Agent metrics (port {})", Component::Agent.default_port());
+    let operator = format!(
+        "Operator metrics (port {})",
+        Component::Operator.default_port()
+    );
     let comps = [
-        ("Agent metrics (port 9962)", config.metrics.agent),
-        ("Operator metrics (port 9963)", config.metrics.operator),
+        (agent.as_str(), config.metrics.agent),
+        (operator.as_str(), config.metrics.operator),
         (
             "OpenMetrics format (needed for exemplars)",
             config.hubble.open_metrics.unwrap_or(false),

@@ -16,6 +16,22 @@ pub struct FlowExportKeys {
     pub file_max_backups: &'static str,
 }
 
+/// The Hubble metric list (facts §3.1: `hubble.metrics.enabled`, a list; empty = no server).
+pub const HUBBLE_METRICS_ENABLED: &str = "hubble.metrics.enabled";
+/// OpenMetrics on :9965, needed for exemplars (facts §1.4 `exemplars=true`, §3.1
+/// `hubble.metrics.enableOpenMetrics`).
+pub const HUBBLE_OPEN_METRICS: &str = "hubble.metrics.enableOpenMetrics";
+/// :9965 over HTTPS (facts §3.1 `hubble.metrics.tls.enabled`, 1.16+).
+pub const HUBBLE_METRICS_TLS: &str = "hubble.metrics.tls.enabled";
+
+/// How a missing ServiceMonitor CRD shows in `helm upgrade`'s output (facts §5 "Ordering
+/// problem"): the chart's own `fail` for the agent/operator/relay ServiceMonitors (facts §4),
+/// and the API server's answer for the Hubble one.
+pub const SERVICE_MONITOR_CRD_MISSING: [&str; 2] = [
+    "Service Monitor requires monitoring.coreos.com/v1 CRDs",
+    "no matches for kind \"ServiceMonitor\"",
+];
+
 /// The prefix of everything flow export sets (removed when export is off).
 pub const FLOW_EXPORT: &str = "hubble.export";
 

@@ -22,9 +22,37 @@ pub const OPERATOR_SELECTOR: &str = "io.cilium/app=operator";
 pub const CONFIG_MAP: &str = "cilium-config";
 /// The ConfigMap key with the Hubble metric list, space-separated.
 pub const CONFIG_MAP_HUBBLE_METRICS: &str = "hubble-metrics";
+/// The ConfigMap keys the agent reads its metric settings from (facts §4 table: "hubble-metrics-server",
+/// "hubble-metrics-server-enable-tls" (1.16+), "enable-hubble-open-metrics"). The listen addresses of
+/// the three components are `ComponentFacts::config_map_address_key`.
+pub const CONFIG_MAP_HUBBLE_OPEN_METRICS: &str = "enable-hubble-open-metrics";
+pub const CONFIG_MAP_HUBBLE_TLS: &str = "hubble-metrics-server-enable-tls";
+/// The Cilium policy CRDs whose L7 rules (`toPorts[].rules`) the L7 families need (facts §1.1/§2:
+/// dns, http, kafka count only traffic through the L7 proxy).
+pub const NETWORK_POLICIES_PATH: &str = "/apis/cilium.io/v2/ciliumnetworkpolicies";
+pub const CLUSTERWIDE_NETWORK_POLICIES_PATH: &str =
+    "/apis/cilium.io/v2/ciliumclusterwidenetworkpolicies";
 /// The Hubble Relay and UI Deployments.
 pub const HUBBLE_RELAY: &str = "hubble-relay";
 pub const HUBBLE_UI: &str = "hubble-ui";
+
+/// kube-prometheus-stack's Prometheus (facts §5): the Prometheus Operator's governing Service
+/// `prometheus-operated` carries this label, and names its web port `web` (`http-web` in some
+/// kube-prometheus-stack versions).
+pub const PROMETHEUS_SERVICE_SELECTOR: &str = "operated-prometheus=true";
+pub const PROMETHEUS_WEB_PORTS: [&str; 2] = ["web", "http-web"];
+/// The Prometheus Operator API group version (facts §4/§5: the ServiceMonitor CRDs).
+pub const MONITORING_GROUP_VERSION: &str = "monitoring.coreos.com/v1";
+
+/// `/apis/monitoring.coreos.com/v1/namespaces/NS/servicemonitors`.
+pub fn service_monitors_path(ns: &str) -> String {
+    format!("/apis/{MONITORING_GROUP_VERSION}/namespaces/{ns}/servicemonitors")
+}
+
+/// `/apis/monitoring.coreos.com/v1/prometheuses`, in every namespace.
+pub fn prometheuses_path() -> String {
+    format!("/apis/{MONITORING_GROUP_VERSION}/prometheuses")
+}
 
 /// `daemonset/cilium`, as kubectl names the agent's DaemonSet.
 pub fn agent_daemonset_ref() -> String {
@@ -57,5 +85,17 @@ mod tests {
         assert_eq!(operator_deployment_ref(), "deployment/cilium-operator");
         assert_eq!(encoded(AGENT_SELECTOR), "k8s-app%3Dcilium");
         assert_eq!(encoded(OPERATOR_SELECTOR), "io.cilium%2Fapp%3Doperator");
+        assert_eq!(
+            encoded(PROMETHEUS_SERVICE_SELECTOR),
+            "operated-prometheus%3Dtrue"
+        );
+        assert_eq!(
+            service_monitors_path("kube-system"),
+            "/apis/monitoring.coreos.com/v1/namespaces/kube-system/servicemonitors"
+        );
+        assert_eq!(
+            prometheuses_path(),
+            "/apis/monitoring.coreos.com/v1/prometheuses"
+        );
     }
 }

@@ -7,12 +7,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow};
-use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::selector::{self, Selector, Verdict};
 use super::{Finding, L7Policies, Status};
+use crate::catalogue::{COMPONENTS, Component, ComponentFacts, L7Rule, objects};
 
 // ---------------------------------------------------------------------------------------------
 // The Kubernetes JSON the check reads, as small typed structs: only the fields it uses, each
@@ -123,16 +124,20 @@ pub struct PortRule {
     pub rules: Option<L7Rules>,
 }
 
-/// The L7 rules of a port rule; only whether each kind has any matters here.
+/// The L7 rules of a port rule (`dns`, `http`, `kafka`, ... by `L7Rule::key`); only whether
+/// each kind has any matters here.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct L7Rules {
-    #[serde(deserialize_with = "nullable")]
-    pub dns: Vec<IgnoredAny>,
-    #[serde(deserialize_with = "nullable")]
-    pub http: Vec<IgnoredAny>,
-    #[serde(deserialize_with = "nullable")]
-    pub kafka: Vec<IgnoredAny>,
+#[serde(transparent)]
+pub struct L7Rules(BTreeMap<String, serde_json::Value>);
+
+impl L7Rules {
+    /// Whether it has rules of this kind (a non-empty list under its key).
+    pub fn has(&self, rule: L7Rule) -> bool {
+        self.0
+            .get(rule.key())
+            .and_then(serde_json::Value::as_array)
+            .is_some_and(|a| !a.is_empty())
+    }
 }
 
 /// A Service (kube-prometheus-stack's `prometheus-operated`).
@@ -247,10 +252,12 @@ pub struct CiliumConfig {
     pub operator_port: Option<u16>,
     pub hubble_port: Option<u16>,
     pub openmetrics: bool,
-    /// `hubble.metrics.tls.enabled`: :9965 speaks HTTPS.
+    /// `hubble.metrics.tls.enabled` (`catalogue::chart::HUBBLE_METRICS_TLS`): Hubble speaks HTTPS.
     pub hubble_tls: bool,
-    /// When the ConfigMap was last written (newest managedFields time), RFC 3339.
+    /// When the ConfigMap was last written (newest managedFields time), RFC 3339, as written.
     pub changed: Option<String>,
+    /// Its times that are not RFC 3339 (left out of `changed`, and reported).
+    pub bad_times: Vec<String>,
 }
 
 fn port_of(addr: Option<&str>) -> Option<u16> {
@@ -263,68 +270,78 @@ fn port_of(addr: Option<&str>) -> Option<u16> {
         .filter(|p| *p != 0)
 }
 
+/// An API time (RFC 3339, any offset and precision).
+pub fn parse_time(t: &str) -> Result<jiff::Timestamp, String> {
+    t.parse::<jiff::Timestamp>()
+        .map_err(|e| format!("'{t}' is not an RFC 3339 time: {e}"))
+}
+
 pub fn parse_config(cm: &ConfigMap) -> CiliumConfig {
     let s = |k: &str| cm.data.get(k).map(String::as_str);
+    let address = |c: Component| port_of(s(c.facts().config_map_address_key));
+    let mut bad_times = Vec::new();
     let changed = cm
         .metadata
         .managed_fields
         .iter()
         .filter_map(|f| f.time.as_deref())
         .chain(cm.metadata.creation_timestamp.as_deref())
-        .max()
-        .map(str::to_string);
+        .filter_map(|t| match parse_time(t) {
+            Ok(ts) => Some((ts, t)),
+            Err(_) => {
+                bad_times.push(t.to_string());
+                None
+            }
+        })
+        .max_by_key(|(ts, _)| *ts)
+        .map(|(_, t)| t.to_string());
     CiliumConfig {
-        hubble_metrics: s("hubble-metrics")
+        hubble_metrics: s(objects::CONFIG_MAP_HUBBLE_METRICS)
             .map(str::to_string)
             .filter(|l| !l.trim().is_empty()),
-        agent_port: port_of(s("prometheus-serve-addr")),
-        operator_port: port_of(s("operator-prometheus-serve-addr")),
-        hubble_port: port_of(s("hubble-metrics-server")),
-        openmetrics: s("enable-hubble-open-metrics") == Some("true"),
-        hubble_tls: s("hubble-metrics-server-enable-tls") == Some("true"),
+        agent_port: address(Component::Agent),
+        operator_port: address(Component::Operator),
+        hubble_port: address(Component::Hubble),
+        openmetrics: s(objects::CONFIG_MAP_HUBBLE_OPEN_METRICS) == Some("true"),
+        hubble_tls: s(objects::CONFIG_MAP_HUBBLE_TLS) == Some("true"),
         changed,
+        bad_times,
     }
 }
 
-/// Whether a pod started before the ConfigMap was last changed. API times are RFC 3339 in UTC
-/// with second precision (`2025-01-02T03:04:05Z`), which compare as text.
-pub fn started_before(start: &str, changed: &str) -> bool {
-    let comparable = |t: &str| t.len() == 20 && t.ends_with('Z');
-    comparable(start) && comparable(changed) && start < changed
+/// Whether a pod started before the ConfigMap was last changed, comparing the instants (API
+/// times are RFC 3339; offsets and fractional seconds are allowed, where text order is wrong).
+/// A time that does not parse is an error naming it.
+pub fn started_before(start: &str, changed: &str) -> Result<bool, String> {
+    Ok(parse_time(start)? < parse_time(changed)?)
 }
 
 /// Policies with L7 rules, by kind, from CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy
 /// lists.
 pub fn l7_policies(lists: &[&List<NetworkPolicy>]) -> L7Policies {
-    let (mut dns, mut http, mut kafka) = (Vec::new(), Vec::new(), Vec::new());
+    let mut by_rule: BTreeMap<L7Rule, Vec<String>> =
+        L7Rule::ALL.iter().map(|r| (*r, Vec::new())).collect();
     for list in lists {
         for p in &list.items {
             let name = match &p.metadata.namespace {
                 Some(ns) => format!("{ns}/{}", p.metadata.name),
                 None => p.metadata.name.clone(),
             };
-            let (mut d, mut h, mut k) = (false, false, false);
-            for spec in p.spec.iter().chain(&p.specs) {
-                for rule in spec.ingress.iter().chain(&spec.egress) {
-                    for rules in rule.to_ports.iter().filter_map(|tp| tp.rules.as_ref()) {
-                        d |= !rules.dns.is_empty();
-                        h |= !rules.http.is_empty();
-                        k |= !rules.kafka.is_empty();
-                    }
+            for (rule, names) in by_rule.iter_mut() {
+                let has = p
+                    .spec
+                    .iter()
+                    .chain(&p.specs)
+                    .flat_map(|spec| spec.ingress.iter().chain(&spec.egress))
+                    .flat_map(|r| r.to_ports.iter().filter_map(|tp| tp.rules.as_ref()))
+                    .any(|rules| rules.has(*rule));
+                if has {
+                    names.push(name.clone());
                 }
-            }
-            if d {
-                dns.push(name.clone());
-            }
-            if h {
-                http.push(name.clone());
-            }
-            if k {
-                kafka.push(name);
             }
         }
     }
-    L7Policies::Known { dns, http, kafka }
+    L7Policies::Known { by_rule }
 }
 
 /// The Prometheus of kube-prometheus-stack: the `prometheus-operated` service (label
@@ -339,44 +356,19 @@ pub fn prometheus_service(list: &List<Service>) -> Option<(String, String, u16)>
     let ports = &svc.spec.ports;
     let port = ports
         .iter()
-        .find(|p| matches!(p.name.as_deref(), Some("web" | "http-web")))
+        .find(|p| {
+            p.name
+                .as_deref()
+                .is_some_and(|n| objects::PROMETHEUS_WEB_PORTS.contains(&n))
+        })
         .or_else(|| ports.first())?
         .port?;
     Some((ns, name, port))
 }
 
-/// The three jobs a Cilium install creates ServiceMonitors for, the helm value that enables
-/// each, and the helm value that sets its ServiceMonitor's labels.
-const JOBS: [(&str, &str, &str); 3] = [
-    (
-        "cilium-agent",
-        "prometheus.serviceMonitor.enabled=true",
-        "prometheus.serviceMonitor.labels",
-    ),
-    (
-        "cilium-operator",
-        "operator.prometheus.serviceMonitor.enabled=true",
-        "operator.prometheus.serviceMonitor.labels",
-    ),
-    (
-        "hubble",
-        "hubble.metrics.serviceMonitor.enabled=true",
-        "hubble.metrics.serviceMonitor.labels",
-    ),
-];
-
-fn target_matches(job: &str, t: &ScrapeTarget) -> bool {
-    let pool = t.scrape_pool.as_str();
+fn target_matches(facts: &ComponentFacts, t: &ScrapeTarget) -> bool {
     let label = t.labels.get("job").map(String::as_str).unwrap_or("");
-    let hit = |s: &str| {
-        let s = s.to_ascii_lowercase();
-        if job == "hubble" {
-            s.contains("hubble") && !s.contains("relay")
-        } else {
-            s.contains(job)
-        }
-    };
-    hit(pool) || hit(label)
+    facts.job_matches(&t.scrape_pool) || facts.job_matches(label)
 }
 
 /// The label every namespace carries with its own name (Kubernetes 1.21+): the one namespace
@@ -486,18 +478,19 @@ pub fn judge_targets(
 ) -> Vec<Finding> {
     let active = &targets.data.active_targets;
     let mut out = Vec::new();
-    for (job, value, labels_value) in JOBS {
-        let mine: Vec<&ScrapeTarget> = active.iter().filter(|t| target_matches(job, t)).collect();
+    for facts in &COMPONENTS {
+        let job = facts.prometheus_job;
+        let (value, labels_value) = (
+            facts.service_monitor_enable(),
+            facts.service_monitor_labels(),
+        );
+        let labels_value = labels_value.as_str();
+        let mine: Vec<&ScrapeTarget> = active.iter().filter(|t| target_matches(facts, t)).collect();
         if mine.is_empty() {
             let monitor = monitors.and_then(|m| {
-                m.items.iter().find(|sm| {
-                    let n = sm.metadata.name.as_str();
-                    if job == "hubble" {
-                        n.contains("hubble") && !n.contains("relay")
-                    } else {
-                        n.contains(job)
-                    }
-                })
+                m.items
+                    .iter()
+                    .find(|sm| facts.job_matches(&sm.metadata.name))
             });
             let hint = match (monitor, prometheus) {
                 (None, _) => format!("no ServiceMonitor for {job}: set helm value {value}"),
@@ -591,9 +584,8 @@ mod tests {
         assert_eq!(parse_config(&cm), CiliumConfig::default());
         let cnp: List<NetworkPolicy> = from(json!({"items": [
             {"metadata": {"name": "x"}, "spec": {"egress": null, "ingress": [{"toPorts": null}]}, "specs": null}]}));
-        let L7Policies::Known { dns, .. } = l7_policies(&[&cnp]) else {
-            panic!()
-        };
+        let l7 = l7_policies(&[&cnp]);
+        let dns = l7.for_rule(L7Rule::Dns).unwrap();
         assert!(dns.is_empty());
         let t: TargetsResponse = from(json!({"status": "success"}));
         assert!(t.data.active_targets.is_empty());
@@ -632,14 +624,32 @@ mod tests {
         assert_eq!(c.hubble_port, Some(9965));
         assert!(c.openmetrics);
         assert_eq!(c.changed.as_deref(), Some("2025-03-04T05:06:07Z"));
-        assert!(started_before(
-            "2025-03-04T05:06:06Z",
-            "2025-03-04T05:06:07Z"
-        ));
-        assert!(!started_before(
-            "2025-03-04T05:06:07Z",
-            "2025-03-04T05:06:07Z"
-        ));
+        assert!(started_before("2025-03-04T05:06:06Z", "2025-03-04T05:06:07Z").unwrap());
+        assert!(!started_before("2025-03-04T05:06:07Z", "2025-03-04T05:06:07Z").unwrap());
+        assert!(c.bad_times.is_empty());
+    }
+
+    #[test]
+    fn times_compare_as_instants_not_text() {
+        // Text order says the first is later ("2025-03-04T06" > "2025-03-04T05"), but at
+        // +02:00 it is 04:00Z, an hour before.
+        assert!(started_before("2025-03-04T06:00:00+02:00", "2025-03-04T05:00:00Z").unwrap());
+        // Fractional seconds: "...:07.5Z" > "...:07Z" as text and as time; "...:07.000Z" is the
+        // same instant as "...:07Z" though it sorts after it as text.
+        assert!(!started_before("2025-03-04T05:06:07.5Z", "2025-03-04T05:06:07Z").unwrap());
+        assert!(!started_before("2025-03-04T05:06:07Z", "2025-03-04T05:06:07.000Z").unwrap());
+        assert!(started_before("2025-03-04T05:06:06.999Z", "2025-03-04T05:06:07Z").unwrap());
+        // A time that does not parse is an error naming it, not ordered as text.
+        let e = started_before("yesterday", "2025-03-04T05:06:07Z").unwrap_err();
+        assert!(e.contains("'yesterday' is not an RFC 3339 time"), "{e}");
+        // The newest managedFields time by instant, not by text; a bad one is reported.
+        let cm = json!({
+            "metadata": {"creationTimestamp": "2025-03-04T00:00:00Z", "managedFields": [
+                {"time": "2025-03-04T09:00:00+05:00"}, {"time": "2025-03-04T05:00:00Z"},
+                {"time": "not a time"}]}});
+        let c = parse_config(&from(cm));
+        assert_eq!(c.changed.as_deref(), Some("2025-03-04T05:00:00Z"));
+        assert_eq!(c.bad_times, ["not a time"]);
     }
 
     #[test]
@@ -650,12 +660,16 @@ mod tests {
             {"metadata": {"namespace": "c", "name": "multi"}, "specs": [{"ingress": [{"toPorts": [{"rules": {"http": [{"method": "GET"}]}}]}]}]}
         ]});
         let ccnp = json!({"items": []});
-        let L7Policies::Known { dns, http, kafka } = l7_policies(&[&from(cnp), &from(ccnp)]) else {
-            panic!()
-        };
-        assert_eq!(dns, vec!["a/dns-only"]);
-        assert_eq!(http, vec!["c/multi"]);
-        assert!(kafka.is_empty());
+        let l7 = l7_policies(&[&from(cnp), &from(ccnp)]);
+        let rule = |r| l7.for_rule(r).unwrap().to_vec();
+        assert_eq!(rule(L7Rule::Dns), vec!["a/dns-only"]);
+        assert_eq!(rule(L7Rule::Http), vec!["c/multi"]);
+        assert!(rule(L7Rule::Kafka).is_empty());
+        // The JSON the report carries keeps one list per kind, in kind order.
+        assert_eq!(
+            serde_json::to_string(&l7).unwrap(),
+            r#"{"state":"known","dns":["a/dns-only"],"http":["c/multi"],"kafka":[]}"#
+        );
     }
 
     #[test]

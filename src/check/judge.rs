@@ -53,11 +53,14 @@ pub fn operator_somewhere(rows: &mut [NodeRow], port: u16, none_status: Status) 
     if any {
         return Vec::new();
     }
-    let hint = "the operator runs on one or two nodes; check those, or enable its metrics: helm value operator.prometheus.enabled=true";
+    let hint = format!(
+        "the operator runs on one or two nodes; check those, or enable its metrics: helm value {}=true",
+        Component::Operator.facts().enable_keys.join("=true, ")
+    );
     vec![Finding::new(
         none_status,
         format!("no node serves the operator metrics on port {port}"),
-        Some(hint.into()),
+        Some(hint),
     )]
 }
 

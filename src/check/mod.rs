@@ -31,7 +31,7 @@ pub use snapshot::Snapshot;
 
 use serde::Serialize;
 
-use crate::catalogue::{self, Component, Handler};
+use crate::catalogue::{self, Component, Handler, L7Rule, chart};
 use probe::{Outcome, Probe};
 use scan::Scan;
 
@@ -120,23 +120,22 @@ impl Expected {
 pub enum L7Policies {
     /// Not looked up (direct modes), or the lookup failed.
     Unknown { reason: String },
-    /// Policies by kind of rule, as `namespace/name` (or `name` for clusterwide).
+    /// Policies by kind of rule (every `L7Rule`, in its order), as `namespace/name` (or `name`
+    /// for clusterwide).
     Known {
-        dns: Vec<String>,
-        http: Vec<String>,
-        kafka: Vec<String>,
+        #[serde(flatten)]
+        by_rule: std::collections::BTreeMap<L7Rule, Vec<String>>,
     },
 }
 
 impl L7Policies {
-    fn for_family(&self, family: &str) -> Option<&[String]> {
+    /// The policies with rules of this kind; `None` when not known.
+    pub fn for_rule(&self, rule: L7Rule) -> Option<&[String]> {
         match self {
             L7Policies::Unknown { .. } => None,
-            L7Policies::Known { dns, http, kafka } => Some(match family {
-                "dns" => dns,
-                "kafka" => kafka,
-                _ => http,
-            }),
+            L7Policies::Known { by_rule } => {
+                Some(by_rule.get(&rule).map(Vec::as_slice).unwrap_or_default())
+            }
         }
     }
 }
@@ -311,20 +310,6 @@ fn fmt_ms(d: std::time::Duration) -> String {
     }
 }
 
-fn enable_hint(c: Component) -> &'static str {
-    match c {
-        Component::Agent => {
-            "enable the agent metrics: helm value prometheus.enabled=true (ciliumon setup does it)"
-        }
-        Component::Operator => {
-            "enable the operator metrics: helm value operator.prometheus.enabled=true (ciliumon setup does it)"
-        }
-        Component::Hubble => {
-            "enable Hubble metrics: hubble.enabled=true and a non-empty hubble.metrics.enabled (ciliumon setup does it)"
-        }
-    }
-}
-
 /// A proxied error from the API server (`error trying to reach service: dial tcp ...`).
 fn proxy_error(body: &str) -> Option<Outcome> {
     let b = body.to_ascii_lowercase();
@@ -377,7 +362,7 @@ pub fn judge_endpoint(
         Outcome::Refused => {
             e.summary = "refused".into();
             e.detail = format!("connection refused: nothing listens on port {port_word}");
-            e.hint = Some(enable_hint(component).into());
+            e.hint = Some(component.facts().enable_hint());
         }
         Outcome::ConnectTimeout => {
             e.summary = "no connect".into();
@@ -485,7 +470,10 @@ pub fn judge_endpoint(
                 .into_iter()
                 .filter(|c| scan.names.keys().any(|n| c.owns(n)))
                 .collect();
-            let grpc_only = scan.names.keys().all(|n| n.starts_with("grpc_server_"));
+            let grpc_only = scan
+                .names
+                .keys()
+                .all(|n| n.starts_with(catalogue::HUBBLE_GRPC_PREFIX));
             let mine = owners.contains(&component) || (component == Component::Hubble && grpc_only);
             if !mine {
                 let other = owners.first().map(|c| c.name()).unwrap_or("unknown");
@@ -602,11 +590,11 @@ pub fn finish(ctx: &Context, mut nodes: Vec<NodeRow>, mut checks: Vec<Finding>) 
             if hubble_up.is_empty() {
                 row.status = Status::Skip;
                 row.detail = "not checked: no Hubble endpoint answered".into();
-            } else if row.samples == 0 && ex.handler.l7.is_some() {
+            } else if let (0, Some(rule)) = (row.samples, ex.handler.l7) {
                 row.status = waiting;
                 row.detail =
                     "no samples: L7 family, counts only traffic through Cilium's L7 proxy".into();
-                row.hint = Some(l7_hint(name, &ctx.l7));
+                row.hint = Some(l7_hint(name, rule, &ctx.l7));
             } else if row.samples == 0 {
                 row.status = waiting;
                 let any_flows = hubble_up.iter().any(|&i| {
@@ -617,7 +605,7 @@ pub fn finish(ctx: &Context, mut nodes: Vec<NodeRow>, mut checks: Vec<Finding>) 
                         .is_some_and(|s| {
                             s.names.keys().any(|n| {
                                 n.starts_with("hubble_")
-                                    && !n.starts_with("hubble_metrics_http_handler")
+                                    && !n.starts_with(catalogue::HUBBLE_SELF_PREFIX)
                             })
                         })
                 });
@@ -650,9 +638,10 @@ pub fn finish(ctx: &Context, mut nodes: Vec<NodeRow>, mut checks: Vec<Finding>) 
                         row.detail.push_str(
                             ", no exemplars: Hubble serves Prometheus text, not OpenMetrics",
                         );
-                        row.hint = Some(
-                            "exemplars need OpenMetrics: helm value hubble.metrics.enableOpenMetrics=true".into(),
-                        );
+                        row.hint = Some(format!(
+                            "exemplars need OpenMetrics: helm value {}=true",
+                            chart::HUBBLE_OPEN_METRICS
+                        ));
                     } else {
                         row.detail
                             .push_str(", no exemplars yet (they need requests with trace context)");
@@ -721,13 +710,9 @@ pub fn finish(ctx: &Context, mut nodes: Vec<NodeRow>, mut checks: Vec<Finding>) 
     }
 }
 
-fn l7_hint(family: &str, l7: &L7Policies) -> String {
-    let rule = match family {
-        "dns" => "DNS rules (toPorts[].rules.dns)",
-        "kafka" => "Kafka rules (toPorts[].rules.kafka)",
-        _ => "HTTP rules (toPorts[].rules.http)",
-    };
-    match l7.for_family(family) {
+fn l7_hint(family: &str, kind: L7Rule, l7: &L7Policies) -> String {
+    let rule = kind.describe();
+    match l7.for_rule(kind) {
         Some([]) => format!(
             "no CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy has {rule}: add one that selects the pods whose traffic you want counted"
         ),

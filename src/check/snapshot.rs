@@ -11,6 +11,7 @@ use super::Settings;
 use super::cluster::{
     self, CiliumConfig, List, NetworkPolicy, Pod, Prometheus, ServiceMonitor, TargetsResponse,
 };
+use crate::catalogue::objects;
 use crate::exit::Failure;
 use crate::kubectl::{Kubectl, Proxy};
 
@@ -71,15 +72,24 @@ pub fn read(settings: &Settings) -> Result<(Snapshot, Option<Proxy>)> {
         |selector: &str| format!("/api/v1/namespaces/{ns}/pods?labelSelector={selector}");
     let (agents, operators, cm, cnp, ccnp, prom, proxy) = std::thread::scope(|s| {
         let k = &kubectl;
-        let agents = s.spawn(move || k.get_raw(&pods_path("k8s-app%3Dcilium")));
-        let operators = s.spawn(move || k.get_raw(&pods_path("io.cilium%2Fapp%3Doperator")));
-        let cm = s
-            .spawn(move || k.get_raw(&format!("/api/v1/namespaces/{ns}/configmaps/cilium-config")));
-        let cnp = s.spawn(move || k.get_raw("/apis/cilium.io/v2/ciliumnetworkpolicies"));
-        let ccnp =
-            s.spawn(move || k.get_raw("/apis/cilium.io/v2/ciliumclusterwidenetworkpolicies"));
-        let prom =
-            s.spawn(move || k.get_raw("/api/v1/services?labelSelector=operated-prometheus%3Dtrue"));
+        let agents =
+            s.spawn(move || k.get_raw(&pods_path(&objects::encoded(objects::AGENT_SELECTOR))));
+        let operators =
+            s.spawn(move || k.get_raw(&pods_path(&objects::encoded(objects::OPERATOR_SELECTOR))));
+        let cm = s.spawn(move || {
+            k.get_raw(&format!(
+                "/api/v1/namespaces/{ns}/configmaps/{}",
+                objects::CONFIG_MAP
+            ))
+        });
+        let cnp = s.spawn(move || k.get_raw(objects::NETWORK_POLICIES_PATH));
+        let ccnp = s.spawn(move || k.get_raw(objects::CLUSTERWIDE_NETWORK_POLICIES_PATH));
+        let prom = s.spawn(move || {
+            k.get_raw(&format!(
+                "/api/v1/services?labelSelector={}",
+                objects::encoded(objects::PROMETHEUS_SERVICE_SELECTOR)
+            ))
+        });
         let proxy = s.spawn(move || k.proxy());
         let j = |h: std::thread::ScopedJoinHandle<'_, Result<serde_json::Value>>| {
             h.join().expect("kubectl thread")
@@ -105,7 +115,7 @@ pub fn read(settings: &Settings) -> Result<(Snapshot, Option<Proxy>)> {
         .map(|l| cluster::parse_pods(&l))
         .unwrap_or_default();
     let config = cm
-        .and_then(|v| cluster::typed(v, "cilium-config"))
+        .and_then(|v| cluster::typed(v, objects::CONFIG_MAP))
         .map(|cm| cluster::parse_config(&cm))
         .map_err(|e| format!("{e:#}"));
     let policies = cnp
@@ -164,13 +174,8 @@ fn read_prometheus(
         .map_err(|e| format!("{e:#}"));
     let (monitors, prometheuses) = if targets.is_ok() {
         (
-            cluster::proxy_json(
-                base,
-                &format!("/apis/monitoring.coreos.com/v1/namespaces/{ns}/servicemonitors"),
-                t,
-            )
-            .ok(),
-            cluster::proxy_json(base, "/apis/monitoring.coreos.com/v1/prometheuses", t).ok(),
+            cluster::proxy_json(base, &objects::service_monitors_path(ns), t).ok(),
+            cluster::proxy_json(base, &objects::prometheuses_path(), t).ok(),
         )
     } else {
         (None, None)

@@ -14,7 +14,7 @@ use super::{
     Context, Endpoint, Expected, Finding, L7Policies, Mode, NodeRow, Ports, Settings, Source,
     Status,
 };
-use crate::catalogue::Component;
+use crate::catalogue::{Component, chart, objects};
 use crate::exit::Failure;
 
 /// One endpoint to probe, and where its result goes.
@@ -204,7 +204,12 @@ fn reconcile_families(ctx: &mut Context, list: Option<&str>, ns: &str, checks: &
             if a != b {
                 checks.push(Finding::new(
                     Status::Warn,
-                    format!("cilium-config enables {}, not the families asked for ({})", b.join(" "), a.join(" ")),
+                    format!(
+                        "{} enables {}, not the families asked for ({})",
+                        objects::CONFIG_MAP,
+                        b.join(" "),
+                        a.join(" ")
+                    ),
                     Some("apply the list with ciliumon setup, then restart the agents".into()),
                 ));
             }
@@ -214,17 +219,28 @@ fn reconcile_families(ctx: &mut Context, list: Option<&str>, ns: &str, checks: &
             if !unknown.is_empty() {
                 checks.push(Finding::new(
                     Status::Warn,
-                    format!("cilium-config lists families ciliumon does not know: {}", unknown.join(" ")),
+                    format!(
+                        "{} lists families ciliumon does not know: {}",
+                        objects::CONFIG_MAP,
+                        unknown.join(" ")
+                    ),
                     None,
                 ));
             }
             ctx.expected = Some(list);
-            ctx.families_from = Some(format!("{ns}/cilium-config"));
+            ctx.families_from = Some(format!("{ns}/{}", objects::CONFIG_MAP));
         }
         (_, None) => checks.push(Finding::new(
             Status::Fail,
-            "Hubble metrics are not enabled: cilium-config has no hubble-metrics list".to_string(),
-            Some("enable them: helm value hubble.metrics.enabled={dns,drop,tcp,flow,...} (ciliumon setup does it)".into()),
+            format!(
+                "Hubble metrics are not enabled: {} has no {} list",
+                objects::CONFIG_MAP,
+                objects::CONFIG_MAP_HUBBLE_METRICS
+            ),
+            Some(format!(
+                "enable them: helm value {}={{dns,drop,tcp,flow,...}} (ciliumon setup does it)",
+                chart::HUBBLE_METRICS_ENABLED
+            )),
         )),
     }
 }
@@ -237,7 +253,8 @@ pub fn for_cluster(snap: &Snapshot, settings: &Settings) -> Result<Plan> {
     let direct = matches!(settings.source, Source::Cluster { direct: true });
     if snap.agents.is_empty() {
         return Err(Failure::preflight(format!(
-            "no Cilium agent pods (label k8s-app=cilium) in namespace {ns}"
+            "no Cilium agent pods (label {}) in namespace {ns}",
+            objects::AGENT_SELECTOR
         ))
         .hint("give the Cilium namespace with --namespace, or install Cilium first")
         .into());
@@ -249,7 +266,7 @@ pub fn for_cluster(snap: &Snapshot, settings: &Settings) -> Result<Plan> {
         Err(e) => {
             checks.push(Finding::new(
                 Status::Warn,
-                format!("cannot read ConfigMap {ns}/cilium-config: {e}"),
+                format!("cannot read ConfigMap {ns}/{}: {e}", objects::CONFIG_MAP),
                 Some("ports and the family list fall back to the defaults and the flags".into()),
             ));
             cluster::CiliumConfig::default()
@@ -322,8 +339,23 @@ pub fn for_cluster(snap: &Snapshot, settings: &Settings) -> Result<Plan> {
     if snap.operators.is_empty() {
         checks.push(Finding::new(
             Status::Fail,
-            format!("no cilium-operator pods (label io.cilium/app=operator) in {ns}"),
+            format!(
+                "no {} pods (label {}) in {ns}",
+                objects::OPERATOR_DEPLOYMENT,
+                objects::OPERATOR_SELECTOR
+            ),
             Some("the operator should run as a Deployment next to the agents".into()),
+        ));
+    }
+    if !config.bad_times.is_empty() {
+        checks.push(Finding::new(
+            Status::Warn,
+            format!(
+                "{ns}/{} has times that are not RFC 3339 ({}): which agents started before it last changed is told from the others only",
+                objects::CONFIG_MAP,
+                config.bad_times.join(", ")
+            ),
+            None,
         ));
     }
     if let Some(changed) = &config.changed {
@@ -372,7 +404,10 @@ fn pod_endpoint(
             pod,
             ns,
             "TLS, not checked",
-            "Hubble metrics are served over TLS (hubble.metrics.tls.enabled); --direct scrapes plain HTTP only".into(),
+            format!(
+                "Hubble metrics are served over TLS ({}); --direct scrapes plain HTTP only",
+                chart::HUBBLE_METRICS_TLS
+            ),
         );
         endpoint.status = Status::Warn;
         endpoint.hint = Some(
@@ -410,18 +445,32 @@ fn pod_endpoint(
 /// on their node's row.
 fn stale_agents(agents: &[Pod], changed: &str, rows: &mut [NodeRow], restart_hint: &str) {
     for pod in agents {
-        if let Some(start) = &pod.start_time
-            && cluster::started_before(start, changed)
-            && let Some(row) = rows.iter_mut().find(|r| r.node == pod.node)
-        {
-            row.notes.push(Finding::new(
+        let Some(start) = &pod.start_time else {
+            continue;
+        };
+        let Some(row) = rows.iter_mut().find(|r| r.node == pod.node) else {
+            continue;
+        };
+        match cluster::started_before(start, changed) {
+            Ok(false) => {}
+            Ok(true) => row.notes.push(Finding::new(
                 Status::Warn,
                 format!(
-                    "agent {} started {start}, before cilium-config last changed ({changed}): it may run the old list",
-                    pod.name
+                    "agent {} started {start}, before {} last changed ({changed}): it may run the old list",
+                    pod.name,
+                    objects::CONFIG_MAP
                 ),
                 Some(restart_hint.to_string()),
-            ));
+            )),
+            Err(e) => row.notes.push(Finding::new(
+                Status::Warn,
+                format!(
+                    "cannot tell whether agent {} started before {} last changed: {e}",
+                    pod.name,
+                    objects::CONFIG_MAP
+                ),
+                None,
+            )),
         }
     }
 }

@@ -27,6 +27,11 @@ use crate::wizard::{self, Prompter, Terminal};
 struct Document<'a> {
     /// done, unchanged, failed, interrupted, declined, check-failed
     status: &'a str,
+    /// The exit code ciliumon ends with.
+    exit_code: u8,
+    /// What stopped the run, for a run that did not finish.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
     context: &'a str,
     cilium: CiliumDoc<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -46,6 +51,8 @@ impl<'a> Document<'a> {
     fn new(pf: &'a Preflight, changes: &'a Diff) -> Self {
         Document {
             status: "unchanged",
+            exit_code: Code::Ok as u8,
+            error: None,
             context: &pf.context,
             cilium: CiliumDoc {
                 release: &pf.cilium.name,
@@ -72,12 +79,54 @@ struct CiliumDoc<'a> {
     revision_before: u64,
 }
 
+/// What a setup that stops with an error had done: said in its `-o json` document.
+#[derive(Debug, Default)]
+struct SoFar {
+    context: Option<String>,
+    backup: Option<String>,
+    rollback: Option<String>,
+}
+
+impl SoFar {
+    fn fields(self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        for (k, v) in [
+            ("context", self.context),
+            ("backup", self.backup),
+            ("rollback", self.rollback),
+        ] {
+            if let Some(v) = v {
+                m.insert(k.into(), v.into());
+            }
+        }
+        // An error reaches here only before the first step: none ran.
+        m.insert("steps".into(), serde_json::json!([]));
+        m
+    }
+}
+
 pub fn run(global: &GlobalArgs, args: &SetupArgs, printer: Printer) -> Result<Code> {
+    let mut so_far = SoFar::default();
+    match phases(global, args, printer, &mut so_far) {
+        Ok(code) => Ok(code),
+        // `--dry-run -o json | head`: as `plan`.
+        Err(e) if crate::exit::is_broken_pipe(&e) => Err(e),
+        Err(e) => Ok(crate::commands::fail(printer, &e, so_far.fields())),
+    }
+}
+
+fn phases(
+    global: &GlobalArgs,
+    args: &SetupArgs,
+    printer: Printer,
+    so_far: &mut SoFar,
+) -> Result<Code> {
     if args.dry_run {
         return dry_run(global, args, printer);
     }
     let ask = !args.yes;
     let (global, config, pf) = preflight(global, args, ask, printer)?;
+    so_far.context = Some(pf.context.clone());
     // A release Flux or Argo CD owns is not upgraded behind its controller's back.
     if let Some(owner) = &pf.owner {
         if !args.force_helm {
@@ -142,6 +191,8 @@ pub fn run(global: &GlobalArgs, args: &SetupArgs, printer: Printer) -> Result<Co
     let (backup, rollback) = backup(&pf, &global, args, printer)?;
     doc.backup = Some(backup.display().to_string());
     doc.rollback = Some(rollback);
+    so_far.backup.clone_from(&doc.backup);
+    so_far.rollback.clone_from(&doc.rollback);
 
     let run_report = execute(&planned.plan, &pf, args, private, printer)?;
     let steps = run_report.steps.clone();
@@ -150,8 +201,9 @@ pub fn run(global: &GlobalArgs, args: &SetupArgs, printer: Printer) -> Result<Co
         return failed(printer, &mut doc, &run_report, &pf);
     }
     printer.say(&format!("Done: {} steps.", run_report.steps.len()));
-    let check = check_after(&global, args, &config, &planned.plan, printer);
     doc.status = "done";
+    interrupted_after_the_steps(printer, &mut doc);
+    let check = check_after(&global, args, &config, &planned.plan, printer);
     report(printer, &mut doc, check.as_ref(), Code::Ok)
 }
 
@@ -256,10 +308,20 @@ fn plan_changes(
         kube: crate::kube::Kube::from_global(global),
         timeout: args.timeout,
     };
-    let mut plan = plan::build(config, &pf.target(), &layout)?;
+    // The steps run in `private`: a relative password file is this directory's.
+    let mut config = config.clone();
+    if let Some(crate::config::SecretSource::File(f)) =
+        &mut config.prometheus_stack.grafana_admin_password
+        && f.is_relative()
+    {
+        *f = std::env::current_dir()
+            .context("cannot read the current directory")?
+            .join(&*f);
+    }
+    let mut plan = plan::build(&config, &pf.target(), &layout)?;
     let new_values = diff::merge(&pf.cilium.values, &plan.cilium_values);
     let changes = Diff::between(&pf.cilium.values, &new_values);
-    let observed = cluster::observe(pf, config, &plan, &layout.kube, private);
+    let observed = cluster::observe(pf, &config, &plan, &layout.kube, private);
     let unchanged = plan::rollout::settle(&mut plan, &observed) == plan::rollout::Restart::Nothing;
     Ok(Planned {
         plan,
@@ -404,6 +466,14 @@ fn failed<'a>(
         .any(|s| s.status == run::StepStatus::Interrupted);
     doc.status = if interrupted { "interrupted" } else { "failed" };
     doc.hint = run_report.hint.as_deref();
+    doc.error = run_report.failed().map(|s| {
+        let what = match s.status {
+            run::StepStatus::TimedOut => "timed out",
+            run::StepStatus::Interrupted => "was interrupted",
+            _ => "failed",
+        };
+        format!("step {what}: {}", s.purpose)
+    });
     let mut text = Vec::new();
     run_report.write_text(&mut text)?;
     printer.say_text(&String::from_utf8_lossy(&text));
@@ -470,17 +540,41 @@ fn report<'a>(
             code = Code::Failed;
         }
     }
+    doc.exit_code = code as u8;
     if printer.machine() {
-        printer
-            .out(&(serde_json::to_string_pretty(doc)? + "\n"))
-            .context("writing to stdout")?;
+        // The run is over: a closed stdout does not change its exit code.
+        printer.report(&(serde_json::to_string_pretty(doc)? + "\n"));
     }
     Ok(code)
 }
 
 fn aborted(printer: Printer) -> Code {
     printer.say("Aborted: nothing was changed.");
+    if printer.machine() {
+        printer.report(&crate::commands::error_document(
+            Code::Interrupted,
+            "aborted at a question: nothing was changed",
+            None,
+            SoFar::default().fields(),
+        ));
+    }
     Code::Interrupted
+}
+
+/// From here on, Ctrl-C (during the check) says that the steps ran, and its document is the
+/// run's.
+fn interrupted_after_the_steps(printer: Printer, doc: &mut Document<'_>) {
+    let message = "interrupted during the metrics check: the steps had finished (the cluster was changed); `ciliumon check` checks again";
+    let document = printer.machine().then(|| {
+        let (status, code, error) = (doc.status, doc.exit_code, doc.error.take());
+        doc.status = "interrupted";
+        doc.exit_code = Code::Interrupted as u8;
+        doc.error = Some(message.to_string());
+        let text = serde_json::to_string_pretty(doc).unwrap_or_default() + "\n";
+        (doc.status, doc.exit_code, doc.error) = (status, code, error);
+        text
+    });
+    crate::run::interrupt::on_exit(message, document);
 }
 
 fn diff_text(d: &Diff) -> String {

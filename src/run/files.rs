@@ -20,12 +20,16 @@ use crate::plan::{FileSource, Plan};
 pub struct PrivateDir(tempfile::TempDir);
 
 impl PrivateDir {
+    /// In `$TMPDIR`, 0700; removed on drop, and by Ctrl-C when it ends ciliumon at once.
     pub fn create() -> Result<PrivateDir> {
         tempfile::Builder::new()
             .prefix("ciliumon-")
             .permissions(fs::Permissions::from_mode(0o700))
             .tempdir()
-            .map(PrivateDir)
+            .map(|d| {
+                super::interrupt::remove_on_exit(d.path());
+                PrivateDir(d)
+            })
             .with_context(|| {
                 format!(
                     "cannot create a private directory in {}",
@@ -36,6 +40,13 @@ impl PrivateDir {
 
     pub fn path(&self) -> &Path {
         self.0.path()
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        // The TempDir removes the directory right after this.
+        super::interrupt::forget_private_dir(self.0.path());
     }
 }
 

@@ -133,7 +133,11 @@ pub fn execute(
                 };
                 if status != StepStatus::Done {
                     let message = mask(&f.message(), secrets);
-                    hint = hint_for(step.kind, &format!("{}\n{}", f.stderr, f.stdout));
+                    hint = hint_for(
+                        step.kind,
+                        &format!("{}\n{}", f.stderr, f.stdout),
+                        &plan.cilium_namespace,
+                    );
                     if status == StepStatus::TimedOut && hint.is_none() {
                         hint = Some(
                             "the step ran longer than --timeout and was stopped; if it was making progress, run again with a longer --timeout"

@@ -5,6 +5,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use crate::catalogue::{chart, objects};
 use crate::plan::StepKind;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -113,12 +114,13 @@ fn secs(ms: Option<u64>) -> String {
 }
 
 /// A hint for a failure whose tool message we recognise.
-pub fn hint_for(kind: StepKind, output: &str) -> Option<String> {
+pub fn hint_for(kind: StepKind, output: &str, namespace: &str) -> Option<String> {
     let has = |s: &str| output.contains(s);
-    if has("no matches for kind \"ServiceMonitor\"")
-        || has("Service Monitor requires monitoring.coreos.com/v1 CRDs")
-    {
-        return Some("the ServiceMonitor CRD (monitoring.coreos.com/v1) is not installed: install kube-prometheus-stack first (--stack install), or run with --no-service-monitors".into());
+    if chart::SERVICE_MONITOR_CRD_MISSING.iter().any(|m| has(m)) {
+        return Some(format!(
+            "the ServiceMonitor CRD ({}) is not installed: install kube-prometheus-stack first (--stack install), or run with --no-service-monitors",
+            objects::MONITORING_GROUP_VERSION
+        ));
     }
     if has("values don't meet the specifications of the schema") {
         return Some("the Cilium chart rejected a value (see its message above): check the metric specs with `ciliumon metrics` and that --cilium-version matches the installed chart".into());
@@ -130,7 +132,10 @@ pub fn hint_for(kind: StepKind, output: &str) -> Option<String> {
         || has("exceeded its progress deadline")
         || has("context deadline exceeded")
     {
-        return Some("the rollout did not finish in time: look at the pods (`kubectl -n kube-system get pods -l k8s-app=cilium`, then `kubectl describe`), or give it longer with --timeout".into());
+        return Some(format!(
+            "the rollout did not finish in time: look at the pods (`kubectl -n {namespace} get pods -l {}`, then `kubectl describe`), or give it longer with --timeout",
+            objects::AGENT_SELECTOR
+        ));
     }
     if matches!(kind, StepKind::RepoAdd | StepKind::RepoUpdate)
         && (has("dial tcp") || has("no such host"))
@@ -152,30 +157,37 @@ mod tests {
     fn hints_match_the_tools_messages() {
         let crd = "Error: UPGRADE FAILED: unable to build kubernetes objects from release manifest: resource mapping not found for name: \"hubble\" namespace: \"kube-system\" from \"\": no matches for kind \"ServiceMonitor\" in version \"monitoring.coreos.com/v1\"";
         assert!(
-            hint_for(StepKind::CiliumUpgrade, crd)
+            hint_for(StepKind::CiliumUpgrade, crd, objects::NAMESPACE)
                 .unwrap()
                 .contains("ServiceMonitor CRD")
         );
         let chart = "Error: UPGRADE FAILED: execution error at (cilium/templates/validate.yaml:62:7): Service Monitor requires monitoring.coreos.com/v1 CRDs.";
         assert!(
-            hint_for(StepKind::CiliumUpgrade, chart)
+            hint_for(StepKind::CiliumUpgrade, chart, objects::NAMESPACE)
                 .unwrap()
                 .contains("--no-service-monitors")
         );
         let schema = "Error: values don't meet the specifications of the schema(s) in the following chart(s):\ncilium:\n- hubble.metrics.port: Invalid type";
         assert!(
-            hint_for(StepKind::CiliumUpgrade, schema)
+            hint_for(StepKind::CiliumUpgrade, schema, objects::NAMESPACE)
                 .unwrap()
                 .contains("rejected a value")
         );
         let rollout = "error: timed out waiting for the condition";
         assert!(
-            hint_for(StepKind::WaitAgents, rollout)
+            hint_for(StepKind::WaitAgents, rollout, objects::NAMESPACE)
                 .unwrap()
                 .contains("--timeout")
         );
         let deadline = "error: deployment \"cilium-operator\" exceeded its progress deadline";
-        assert!(hint_for(StepKind::WaitOperator, deadline).is_some());
-        assert!(hint_for(StepKind::CiliumUpgrade, "Error: something else").is_none());
+        assert!(hint_for(StepKind::WaitOperator, deadline, objects::NAMESPACE).is_some());
+        assert!(
+            hint_for(
+                StepKind::CiliumUpgrade,
+                "Error: something else",
+                objects::NAMESPACE
+            )
+            .is_none()
+        );
     }
 }

@@ -14,3 +14,4 @@ mod metrics;
 mod plan;
 mod setup;
 mod smoke;
+mod to_the_end;

@@ -130,13 +130,35 @@ fn kube_context_rides_on_every_step() {
     }
 }
 
-/// Run the rendered script in bash with recording helm/kubectl: each command must reach the
-/// program as exactly the argv of the JSON plan.
-fn bash_round_trip(extra: &[&str]) {
+/// What a script run left: the argv its tools got, bash's status, the private directories
+/// it made (under its own TMPDIR), and the files in its working directory.
+struct ScriptRun {
+    calls: Vec<Vec<String>>,
+    status: std::process::ExitStatus,
+    stderr: String,
+    tmp_left: Vec<String>,
+    cwd_left: Vec<String>,
+    /// What helm read through each `--set-file`/`-f` in the private directory: (mode of the
+    /// directory, mode of the file, contents), recorded while the script ran.
+    private_reads: Vec<(String, String, String)>,
+}
+
+fn names(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Render the plan with `args`, then run the script in bash with recording helm/kubectl (helm
+/// failing on a call that contains `fail`), a TMPDIR of its own and `GRAFANA_PW` set.
+fn run_script(args: &[&str], fail: Option<&str>) -> ScriptRun {
     let rec = Recorder::new();
     let out = bin()
         .args(["plan", "--dry-run"])
-        .args(extra)
+        .args(args)
         .output()
         .unwrap();
     assert!(
@@ -144,20 +166,93 @@ fn bash_round_trip(extra: &[&str]) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let script = rec.dir.path().join("plan.sh");
+    let root = rec.dir.path();
+    let (tmp, cwd) = (root.join("tmp"), root.join("cwd"));
+    std::fs::create_dir(&tmp).unwrap();
+    std::fs::create_dir(&cwd).unwrap();
+    let script = root.join("plan.sh");
     std::fs::write(&script, &out.stdout).unwrap();
+    // A helm in front of the recorder: what it reads from the private directory, and the
+    // failure asked for.
+    let front = root.join("front");
+    std::fs::create_dir(&front).unwrap();
+    let reads = root.join("reads.log");
+    let helm = format!(
+        r#"#!/bin/bash
+take=0
+for a in "$@"; do
+    if [ "$take" = 1 ]; then
+        f="${{a#*=}}"
+        case "$f" in
+            {tmp}/*) printf '%s %s %s\n' "$(stat -c %a "$(dirname "$f")")" "$(stat -c %a "$f")" "$(base64 -w0 "$f")" >> {reads} ;;
+        esac
+    fi
+    take=0
+    case "$a" in --set-file|-f|--values) take=1 ;; esac
+done
+"{bin}/helm" "$@"
+case "helm $*" in *"$CILIUMON_TEST_FAIL"*) [ -n "$CILIUMON_TEST_FAIL" ] && exit 1 ;; esac
+exit 0
+"#,
+        tmp = tmp.display(),
+        reads = reads.display(),
+        bin = root.join("bin").display(),
+    );
+    std::fs::write(front.join("helm"), helm).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(front.join("helm"), std::fs::Permissions::from_mode(0o755)).unwrap();
     let run = Command::new("bash")
         .arg(&script)
-        .env("PATH", rec.path())
-        .env("GRAFANA_PW", "s3cret 'with' $pecial \"chars\"")
-        .current_dir(rec.dir.path())
+        .env("PATH", format!("{}:{}", front.display(), rec.path()))
+        .env("TMPDIR", &tmp)
+        .env("GRAFANA_PW", SCRIPT_PW)
+        .env("CILIUMON_TEST_FAIL", fail.unwrap_or_default())
+        .current_dir(&cwd)
         .output()
         .unwrap();
-    assert!(
-        run.status.success(),
-        "bash failed: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let private_reads = std::fs::read_to_string(&reads)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let w: Vec<&str> = l.split(' ').collect();
+            let contents = base64_decode(w.get(2).copied().unwrap_or_default());
+            (w[0].to_string(), w[1].to_string(), contents)
+        })
+        .collect();
+    ScriptRun {
+        calls: rec.calls(),
+        status: run.status,
+        stderr: String::from_utf8_lossy(&run.stderr).into_owned(),
+        tmp_left: names(&tmp),
+        cwd_left: names(&cwd),
+        private_reads,
+    }
+}
+
+/// The password the scripts get, with every character bash or printf might touch.
+const SCRIPT_PW: &str = "s3cret 'with' $pecial \"chars\" %s \\n";
+
+fn base64_decode(s: &str) -> String {
+    let out = Command::new("base64")
+        .arg("-d")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(s.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Run the rendered script in bash with recording helm/kubectl: each command must reach the
+/// program as exactly the argv of the JSON plan (with the script's private directory in place
+/// of `$CILIUMON_SECRETS`), and nothing is left behind.
+fn bash_round_trip(extra: &[&str]) -> ScriptRun {
+    let run = run_script(extra, None);
+    assert!(run.status.success(), "bash failed: {}", run.stderr);
     let plan = plan_json(extra);
     let expected: Vec<Vec<String>> = plan["steps"]
         .as_array()
@@ -165,7 +260,43 @@ fn bash_round_trip(extra: &[&str]) {
         .iter()
         .map(step_argv)
         .collect();
-    assert_eq!(rec.calls(), expected);
+    // The one private directory the script made, as its tools saw it.
+    let private: Vec<String> = run
+        .calls
+        .iter()
+        .flatten()
+        .filter_map(|a| {
+            let at = a.find("/ciliumon-secrets.")?;
+            let end = a[at + 1..].find('/').map(|e| at + 1 + e)?;
+            Some(a[a[..at].rfind(['=', ' ']).map(|i| i + 1).unwrap_or(0)..end].to_string())
+        })
+        .collect();
+    let calls: Vec<Vec<String>> = match private.first() {
+        Some(dir) => {
+            assert!(private.iter().all(|d| d == dir), "{private:?}");
+            run.calls
+                .iter()
+                .map(|c| {
+                    c.iter()
+                        .map(|a| a.replace(dir.as_str(), "$CILIUMON_SECRETS"))
+                        .collect()
+                })
+                .collect()
+        }
+        None => run.calls.clone(),
+    };
+    assert_eq!(calls, expected);
+    assert!(
+        run.tmp_left.is_empty(),
+        "left in TMPDIR: {:?}",
+        run.tmp_left
+    );
+    assert!(
+        run.cwd_left.is_empty(),
+        "left in the working directory: {:?}",
+        run.cwd_left
+    );
+    run
 }
 
 #[test]
@@ -177,7 +308,7 @@ fn bash_gives_back_the_exact_argv_default() {
 fn bash_gives_back_the_exact_argv_with_awkward_words() {
     bash_round_trip(&[
         "--kube-context",
-        "it's a \"context\" with $HOME and `id` {a,b} !x ~",
+        "it's a \"context\" with $HOME and `id` {a,b} !x ~ $CILIUMON_SECRETS/x",
         "--metric",
         "flow:sourceContext=workload-name|reserved-identity;labelsContext=source_namespace,destination_namespace",
         "--metric",
@@ -191,7 +322,16 @@ fn bash_gives_back_the_exact_argv_with_awkward_words() {
 
 #[test]
 fn bash_round_trip_with_secret_from_env_keeps_it_off_argv() {
-    bash_round_trip(&["--grafana-password-env", "GRAFANA_PW"]);
+    let run = bash_round_trip(&["--grafana-password-env", "GRAFANA_PW"]);
+    assert!(
+        run.calls.iter().flatten().all(|a| !a.contains("s3cret")),
+        "the password is on argv"
+    );
+    // helm read it from a 0600 file in a 0700 directory, which is gone now.
+    assert_eq!(
+        run.private_reads,
+        [("700".to_string(), "600".to_string(), SCRIPT_PW.to_string())]
+    );
     let out = bin()
         .args(["plan", "--dry-run", "--grafana-password-env", "GRAFANA_PW"])
         .env("GRAFANA_PW", "s3cret")
@@ -200,7 +340,43 @@ fn bash_round_trip_with_secret_from_env_keeps_it_off_argv() {
     let script = String::from_utf8(out.stdout).unwrap();
     assert!(!script.contains("s3cret"));
     assert!(
-        script.contains("--set-file grafana.adminPassword=ciliumon-secrets/grafana-admin-password")
+        script.contains(
+            "--set-file grafana.adminPassword=\"$CILIUMON_SECRETS\"/grafana-admin-password"
+        )
+    );
+    assert!(script.contains("trap 'rm -rf -- \"$CILIUMON_SECRETS\"' EXIT"));
+    assert!(
+        !script.contains("ciliumon-secrets/"),
+        "nothing in the working directory"
+    );
+}
+
+#[test]
+fn a_failing_script_leaves_no_secret_behind() {
+    let run = run_script(
+        &["--grafana-password-env", "GRAFANA_PW"],
+        Some("upgrade cilium"),
+    );
+    assert!(!run.status.success(), "the script stops at the failure");
+    assert!(
+        run.calls.last().unwrap()[..3].join(" ") == "helm upgrade cilium",
+        "{:?}",
+        run.calls
+    );
+    assert_eq!(
+        run.private_reads.len(),
+        1,
+        "the stack install read the password"
+    );
+    assert!(
+        run.tmp_left.is_empty(),
+        "left in TMPDIR: {:?}",
+        run.tmp_left
+    );
+    assert!(
+        run.cwd_left.is_empty(),
+        "left in the working directory: {:?}",
+        run.cwd_left
     );
 }
 

@@ -12,18 +12,18 @@ use serde_json::Value;
 use crate::support::{bin, repo_root};
 
 /// A fake cluster: a bin dir with the stand-ins, their state and call log, a work dir.
-struct Fake {
+pub(crate) struct Fake {
     _tmp: tempfile::TempDir,
-    root: PathBuf,
+    pub(crate) root: PathBuf,
     env: Vec<(String, String)>,
 }
 
 impl Fake {
-    fn new() -> Fake {
+    pub(crate) fn new() -> Fake {
         Fake::with_tools(&["helm", "kubectl"])
     }
 
-    fn with_tools(tools: &[&str]) -> Fake {
+    pub(crate) fn with_tools(tools: &[&str]) -> Fake {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().to_path_buf();
         for d in ["bin", "state", "work", "tmp", "home", "home/.kube"] {
@@ -58,20 +58,33 @@ impl Fake {
         }
     }
 
-    fn env(mut self, k: &str, v: &str) -> Fake {
+    /// The release with the metrics on already (their ports in the agents' pod template) and an
+    /// older Hubble list: the upgrade changes only cilium-config, so the plan restarts the
+    /// agents itself (every step of the default plan runs).
+    pub(crate) fn metrics_on(self) -> Fake {
+        let values = serde_json::json!({
+            "prometheus": {"enabled": true},
+            "operator": {"prometheus": {"enabled": true}},
+            "hubble": {"enabled": true, "metrics": {"enabled": ["dns", "drop"]}}
+        });
+        std::fs::write(self.state().join("values.json"), values.to_string()).unwrap();
+        self
+    }
+
+    pub(crate) fn env(mut self, k: &str, v: &str) -> Fake {
         self.env.push((k.into(), v.into()));
         self
     }
 
-    fn work(&self) -> PathBuf {
+    pub(crate) fn work(&self) -> PathBuf {
         self.root.join("work")
     }
 
-    fn state(&self) -> PathBuf {
+    pub(crate) fn state(&self) -> PathBuf {
         self.root.join("state")
     }
 
-    fn ciliumon(&self, args: &[&str]) -> Command {
+    pub(crate) fn ciliumon(&self, args: &[&str]) -> Command {
         let mut cmd = bin();
         cmd.args(args)
             .current_dir(self.work())
@@ -88,12 +101,12 @@ impl Fake {
         cmd
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.ciliumon(args).output().unwrap()
     }
 
     /// Every call the stand-ins saw, as argv (tool first).
-    fn calls(&self) -> Vec<Vec<String>> {
+    pub(crate) fn calls(&self) -> Vec<Vec<String>> {
         let Ok(log) = std::fs::read(self.root.join("calls.log")) else {
             return vec![];
         };
@@ -111,7 +124,7 @@ impl Fake {
     }
 
     /// The calls that change something (not version/list/get/config/version queries).
-    fn changes(&self) -> Vec<Vec<String>> {
+    pub(crate) fn changes(&self) -> Vec<Vec<String>> {
         self.calls().into_iter().filter(|c| is_change(c)).collect()
     }
 
@@ -119,7 +132,7 @@ impl Fake {
         let _ = std::fs::remove_file(self.root.join("calls.log"));
     }
 
-    fn backups(&self) -> Vec<PathBuf> {
+    pub(crate) fn backups(&self) -> Vec<PathBuf> {
         let mut v: Vec<_> = std::fs::read_dir(self.work())
             .unwrap()
             .map(|e| e.unwrap().path())
@@ -134,7 +147,7 @@ impl Fake {
         v
     }
 
-    fn tmp_is_empty(&self) -> bool {
+    pub(crate) fn tmp_is_empty(&self) -> bool {
         std::fs::read_dir(self.root.join("tmp"))
             .unwrap()
             .next()
@@ -154,15 +167,15 @@ fn is_change(c: &[String]) -> bool {
     }
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn json_doc(o: &Output) -> Value {
+pub(crate) fn json_doc(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
         panic!(
             "stdout is one JSON document ({e}):\n{}\nstderr:\n{}",
@@ -665,7 +678,7 @@ fn setup_runs_exactly_what_plan_prints() {
 }
 
 /// What the terminal sends on Ctrl-C: SIGINT to ciliumon.
-fn ctrl_c(child: &std::process::Child) {
+pub(crate) fn ctrl_c(child: &std::process::Child) {
     rustix::process::kill_process(
         rustix::process::Pid::from_child(child),
         rustix::process::Signal::INT,
@@ -1040,20 +1053,9 @@ fn plain_manifests_are_detected_and_explained() {
     assert!(f.changes().is_empty());
 }
 
-/// The release with the metrics on already (ports in the pod template), an older list.
-fn metrics_already_on(f: &Fake) {
-    let values = serde_json::json!({
-        "prometheus": {"enabled": true},
-        "operator": {"prometheus": {"enabled": true}},
-        "hubble": {"enabled": true, "metrics": {"enabled": ["dns", "drop"]}}
-    });
-    std::fs::write(f.state().join("values.json"), values.to_string()).unwrap();
-}
-
 #[test]
 fn a_list_only_change_restarts_the_agents_once() {
-    let f = Fake::new();
-    metrics_already_on(&f);
+    let f = Fake::new().metrics_on();
     let out = f.run(&with(&["--stack", "none"]));
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
@@ -1109,8 +1111,7 @@ fn the_first_enable_is_rolled_by_the_upgrade_on_helm_4_too() {
 
 #[test]
 fn a_failed_restart_is_finished_by_the_next_run() {
-    let f = Fake::new();
-    metrics_already_on(&f);
+    let f = Fake::new().metrics_on();
     let args = with(&["--stack", "none"]);
     let out = f
         .ciliumon(&args)

@@ -7,6 +7,8 @@
 #   STANDIN_FAIL_CODE    (default 1) and STANDIN_FAIL_STDERR (default "Error: injected failure")
 #   STANDIN_HANG         a substring: that call hangs (exec sleep, so a signal reaches it),
 #                        writing its pid to STANDIN_HANG_PIDFILE when that is set
+#   STANDIN_SLOW         a substring: that call first sleeps STANDIN_SLOW_SECS (default 1)
+#   STANDIN_SAY          a line every call prints on stderr (STANDIN_SAY_TIMES times, default 1)
 set -u
 joined="$tool $*"
 if [ -n "${STANDIN_LOG:-}" ]; then
@@ -16,6 +18,12 @@ state="${STANDIN_STATE:-/nonexistent}"
 if [ -n "${STANDIN_HANG:-}" ] && [[ "$joined" == *"$STANDIN_HANG"* ]]; then
     if [ -n "${STANDIN_HANG_PIDFILE:-}" ]; then echo $$ > "$STANDIN_HANG_PIDFILE"; fi
     exec sleep 600
+fi
+if [ -n "${STANDIN_SLOW:-}" ] && [[ "$joined" == *"$STANDIN_SLOW"* ]]; then
+    sleep "${STANDIN_SLOW_SECS:-1}"
+fi
+if [ -n "${STANDIN_SAY:-}" ]; then
+    for ((i = 0; i < ${STANDIN_SAY_TIMES:-1}; i++)); do printf '%s\n' "$STANDIN_SAY" >&2; done
 fi
 if [ -n "${STANDIN_FAIL:-}" ] && [[ "$joined" == *"$STANDIN_FAIL"* ]]; then
     printf '%s\n' "${STANDIN_FAIL_STDERR:-Error: injected failure}" >&2
