@@ -199,7 +199,7 @@ pub struct PlanArgs {
 
 #[derive(Debug, Args)]
 pub struct SetupArgs {
-    /// Print the plan and exit (like `plan`), touching nothing
+    /// Print the plan and exit, like `plan --dry-run`: contacts nothing (no helm, kubectl or kubeconfig)
     #[arg(long)]
     pub dry_run: bool,
     /// Do not ask: take the configuration from flags and --config, and run
