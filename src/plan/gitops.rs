@@ -176,7 +176,9 @@ fn header(plan: &Plan, what: &str) -> String {
     ];
     // The notes about the values; not those about how `helm upgrade` keeps values, the stack's
     // install or the restart, which are not in these files.
-    const NOT_ABOUT_VALUES: [&str; 7] = [
+    const NOT_ABOUT_VALUES: [&str; 9] = [
+        "No restart of the agents",
+        "Nothing to change",
         "--reuse-values",
         "--reset-then-reuse-values",
         "Helm older than",

@@ -54,11 +54,26 @@ fn template_change(before: &[Value], after: &[Value], kind: &str, name: &str) ->
     }
 }
 
-/// What the upgrade does to the agents' and the operator's pods.
+/// What the upgrade does to the agents' and the operator's pods, and to `cilium-config`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Comparison {
     pub agents: Template,
     pub operator: Template,
+    /// The ConfigMap's `data` (what the agents read at start-up).
+    pub config: Template,
+}
+
+fn config_change(before: &[Value], after: &[Value]) -> Template {
+    let data = |docs: &[Value]| {
+        docs.iter()
+            .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == objects::CONFIG_MAP)
+            .map(|d| d["data"].clone())
+    };
+    match (data(before), data(after)) {
+        (Some(b), Some(a)) if b == a => Template::Same,
+        (Some(_), Some(_)) => Template::Changes,
+        _ => Template::Absent,
+    }
 }
 
 /// Compare the agent DaemonSet's and the operator Deployment's pod templates of the release's
@@ -69,6 +84,7 @@ pub fn compare(before: &str, after: &str) -> Result<Comparison> {
     Ok(Comparison {
         agents: template_change(&before, &after, "DaemonSet", objects::AGENT_DAEMONSET),
         operator: template_change(&before, &after, "Deployment", objects::OPERATOR_DEPLOYMENT),
+        config: config_change(&before, &after),
     })
 }
 
@@ -95,6 +111,8 @@ pub enum Restart {
     ByUpgrade { why: String },
     /// An explicit `kubectl rollout restart`.
     Explicit { why: String },
+    /// The upgrade changes neither the agents' pod template nor what they read: no restart.
+    NotNeeded { why: String },
 }
 
 fn pods(names: &[String]) -> String {
@@ -139,6 +157,14 @@ pub fn decide(o: &Observed) -> Restart {
                     }
                 ),
             },
+            Template::Same if c.config == Template::Same && o.stale_agents.is_empty() => {
+                Restart::NotNeeded {
+                    why: format!(
+                        "the upgrade changes neither the pod template of {ds} nor {}, and every agent started after it last changed",
+                        objects::CONFIG_MAP
+                    ),
+                }
+            }
             Template::Same => Restart::Explicit {
                 why: format!(
                     "the upgrade leaves the pod template of {ds} as it is (only {} changes), so it rolls no agent: they are restarted to load the new list",
@@ -167,7 +193,17 @@ pub fn decide(o: &Observed) -> Restart {
 pub fn settle(plan: &mut Plan, o: &Observed) -> Restart {
     let restart = decide(o);
     match &restart {
-        Restart::Nothing => plan.steps.clear(),
+        Restart::Nothing => {
+            plan.steps.clear();
+            plan.notes.push(format!(
+                "Nothing to change: the release already has these values and every agent started after {} last changed.",
+                objects::CONFIG_MAP
+            ));
+        }
+        Restart::NotNeeded { why } => {
+            plan.steps.retain(|s| s.kind != StepKind::RestartAgents);
+            plan.notes.push(format!("No restart of the agents: {why}."));
+        }
         Restart::ByUpgrade { why } => {
             plan.steps.retain(|s| s.kind != StepKind::RestartAgents);
             plan.notes.push(format!("No explicit restart: {why}."));
@@ -223,9 +259,13 @@ mod tests {
         let c = compare(&off, &on).unwrap();
         assert_eq!(c.agents, Template::Changes);
         assert_eq!(c.operator, Template::Changes);
+        assert_eq!(c.config, Template::Changes);
         let c = compare(&on, &more).unwrap();
         assert_eq!(c.agents, Template::Same);
         assert_eq!(c.operator, Template::Same);
+        assert_eq!(c.config, Template::Changes);
+        let c = compare(&on, &on).unwrap();
+        assert_eq!((c.agents, c.config), (Template::Same, Template::Same));
         // The ConfigMap differs, but the pod templates are the same documents.
         assert_ne!(on, more);
     }
@@ -269,10 +309,17 @@ mod tests {
         let changes = Comparison {
             agents: Template::Changes,
             operator: Template::Same,
+            config: Template::Changes,
         };
         let same = Comparison {
             agents: Template::Same,
             operator: Template::Same,
+            config: Template::Changes,
+        };
+        let untouched = Comparison {
+            agents: Template::Same,
+            operator: Template::Same,
+            config: Template::Same,
         };
         use StepKind::*;
         let full = kinds(&plan());
@@ -304,6 +351,18 @@ mod tests {
                 .any(|n| n.contains("leaves the pod template of ds/cilium as it is"))
         );
 
+        // Neither the pod template nor cilium-config changes (e.g. only the stack is new): no
+        // restart, unless some agents run an older configuration.
+        let mut p = plan();
+        let r = settle(&mut p, &observed(false, &[], Some(Ok(untouched))));
+        assert!(matches!(r, Restart::NotNeeded { .. }), "{r:?}");
+        assert!(!kinds(&p).contains(&RestartAgents));
+        assert!(kinds(&p).contains(&CiliumUpgrade));
+        let mut p = plan();
+        let r = settle(&mut p, &observed(false, &["cilium-x"], Some(Ok(untouched))));
+        assert!(matches!(r, Restart::Explicit { .. }), "{r:?}");
+        assert_eq!(kinds(&p), full);
+
         // Could not compare, or offline: restart to be sure.
         for c in [Some(Err("helm template failed".to_string())), None] {
             let mut p = plan();
@@ -319,6 +378,7 @@ mod tests {
         let mut p = plan();
         assert_eq!(settle(&mut p, &observed(true, &[], None)), Restart::Nothing);
         assert!(p.steps.is_empty());
+        assert!(p.notes.iter().any(|n| n.starts_with("Nothing to change")));
 
         // Values in place, agents older than the ConfigMap: the restart and the waits only.
         let mut p = plan();
