@@ -754,6 +754,33 @@ pub fn did_you_mean<'a>(
         .map(|(_, c)| c)
 }
 
+/// The Grafana dashboards the Cilium chart ships (as ConfigMaps for the Grafana sidecar), by
+/// component, with the Cilium versions that have them (the chart's `files/*/dashboards/`).
+pub const DASHBOARDS: &[(Component, &str, Since)] = &[
+    (Component::Agent, "cilium-dashboard", Since::ALWAYS),
+    (
+        Component::Operator,
+        "cilium-operator-dashboard",
+        Since::ALWAYS,
+    ),
+    (Component::Hubble, "hubble-dashboard", Since::ALWAYS),
+    (
+        Component::Hubble,
+        "hubble-l7-http-metrics-by-workload",
+        Since::ALWAYS,
+    ),
+    (
+        Component::Hubble,
+        "hubble-dns-namespace",
+        Since::from(1, 15),
+    ),
+    (
+        Component::Hubble,
+        "hubble-network-overview-namespace",
+        Since::from(1, 15),
+    ),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -80,6 +80,9 @@ pub struct Preflight {
     pub tools: Tools,
     /// The context that will be changed.
     pub context: String,
+    /// The cluster of that context in the kubeconfig, and its API server, when kubectl says.
+    pub cluster: Option<String>,
+    pub server: Option<String>,
     pub server_version: Option<String>,
     pub cilium: CiliumRelease,
     pub stack: Option<StackRelease>,
@@ -445,10 +448,20 @@ pub fn preflight(tools: Tools, want: &Want<'_>) -> Result<Preflight> {
         manifest: Some(manifest),
     };
     let service_monitor_crd = crd_exists(&kubectl, SERVICE_MONITOR_CRD)?;
+    let (cluster, server) = kubectl
+        .run(
+            &["config", "view", "--minify", "-o", "json"],
+            Limits::new(QUERY_TIMEOUT),
+        )
+        .ok()
+        .map(|out| parse_minified_config(&out))
+        .unwrap_or_default();
 
     Ok(Preflight {
         tools,
         context,
+        cluster,
+        server,
         server_version,
         cilium,
         stack,
@@ -711,6 +724,95 @@ fn render_upgrade(
     let out = query(&pf.tools.helm, &args, "`helm template` of the upgrade");
     let _ = std::fs::remove_file(&path);
     out.map_err(|e| format!("{e:#}"))
+}
+
+/// `kubectl config view --minify -o json` → (cluster name, API server URL).
+pub fn parse_minified_config(out: &str) -> (Option<String>, Option<String>) {
+    let v: serde_json::Value = serde_json::from_str(out).unwrap_or_default();
+    let c = &v["clusters"][0];
+    (
+        c["name"].as_str().map(str::to_string),
+        c["cluster"]["server"].as_str().map(str::to_string),
+    )
+}
+
+/// The Prometheus objects (prometheus-operator) kubectl can read, with the labels their
+/// `serviceMonitorSelector.matchLabels` asks for. Read-only; nothing when they cannot be read
+/// (no CRD, no permission): the wizard then asks without a default from the cluster.
+pub fn prometheuses(tools: &Tools, kube: &Kube) -> Vec<crate::wizard::PrometheusFound> {
+    let kubectl = Kubectl {
+        bin: tools.kubectl.clone(),
+        kube: kube.clone(),
+    };
+    kubectl
+        .run(
+            &[
+                "get",
+                "prometheuses.monitoring.coreos.com",
+                "-A",
+                "-o",
+                "json",
+                "--request-timeout=15s",
+            ],
+            Limits::new(QUERY_TIMEOUT),
+        )
+        .map(|out| parse_prometheuses(&out))
+        .unwrap_or_default()
+}
+
+/// The items of `kubectl get prometheuses -A -o json`.
+pub fn parse_prometheuses(out: &str) -> Vec<crate::wizard::PrometheusFound> {
+    let v: serde_json::Value = serde_json::from_str(out).unwrap_or_default();
+    let Some(items) = v["items"].as_array() else {
+        return vec![];
+    };
+    items
+        .iter()
+        .map(|p| crate::wizard::PrometheusFound {
+            name: p["metadata"]["name"].as_str().unwrap_or_default().into(),
+            namespace: p["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or_default()
+                .into(),
+            match_labels: p["spec"]["serviceMonitorSelector"]["matchLabels"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// The InternalIP (else ExternalIP) of the first node, for a NodePort address. Read-only;
+/// `None` when it cannot be read.
+pub fn node_address(tools: &Tools, kube: &Kube) -> Option<String> {
+    let kubectl = Kubectl {
+        bin: tools.kubectl.clone(),
+        kube: kube.clone(),
+    };
+    let out = kubectl
+        .run(
+            &["get", "nodes", "-o", "json", "--request-timeout=15s"],
+            Limits::new(QUERY_TIMEOUT),
+        )
+        .ok()?;
+    parse_node_address(&out)
+}
+
+/// The first node's InternalIP, else its ExternalIP, in `kubectl get nodes -o json`.
+pub fn parse_node_address(out: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(out).ok()?;
+    let addresses = v["items"][0]["status"]["addresses"].as_array()?;
+    ["InternalIP", "ExternalIP"].iter().find_map(|kind| {
+        addresses
+            .iter()
+            .find(|a| a["type"] == *kind)
+            .and_then(|a| a["address"].as_str())
+            .map(str::to_string)
+    })
 }
 
 /// Preflight against this process's PATH and working directory.

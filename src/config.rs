@@ -145,6 +145,10 @@ pub struct StackConfig {
     /// Where the Grafana admin password comes from; never written inline.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grafana_admin_password: Option<SecretSource>,
+    /// The labels Cilium's ServiceMonitors carry so that a Prometheus installed outside Helm
+    /// selects them (its `serviceMonitorSelector`). Empty: `release: <release>`.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub service_monitor_labels: std::collections::BTreeMap<String, String>,
 }
 
 /// Deserialized in `secret`, so that a wrong shape never echoes the value.
@@ -241,6 +245,7 @@ impl Default for StackConfig {
             chart: "kube-prometheus-stack".into(),
             version: None,
             grafana_admin_password: None,
+            service_monitor_labels: Default::default(),
         }
     }
 }
@@ -386,6 +391,14 @@ impl Config {
             ))
             .hint("give an exact chart version, e.g. 80.4.1 (`helm search repo prometheus-community/kube-prometheus-stack --versions`)")
             .into());
+        }
+        for (k, v) in &self.prometheus_stack.service_monitor_labels {
+            if let Some(why) = crate::names::label_problem(k, v) {
+                return Err(Failure::bad_input(format!(
+                    "prometheusStack.serviceMonitorLabels: {why}"
+                ))
+                .into());
+            }
         }
         if self.hubble.ui.enabled && !self.hubble.relay {
             return Err(Failure::bad_input(

@@ -4,6 +4,8 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::ui::Paint;
+
 /// `over` merged onto `base` the way Helm merges `-f` values over the release's values: maps
 /// merge key by key, anything else (lists included) replaces, and `null` deletes the key.
 pub fn merge(base: &Value, over: &Value) -> Value {
@@ -104,25 +106,67 @@ impl Diff {
         self.changed.is_empty() && self.added.is_empty() && self.removed.is_empty()
     }
 
-    /// For people: `~ key: old → new`, `+ key: new`, `- key: old`.
+    /// For people: `~ key: old → new`, `+ key: new`, `- key: old`; a list that changes is
+    /// shown as the items added (`+`) and removed (`-`), not as two whole lists.
     pub fn to_text(&self) -> String {
+        self.to_text_painted(&|_, t| t.to_string())
+    }
+
+    /// [`Diff::to_text`] with each line coloured by `paint` (`+` added, `-` removed, `~`
+    /// changed).
+    pub fn to_text_painted(&self, paint: &dyn Fn(Paint, &str) -> String) -> String {
         let show = |v: &Option<Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_default();
         let mut s = String::new();
+        let mut line = |p: Paint, text: String| {
+            s.push_str(&paint(p, &text));
+            s.push('\n');
+        };
         for c in &self.changed {
-            s.push_str(&format!(
-                "  ~ {}: {} → {}\n",
-                c.key,
-                show(&c.from),
-                show(&c.to)
-            ));
+            match (&c.from, &c.to) {
+                (Some(Value::Array(from)), Some(Value::Array(to))) => {
+                    line(Paint::Changed, format!("  ~ {}:", c.key));
+                    for item in to.iter().filter(|i| !from.contains(i)) {
+                        line(Paint::Added, format!("      + {}", item_text(item)));
+                    }
+                    for item in from.iter().filter(|i| !to.contains(i)) {
+                        line(Paint::Removed, format!("      - {}", item_text(item)));
+                    }
+                    if to.iter().all(|i| from.contains(i)) && from.iter().all(|i| to.contains(i)) {
+                        line(
+                            Paint::Changed,
+                            "      (the same items, in another order)".into(),
+                        );
+                    }
+                }
+                _ => line(
+                    Paint::Changed,
+                    format!("  ~ {}: {} → {}", c.key, show(&c.from), show(&c.to)),
+                ),
+            }
         }
         for c in &self.added {
-            s.push_str(&format!("  + {}: {}\n", c.key, show(&c.to)));
+            match &c.to {
+                Some(Value::Array(items)) if !items.is_empty() => {
+                    line(Paint::Added, format!("  + {}:", c.key));
+                    for item in items {
+                        line(Paint::Added, format!("      + {}", item_text(item)));
+                    }
+                }
+                _ => line(Paint::Added, format!("  + {}: {}", c.key, show(&c.to))),
+            }
         }
         for c in &self.removed {
-            s.push_str(&format!("  - {}: {}\n", c.key, show(&c.from)));
+            line(Paint::Removed, format!("  - {}: {}", c.key, show(&c.from)));
         }
         s
+    }
+}
+
+/// A list item as people read it: a string without its quotes.
+fn item_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 
@@ -191,11 +235,24 @@ mod tests {
         assert_eq!(d.removed[0].key, "old.x");
         let text = d.to_text();
         assert!(
-            text.contains("~ hubble.metrics.enabled: [\"dns\"] → [\"dns\",\"drop\"]"),
-            "{text}"
+            text.contains("  ~ hubble.metrics.enabled:\n      + drop\n"),
+            "a list change is the items added and removed: {text}"
         );
+        assert!(!text.contains("[\"dns\"]"), "{text}");
         assert!(text.contains("+ prometheus.enabled: true"));
         assert!(text.contains("- old.x: 1"));
         assert!(Diff::between(&new, &new).is_empty());
+    }
+
+    #[test]
+    fn list_changes_show_items_and_lines_are_painted_by_kind() {
+        let current = json!({"l": ["dns:query", "drop"], "n": 1});
+        let new = json!({"l": ["drop", "tcp", "flow"], "n": 2, "added": ["a"]});
+        let d = Diff::between(&current, &new);
+        let text = d.to_text_painted(&|p, t| format!("<{p:?}>{t}"));
+        assert_eq!(
+            text,
+            "<Changed>  ~ l:\n<Added>      + tcp\n<Added>      + flow\n<Removed>      - dns:query\n<Changed>  ~ n: 1 → 2\n<Added>  + added:\n<Added>      + a\n"
+        );
     }
 }

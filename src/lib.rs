@@ -18,6 +18,7 @@ pub mod helm_set;
 pub mod kube;
 pub mod kubectl;
 pub mod names;
+pub mod next_steps;
 pub mod plan;
 #[cfg(test)]
 mod proptests;

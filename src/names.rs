@@ -56,6 +56,40 @@ pub fn release_problem(value: &str) -> Option<String> {
     None
 }
 
+/// The reason `key: value` is not a Kubernetes label, or `None` (apimachinery
+/// `IsQualifiedName` for the key: an optional DNS-subdomain prefix and `/`, then up to 63 of
+/// `[A-Za-z0-9._-]` starting and ending alphanumeric; `IsValidLabelValue` for the value, which
+/// may be empty).
+pub fn label_problem(key: &str, value: &str) -> Option<String> {
+    let part = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 63
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+    };
+    let key_ok = match key.split_once('/') {
+        Some((prefix, name)) => {
+            prefix.len() <= 253 && prefix.split('.').all(is_label) && part(name)
+        }
+        None => part(key),
+    };
+    if !key_ok {
+        return Some(format!(
+            "'{}' is not a label key: letters, digits, '-', '_' and '.', at most 63, starting and ending with a letter or digit, with an optional DNS prefix and '/'",
+            escape(key)
+        ));
+    }
+    if !(value.is_empty() || part(value)) {
+        return Some(format!(
+            "'{}' is not a label value: letters, digits, '-', '_' and '.', at most 63, starting and ending with a letter or digit",
+            escape(value)
+        ));
+    }
+    None
+}
+
 /// The reason `value` is not a kubeconfig context name, or `None`.
 pub fn context_problem(value: &str) -> Option<String> {
     if value.is_empty() {

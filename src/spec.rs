@@ -237,6 +237,18 @@ impl MetricSpec {
             .any(|o| matches!(o, SpecOption::Value("exemplars", "true")))
     }
 
+    /// The same spec without `exemplars=...` (what the wizard offers when OpenMetrics is off).
+    pub fn without_exemplars(&self) -> MetricSpec {
+        MetricSpec::from_options(
+            self.handler,
+            self.options
+                .iter()
+                .filter(|o| !matches!(o, SpecOption::Value("exemplars", _)))
+                .cloned()
+                .collect(),
+        )
+    }
+
     /// Context choices that create one series per pod or address, for the wizard's warning.
     pub fn high_cardinality(&self) -> Vec<&'static str> {
         let mut out = Vec::new();

@@ -24,6 +24,8 @@ pub struct Terminals {
     pub stdin: bool,
     pub stdout: bool,
     pub stderr: bool,
+    /// The width of stderr's terminal in columns, when it is one.
+    pub columns: Option<u16>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +35,15 @@ pub struct Printer {
     color: bool,
     stdout_color: bool,
     machine: bool,
+    columns: u16,
 }
+
+/// What ciliumon says when the user stops it before anything ran: Esc at any question or
+/// Ctrl-C outside a step (exit 130).
+pub const ABORTED: &str = "Aborted: nothing was changed.";
+
+/// The width assumed when stderr is not a terminal (or reports none).
+pub const DEFAULT_COLUMNS: u16 = 80;
 
 impl Printer {
     /// Resolve from the environment and the terminals: see [`Printer::resolve`]. The only
@@ -43,6 +53,14 @@ impl Printer {
             stdin: io::stdin().is_terminal(),
             stdout: io::stdout().is_terminal(),
             stderr: io::stderr().is_terminal(),
+            columns: None,
+        };
+        let terminals = Terminals {
+            columns: terminals
+                .stderr
+                .then(|| console::Term::stderr().size_checked().map(|(_, w)| w))
+                .flatten(),
+            ..terminals
         };
         let env = |k: &str| std::env::var_os(k).map(|v| v.to_string_lossy().into_owned());
         let printer = Printer::resolve(choice, terminals, env, machine);
@@ -82,6 +100,12 @@ impl Printer {
             color,
             stdout_color,
             machine,
+            columns: tty
+                .columns
+                .filter(|w| *w >= 20)
+                .or_else(|| env("COLUMNS").and_then(|c| c.trim().parse().ok()))
+                .filter(|w| *w >= 20)
+                .unwrap_or(DEFAULT_COLUMNS),
         }
     }
 
@@ -93,6 +117,7 @@ impl Printer {
             color: false,
             stdout_color: false,
             machine: false,
+            columns: DEFAULT_COLUMNS,
         }
     }
 
@@ -119,6 +144,41 @@ impl Printer {
     /// stdout carries one document for a program (`-o json`).
     pub fn machine(&self) -> bool {
         self.machine
+    }
+
+    /// The width of stderr's terminal (80 when it is not one): rows that must not wrap (the
+    /// wizard's lists, the header) are fitted to it.
+    pub fn columns(&self) -> usize {
+        usize::from(self.columns)
+    }
+
+    /// `text` fitted to the terminal width, cut with `…` (colour codes are not counted).
+    pub fn fit(&self, text: &str, margin: usize) -> String {
+        fit(text, self.columns().saturating_sub(margin))
+    }
+
+    /// `warning: text`, the label in yellow, on stderr.
+    pub fn warn(&self, text: &str) {
+        self.say(&format!("{} {text}", self.paint(Paint::Warn, "warning:")));
+    }
+
+    /// `text` in the colour of `paint` when stderr is coloured; as is otherwise.
+    pub fn paint(&self, paint: Paint, text: &str) -> String {
+        if !self.color {
+            return text.to_string();
+        }
+        let style = console::Style::new().for_stderr().force_styling(true);
+        let style = match paint {
+            Paint::Ok => style.green(),
+            Paint::Warn => style.yellow(),
+            Paint::Fail => style.red().bold(),
+            Paint::Added => style.green(),
+            Paint::Removed => style.red(),
+            Paint::Changed => style.yellow(),
+            Paint::Strong => style.bold(),
+            Paint::Dim => style.dim(),
+        };
+        style.apply_to(text).to_string()
     }
 
     /// Write `text` to stdout as is and flush. The error, a closed pipe included, is the
@@ -167,6 +227,28 @@ impl Printer {
     }
 }
 
+/// What a piece of text means, for its colour: [`Printer::paint`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paint {
+    Ok,
+    Warn,
+    Fail,
+    Added,
+    Removed,
+    Changed,
+    Strong,
+    Dim,
+}
+
+/// `text` cut to `width` columns with `…` at the end when it is wider (ANSI codes are not
+/// counted, wide characters count twice).
+pub fn fit(text: &str, width: usize) -> String {
+    if console::measure_text_width(text) <= width {
+        return text.to_string();
+    }
+    console::truncate_str(text, width.max(1), "…").into_owned()
+}
+
 /// Give the cursor back after a question was cut short (Ctrl-C): dialoguer hides it while a
 /// question is up. Does nothing when stderr is not a terminal.
 pub fn restore_cursor() {
@@ -181,6 +263,7 @@ mod tests {
         stdin: true,
         stdout: true,
         stderr: true,
+        columns: Some(120),
     };
 
     fn env<'a>(vars: &'a [(&str, &str)]) -> impl Fn(&str) -> Option<String> + 'a {
@@ -251,5 +334,44 @@ mod tests {
         assert!(p.machine() && !p.stdout_color());
         assert!(p.color(), "stderr keeps its colour");
         assert!(!Printer::plain().interactive() && !Printer::plain().live());
+    }
+
+    #[test]
+    fn the_width_is_the_terminals_else_columns_else_80() {
+        let term = env(&[("TERM", "xterm"), ("COLUMNS", "100")]);
+        assert_eq!(
+            Printer::resolve(ColorChoice::Auto, ALL, &term, false).columns(),
+            120
+        );
+        let no_size = Terminals {
+            columns: None,
+            ..ALL
+        };
+        assert_eq!(
+            Printer::resolve(ColorChoice::Auto, no_size, &term, false).columns(),
+            100
+        );
+        assert_eq!(Printer::plain().columns(), 80);
+    }
+
+    #[test]
+    fn fit_cuts_wide_text_with_an_ellipsis_and_ignores_colour_codes() {
+        assert_eq!(fit("short", 10), "short");
+        let cut = fit("0123456789abcdef", 10);
+        assert_eq!(console::measure_text_width(&cut), 10);
+        assert!(cut.ends_with('…'), "{cut}");
+        let red = console::style("0123456789")
+            .red()
+            .force_styling(true)
+            .to_string();
+        assert_eq!(fit(&red, 10), red, "escape codes take no columns");
+    }
+
+    #[test]
+    fn paint_colours_only_when_stderr_is_coloured() {
+        assert_eq!(Printer::plain().paint(Paint::Warn, "warning:"), "warning:");
+        let p = Printer::resolve(ColorChoice::Always, ALL, env(&[]), false);
+        let w = p.paint(Paint::Warn, "warning:");
+        assert!(w.contains("\u{1b}[33m") && w.contains("warning:"), "{w:?}");
     }
 }

@@ -169,7 +169,7 @@ pub fn cilium(input: &ValuesInput) -> Built {
             (true, Some(release)) if monitors => set(
                 &mut values,
                 &format!("{path}.labels"),
-                json!({ "release": release }),
+                monitor_labels(c, release),
             ),
             (true, _) => remove(&mut values, path),
         }
@@ -178,9 +178,18 @@ pub fn cilium(input: &ValuesInput) -> Built {
         notes.push("ServiceMonitors: prometheus.serviceMonitor.trustCRDsExist=true because the stack's CRDs are in place before the Cilium upgrade (installed first, or already there).".into());
     }
     if let (true, Some(release)) = (monitors, input.stack_release) {
-        notes.push(format!(
-            "ServiceMonitors carry the label release={release}, so that stack's Prometheus selects them even with its default selector."
-        ));
+        let labels = &c.prometheus_stack.service_monitor_labels;
+        if labels.is_empty() {
+            notes.push(format!(
+                "ServiceMonitors carry the label release={release}, so that stack's Prometheus selects them even with its default selector."
+            ));
+        } else {
+            let shown: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            notes.push(format!(
+                "ServiceMonitors carry the label {}, which your Prometheus' serviceMonitorSelector asks for.",
+                shown.join(", ")
+            ));
+        }
     }
 
     // Dashboards, for the Grafana sidecar of the stack (label grafana_dashboard=1, all namespaces).
@@ -204,6 +213,16 @@ pub fn cilium(input: &ValuesInput) -> Built {
         }
     }
     Built { values, notes }
+}
+
+/// The labels of Cilium's ServiceMonitors: the configured ones, else `release: <release>`.
+fn monitor_labels(c: &Config, release: &str) -> Value {
+    let labels = &c.prometheus_stack.service_monitor_labels;
+    if labels.is_empty() {
+        json!({ "release": release })
+    } else {
+        json!(labels)
+    }
 }
 
 /// The values ciliumon sets on kube-prometheus-stack (password excluded: it never enters values).

@@ -35,6 +35,10 @@ pub const CLUSTERWIDE_NETWORK_POLICIES_PATH: &str =
 /// The Hubble Relay and UI Deployments.
 pub const HUBBLE_RELAY: &str = "hubble-relay";
 pub const HUBBLE_UI: &str = "hubble-ui";
+/// The Hubble UI's Service has the Deployment's name and serves on port 80; as a NodePort, the
+/// chart's default node port (`hubble.ui.service.nodePort`, 1.14-1.20).
+pub const HUBBLE_UI_PORT: u16 = 80;
+pub const HUBBLE_UI_NODE_PORT: u16 = 31235;
 
 /// kube-prometheus-stack's Prometheus (facts §5): the Prometheus Operator's governing Service
 /// `prometheus-operated` carries this label, and names its web port `web` (`http-web` in some

@@ -13,12 +13,13 @@ use crate::config::Config;
 use crate::config::StackMode;
 use crate::diff::{self, Diff};
 use crate::exit::{Code, Failure};
+use crate::next_steps::{self, NextSteps};
 use crate::plan::gitops;
 use crate::plan::{self, Layout, Plan, StepKind};
 use crate::render;
 use crate::run::files::{self, Existing};
 use crate::run::{self, Limits, PrivateDir, Progress, RunReport, ToolRunner};
-use crate::ui::Printer;
+use crate::ui::{Paint, Printer};
 use crate::wizard::{self, Prompter, Terminal};
 
 /// The one JSON document of `--output json`.
@@ -44,6 +45,15 @@ struct Document<'a> {
     hint: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     check: Option<&'a CheckOutcome>,
+    /// What to look at next, after a successful run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<NextSteps>,
+    /// The values files of a failed run, kept (0600) so its commands can be re-run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    kept_files: Vec<String>,
+    /// The configuration saved (`--save-config`, or accepted when offered).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    saved_config: Option<String>,
 }
 
 impl<'a> Document<'a> {
@@ -66,6 +76,9 @@ impl<'a> Document<'a> {
             steps: &[],
             hint: None,
             check: None,
+            next: None,
+            kept_files: vec![],
+            saved_config: None,
         }
     }
 }
@@ -126,6 +139,7 @@ fn phases(
     }
     let ask = !args.yes;
     let (global, config, pf) = preflight(global, args, ask, printer)?;
+    let kube = Kube::from_global(&global);
     so_far.context = Some(pf.context.clone());
     // A release Flux or Argo CD owns is not upgraded behind its controller's back.
     if let Some(owner) = &pf.owner {
@@ -148,10 +162,18 @@ fn phases(
     let mut prompter = ask.then(|| Terminal::new(printer));
 
     let config = match prompter.as_mut() {
-        Some(p) => match wizard::ask(p, config, &pf)? {
-            Some(c) => c,
-            None => return Ok(aborted(printer)),
-        },
+        Some(p) => {
+            // For "reuse a Prometheus installed outside Helm": the labels it selects by.
+            let prometheuses = if pf.stack.is_none() {
+                cluster::prometheuses(&pf.tools, &kube)
+            } else {
+                vec![]
+            };
+            match wizard::ask(p, config, &pf, &prometheuses)? {
+                Some(c) => c,
+                None => return Ok(aborted(printer)),
+            }
+        }
         None => config,
     };
     if let Some(f) = plan::missing_crd(&config, &pf.target()) {
@@ -177,15 +199,30 @@ fn phases(
     }
     show_plan(printer, &planned, &pf.context);
 
-    if let Some(p) = prompter.as_mut()
-        && !confirm(p, &pf.context)?
-    {
-        printer.say("Nothing was changed.");
-        doc.status = "declined";
-        return report(printer, &mut doc, None, Code::Ok);
+    if let Some(p) = prompter.as_mut() {
+        match p.confirm(
+            &format!("Apply this plan to context '{}'?", pf.context),
+            false,
+        )? {
+            // Esc is an abort (exit 130), not a no.
+            None => return Ok(aborted(printer)),
+            Some(true) => {}
+            Some(false) => {
+                // A reviewed configuration is worth keeping even when it is not applied.
+                let Some(saved) = wizard::offer_save(p, &config, args.save_config.as_deref())?
+                else {
+                    return Ok(aborted(printer));
+                };
+                doc.saved_config = saved.map(|p| p.display().to_string());
+                printer.say("Nothing was changed.");
+                doc.status = "declined";
+                return report(printer, &mut doc, None, Code::Ok);
+            }
+        }
     }
-    if !save_answers(prompter.as_mut(), &config, args, printer)? {
-        return Ok(aborted(printer));
+    match save_answers(prompter.as_mut(), &config, args, printer)? {
+        Some(saved) => doc.saved_config = saved.map(|p| p.display().to_string()),
+        None => return Ok(aborted(printer)),
     }
 
     let (backup, rollback) = backup(&pf, &global, args, printer)?;
@@ -194,16 +231,44 @@ fn phases(
     so_far.backup.clone_from(&doc.backup);
     so_far.rollback.clone_from(&doc.rollback);
 
-    let run_report = execute(&planned.plan, &pf, args, private, printer)?;
-    let steps = run_report.steps.clone();
-    doc.steps = &steps;
+    let keep_in = backup
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let (mut run_report, kept) = execute(&planned.plan, &pf, args, private, &keep_in, printer)?;
     if !run_report.succeeded() {
-        return failed(printer, &mut doc, &run_report, &pf);
+        files_kept(&mut run_report, &kept);
+        doc.kept_files = kept
+            .iter()
+            .map(|(_, to)| to.display().to_string())
+            .collect();
+        let run_report = run_report;
+        doc.steps = &run_report.steps;
+        return failed(printer, &mut doc, &run_report, &pf, &config, &kube);
     }
-    printer.say(&format!("Done: {} steps.", run_report.steps.len()));
+    doc.steps = &run_report.steps;
+    printer.say(&printer.paint(
+        Paint::Ok,
+        &format!("✓ Done: {} steps.", run_report.steps.len()),
+    ));
+    let node = (config.hubble.ui.enabled
+        && config.hubble.ui.service_type == crate::config::ServiceType::NodePort)
+        .then(|| cluster::node_address(&pf.tools, &kube))
+        .flatten();
+    let next = NextSteps::from(&next_steps::Facts {
+        config: &config,
+        plan: &planned.plan,
+        kubectl_flags: kube.kubectl_flags(),
+        node_address: node.as_deref(),
+        backup: doc.backup.as_deref(),
+        rollback: doc.rollback.as_deref(),
+    });
+    let next_text = next.to_text();
+    doc.next = Some(next);
     doc.status = "done";
     interrupted_after_the_steps(printer, &mut doc);
     let check = check_after(&global, args, &config, &planned.plan, printer);
+    printer.say_text(&next_text);
     report(printer, &mut doc, check.as_ref(), Code::Ok)
 }
 
@@ -231,26 +296,9 @@ fn preflight(
     crate::secret::check_sources(&config, true)?;
 
     let pf = cluster::preflight_here(&global, &config)?;
-    printer.say(&format!(
-        "Cluster: context '{}'{} — Cilium release '{}' in '{}', chart {}, revision {} ({})",
-        pf.context,
-        pf.server_version
-            .as_deref()
-            .map(|v| format!(" (Kubernetes {v})"))
-            .unwrap_or_default(),
-        pf.cilium.name,
-        pf.cilium.namespace,
-        pf.cilium.chart_version,
-        pf.cilium.revision,
-        pf.cilium.status,
-    ));
-    printer.say(&format!(
-        "Tools: helm {} ({}), kubectl {} ({})",
-        pf.tools.helm_version,
-        pf.tools.helm.display(),
-        pf.tools.kubectl_version,
-        pf.tools.kubectl.display()
-    ));
+    for line in header(&pf) {
+        printer.say(&line);
+    }
     if let Some(s) = &pf.stack {
         printer.say(&format!(
             "kube-prometheus-stack: release '{}' in '{}' ({})",
@@ -258,6 +306,41 @@ fn preflight(
         ));
     }
     Ok((global, config, pf))
+}
+
+/// What will be changed, in lines that fit 120 columns: the cluster (its name in the
+/// kubeconfig and API server, not only the context), the Cilium release, the tools.
+fn header(pf: &Preflight) -> Vec<String> {
+    let mut cluster = match &pf.cluster {
+        Some(c) => format!("Cluster: '{c}' (context '{}'", pf.context),
+        None => format!("Cluster: (context '{}'", pf.context),
+    };
+    if let Some(v) = &pf.server_version {
+        cluster.push_str(&format!(", Kubernetes {v}"));
+    }
+    cluster.push(')');
+    let mut lines = vec![cluster];
+    if let Some(s) = &pf.server {
+        lines.push(format!("  API server: {s}"));
+    }
+    lines.extend([
+        format!(
+            "Cilium: release '{}' in '{}', chart {}, revision {} ({})",
+            pf.cilium.name,
+            pf.cilium.namespace,
+            pf.cilium.chart_version,
+            pf.cilium.revision,
+            pf.cilium.status,
+        ),
+        format!(
+            "Tools: helm {} ({}), kubectl {} ({})",
+            pf.tools.helm_version,
+            pf.tools.helm.display(),
+            pf.tools.kubectl_version,
+            pf.tools.kubectl.display()
+        ),
+    ]);
+    lines
 }
 
 /// `--dry-run`: the plan on stdout, with the same layout as `ciliumon plan --dry-run`, so the
@@ -275,6 +358,14 @@ fn dry_run(global: &GlobalArgs, args: &SetupArgs, printer: Printer) -> Result<Co
     let mut plan = plan::build(&config, &plan::Target::default(), &layout)?;
     plan::rollout::settle(&mut plan, &plan::rollout::Observed::default());
     printer.say("Dry run: nothing contacted (no helm, no kubectl); planned for the version asked for, or the newest known. `ciliumon setup` reads the release's values, and the diff, from the cluster.");
+    if let Some(path) = &args.save_config {
+        wizard::save_config(&config, path)?;
+        printer.say(&format!(
+            "Saved the configuration to {}: apply it with `ciliumon setup --yes --config {}`",
+            path.display(),
+            path.display()
+        ));
+    }
     let text = if printer.machine() {
         render::json(&plan)?
     } else {
@@ -330,12 +421,16 @@ fn plan_changes(
     })
 }
 
-/// The steps as they will run, the notes and the values diff, on stderr.
+/// The steps as they will run, the notes, the values diff of the Cilium release and the
+/// values of a kube-prometheus-stack to install, on stderr.
 fn show_plan(printer: Printer, planned: &Planned, context: &str) {
     let plan = &planned.plan;
-    printer.say(&format!(
-        "\nPlan ({} steps) for context '{context}':",
-        plan.steps.len(),
+    printer.say(&printer.paint(
+        Paint::Strong,
+        &format!(
+            "\nPlan ({} steps) for context '{context}':",
+            plan.steps.len()
+        ),
     ));
     for (i, s) in plan.steps.iter().enumerate() {
         printer.say(&format!(
@@ -348,37 +443,32 @@ fn show_plan(printer: Printer, planned: &Planned, context: &str) {
     for n in &plan.notes {
         printer.say(&format!("  note: {n}"));
     }
-    printer.say_text(&diff_text(&planned.changes));
-}
-
-/// Ask before changing the cluster. Esc is an abort (exit 130), not a no.
-fn confirm(p: &mut dyn Prompter, context: &str) -> Result<bool> {
-    match p.confirm(&format!("Apply this plan to context '{context}'?"), false)? {
-        Some(yes) => Ok(yes),
-        None => Err(Failure::new(
-            Code::Interrupted,
-            "aborted at the confirmation: nothing was changed",
-        )
-        .into()),
+    printer.say_text(&diff_text(&planned.changes, printer));
+    if let Some(values) = &plan.stack_values {
+        let text = crate::yaml::to_string(values).unwrap_or_default();
+        printer.say("Values of kube-prometheus-stack (a new install, the chart's defaults plus):");
+        for line in text.lines() {
+            printer.say(&printer.paint(Paint::Added, &format!("  {line}")));
+        }
     }
 }
 
-/// The answers, replayable in CI: offered after the questions, written without asking with
-/// `--save-config`. `false` on Esc.
+/// The answers, replayable in CI: offered after the confirmation, written without asking
+/// with `--save-config`. The file saved, if any; `None` on Esc.
 fn save_answers(
     prompter: Option<&mut Terminal>,
     config: &Config,
     args: &SetupArgs,
     printer: Printer,
-) -> Result<bool> {
+) -> Result<Option<Option<PathBuf>>> {
     match prompter {
-        Some(p) => Ok(wizard::offer_save(p, config, args.save_config.as_deref())?.is_some()),
+        Some(p) => wizard::offer_save(p, config, args.save_config.as_deref()),
         None => {
             if let Some(path) = &args.save_config {
                 wizard::save_config(config, path)?;
-                printer.say(&format!("Saved {}", path.display()));
+                printer.say(&format!("Saved the configuration to {}", path.display()));
             }
-            Ok(true)
+            Ok(Some(args.save_config.clone()))
         }
     }
 }
@@ -405,14 +495,17 @@ fn backup(
 }
 
 /// Write the plan's files into `private`, run the steps with the tools found in preflight,
-/// and remove the files and the directory, whatever happened.
+/// and remove the files and the directory, whatever happened. When a step did not finish, the
+/// values files are first copied (0600) into `keep_in` (the backup directory), so that the
+/// commands of the report can be re-run: (the path the steps used, the kept copy).
 fn execute(
     plan: &Plan,
     pf: &Preflight,
     args: &SetupArgs,
     private: PrivateDir,
+    keep_in: &Path,
     printer: Printer,
-) -> Result<RunReport> {
+) -> Result<(RunReport, Vec<(PathBuf, PathBuf)>)> {
     let files = run::write_plan_files(plan, private.path())?;
     let mut runner = ToolRunner {
         programs: vec![
@@ -429,9 +522,42 @@ fn execute(
         private.path(),
         &files.secrets,
     );
+    let kept = if report.succeeded() {
+        vec![]
+    } else {
+        keep_values_files(plan, &pf.cilium.name, keep_in)
+    };
     drop(files);
     drop(private);
-    Ok(report)
+    Ok((report, kept))
+}
+
+/// Copy the plan's values files (never a secret) next to the backup, 0600:
+/// `ciliumon-failed-<release>-<time>-<file>`.
+fn keep_values_files(plan: &Plan, release: &str, dir: &Path) -> Vec<(PathBuf, PathBuf)> {
+    let stamp = utc_stamp(jiff::Timestamp::now());
+    plan.files
+        .iter()
+        .filter(|f| matches!(f.source, crate::plan::FileSource::Values { .. }))
+        .filter_map(|f| {
+            let text = std::fs::read(&f.path).ok()?;
+            let name = f.path.file_name()?.to_string_lossy().into_owned();
+            let to = dir.join(format!("ciliumon-failed-{release}-{stamp}-{name}"));
+            files::write_private(&to, &text, Existing::Keep).ok()?;
+            Some((f.path.clone(), to))
+        })
+        .collect()
+}
+
+/// The report's commands name the kept copies instead of the removed private files.
+fn files_kept(report: &mut RunReport, kept: &[(PathBuf, PathBuf)]) {
+    for step in &mut report.steps {
+        for (from, to) in kept {
+            step.command = step
+                .command
+                .replace(&from.display().to_string(), &to.display().to_string());
+        }
+    }
 }
 
 /// The metrics check after the steps, unless `--no-check`.
@@ -453,12 +579,15 @@ fn check_after(
     })
 }
 
-/// A plan that stopped: the report, how to go back, and the exit code.
+/// A plan that stopped: the report, what is now in the cluster and how to go back, and the
+/// exit code.
 fn failed<'a>(
     printer: Printer,
     doc: &mut Document<'a>,
     run_report: &'a RunReport,
     pf: &Preflight,
+    config: &Config,
+    kube: &Kube,
 ) -> Result<Code> {
     let interrupted = run_report
         .steps
@@ -476,39 +605,29 @@ fn failed<'a>(
     });
     let mut text = Vec::new();
     run_report.write_text(&mut text)?;
-    printer.say_text(&String::from_utf8_lossy(&text));
-    // The new configuration reached cilium-config (the upgrade ran, or there was none), but the
-    // restart or the wait for it did not finish.
-    let status = |k: StepKind| {
-        run_report
-            .steps
-            .iter()
-            .find(|s| s.kind == k)
-            .map(|s| s.status)
-    };
-    let configured = status(StepKind::CiliumUpgrade).is_none_or(|s| s == run::StepStatus::Done);
-    let restart_pending = configured
-        && [StepKind::RestartAgents, StepKind::WaitAgents]
-            .into_iter()
-            .any(|k| status(k).is_some_and(|s| s != run::StepStatus::Done));
-    if restart_pending {
-        printer.say(&format!(
-            "The agents still need a restart to run the new configuration: `kubectl rollout restart {} -n {}` (the next `ciliumon setup` finds the agents older than cilium-config and restarts them).",
-            crate::catalogue::objects::agent_daemonset_ref(),
-            pf.cilium.namespace
-        ));
+    for line in String::from_utf8_lossy(&text).lines() {
+        let paint = if line.starts_with("Step ") {
+            Some(Paint::Fail)
+        } else if line.starts_with("hint:") {
+            Some(Paint::Warn)
+        } else {
+            None
+        };
+        match paint {
+            Some(p) => printer.say(&printer.paint(p, line)),
+            None => printer.say(line),
+        }
     }
-    if run_report.started(StepKind::CiliumUpgrade) {
-        printer.say(&format!(
-            "The Cilium upgrade was started. To go back to revision {}: {}",
-            pf.cilium.revision,
-            doc.rollback.as_deref().unwrap_or_default()
-        ));
-    } else {
-        printer.say(&format!(
-            "The Cilium release was not changed (still revision {}).",
-            pf.cilium.revision
-        ));
+    let kept: Vec<&str> = doc.kept_files.iter().map(String::as_str).collect();
+    for line in stopped_state(
+        run_report,
+        pf,
+        config,
+        kube,
+        doc.rollback.as_deref().unwrap_or_default(),
+        &kept,
+    ) {
+        printer.say(&line);
     }
     report(
         printer,
@@ -520,6 +639,91 @@ fn failed<'a>(
             Code::Failed
         },
     )
+}
+
+/// What a run that stopped left in the cluster, exactly: whether the Cilium upgrade
+/// completed, did not finish, or did not start (and how to go back); whether
+/// kube-prometheus-stack stays installed (and how to remove it); which values files were kept.
+fn stopped_state(
+    r: &RunReport,
+    pf: &Preflight,
+    config: &Config,
+    kube: &Kube,
+    rollback: &str,
+    kept: &[&str],
+) -> Vec<String> {
+    use run::StepStatus as S;
+    let status = |kind| r.steps.iter().find(|s| s.kind == kind).map(|s| s.status);
+    let how = |st: S| match st {
+        S::TimedOut => "timed out",
+        S::Interrupted => "was interrupted",
+        _ => "failed",
+    };
+    let c = &pf.cilium;
+    let mut out = vec![];
+    match status(StepKind::CiliumUpgrade) {
+        Some(S::Done) => out.push(format!(
+            "The Cilium upgrade completed: release '{}' has the new values (a new revision after {}); what stopped came after it. To go back to revision {}: {rollback}",
+            c.name, c.revision, c.revision
+        )),
+        Some(st @ (S::Failed | S::TimedOut | S::Interrupted)) => out.push(format!(
+            "The Cilium upgrade {} while it ran: Helm may have changed the release (see `helm history {} -n {}`). To go back to revision {}: {rollback}",
+            how(st),
+            c.name,
+            c.namespace,
+            c.revision
+        )),
+        _ => out.push(format!(
+            "The Cilium release was not changed (still revision {}).",
+            c.revision
+        )),
+    }
+    // The new configuration reached cilium-config (the upgrade ran, or there was none), but the
+    // restart or the wait for it did not finish.
+    let configured = status(StepKind::CiliumUpgrade).is_none_or(|s| s == S::Done);
+    if configured
+        && [StepKind::RestartAgents, StepKind::WaitAgents]
+            .into_iter()
+            .any(|k| status(k).is_some_and(|s| s != S::Done))
+    {
+        out.push(format!(
+            "The agents still need a restart to run the new configuration: `kubectl rollout restart {} -n {}` (the next `ciliumon setup` finds the agents older than cilium-config and restarts them).",
+            crate::catalogue::objects::agent_daemonset_ref(),
+            c.namespace
+        ));
+    }
+    let stack = &config.prometheus_stack;
+    let mut uninstall = vec![
+        "helm".to_string(),
+        "uninstall".into(),
+        stack.release.clone(),
+        "-n".into(),
+        stack.namespace.clone(),
+    ];
+    uninstall.extend(kube.helm_flags());
+    let uninstall = shlex::try_join(uninstall.iter().map(String::as_str))
+        .unwrap_or_else(|_| uninstall.join(" "));
+    match status(StepKind::StackInstall) {
+        Some(S::Done) => out.push(format!(
+            "kube-prometheus-stack stays installed as release '{}' in '{}' (ciliumon does not remove it). To remove it: {uninstall}",
+            stack.release, stack.namespace
+        )),
+        Some(st @ (S::Failed | S::TimedOut | S::Interrupted)) => out.push(format!(
+            "The kube-prometheus-stack install {}: what it created may be in '{}' (see `helm status {} -n {}`). To remove it: {uninstall}",
+            how(st),
+            stack.namespace,
+            stack.release,
+            stack.namespace
+        )),
+        _ => {}
+    }
+    if !kept.is_empty() {
+        out.push(format!(
+            "The values files of this run are kept (0600) so the commands above can be re-run: {}",
+            kept.join(", ")
+        ));
+    }
+    out
 }
 
 /// The end: a failed check turns the exit code to 1; with `-o json`, the one document.
@@ -534,9 +738,11 @@ fn report<'a>(
         doc.check = Some(c);
         if !c.passed {
             doc.status = "check-failed";
-            printer.say(
+            doc.error = Some("the steps finished but the metrics check did not pass".into());
+            printer.say(&printer.paint(
+                Paint::Warn,
                 "hint: the steps finished but the metrics check did not pass; `ciliumon check --wait 2m` retries it",
-            );
+            ));
             code = Code::Failed;
         }
     }
@@ -548,12 +754,13 @@ fn report<'a>(
     Ok(code)
 }
 
+/// Esc at any question, the confirmation included: one message, exit 130 (as Ctrl-C).
 fn aborted(printer: Printer) -> Code {
-    printer.say("Aborted: nothing was changed.");
+    printer.say(crate::ui::ABORTED);
     if printer.machine() {
         printer.report(&crate::commands::error_document(
             Code::Interrupted,
-            "aborted at a question: nothing was changed",
+            crate::ui::ABORTED,
             None,
             SoFar::default().fields(),
         ));
@@ -577,13 +784,13 @@ fn interrupted_after_the_steps(printer: Printer, doc: &mut Document<'_>) {
     crate::run::interrupt::on_exit(message, document);
 }
 
-fn diff_text(d: &Diff) -> String {
+fn diff_text(d: &Diff, printer: Printer) -> String {
     if d.is_empty() {
         "Values: no change to the release's values.\n".to_string()
     } else {
         format!(
             "Values of the Cilium release (current → new):\n{}",
-            d.to_text()
+            d.to_text_painted(&|p, t| printer.paint(p, t))
         )
     }
 }
@@ -674,7 +881,7 @@ fn verify(
     wait: Duration,
     printer: Printer,
 ) -> CheckOutcome {
-    let settings = || -> Result<crate::check::Settings> {
+    let settings = |wait: Duration| -> Result<crate::check::Settings> {
         let expected = if config.hubble.metrics.is_empty() {
             None
         } else {
@@ -697,9 +904,19 @@ fn verify(
             kube: Kube::from_global(global),
         })
     };
-    printer
-        .say("Checking the metrics endpoints on every node (up to 1m while the agents come up)...");
-    match settings().and_then(|s| crate::check::report(&s)) {
+    printer.say(&check_message(wait));
+    let deadline = std::time::Instant::now() + wait;
+    let result = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match settings(left).and_then(|s| crate::check::report(&s)) {
+            // The DaemonSet may still be rolling its pods: ask again within --check-wait.
+            Err(e) if no_agents_yet(&e) && left > AGENTS_RETRY => {
+                std::thread::sleep(AGENTS_RETRY);
+            }
+            other => break other,
+        }
+    };
+    match result {
         Ok(report) => {
             printer.say_text(&crate::check::render::text(&report, printer.color()));
             CheckOutcome {
@@ -717,6 +934,22 @@ fn verify(
             }
         }
     }
+}
+
+/// What setup says before its check, with the real `--check-wait`.
+fn check_message(wait: Duration) -> String {
+    format!(
+        "Checking the metrics endpoints on every node (retrying for up to {} while the agents come up)...",
+        crate::duration::to_go(wait)
+    )
+}
+
+/// How long to wait before asking again for the agent pods.
+const AGENTS_RETRY: Duration = Duration::from_secs(2);
+
+/// The check found no agent pod: while the DaemonSet rolls, that is not an answer yet.
+fn no_agents_yet(e: &anyhow::Error) -> bool {
+    format!("{e:#}").contains("no Cilium agent pods")
 }
 
 #[derive(Debug, Serialize)]

@@ -20,7 +20,7 @@ static MODE: AtomicU8 = AtomicU8::new(0);
 static DOOMED: Mutex<Vec<(i32, bool)>> = Mutex::new(Vec::new());
 
 /// What Ctrl-C outside a running plan says, until a command says otherwise.
-pub const NOTHING_CHANGED: &str = "interrupted: nothing was changed";
+pub const NOTHING_CHANGED: &str = crate::ui::ABORTED;
 
 /// What Ctrl-C outside a running plan prints before it exits: a line on stderr and, with
 /// `-o json`, the document on stdout.

@@ -697,6 +697,65 @@ fn pty(f: &Fake, args: &[&str]) -> rexpect::session::PtySession {
     rexpect::session::spawn_command(cmd, Some(20_000)).unwrap()
 }
 
+/// A pseudo-terminal of `columns` (COLUMNS: the pty itself reports no size), with or without
+/// colour.
+fn pty_with(f: &Fake, args: &[&str], color: bool, columns: u16) -> rexpect::session::PtySession {
+    let mut cmd = f.ciliumon(args);
+    cmd.env("TERM", "xterm")
+        .env("COLUMNS", columns.to_string())
+        .stdin(Stdio::inherit());
+    if color {
+        cmd.env_remove("NO_COLOR");
+    } else {
+        cmd.env("NO_COLOR", "1");
+    }
+    rexpect::session::spawn_command(cmd, Some(20_000)).unwrap()
+}
+
+/// Wait for `what` and return everything shown before it (and it).
+fn screen(p: &mut rexpect::session::PtySession, what: &str) -> String {
+    let before = p
+        .exp_string(what)
+        .unwrap_or_else(|e| panic!("waiting for {what:?}: {e}"));
+    // rexpect hands back each byte as a char: make it UTF-8 text again.
+    let bytes: Vec<u8> = before.chars().map(|c| c as u32 as u8).collect();
+    format!("{}{what}", String::from_utf8_lossy(&bytes))
+}
+
+fn exit_code(p: &mut rexpect::session::PtySession) -> String {
+    format!("{:?}", p.process().wait().unwrap())
+}
+
+/// The printed lines of `raw` (a terminal's output) without colour and cursor codes.
+fn visible_lines(raw: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in raw.split("\r\n") {
+        // Each redraw clears its line (ESC[2K) and starts again: what stays is after the last.
+        let mut text = String::new();
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\x1b' {
+                if chars.peek() == Some(&'[') {
+                    chars.next();
+                    for d in chars.by_ref() {
+                        if d.is_ascii_alphabetic() {
+                            break;
+                        }
+                    }
+                }
+            } else if c == '\r' {
+                text.clear();
+            } else {
+                text.push(c);
+            }
+        }
+        out.push(text);
+    }
+    out
+}
+
+const DOWN: &str = "\x1b[B";
+
 fn key(p: &mut rexpect::session::PtySession, keys: &str) {
     p.send(keys).unwrap();
     p.flush().unwrap();
@@ -709,10 +768,13 @@ fn wizard_full_run_saves_a_replayable_config() {
     p.exp_string("Hubble metric families for Cilium 1.18.4")
         .unwrap();
     key(&mut p, "\r"); // the pre-selected families
-    p.exp_string("Adjust the options of each family?").unwrap();
-    key(&mut p, "\r"); // no
+    p.exp_string("Families whose options to adjust").unwrap();
+    key(&mut p, "\r"); // none
     p.exp_string("Components").unwrap();
     key(&mut p, "\r");
+    // The stand-in's release has Relay off and the UI unset (on by default): the fix.
+    p.exp_string("The Hubble UI needs Hubble Relay").unwrap();
+    key(&mut p, "\r"); // turn Relay on too
     p.exp_string("Service type of the Hubble UI").unwrap();
     key(&mut p, "\r");
     p.exp_string("Prometheus and Grafana").unwrap();
@@ -763,11 +825,11 @@ fn wizard_esc_at_a_question_leaves_nothing_run() {
     let mut p = pty(&f, &["setup", "--no-check"]);
     p.exp_string("Hubble metric families").unwrap();
     key(&mut p, "\r");
-    p.exp_string("Adjust the options").unwrap();
+    p.exp_string("Families whose options to adjust").unwrap();
     key(&mut p, "\r");
     p.exp_string("Components").unwrap();
     key(&mut p, "\x1b"); // Esc
-    p.exp_string("nothing was changed").unwrap();
+    p.exp_string("Aborted: nothing was changed.").unwrap();
     let status = p.process().wait().unwrap();
     let status = format!("{status:?}");
     assert!(
@@ -826,6 +888,14 @@ fn setup_reports_a_failed_check_with_exit_1() {
     let (out, doc) = setup_then_check(b"<html>oops</html>\n".to_vec());
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(doc["status"], "check-failed", "{doc:#}");
+    assert_eq!(doc["exitCode"], 1, "{doc:#}");
+    assert!(
+        doc["error"]
+            .as_str()
+            .unwrap()
+            .contains("check did not pass"),
+        "{doc:#}"
+    );
     assert_eq!(doc["check"]["passed"], false);
     assert!(
         stderr(&out).contains("ciliumon check --wait 2m"),
@@ -912,7 +982,11 @@ fn ctrl_c_during_check_stops_its_kubectl_and_exits_130() {
     ctrl_c(&child);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
-    assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Aborted: nothing was changed."),
+        "the one abort message: {}",
+        stderr(&out)
+    );
     // The hanging kubectl (its own process group, so no terminal SIGINT) is gone too.
     let t = Instant::now();
     while std::path::Path::new(&format!("/proc/{pid}")).exists() {
@@ -1219,4 +1293,395 @@ fn reusing_a_stack_without_its_crd_is_refused() {
     let f = Fake::new();
     let out = f.run(&with(&["--stack", "reuse"]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// Item 1: OpenMetrics unticked while httpV2 keeps exemplars (the blog's default): the fix is
+/// offered at the Components question, and the answers reach the plan (no exit 2 after the
+/// questions). Declining with --save-config keeps the reviewed answers (item 5).
+#[test]
+fn wizard_offers_the_exemplars_fix_where_openmetrics_is_unticked_and_reaches_the_plan() {
+    let f = Fake::new();
+    let saved = f.work().join("reviewed.yaml");
+    let mut p = pty_with(
+        &f,
+        &[
+            "setup",
+            "--no-check",
+            "--save-config",
+            saved.to_str().unwrap(),
+        ],
+        false,
+        120,
+    );
+    screen(&mut p, "Hubble metric families");
+    key(&mut p, "\r");
+    screen(&mut p, "Families whose options to adjust");
+    key(&mut p, "\r");
+    screen(&mut p, "Components");
+    // Agent, operator, OpenMetrics: untick the third row.
+    key(&mut p, DOWN);
+    key(&mut p, DOWN);
+    key(&mut p, " ");
+    key(&mut p, "\r");
+    screen(&mut p, "The Hubble UI needs Hubble Relay");
+    key(&mut p, "\r");
+    screen(&mut p, "httpV2 asks for exemplars, which need OpenMetrics");
+    screen(&mut p, "drop exemplars from httpV2");
+    key(&mut p, DOWN);
+    key(&mut p, "\r");
+    let shown = screen(&mut p, "Service type of the Hubble UI");
+    assert!(
+        shown.contains(
+            "httpV2 asks for exemplars, which need OpenMetrics · drop exemplars from httpV2"
+        ),
+        "{shown}"
+    );
+    key(&mut p, "\r");
+    for q in [
+        "Prometheus and Grafana",
+        "Release name of kube-prometheus-stack",
+        "Its namespace",
+        "Create ServiceMonitors",
+        "Grafana dashboards",
+    ] {
+        screen(&mut p, q);
+        key(&mut p, "\r");
+    }
+    let review = screen(&mut p, "Apply this plan to context 'kind-standin'?");
+    // 7: the first enable adds the metrics ports, so the upgrade rolls the agents (no restart).
+    assert!(review.contains("Plan (7 steps)"), "{review}");
+    assert!(!review.contains("error:"), "{review}");
+    key(&mut p, "n");
+    let end = screen(&mut p, "Nothing was changed.");
+    assert!(end.contains(&format!("Saved {}", saved.display())), "{end}");
+    let code = exit_code(&mut p);
+    assert!(code.ends_with(", 0)"), "{code}");
+    assert!(f.changes().is_empty(), "{:?}", f.changes());
+    let config: Value = serde_saphyr::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    assert_eq!(config["hubble"]["openMetrics"], false, "{config}");
+    let metrics = config["hubble"]["metrics"].as_array().unwrap();
+    let http = metrics
+        .iter()
+        .find(|m| m.as_str().unwrap().starts_with("httpV2"))
+        .unwrap();
+    assert!(!http.as_str().unwrap().contains("exemplars"), "{http}");
+    // The saved answers plan as they are.
+    let out = f.run(&["plan", "--dry-run", "--config", saved.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// Item 3: the focused row is marked by `❯` in every colour mode, and moves with the cursor.
+#[test]
+fn wizard_marks_the_focused_row_with_and_without_colour() {
+    for color in [false, true] {
+        let f = Fake::new();
+        let mut p = pty_with(&f, &["setup", "--no-check"], color, 120);
+        let first = screen(&mut p, "flows-to-world");
+        let rows = visible_lines(&first);
+        let focused: Vec<&String> = rows.iter().filter(|l| l.starts_with('❯')).collect();
+        assert_eq!(focused.len(), 1, "color {color}: {rows:#?}");
+        assert!(focused[0].contains("dns"), "{focused:?}");
+        if !color {
+            assert!(focused[0].starts_with("❯ [x] dns"), "{focused:?}");
+        }
+        key(&mut p, DOWN);
+        let moved = screen(&mut p, "flows-to-world");
+        let rows = visible_lines(&moved);
+        let focused: Vec<&String> = rows.iter().filter(|l| l.starts_with('❯')).collect();
+        assert!(
+            focused.last().is_some_and(|l| l.contains("drop")),
+            "color {color}: {rows:#?}"
+        );
+        key(&mut p, "\x1b");
+        screen(&mut p, "Aborted: nothing was changed.");
+        assert!(exit_code(&mut p).ends_with(", 130)"));
+    }
+}
+
+/// Item 4: components pre-selected from the release: Relay and the UI off there stay unticked,
+/// and the plan does not propose turning them on.
+#[test]
+fn wizard_preselects_components_from_the_release() {
+    let f = Fake::new();
+    std::fs::write(
+        f.state().join("values.json"),
+        r#"{"hubble":{"relay":{"enabled":false},"ui":{"enabled":false}},"operator":{"prometheus":{"enabled":false}}}"#,
+    )
+    .unwrap();
+    let mut p = pty_with(&f, &["setup", "--no-check"], false, 120);
+    screen(&mut p, "Hubble metric families");
+    key(&mut p, "\r");
+    screen(&mut p, "Families whose options to adjust");
+    key(&mut p, "\r");
+    let shown = screen(&mut p, "Flow export to a file on each node");
+    let rows = visible_lines(&shown);
+    let row = |name: &str| {
+        rows.iter()
+            .rev()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{name}: {rows:#?}"))
+            .clone()
+    };
+    assert!(row("Hubble Relay").contains("[ ]"), "{rows:#?}");
+    assert!(row("Hubble UI").contains("[ ]"), "{rows:#?}");
+    assert!(row("Operator metrics").contains("[ ]"), "{rows:#?}");
+    assert!(row("Agent metrics").contains("[x]"), "{rows:#?}");
+    key(&mut p, "\r");
+    // No UI: no service type question.
+    let next = screen(&mut p, "Prometheus and Grafana");
+    assert!(!next.contains("Service type"), "{next}");
+    key(&mut p, "\r");
+    for q in [
+        "Release name",
+        "Its namespace",
+        "Create ServiceMonitors",
+        "Grafana dashboards",
+    ] {
+        screen(&mut p, q);
+        key(&mut p, "\r");
+    }
+    let review = screen(&mut p, "Apply this plan");
+    assert!(
+        !review.contains("hubble.relay.enabled: false → true"),
+        "{review}"
+    );
+    assert!(!review.contains("hubble.ui.enabled"), "{review}");
+    key(&mut p, "\x1b");
+    screen(&mut p, "Aborted: nothing was changed.");
+    assert!(exit_code(&mut p).ends_with(", 130)"));
+    assert!(f.changes().is_empty());
+}
+
+/// Item 5: --save-config saves with --dry-run (and says where); declining without it offers to
+/// save.
+#[test]
+fn save_config_with_dry_run_and_the_offer_on_decline() {
+    let f = Fake::new();
+    let saved = f.work().join("dry.yaml");
+    let out = f.run(&[
+        "setup",
+        "--dry-run",
+        "--save-config",
+        saved.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(saved.exists());
+    assert!(
+        stderr(&out).contains(&format!("Saved the configuration to {}", saved.display())),
+        "{}",
+        stderr(&out)
+    );
+    assert!(f.changes().is_empty());
+
+    let f = Fake::new();
+    let mut p = pty_with(&f, &["setup", "--no-check"], false, 120);
+    for q in [
+        "Hubble metric families",
+        "Families whose options to adjust",
+        "Components",
+        "The Hubble UI needs Hubble Relay",
+        "Service type",
+        "Prometheus and Grafana",
+        "Release name",
+        "Its namespace",
+        "Create ServiceMonitors",
+        "Grafana dashboards",
+    ] {
+        screen(&mut p, q);
+        key(&mut p, "\r");
+    }
+    screen(&mut p, "Apply this plan");
+    key(&mut p, "n");
+    screen(&mut p, "Save these answers");
+    key(&mut p, "y");
+    screen(&mut p, "File");
+    key(&mut p, "declined.yaml\r");
+    let end = screen(&mut p, "Nothing was changed.");
+    assert!(end.contains("Saved declined.yaml"), "{end}");
+    assert!(exit_code(&mut p).ends_with(", 0)"));
+    assert!(f.work().join("declined.yaml").exists());
+    assert!(f.changes().is_empty());
+}
+
+/// Item 6: only the families picked are adjusted.
+#[test]
+fn wizard_adjusts_only_the_families_picked() {
+    let f = Fake::new();
+    let mut p = pty_with(&f, &["setup", "--no-check"], false, 120);
+    screen(&mut p, "Hubble metric families");
+    key(&mut p, "\r");
+    screen(&mut p, "Families whose options to adjust");
+    screen(&mut p, "httpV2");
+    key(&mut p, DOWN); // drop
+    key(&mut p, " ");
+    key(&mut p, "\r");
+    let shown = screen(&mut p, "drop: labels to add");
+    assert!(!shown.contains("dns: "), "dns was not picked: {shown}");
+    key(&mut p, "\x1b");
+    screen(&mut p, "Aborted: nothing was changed.");
+    assert!(exit_code(&mut p).ends_with(", 130)"));
+}
+
+/// Item 9: at 80 columns no row is wider than the terminal (so nothing wraps and redraws leave
+/// no copies), and a single-select echoes only the chosen name.
+#[test]
+fn wizard_rows_fit_80_columns_and_answers_echo_the_name() {
+    let f = Fake::new();
+    let mut p = pty_with(&f, &["setup", "--no-check"], false, 80);
+    let mut all = String::new();
+    all += &screen(&mut p, "Hubble metric families");
+    key(&mut p, "\r");
+    all += &screen(&mut p, "Families whose options to adjust");
+    key(&mut p, DOWN);
+    key(&mut p, DOWN);
+    key(&mut p, "\r");
+    all += &screen(&mut p, "Components");
+    key(&mut p, "\r");
+    all += &screen(&mut p, "The Hubble UI needs Hubble Relay");
+    key(&mut p, "\r");
+    all += &screen(&mut p, "Service type of the Hubble UI");
+    key(&mut p, DOWN);
+    key(&mut p, "\r");
+    all += &screen(&mut p, "Prometheus and Grafana");
+    key(&mut p, "\x1b");
+    all += &screen(&mut p, "Aborted: nothing was changed.");
+    // The questions' rows (the header before them is printed once, never redrawn).
+    let rows = visible_lines(&all);
+    let first = rows
+        .iter()
+        .position(|l| l.starts_with("? Hubble metric families"))
+        .unwrap();
+    for line in &rows[first..] {
+        assert!(
+            console::measure_text_width(line) <= 80,
+            "{} columns: {line:?}",
+            console::measure_text_width(line)
+        );
+    }
+    let lines = visible_lines(&all);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "✔ Service type of the Hubble UI · LoadBalancer"),
+        "{lines:#?}"
+    );
+    // The families' answer names them, not their descriptions.
+    let families = lines
+        .iter()
+        .find(|l| l.starts_with("✔ Hubble metric families"))
+        .unwrap();
+    assert!(families.contains("· dns, drop, tcp"), "{families}");
+    assert!(!families.contains("DNS queries"), "{families}");
+    assert!(exit_code(&mut p).ends_with(", 130)"));
+}
+
+/// Item 12: Esc at a text input and at the confirmation: the same message, exit 130, nothing
+/// run; no error line after a tick.
+#[test]
+fn esc_at_a_text_input_and_at_the_confirmation_aborts_the_same_way() {
+    let f = Fake::new();
+    let mut p = pty_with(&f, &["setup", "--no-check"], false, 120);
+    for q in [
+        "Hubble metric families",
+        "Families whose options to adjust",
+        "Components",
+        "The Hubble UI needs Hubble Relay",
+        "Service type",
+        "Prometheus and Grafana",
+    ] {
+        screen(&mut p, q);
+        key(&mut p, "\r");
+    }
+    screen(&mut p, "Release name of kube-prometheus-stack");
+    key(&mut p, "\x1b");
+    let end = screen(&mut p, "Aborted: nothing was changed.");
+    assert!(!end.contains("error"), "{end}");
+    assert!(exit_code(&mut p).ends_with(", 130)"));
+    assert!(f.changes().is_empty());
+
+    let f = Fake::new();
+    let mut p = pty_with(&f, &["setup", "--no-check"], false, 120);
+    for q in [
+        "Hubble metric families",
+        "Families whose options to adjust",
+        "Components",
+        "The Hubble UI needs Hubble Relay",
+        "Service type",
+        "Prometheus and Grafana",
+        "Release name",
+        "Its namespace",
+        "Create ServiceMonitors",
+        "Grafana dashboards",
+    ] {
+        screen(&mut p, q);
+        key(&mut p, "\r");
+    }
+    screen(&mut p, "Apply this plan");
+    key(&mut p, "\x1b");
+    let end = screen(&mut p, "Aborted: nothing was changed.");
+    assert!(!end.contains("error:"), "{end}");
+    assert!(exit_code(&mut p).ends_with(", 130)"));
+    assert!(f.changes().is_empty());
+    assert!(f.backups().is_empty());
+}
+
+/// Item 7: "reuse a Prometheus installed outside Helm" asks for the label its
+/// serviceMonitorSelector asks for, read from the Prometheus object.
+#[test]
+fn wizard_reuse_outside_helm_defaults_to_the_selector_label() {
+    let f = Fake::new().env(
+        "STANDIN_PROMETHEUS",
+        r#"{"items":[{"metadata":{"name":"k8s","namespace":"obs"},"spec":{"serviceMonitorSelector":{"matchLabels":{"team":"platform"}}}}]}"#,
+    );
+    let saved = f.work().join("reuse.yaml");
+    let mut p = pty_with(
+        &f,
+        &[
+            "setup",
+            "--no-check",
+            "--save-config",
+            saved.to_str().unwrap(),
+        ],
+        false,
+        120,
+    );
+    for q in [
+        "Hubble metric families",
+        "Families whose options to adjust",
+        "Components",
+        "The Hubble UI needs Hubble Relay",
+        "Service type",
+    ] {
+        screen(&mut p, q);
+        key(&mut p, "\r");
+    }
+    screen(&mut p, "Prometheus and Grafana");
+    screen(&mut p, "reuse a Prometheus installed outside Helm");
+    key(&mut p, DOWN);
+    key(&mut p, "\r");
+    let shown = screen(&mut p, "(team=platform)");
+    assert!(
+        shown.contains("Prometheus 'k8s' in 'obs' selects ServiceMonitors labelled team=platform"),
+        "{shown}"
+    );
+    assert!(!shown.contains("Release name"), "{shown}");
+    key(&mut p, "\r");
+    for q in [
+        "Namespace of its Grafana",
+        "Create ServiceMonitors",
+        "Grafana dashboards",
+    ] {
+        screen(&mut p, q);
+        key(&mut p, "\r");
+    }
+    screen(&mut p, "Apply this plan");
+    key(&mut p, "n");
+    screen(&mut p, "Nothing was changed.");
+    assert!(exit_code(&mut p).ends_with(", 0)"));
+    let config: Value = serde_saphyr::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    assert_eq!(
+        config["prometheusStack"]["serviceMonitorLabels"],
+        serde_json::json!({"team": "platform"})
+    );
+    assert_eq!(config["prometheusStack"]["namespace"], "obs");
 }
