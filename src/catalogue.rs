@@ -10,6 +10,7 @@ use crate::exit::Failure;
 use crate::version::{Since, Version};
 
 pub mod chart;
+pub mod filters;
 pub mod objects;
 
 /// The Cilium releases ciliumon knows, newest patch of each minor line (cilium/charts index).

@@ -120,6 +120,11 @@ pub struct ConfigArgs {
     /// Repeat for each; replaces the list from the config file
     #[arg(short = 'm', long = "metric", value_name = "SPEC", action = clap::ArgAction::Append)]
     pub metrics: Vec<String>,
+    /// How the agents get the Hubble metric list: static (cilium-config, restart to change) or
+    /// dynamic (a ConfigMap re-read within ~10 s, per-metric filters; Cilium 1.17+)
+    /// [default: the release's mode, else static]
+    #[arg(long, value_name = "MODE")]
+    pub metrics_mode: Option<crate::dynamic::MetricsMode>,
     /// The Cilium version to plan for [default: the cluster's, or the newest known with --dry-run]
     #[arg(long, value_name = "VERSION", value_parser = cilium_version)]
     pub cilium_version: Option<String>,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalogue::objects;
 use crate::cli::{ConfigArgs, GlobalArgs};
+use crate::dynamic::{MetricEntry, MetricsMode};
 use crate::escape::escape;
 use crate::exit::Failure;
 use crate::spec::{self, MetricSpec, SpecError};
@@ -101,8 +102,13 @@ pub struct HubbleConfig {
     /// Unset: on when a metric asks for exemplars.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub open_metrics: Option<bool>,
-    /// Metric specs in Cilium's grammar (`httpV2:exemplars=true;labelsContext=a,b`).
-    pub metrics: Vec<String>,
+    /// Static (`hubble.metrics.enabled`) or dynamic (a ConfigMap the agents re-read, 1.17+).
+    /// Unset: the release's mode, else static.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_mode: Option<MetricsMode>,
+    /// Metric specs in Cilium's grammar (`httpV2:exemplars=true;labelsContext=a,b`), or
+    /// `{spec, includeFilters, excludeFilters}` (filters: dynamic mode only).
+    pub metrics: Vec<MetricEntry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -197,7 +203,8 @@ impl Default for HubbleConfig {
             ui: UiConfig::default(),
             export: ExportConfig::default(),
             open_metrics: Some(true),
-            metrics: BLOG_METRICS.iter().map(|s| s.to_string()).collect(),
+            metrics_mode: None,
+            metrics: BLOG_METRICS.iter().map(|s| MetricEntry::from(*s)).collect(),
         }
     }
 }
@@ -281,7 +288,10 @@ impl Config {
             c.cilium.version = Some(v.clone());
         }
         if !args.metrics.is_empty() {
-            c.hubble.metrics = args.metrics.clone();
+            c.hubble.metrics = args.metrics.iter().map(|s| s.as_str().into()).collect();
+        }
+        if let Some(m) = args.metrics_mode {
+            c.hubble.metrics_mode = Some(m);
         }
         if args.open_metrics {
             c.hubble.open_metrics = Some(true);

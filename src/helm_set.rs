@@ -39,8 +39,10 @@ fn escape_value(v: &str, in_list: bool) -> String {
 
 /// Flatten values into `--set`/`--set-string` flags that Helm parses back into the same tree.
 /// Strings Helm would retype (`"true"`, `"123"`) go with `--set-string`. Empty maps are skipped
-/// (merging them changes nothing); empty lists and lists of maps cannot be written with `--set`
-/// and are refused (ciliumon never builds them).
+/// (merging them changes nothing); empty lists and lists of maps, which `--set` cannot write,
+/// go with `--set-json` (Helm 3.10+, helm/helm#10693): `hubble.metrics.enabled=[]` clears a
+/// static list that `--reuse-values` would otherwise keep, and the dynamic metrics `content` is
+/// a list of maps.
 pub fn set_flags(values: &Value) -> Vec<String> {
     let mut out = Vec::new();
     flatten(values, &mut Vec::new(), &mut out);
@@ -62,12 +64,11 @@ fn flatten(v: &Value, path: &mut Vec<String>, out: &mut Vec<String>) {
                 path.pop();
             }
         }
+        Value::Array(items) if items.is_empty() || items.iter().any(|i| !i.is_string()) => {
+            out.push("--set-json".into());
+            out.push(format!("{}={v}", key()));
+        }
         Value::Array(items) => {
-            assert!(
-                !items.is_empty(),
-                "--set cannot express an empty list ({})",
-                key()
-            );
             let strings: Vec<&str> = items
                 .iter()
                 .map(|i| i.as_str().expect("--set lists hold strings only"))
@@ -146,5 +147,19 @@ mod tests {
         );
         assert_eq!(flags[3], r"labels.app\.kubernetes\.io/name=a\,b");
         assert_eq!(flags[5], r"labels.x=\{y}");
+    }
+
+    #[test]
+    fn json_for_what_set_cannot_write() {
+        let v = json!({"hubble": {"metrics": {"enabled": [], "dynamic": {"config": {"content": [
+            {"name": "flow", "includeFilters": [{"source_pod": ["a,b/"]}]}]}}}}});
+        let flags = set_flags(&v);
+        assert_eq!(flags[0], "--set-json");
+        assert_eq!(flags[1], "hubble.metrics.enabled=[]");
+        assert_eq!(flags[2], "--set-json");
+        assert_eq!(
+            flags[3],
+            r#"hubble.metrics.dynamic.config.content=[{"name":"flow","includeFilters":[{"source_pod":["a,b/"]}]}]"#
+        );
     }
 }

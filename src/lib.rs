@@ -12,6 +12,7 @@ pub mod commands;
 pub mod config;
 pub mod diff;
 pub mod duration;
+pub mod dynamic;
 pub mod escape;
 pub mod exit;
 pub mod helm_set;

@@ -82,6 +82,7 @@ use anyhow::Result;
 
 use crate::catalogue::objects;
 use crate::config::{Config, SecretSource, StackMode};
+use crate::dynamic::{Change, DynamicMetric, MetricsMode, ReleaseMetrics};
 use crate::kube::Kube;
 use crate::values::{self, ValuesInput};
 
@@ -458,22 +459,25 @@ impl Builder<'_> {
         );
     }
 
-    /// The agents read the metric list only at start-up: restart them and wait.
-    fn rollouts(&mut self, namespace: &str, operator: bool) {
+    /// The agents read the static metric list only at start-up: restart them (when `restart`)
+    /// and wait.
+    fn rollouts(&mut self, namespace: &str, operator: bool, restart: bool) {
         let ns = namespace.to_string();
         let agents = objects::agent_daemonset_ref();
         let timeout = format!("--timeout={}", self.timeout);
-        self.kubectl(
-            StepKind::RestartAgents,
-            vec![
-                "rollout".into(),
-                "restart".into(),
-                agents.clone(),
-                "--namespace".into(),
-                ns.clone(),
-            ],
-            "Restart the agents: they read the Hubble metric list only at start-up",
-        );
+        if restart {
+            self.kubectl(
+                StepKind::RestartAgents,
+                vec![
+                    "rollout".into(),
+                    "restart".into(),
+                    agents.clone(),
+                    "--namespace".into(),
+                    ns.clone(),
+                ],
+                "Restart the agents: they read the Hubble metric list only at start-up",
+            );
+        }
         self.kubectl(
             StepKind::WaitAgents,
             vec![
@@ -520,6 +524,96 @@ pub fn missing_crd(config: &Config, target: &Target) -> Option<crate::exit::Fail
     })
 }
 
+/// The Hubble list's mode, the dynamic file, and whether the agents must restart, decided from
+/// the configuration and the release's current values.
+#[derive(Debug, Clone)]
+pub struct MetricsPlan {
+    pub mode: MetricsMode,
+    pub release: ReleaseMetrics,
+    /// The dynamic metrics file (dynamic mode).
+    pub content: Vec<DynamicMetric>,
+    /// Dynamic → dynamic: what changes for the running agents.
+    pub change: Option<Change>,
+    /// Whether the plan restarts the agents.
+    pub restart: bool,
+    pub notes: Vec<String>,
+}
+
+impl MetricsPlan {
+    pub fn decide(
+        config: &Config,
+        target: &Target,
+        version: &Version,
+        specs: &[crate::spec::MetricSpec],
+    ) -> Result<MetricsPlan> {
+        let release = target
+            .current_values
+            .as_ref()
+            .map(ReleaseMetrics::read)
+            .unwrap_or(ReleaseMetrics {
+                dynamic: false,
+                static_list: false,
+                content: None,
+            });
+        let mut notes = Vec::new();
+        let mode = match (config.hubble.metrics_mode, release.dynamic) {
+            (Some(m), _) => m,
+            (None, true) => {
+                notes.push("The release runs dynamic Hubble metrics (hubble.metrics.dynamic.enabled=true): the plan stays in dynamic mode (--metrics-mode static switches to the static list).".into());
+                MetricsMode::Dynamic
+            }
+            (None, false) => MetricsMode::Static,
+        };
+        crate::dynamic::check_mode(mode, version)?;
+        crate::dynamic::validate_entries(&config.hubble.metrics, mode, version)?;
+        if specs.is_empty() {
+            return Ok(MetricsPlan {
+                mode,
+                release,
+                content: Vec::new(),
+                change: None,
+                restart: true,
+                notes,
+            });
+        }
+        let (content, change, restart) = match (mode, release.dynamic) {
+            (MetricsMode::Dynamic, true) => {
+                let current = release.content.clone().unwrap_or_default();
+                let content =
+                    crate::dynamic::content_for(specs, &config.hubble.metrics, Some(&current));
+                let change = crate::dynamic::decide(&current, &content);
+                notes.push(change.describe());
+                if !change.needs_restart() {
+                    notes.push("An agent also refuses a file that gives other context options to a metric it ran earlier since it started (removed since or not): `ciliumon check` says when the agents run an older configuration.".into());
+                }
+                let restart = change.needs_restart();
+                (content, Some(change), restart)
+            }
+            (MetricsMode::Dynamic, false) => {
+                notes.push("Switching to dynamic Hubble metrics: the agents read hubble-dynamic-metrics-config-path from cilium-config only at start-up, so they are restarted once; later changes to the list and its filters apply without a restart.".into());
+                (
+                    crate::dynamic::content_for(specs, &config.hubble.metrics, None),
+                    None,
+                    true,
+                )
+            }
+            (MetricsMode::Static, true) => {
+                notes.push("Switching from dynamic to static Hubble metrics: the agents read the static list only at start-up, so they are restarted.".into());
+                (Vec::new(), None, true)
+            }
+            (MetricsMode::Static, false) => (Vec::new(), None, true),
+        };
+        Ok(MetricsPlan {
+            mode,
+            release,
+            content,
+            change,
+            restart,
+            notes,
+        })
+    }
+}
+
 /// Build the plan. Pure: no I/O, no clock, no environment.
 pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> {
     let version = target_version(config, target)?;
@@ -547,6 +641,8 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
         b.notes.push("Exemplars: the reused Prometheus needs `enableFeatures: [exemplar-storage]`; ciliumon does not change a stack it does not install.".into());
     }
 
+    let metrics = MetricsPlan::decide(config, target, &version, &specs)?;
+    b.notes.extend(metrics.notes.iter().cloned());
     let built = values::cilium(&ValuesInput {
         config,
         specs: &specs,
@@ -554,6 +650,12 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
         open_metrics,
         stack_release: choice.release(),
         stack_namespace: choice.namespace(),
+        metrics: values::MetricsValues {
+            mode: metrics.mode,
+            dynamic: &metrics.content,
+            release_dynamic: metrics.release.dynamic,
+            release_static: metrics.release.static_list,
+        },
     });
     b.notes.extend(built.notes);
     let cilium_values = built.values;
@@ -574,7 +676,11 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
     let strategy = ValuesStrategy::decide(target, &version, layout);
     let monitors = choice.release().is_some() && config.service_monitors;
     b.cilium_upgrade(config, &version, strategy, &cilium_values, monitors);
-    b.rollouts(&config.cilium.namespace, config.metrics.operator);
+    b.rollouts(
+        &config.cilium.namespace,
+        config.metrics.operator,
+        metrics.restart,
+    );
     b.notes.push(format!(
         "Hubble metrics the agents will run: {}",
         crate::spec::join(&specs)
@@ -794,5 +900,99 @@ mod tests {
             .position(|k| *k == StepKind::CiliumUpgrade)
             .unwrap();
         assert!(stack < cilium);
+    }
+
+    fn dynamic_release(content: serde_json::Value) -> Target {
+        Target {
+            installed: Some(Version::new(1, 18, 12)),
+            current_values: Some(serde_json::json!({"hubble": {"metrics": {
+                "enabled": [], "dynamic": {"enabled": true, "config": {"content": content}}}}})),
+            ..Target::default()
+        }
+    }
+
+    fn with_metrics(yaml: &str) -> Config {
+        let mut c = Config::default();
+        c.hubble.metrics = crate::yaml::from_str(yaml).unwrap();
+        c
+    }
+
+    #[test]
+    fn a_dynamic_release_gets_no_static_list() {
+        // issue 9: --reuse-values keeps dynamic.enabled=true; a static list next to it breaks
+        // the agents. Without --metrics-mode the plan follows the release.
+        let t = dynamic_release(serde_json::json!([{"name": "drop"}]));
+        let p = build(&Config::default(), &t, &Layout::default()).unwrap();
+        let m = &p.cilium_values["hubble"]["metrics"];
+        assert_eq!(m["enabled"], serde_json::json!([]));
+        assert_eq!(m["dynamic"]["enabled"], true);
+        assert_eq!(
+            m["dynamic"]["config"]["content"].as_array().unwrap().len(),
+            7
+        );
+        assert!(p.notes.iter().any(|n| n.contains("stays in dynamic mode")));
+    }
+
+    #[test]
+    fn restart_only_when_context_options_of_a_running_metric_change() {
+        let current = serde_json::json!([
+            {"name": "flow", "contextOptions": [{"name": "sourceContext", "values": ["namespace"]}],
+             "includeFilters": [], "excludeFilters": []},
+            {"name": "drop", "contextOptions": [], "includeFilters": [], "excludeFilters": []}]);
+        let t = dynamic_release(current);
+        let restarts = |c: &Config| {
+            kinds(&build(c, &t, &Layout::default()).unwrap()).contains(&StepKind::RestartAgents)
+        };
+        // Same list: nothing to restart.
+        assert!(!restarts(&with_metrics(
+            "[drop, 'flow:sourceContext=namespace']"
+        )));
+        // Filters changed: live.
+        assert!(!restarts(&with_metrics(
+            "[drop, {spec: 'flow:sourceContext=namespace', includeFilters: [{source_pod: [shop/]}]}]"
+        )));
+        // Added and removed: live.
+        assert!(!restarts(&with_metrics(
+            "['flow:sourceContext=namespace', dns]"
+        )));
+        // Context options of a running metric: the agents refuse the file, so a restart.
+        let c = with_metrics("[drop, 'flow:sourceContext=pod']");
+        assert!(restarts(&c));
+        let p = build(&c, &t, &Layout::default()).unwrap();
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.contains("label set cannot be changed"))
+        );
+        // Static mode (today's behaviour) restarts; so does a switch to dynamic.
+        let mut c = Config::default();
+        assert!(
+            kinds(&build(&c, &Target::default(), &Layout::default()).unwrap())
+                .contains(&StepKind::RestartAgents)
+        );
+        c.hubble.metrics_mode = Some(MetricsMode::Dynamic);
+        let p = build(&c, &Target::default(), &Layout::default()).unwrap();
+        assert!(kinds(&p).contains(&StepKind::RestartAgents));
+        assert!(p.notes.iter().any(|n| n.contains("Switching to dynamic")));
+    }
+
+    #[test]
+    fn dynamic_before_117_is_refused_with_the_version() {
+        let mut c = Config::default();
+        c.cilium.version = Some("1.16.19".into());
+        c.hubble.metrics_mode = Some(MetricsMode::Dynamic);
+        let e = build(&c, &Target::default(), &Layout::default()).unwrap_err();
+        let f = e.downcast_ref::<crate::exit::Failure>().unwrap();
+        assert_eq!(f.code, crate::exit::Code::BadInput);
+        assert!(
+            f.message.contains("1.16.19") && f.message.contains("1.17"),
+            "{}",
+            f.message
+        );
+        // Filters without dynamic mode are refused too.
+        let mut c = with_metrics("[{spec: flow, includeFilters: [{source_pod: [a/]}]}]");
+        c.cilium.version = Some("1.18.12".into());
+        let e = build(&c, &Target::default(), &Layout::default()).unwrap_err();
+        assert!(e.to_string().contains("only dynamic"), "{e}");
     }
 }

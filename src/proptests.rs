@@ -347,7 +347,7 @@ proptest! {
         let mut c = Config::default();
         c.cilium.release = release;
         c.prometheus_stack.namespace = ns;
-        c.hubble.metrics = metrics;
+        c.hubble.metrics = metrics.into_iter().map(Into::into).collect();
         c.hubble.export.file_path = path;
         let text = c.to_yaml().unwrap();
         let back = crate::secret::config_from_str(&text, "c.yaml")

@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 
 use crate::catalogue::{COMPONENTS, chart};
 use crate::config::{Config, ServiceType, StackMode};
+use crate::dynamic::{DynamicMetric, MetricsMode};
 use crate::spec::MetricSpec;
 use crate::version::Version;
 
@@ -23,6 +24,31 @@ pub struct ValuesInput<'a> {
     pub stack_release: Option<&'a str>,
     /// Where that stack (and so its Grafana) lives: the dashboards go there.
     pub stack_namespace: &'a str,
+    /// How the agents get the Hubble list; with `Dynamic`, the file's content.
+    pub metrics: MetricsValues<'a>,
+}
+
+/// The Hubble list's mode in the values, and what the release had.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricsValues<'a> {
+    pub mode: MetricsMode,
+    /// The dynamic metrics file (dynamic mode).
+    pub dynamic: &'a [DynamicMetric],
+    /// The release has `hubble.metrics.dynamic.enabled=true` (static mode turns it off).
+    pub release_dynamic: bool,
+    /// The release has a static list (dynamic mode clears it).
+    pub release_static: bool,
+}
+
+impl Default for MetricsValues<'_> {
+    fn default() -> Self {
+        MetricsValues {
+            mode: MetricsMode::Static,
+            dynamic: &[],
+            release_dynamic: false,
+            release_static: false,
+        }
+    }
 }
 
 /// Values and the notes about what was decided.
@@ -122,8 +148,42 @@ pub fn cilium(input: &ValuesInput) -> Built {
     // Hubble metrics.
     let hubble_metrics = !input.specs.is_empty();
     if hubble_metrics {
-        let list: Vec<Value> = input.specs.iter().map(|s| json!(s.to_string())).collect();
-        set(&mut values, "hubble.metrics.enabled", Value::Array(list));
+        let keys = chart::DYNAMIC_METRICS;
+        match input.metrics.mode {
+            MetricsMode::Static => {
+                let list: Vec<Value> = input.specs.iter().map(|s| json!(s.to_string())).collect();
+                set(&mut values, chart::STATIC_METRICS, Value::Array(list));
+                if input.metrics.release_dynamic {
+                    // Never both: a 1.17 agent starts no metrics, 1.18+ fails validation.
+                    set(&mut values, keys.enabled, json!(false));
+                    notes.push(format!("Static Hubble metrics: {}=false, so the release's dynamic metrics are off (static and dynamic cannot be combined).", keys.enabled));
+                }
+            }
+            MetricsMode::Dynamic => {
+                // An explicit empty list: --reuse-values would keep the release's static list.
+                set(&mut values, chart::STATIC_METRICS, json!([]));
+                set(&mut values, keys.enabled, json!(true));
+                set(
+                    &mut values,
+                    keys.content,
+                    crate::dynamic::content_value(input.metrics.dynamic),
+                );
+                if input.metrics.release_static {
+                    notes.push(format!("Dynamic Hubble metrics: {}=[] clears the release's static list (static and dynamic cannot be combined).", chart::STATIC_METRICS));
+                }
+                notes.push(format!(
+                    "Dynamic Hubble metrics: ConfigMap {} (key {}) holds the list; the agents re-read it within about 10 s.",
+                    crate::catalogue::objects::DYNAMIC_CONFIG_MAP,
+                    crate::catalogue::objects::DYNAMIC_CONFIG_KEY
+                ));
+                if !chart::hubble_service_in_dynamic_mode(v) {
+                    notes.push(format!(
+                        "Cilium {}.{}: the chart renders the hubble-metrics Service and the hubble ServiceMonitor only with a static list (cilium/cilium#37474 came in 1.18), so Prometheus does not scrape :9965 through them in dynamic mode; ciliumon check still reads every agent.",
+                        v.major, v.minor
+                    ));
+                }
+            }
+        }
         if input.open_metrics {
             set(&mut values, "hubble.metrics.enableOpenMetrics", json!(true));
         } else {
@@ -258,6 +318,7 @@ mod tests {
             open_metrics: open,
             stack_release: stack,
             stack_namespace: &c.prometheus_stack.namespace,
+            metrics: MetricsValues::default(),
         })
     }
 

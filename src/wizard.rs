@@ -51,10 +51,15 @@ fn starting_specs(config: &Config, version: &Version, current: &Value) -> Vec<Me
                 .collect()
         })
         .unwrap_or_default();
-    let list = if from_cluster.is_empty() {
-        &config.hubble.metrics
+    let list: Vec<&str> = if from_cluster.is_empty() {
+        config
+            .hubble
+            .metrics
+            .iter()
+            .map(|e| e.spec.as_str())
+            .collect()
     } else {
-        &from_cluster
+        from_cluster.iter().map(String::as_str).collect()
     };
     list.iter()
         .filter_map(|s| MetricSpec::parse(s, version).ok())
@@ -239,7 +244,8 @@ fn ask_specs(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option<()>>
         }
         specs.push(spec);
     }
-    iv.config.hubble.metrics = specs.iter().map(MetricSpec::to_string).collect();
+    let specs: Vec<String> = specs.iter().map(MetricSpec::to_string).collect();
+    iv.config.hubble.metrics = crate::dynamic::entries_for(&specs, &iv.config.hubble.metrics);
     Ok(Some(()))
 }
 
@@ -368,10 +374,12 @@ fn ask_components(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option
             match answer!(p.select(&prompt, &fix, 0)) {
                 0 => config.hubble.open_metrics = Some(true),
                 _ => {
-                    config.hubble.metrics = specs
+                    let specs: Vec<String> = specs
                         .iter()
                         .map(|s| s.without_exemplars().to_string())
                         .collect();
+                    config.hubble.metrics =
+                        crate::dynamic::entries_for(&specs, &config.hubble.metrics);
                 }
             }
         }
@@ -1859,7 +1867,7 @@ mod tests {
                 c.hubble
                     .metrics
                     .iter()
-                    .any(|m| m.contains("exemplars=true")),
+                    .any(|m| m.spec.contains("exemplars=true")),
                 exemplars
             );
             crate::plan::build(&c, &target, &crate::plan::Layout::default())

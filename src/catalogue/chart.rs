@@ -58,6 +58,46 @@ pub fn flow_export(v: &Version) -> Option<FlowExportKeys> {
     })
 }
 
+/// The static Hubble metric list (`hubble.metrics.enabled`, a list of specs; null or empty is off).
+pub const STATIC_METRICS: &str = "hubble.metrics.enabled";
+
+/// The first chart with dynamic Hubble metrics (cilium/cilium#35185, in 1.17.0).
+pub const DYNAMIC_METRICS_SINCE: (u32, u32) = (1, 17);
+
+/// The chart keys of dynamic Hubble metrics: the same in every chart 1.17–1.20 (values and
+/// `values.schema.json` in `tests/fixtures/cilium-chart/1.17.18` … `1.20.0`:
+/// `hubble.metrics.dynamic.{enabled, config.{configMapName, createConfigMap, content}}`).
+/// The ConfigMap template renders `content` under `metrics:` when `enabled` and
+/// `createConfigMap` are both true.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DynamicMetricsKeys {
+    pub enabled: &'static str,
+    pub content: &'static str,
+    pub config_map_name: &'static str,
+    pub create_config_map: &'static str,
+}
+
+pub const DYNAMIC_METRICS: DynamicMetricsKeys = DynamicMetricsKeys {
+    enabled: "hubble.metrics.dynamic.enabled",
+    content: "hubble.metrics.dynamic.config.content",
+    config_map_name: "hubble.metrics.dynamic.config.configMapName",
+    create_config_map: "hubble.metrics.dynamic.config.createConfigMap",
+};
+
+/// The dynamic metrics keys of chart `v`; `None` before 1.17.
+pub fn dynamic_metrics(v: &Version) -> Option<DynamicMetricsKeys> {
+    v.at_least(DYNAMIC_METRICS_SINCE.0, DYNAMIC_METRICS_SINCE.1)
+        .then_some(DYNAMIC_METRICS)
+}
+
+/// Whether chart `v` renders the `hubble-metrics` Service and the `hubble` ServiceMonitor when
+/// only dynamic metrics are on. Their templates were gated on `hubble.metrics.enabled` alone
+/// until cilium/cilium#37474 ("create service monitor when using dynamic metrics", merged
+/// 2025-02, in 1.18.0); whether 1.17.x got it is UNCONFIRMED, so 1.17 is taken not to.
+pub fn hubble_service_in_dynamic_mode(v: &Version) -> bool {
+    v.at_least(1, 18)
+}
+
 /// The first Helm with `--reset-then-reuse-values`.
 pub const HELM_RESET_THEN_REUSE: (u32, u32) = (3, 14);
 
@@ -78,6 +118,15 @@ mod tests {
         assert_eq!(k.file_max_size_mb, "hubble.export.fileMaxSizeMb");
         let k = flow_export(&Version::new(1, 18, 0)).unwrap();
         assert_eq!(k.file_max_backups, "hubble.export.static.fileMaxBackups");
+    }
+
+    #[test]
+    fn dynamic_from_117() {
+        assert_eq!(dynamic_metrics(&Version::new(1, 16, 19)), None);
+        let k = dynamic_metrics(&Version::new(1, 17, 0)).unwrap();
+        assert_eq!(k.content, "hubble.metrics.dynamic.config.content");
+        assert!(!hubble_service_in_dynamic_mode(&Version::new(1, 17, 18)));
+        assert!(hubble_service_in_dynamic_mode(&Version::new(1, 18, 0)));
     }
 
     #[test]

@@ -22,6 +22,15 @@ pub const OPERATOR_SELECTOR: &str = "io.cilium/app=operator";
 pub const CONFIG_MAP: &str = "cilium-config";
 /// The ConfigMap key with the Hubble metric list, space-separated.
 pub const CONFIG_MAP_HUBBLE_METRICS: &str = "hubble-metrics";
+/// The key of `cilium-config` that points the agent at the dynamic metrics file (1.17+); set
+/// when `hubble.metrics.dynamic.enabled` is on.
+pub const CONFIG_MAP_DYNAMIC_PATH: &str = "hubble-dynamic-metrics-config-path";
+/// The ConfigMap with the dynamic Hubble metrics (the chart's default
+/// `hubble.metrics.dynamic.config.configMapName`), and its one key, whose body is
+/// `metrics: [{name, contextOptions, includeFilters, excludeFilters}]`
+/// (cilium/cilium `install/kubernetes/cilium/templates/cilium-dynamic-metrics-configmap.yaml`).
+pub const DYNAMIC_CONFIG_MAP: &str = "cilium-dynamic-metrics-config";
+pub const DYNAMIC_CONFIG_KEY: &str = "dynamic-metrics.yaml";
 /// The ConfigMap keys the agent reads its metric settings from (facts §4 table: "hubble-metrics-server",
 /// "hubble-metrics-server-enable-tls" (1.16+), "enable-hubble-open-metrics"). The listen addresses of
 /// the three components are `ComponentFacts::config_map_address_key`.

@@ -191,6 +191,25 @@ pub fn decide(o: &Observed) -> Restart {
 /// Apply the decision to the plan's steps: nothing at all, the upgrade without the restart, the
 /// restart alone, or everything. The note says which and why.
 pub fn settle(plan: &mut Plan, o: &Observed) -> Restart {
+    // A plan that restarts nothing already (dynamic metrics: the agents read the list while
+    // they run) keeps its steps; with the values in place there is nothing to do.
+    if !plan.steps.iter().any(|s| s.kind == StepKind::RestartAgents) {
+        if o.values_applied {
+            plan.steps.clear();
+            if !o.stale_agents.is_empty() {
+                plan.notes.push(format!(
+                    "{} agent pod(s) started before {} last changed ({}); the Hubble metrics apply without a restart, so they are not restarted.",
+                    o.stale_agents.len(),
+                    objects::CONFIG_MAP,
+                    pods(&o.stale_agents)
+                ));
+            }
+            return Restart::Nothing;
+        }
+        return Restart::NotNeeded {
+            why: "the plan's metrics mode needs no restart".into(),
+        };
+    }
     let restart = decide(o);
     match &restart {
         Restart::Nothing => {
@@ -396,6 +415,19 @@ mod tests {
             "{why}"
         );
         assert_eq!(kinds(&p), [RestartAgents, WaitAgents, WaitOperator]);
+    }
+
+    #[test]
+    fn a_plan_without_a_restart_gets_none() {
+        let mut p = plan();
+        p.steps.retain(|s| s.kind != StepKind::RestartAgents);
+        let before = kinds(&p);
+        let r = settle(&mut p, &observed(false, &["cilium-a"], None));
+        assert!(matches!(r, Restart::NotNeeded { .. }), "{r:?}");
+        assert_eq!(kinds(&p), before);
+        let r = settle(&mut p, &observed(true, &["cilium-a"], None));
+        assert_eq!(r, Restart::Nothing);
+        assert!(p.steps.is_empty());
     }
 
     #[test]

@@ -69,7 +69,7 @@ fn set_args(args: &[String]) -> Vec<String> {
     let mut out = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        if a == "--set" || a == "--set-string" {
+        if a == "--set" || a == "--set-string" || a == "--set-json" {
             out.push(a.clone());
             out.push(it.next().unwrap().clone());
         }
@@ -100,7 +100,7 @@ fn configs() -> Vec<(&'static str, Config, Vec<String>)> {
     let parse = |y: &str| -> Config { ciliumon::yaml::from_str(y).unwrap() };
     let with_metrics = |m: &[&str]| {
         let mut c = Config::default();
-        c.hubble.metrics = m.iter().map(|s| s.to_string()).collect();
+        c.hubble.metrics = m.iter().map(|s| (*s).into()).collect();
         c
     };
     let example =
@@ -388,4 +388,244 @@ fn assert_keys_exist(ours: &Value, chart: &Value, ctx: &str) -> usize {
         }
     }
     n
+}
+
+/// The test chart with the real defaults and schema, and templates that render, as the real
+/// chart's do (`cilium-dynamic-metrics-configmap.yaml`, `cilium-configmap.yaml`), the dynamic
+/// metrics ConfigMap and the two keys of cilium-config that say which list the agents read.
+fn dynamic_chart(root: &Path, version: &str) -> PathBuf {
+    let dir = echo_chart(
+        root,
+        &format!("cilium-dyn-{version}"),
+        &fixtures_dir().join("cilium-chart").join(version),
+    );
+    std::fs::remove_file(dir.join("templates/values.json")).unwrap();
+    std::fs::write(
+        dir.join("templates/dynamic.yaml"),
+        r#"{{- $d := .Values.hubble.metrics.dynamic }}
+{{- if and $d.enabled $d.config.createConfigMap }}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ $d.config.configMapName }}
+data:
+  dynamic-metrics.yaml: |
+    metrics:
+{{ toYaml $d.config.content | indent 4 }}
+{{- end }}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cilium-config
+data:
+  marker: "1"
+{{- if .Values.hubble.metrics.enabled }}
+  hubble-metrics: {{ join " " .Values.hubble.metrics.enabled | quote }}
+{{- end }}
+{{- if $d.enabled }}
+  hubble-dynamic-metrics-config-path: /dynamic-metrics-config/dynamic-metrics.yaml
+{{- end }}
+"#,
+    )
+    .unwrap();
+    dir
+}
+
+/// The rendered objects, by name.
+fn render_objects(
+    helm: &Path,
+    chart: &Path,
+    args: &[String],
+) -> std::collections::BTreeMap<String, Value> {
+    let out = Command::new(helm)
+        .args(["template", "x"])
+        .arg(chart)
+        .args(args)
+        .env("HELM_CACHE_HOME", chart.join(".cache"))
+        .env("HELM_CONFIG_HOME", chart.join(".config"))
+        .env("HELM_DATA_HOME", chart.join(".data"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{} template {args:?} failed: {}",
+        helm.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut objects = std::collections::BTreeMap::new();
+    for doc in text.split("\n---") {
+        let body: String = doc
+            .lines()
+            .filter(|l| !l.starts_with('#') && *l != "---")
+            .map(|l| format!("{l}\n"))
+            .collect();
+        if body.trim().is_empty() {
+            continue;
+        }
+        let v: Value = ciliumon::yaml::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        objects.insert(v["metadata"]["name"].as_str().unwrap().to_string(), v);
+    }
+    objects
+}
+
+fn dynamic_config() -> Config {
+    let text = [
+        "hubble:",
+        "  metricsMode: dynamic",
+        "  metrics:",
+        "    - 'dns:query;ignoreAAAA'",
+        "    - spec: 'flow:sourceContext=namespace;destinationContext=namespace'",
+        "      includeFilters:",
+        "        - source_pod: ['shop/']",
+        "          verdict: [FORWARDED, DROPPED]",
+        "      excludeFilters:",
+        "        - destination_port: ['53']",
+        "    - 'httpV2:exemplars=true;labelsContext=source_namespace,destination_namespace'",
+    ]
+    .join("\n");
+    ciliumon::yaml::from_str(&text).unwrap()
+}
+
+/// Dynamic mode on real Helm 3 and 4, for every chart 1.17–1.20, over a release that has a
+/// static list (given first with -f, as `--reuse-values` keeps it): the dynamic ConfigMap holds
+/// exactly the entries asked for, filters included, and no static list survives, in the --set
+/// form and the values-file form alike.
+#[test]
+fn dynamic_configmap_on_real_helm_3_and_4() {
+    let helms = helm_binaries();
+    let tmp = tempfile::tempdir().unwrap();
+    let old = tmp.path().join("release-values.yaml");
+    std::fs::write(&old, "hubble:\n  metrics:\n    enabled: [dns, drop, tcp]\n").unwrap();
+    let versions = releases(|v| v.at_least(1, 17));
+    assert_eq!(versions.len(), 4);
+    for version in &versions {
+        let chart = dynamic_chart(tmp.path(), version);
+        let config = dynamic_config();
+        let with_set = build(&config, version, None);
+        let vd = tmp.path().join(format!("dyn-{version}"));
+        let with_files = build(&config, version, Some(&vd));
+        ciliumon::commands::plan::write_values(&vd, &with_files).unwrap();
+        let upgrade = with_set
+            .steps
+            .iter()
+            .find(|s| s.kind == StepKind::CiliumUpgrade)
+            .unwrap();
+        let (file, _) = file_values(&with_files, "cilium-values.yaml");
+        let expected = json!([
+            {"name": "dns", "contextOptions": [{"name": "query"}, {"name": "ignoreAAAA"}],
+             "includeFilters": [], "excludeFilters": []},
+            {"name": "flow", "contextOptions": [
+                {"name": "sourceContext", "values": ["namespace"]},
+                {"name": "destinationContext", "values": ["namespace"]}],
+             "includeFilters": [{"source_pod": ["shop/"], "verdict": ["FORWARDED", "DROPPED"]}],
+             "excludeFilters": [{"destination_port": ["53"]}]},
+            {"name": "httpV2", "contextOptions": [
+                {"name": "exemplars", "values": ["true"]},
+                {"name": "labelsContext", "values": ["source_namespace", "destination_namespace"]}],
+             "includeFilters": [], "excludeFilters": []}
+        ]);
+        for (hname, helm) in &helms {
+            let mut set_form = vec!["-f".to_string(), old.display().to_string()];
+            set_form.extend(set_args(&upgrade.args));
+            let file_form = vec![
+                "-f".to_string(),
+                old.display().to_string(),
+                "-f".into(),
+                file.display().to_string(),
+            ];
+            for (form, args) in [("--set", set_form), ("-f", file_form)] {
+                let objects = render_objects(helm, &chart, &args);
+                let ctx = format!("{hname} {version} {form}");
+                let cm = objects
+                    .get("cilium-dynamic-metrics-config")
+                    .unwrap_or_else(|| panic!("{ctx}: no dynamic ConfigMap in {objects:?}"));
+                let body = cm["data"]["dynamic-metrics.yaml"].as_str().unwrap();
+                let file: Value = ciliumon::yaml::from_str(body).unwrap();
+                assert_eq!(file["metrics"], expected, "{ctx}");
+                let parsed = ciliumon::dynamic::parse_file(body).unwrap();
+                assert_eq!(parsed.len(), 3, "{ctx}");
+                let data = &objects["cilium-config"]["data"];
+                assert!(
+                    data.get("hubble-metrics").is_none(),
+                    "{ctx}: static list survived: {data}"
+                );
+                assert_eq!(
+                    data["hubble-dynamic-metrics-config-path"],
+                    "/dynamic-metrics-config/dynamic-metrics.yaml",
+                    "{ctx}"
+                );
+            }
+        }
+    }
+}
+
+/// Switching both ways on real Helm: static → dynamic clears the static list (above); a release
+/// in dynamic mode planned with --metrics-mode static gets its static list and dynamic off.
+#[test]
+fn dynamic_to_static_on_real_helm() {
+    let helms = helm_binaries();
+    let tmp = tempfile::tempdir().unwrap();
+    let old = tmp.path().join("release-values.yaml");
+    let release = json!({"hubble": {"metrics": {"enabled": [], "dynamic": {"enabled": true,
+        "config": {"content": [{"name": "drop"}]}}}}});
+    std::fs::write(&old, release.to_string()).unwrap();
+    let mut config = Config::default();
+    config.hubble.metrics_mode = Some(ciliumon::dynamic::MetricsMode::Static);
+    config.hubble.metrics = vec!["drop".into(), "flow".into()];
+    config.cilium.version = Some("1.18.12".into());
+    let target = Target {
+        installed: Some("1.18.12".parse().unwrap()),
+        current_values: Some(release.clone()),
+        ..Target::default()
+    };
+    let plan = plan::build(&config, &target, &Layout::default()).unwrap();
+    assert!(
+        plan.notes
+            .iter()
+            .any(|n| n.contains("from dynamic to static")),
+        "{:?}",
+        plan.notes
+    );
+    let upgrade = plan
+        .steps
+        .iter()
+        .find(|s| s.kind == StepKind::CiliumUpgrade)
+        .unwrap();
+    let chart = dynamic_chart(tmp.path(), "1.18.12");
+    for (hname, helm) in &helms {
+        let mut args = vec!["-f".to_string(), old.display().to_string()];
+        args.extend(set_args(&upgrade.args));
+        let objects = render_objects(helm, &chart, &args);
+        assert!(
+            !objects.contains_key("cilium-dynamic-metrics-config"),
+            "{hname}"
+        );
+        let data = &objects["cilium-config"]["data"];
+        assert_eq!(data["hubble-metrics"], "drop flow", "{hname}");
+        assert!(
+            data.get("hubble-dynamic-metrics-config-path").is_none(),
+            "{hname}"
+        );
+    }
+    // Without --metrics-mode the plan follows the release: dynamic, no static list.
+    config.hubble.metrics_mode = None;
+    let plan = plan::build(&config, &target, &Layout::default()).unwrap();
+    assert_eq!(
+        plan.cilium_values["hubble"]["metrics"]["enabled"],
+        json!([])
+    );
+    assert_eq!(
+        plan.cilium_values["hubble"]["metrics"]["dynamic"]["enabled"],
+        true
+    );
+    assert!(
+        plan.notes
+            .iter()
+            .any(|n| n.contains("stays in dynamic mode")),
+        "{:?}",
+        plan.notes
+    );
 }
