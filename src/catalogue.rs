@@ -39,14 +39,47 @@ pub fn supported(v: &Version) -> bool {
     line >= OLDEST && line <= newest().minor_line()
 }
 
+/// What a command does with the Cilium version it resolves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionUse {
+    /// It ends up in `helm upgrade --version` (`plan`, `setup`): it must name a release
+    /// (`x.y.z`). A line alone (`1.16`) would pin `1.16.0`, downgrading a 1.16.19 cluster.
+    Pin,
+    /// Only the catalogue's facts are read (`metrics`, `check`): a line (`1.16`) means its newest
+    /// known patch.
+    Facts,
+}
+
+/// A resolved Cilium version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The version given or installed (what `--version` pins).
+    pub version: Version,
+    /// The release whose facts the catalogue applies: `version`, or, for a patch newer than the
+    /// catalogue knows (`1.16.99`), the newest known patch of its line.
+    pub facts: Version,
+    /// Said when `facts` is not `version`.
+    pub note: Option<String>,
+}
+
+/// The newest patch of `v`'s minor line that the catalogue knows.
+pub fn newest_patch(v: &Version) -> Option<&'static Version> {
+    RELEASES
+        .iter()
+        .rev()
+        .find(|r| r.minor_line() == v.minor_line())
+}
+
 /// The one version resolution every command uses: the version given (a flag or the config
 /// file's `cilium.version`), else the one installed, else the newest catalogued release; parsed,
 /// and refused (exit 2, naming the bad token and the known lines) when it is not a minor line the
-/// catalogue knows.
+/// catalogue knows, or (for `VersionUse::Pin`) when it names a line but no release. A patch newer
+/// than the catalogue's newest of its line is validated against that newest one, with a note.
 pub fn resolve_version(
     given: Option<&str>,
     installed: Option<&Version>,
-) -> Result<Version, Failure> {
+    usage: VersionUse,
+) -> Result<Resolved, Failure> {
     let v = match (given, installed) {
         (Some(text), _) => text
             .parse::<Version>()
@@ -54,10 +87,46 @@ pub fn resolve_version(
         (None, Some(installed)) => installed.clone(),
         (None, None) => newest(),
     };
-    if !supported(&v) {
+    let Some(known) = newest_patch(&v).filter(|_| supported(&v)) else {
         return Err(unsupported(&v));
+    };
+    let line_only = given.is_some_and(crate::version::is_minor_line);
+    if line_only {
+        if usage == VersionUse::Pin {
+            return Err(Failure::bad_input(format!(
+                "Cilium version '{}' names a release line, not a release: the upgrade pins the chart with --version, and '{}' would mean {}.{}.0",
+                crate::escape::escape(given.unwrap_or_default()),
+                crate::escape::escape(given.unwrap_or_default()),
+                v.major,
+                v.minor
+            ))
+            .hint(format!(
+                "give the exact release your cluster runs or should run, e.g. --cilium-version {known} (the newest {}.{} release ciliumon knows; `helm list -n kube-system` shows the installed one)",
+                v.major, v.minor
+            )));
+        }
+        return Ok(Resolved {
+            version: known.clone(),
+            facts: known.clone(),
+            note: None,
+        });
     }
-    Ok(v)
+    if v > *known {
+        let note = format!(
+            "Cilium {v} is newer than the newest {}.{} release ciliumon knows ({known}): its metric list is validated against {known}",
+            v.major, v.minor
+        );
+        return Ok(Resolved {
+            version: v,
+            facts: known.clone(),
+            note: Some(note),
+        });
+    }
+    Ok(Resolved {
+        facts: v.clone(),
+        version: v,
+        note: None,
+    })
 }
 
 /// The error for a version outside the catalogue.
@@ -164,11 +233,25 @@ pub struct Handler {
     /// Series only appear for traffic through Cilium's L7 proxy: the kind of L7 rule a
     /// CiliumNetworkPolicy needs for this family to count anything.
     pub l7: Option<L7Rule>,
-    /// Shown next to the handler; the handler still works.
-    pub deprecated: Option<&'static str>,
+    /// Shown next to the handler where it holds; the handler still works.
+    pub deprecated: Option<Deprecated>,
+}
+
+/// A handler that still works but is on its way out, from some release on.
+#[derive(Debug, Clone, Copy)]
+pub struct Deprecated {
+    pub note: &'static str,
+    pub from: Since,
 }
 
 impl Handler {
+    /// Why this handler is deprecated in Cilium `v`, if it is.
+    pub fn deprecated_in(&self, v: &Version) -> Option<&'static str> {
+        self.deprecated
+            .filter(|d| d.from.contains(v))
+            .map(|d| d.note)
+    }
+
     pub fn option(&self, key: &str) -> Option<&'static HandlerOption> {
         self.options
             .iter()
@@ -288,7 +371,10 @@ pub const HANDLERS: &[Handler] = &[
         ],
         conflicts: &["httpV2"],
         l7: Some(L7Rule::Http),
-        deprecated: Some("superseded by httpV2"),
+        deprecated: Some(Deprecated {
+            note: "superseded by httpV2",
+            from: Since::ALWAYS,
+        }),
     },
     Handler {
         name: "httpV2",
@@ -315,7 +401,12 @@ pub const HANDLERS: &[Handler] = &[
         ],
         conflicts: &[],
         l7: Some(L7Rule::Kafka),
-        deprecated: None,
+        // Marked deprecated in its own help text from 1.18.3 on (pkg/hubble/metrics/kafka,
+        // audited per release line; Kafka L7 visibility deprecated by cilium/cilium#41072).
+        deprecated: Some(Deprecated {
+            note: "Kafka support is deprecated and removed in Cilium 1.20",
+            from: Since::from_patch(1, 18, 3),
+        }),
     },
     Handler {
         name: "policy",
@@ -366,8 +457,8 @@ pub struct ContextKey {
     pub refines: Option<&'static str>,
     pub valid: Since,
     /// Where a key that refines a plain one adds its label without the plain key set too.
-    /// Before cilium/cilium#27792 (fixing #27717, merged August 2023, so 1.15) the `source`
-    /// or `destination` label came only with the plain key.
+    /// Before cilium/cilium#27792 (fixing #27717, merged August 2023, backported to 1.14.3) the
+    /// `source` or `destination` label came only with the plain key.
     pub alone: Since,
 }
 
@@ -394,7 +485,8 @@ const fn directional_context(
         labels: false,
         refines: Some(refines),
         valid: Since::from(1, 14),
-        alone: Since::from(1, 15),
+        // The fix for cilium/cilium#27717 (#27792) was backported as fd712d546c to 1.14.3.
+        alone: Since::from_patch(1, 14, 3),
     }
 }
 
@@ -507,7 +599,9 @@ pub const CONTEXT_VALUES: &[ContextValue] = &[
     ContextValue {
         name: "workload",
         description: "namespace/workload-name",
-        valid: Since::from(1, 14),
+        // Absent from `parseContextIdentifier` in every 1.14 release (a 1.14 agent logs "unknown
+        // context" and Hubble does not start); added by 985eed258c, first released in 1.15.0.
+        valid: Since::from(1, 15),
         high_cardinality: false,
     },
     ContextValue {
@@ -693,10 +787,9 @@ impl ComponentFacts {
 }
 
 /// Metric names on the Hubble endpoint that are not flow families (facts §2, "Non-flow
-/// metrics on the Hubble endpoint"): go-grpc-prometheus' `grpc_server_*` and the
-/// instrumentation of `/metrics` itself.
+/// metrics on the Hubble endpoint"): go-grpc-prometheus' `grpc_server_*` (and Hubble's own
+/// series, `HUBBLE_SERVER_SERIES`).
 pub const HUBBLE_GRPC_PREFIX: &str = "grpc_server_";
-pub const HUBBLE_SELF_PREFIX: &str = "hubble_metrics_http_handler";
 
 impl Component {
     pub const ALL: [Component; 3] = [Component::Agent, Component::Operator, Component::Hubble];
@@ -734,6 +827,26 @@ impl Component {
             Component::Hubble => metric.starts_with("hubble_"),
         }
     }
+}
+
+/// The series a Hubble metrics server registers for itself, with no flow seen: lost events
+/// (`hubble_lost_events_total`, from the first lost event) and the instrumentation of `/metrics`
+/// itself (`hubble_metrics_http_handler_*`, after the first scrape). Every release line has them
+/// (cilium/cilium `pkg/hubble/metrics/metrics.go`); they say nothing about flows.
+pub const HUBBLE_SERVER_SERIES: &[MetricName] = &[
+    counter("hubble_lost_events_total"),
+    counter("hubble_metrics_http_handler_requests_total"),
+    histogram("hubble_metrics_http_handler_request_duration_seconds"),
+];
+
+/// Whether a sample's metric name is one of a flow family's (a handler's own metrics), so that
+/// Hubble has seen a flow. Decided from the families' names, not the `hubble_` prefix, which the
+/// server's own series share.
+pub fn is_flow_sample(sample: &str) -> bool {
+    HANDLERS
+        .iter()
+        .flat_map(|h| h.metrics)
+        .any(|m| m.matches_sample(sample))
 }
 
 /// Edit distance suggestion: the closest of `candidates` to `input`, if it is close enough.
@@ -797,27 +910,108 @@ mod tests {
 
     #[test]
     fn one_version_rule() {
-        assert_eq!(resolve_version(None, None).unwrap(), newest());
+        use VersionUse::{Facts, Pin};
+        let r = |given: Option<&str>, installed: Option<&Version>, u| {
+            resolve_version(given, installed, u)
+        };
+        assert_eq!(r(None, None, Pin).unwrap().version, newest());
         let installed = Version::new(1, 16, 5);
-        assert_eq!(resolve_version(None, Some(&installed)).unwrap(), installed);
+        let got = r(None, Some(&installed), Pin).unwrap();
         assert_eq!(
-            resolve_version(Some("1.18"), Some(&installed)).unwrap(),
-            Version::new(1, 18, 0)
+            (got.version.clone(), got.facts, got.note),
+            (installed.clone(), installed.clone(), None)
         );
-        let e = resolve_version(Some("1.30"), None).unwrap_err();
+        assert_eq!(
+            r(Some("1.18.4"), Some(&installed), Pin).unwrap().version,
+            Version::new(1, 18, 4)
+        );
+        // A line alone cannot be pinned: refused with the newest known patch of that line.
+        let e = r(Some("1.16"), Some(&installed), Pin).unwrap_err();
+        assert_eq!(e.code, crate::exit::Code::BadInput);
+        assert!(
+            e.message.contains("'1.16' names a release line"),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.hint
+                .as_deref()
+                .unwrap()
+                .contains("--cilium-version 1.16.19"),
+            "{:?}",
+            e.hint
+        );
+        // ... and means its newest known patch where nothing is pinned.
+        let got = r(Some("1.18"), None, Facts).unwrap();
+        assert_eq!(got.facts, Version::new(1, 18, 12));
+        // A patch newer than the catalogue knows is validated against the newest known one.
+        for u in [Pin, Facts] {
+            let got = r(Some("1.16.99"), None, u).unwrap();
+            assert_eq!(got.version, Version::new(1, 16, 99));
+            assert_eq!(got.facts, Version::new(1, 16, 19));
+            let note = got.note.unwrap();
+            assert!(
+                note.contains("1.16.99") && note.contains("validated against 1.16.19"),
+                "{note}"
+            );
+        }
+        let got = r(None, Some(&Version::new(1, 16, 20)), Pin).unwrap();
+        assert_eq!(got.facts, Version::new(1, 16, 19));
+        let e = r(Some("1.30"), None, Facts).unwrap_err();
         assert!(
             e.message.contains("1.30.0 is not a version ciliumon knows"),
             "{}",
             e.message
         );
         assert_eq!(e.code, crate::exit::Code::BadInput);
-        let e = resolve_version(Some("banana"), None).unwrap_err();
+        let e = r(Some("banana"), None, Pin).unwrap_err();
         assert!(
             e.message.contains("invalid Cilium version 'banana'"),
             "{}",
             e.message
         );
-        assert!(resolve_version(None, Some(&Version::new(1, 13, 0))).is_err());
+        assert!(r(None, Some(&Version::new(1, 13, 0)), Pin).is_err());
+    }
+
+    #[test]
+    fn audited_against_upstream() {
+        let v = |a, b, c| Version::new(a, b, c);
+        // `workload` is not in any 1.14 release.
+        let workload = context_value("workload").unwrap();
+        assert!(!workload.valid.contains(&v(1, 14, 19)));
+        assert!(workload.valid.contains(&v(1, 15, 0)));
+        // The egress/ingress keys stand alone from 1.14.3 (backport of cilium/cilium#27792).
+        let egress = context_key("sourceEgressContext").unwrap();
+        assert!(!egress.alone.contains(&v(1, 14, 2)));
+        assert!(egress.alone.contains(&v(1, 14, 3)));
+        // kafka is deprecated from 1.18.3 on, gone in 1.20.
+        let kafka = handler("kafka").unwrap();
+        assert_eq!(kafka.deprecated_in(&v(1, 18, 2)), None);
+        assert!(kafka.deprecated_in(&v(1, 18, 3)).is_some());
+        assert!(kafka.deprecated_in(&v(1, 19, 6)).is_some());
+        assert!(
+            handler("http")
+                .unwrap()
+                .deprecated_in(&v(1, 14, 0))
+                .is_some()
+        );
+        assert_eq!(handler("dns").unwrap().deprecated_in(&v(1, 20, 0)), None);
+    }
+
+    #[test]
+    fn flow_samples_are_the_families_own() {
+        assert!(is_flow_sample("hubble_flows_processed_total"));
+        assert!(is_flow_sample(
+            "hubble_http_request_duration_seconds_bucket"
+        ));
+        for m in HUBBLE_SERVER_SERIES {
+            assert!(!is_flow_sample(m.name), "{}", m.name);
+            assert!(Component::Hubble.owns(m.name));
+        }
+        assert!(!is_flow_sample(
+            "hubble_metrics_http_handler_request_duration_seconds_bucket"
+        ));
+        assert!(!is_flow_sample("grpc_server_handled_total"));
     }
 
     #[test]

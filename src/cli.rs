@@ -134,7 +134,9 @@ pub struct ConfigArgs {
     /// Serve Hubble metrics as OpenMetrics when asked (needed for exemplars)
     #[arg(long, overrides_with = "no_open_metrics")]
     pub open_metrics: bool,
-    #[arg(long, hide = true)]
+    /// Serve Hubble metrics as Prometheus text only (refused with a metric that asks for
+    /// exemplars=true, which need OpenMetrics)
+    #[arg(long, overrides_with = "open_metrics")]
     pub no_open_metrics: bool,
     #[arg(long, help = format!("Do not enable the agent metrics ({})", Component::Agent.default_port()))]
     pub no_agent_metrics: bool,
@@ -146,10 +148,10 @@ pub struct ConfigArgs {
     /// Do not enable the Hubble UI
     #[arg(long)]
     pub no_ui: bool,
-    /// Service type of the Hubble UI
+    /// Service type of the Hubble UI (NodePort, ClusterIP, LoadBalancer; or node-port, ...)
     #[arg(long, value_enum, value_name = "TYPE")]
     pub ui_service_type: Option<ServiceType>,
-    /// NodePort of the Hubble UI (with --ui-service-type NodePort)
+    /// NodePort of the Hubble UI (only with the NodePort service type, and not with --no-ui)
     #[arg(long, value_name = "PORT")]
     pub ui_node_port: Option<u16>,
     /// Do not export flows to a file on each node
@@ -219,6 +221,10 @@ pub struct SetupArgs {
     /// Where to save the current Cilium values before the upgrade
     #[arg(long, value_name = "DIR")]
     pub backup_dir: Option<PathBuf>,
+    /// Go on when --cilium-version (or cilium.version) is not the chart version the release runs:
+    /// that changes the Cilium version itself. On a terminal, setup asks instead
+    #[arg(long)]
+    pub allow_version_change: bool,
     /// Save the answers as a ciliumon.yaml that replays this setup
     #[arg(long, value_name = "FILE")]
     pub save_config: Option<PathBuf>,
@@ -250,7 +256,7 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub nodes_file: Option<PathBuf>,
     /// In cluster mode, scrape the host IPs directly instead of through the API server's pod proxy
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["local", "nodes", "nodes_file"])]
     pub direct: bool,
     /// Agent metrics port
     #[arg(long, value_name = "PORT")]

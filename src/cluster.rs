@@ -821,7 +821,7 @@ pub fn preflight_here(global: &GlobalArgs, config: &Config) -> Result<Preflight>
     // input is reported before any tool is started.
     // Without one, specs that parse for the newest release are checked for rules between
     // settings (exemplars without OpenMetrics); the cluster's version decides the rest.
-    let v = crate::plan::target_version(config, &Target::default())?;
+    let v = crate::plan::target_version(config, &Target::default())?.facts;
     match config.metric_specs(&v) {
         Ok(specs) => {
             config.open_metrics(&specs)?;

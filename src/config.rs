@@ -39,13 +39,17 @@ pub enum StackMode {
     None,
 }
 
-/// The Kubernetes Service type of the Hubble UI (model; `--ui-service-type` parses into it).
+/// The Kubernetes Service type of the Hubble UI (model; `--ui-service-type` parses into it, in
+/// Kubernetes' spelling, `NodePort`, or the kebab form, `node-port`).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
 )]
 pub enum ServiceType {
+    #[value(alias = "ClusterIP")]
     ClusterIP,
+    #[value(alias = "NodePort")]
     NodePort,
+    #[value(alias = "LoadBalancer")]
     LoadBalancer,
 }
 
@@ -260,6 +264,11 @@ impl Default for StackConfig {
 impl Config {
     /// Read a ciliumon.yaml. Unknown fields are rejected with their place in the file.
     pub fn load(path: &Path) -> Result<Config> {
+        Ok(Config::load_with_keys(path)?.0)
+    }
+
+    /// Read a ciliumon.yaml, and the keys it sets (for telling a setting from its default).
+    fn load_with_keys(path: &Path) -> Result<(Config, serde_json::Value)> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             Failure::bad_input(format!("cannot read config file {}: {e}", path.display()))
         })?;
@@ -268,15 +277,20 @@ impl Config {
                 Failure::bad_input(format!("invalid config file {}: {e}", path.display()))
                     .hint("see examples/ for commented configurations")
             })?;
-        Ok(config)
+        // It parsed as a Config, so it parses as a value; an empty file is no keys.
+        let keys = crate::yaml::from_str::<serde_json::Value>(&text).unwrap_or_default();
+        Ok((config, keys))
     }
 
     /// Default < file < flags, then the rules between settings. Metric specs are validated
     /// later, against the Cilium version the plan targets.
     pub fn resolve(global: &GlobalArgs, args: &ConfigArgs) -> Result<Config> {
-        let mut c = match &args.config {
-            Some(path) => Config::load(path)?,
-            None => Config::default(),
+        let (mut c, keys) = match &args.config {
+            Some(path) => {
+                let (c, keys) = Config::load_with_keys(path)?;
+                (c, Some((path.as_path(), keys)))
+            }
+            None => (Config::default(), None),
         };
         if let Some(ns) = &global.namespace {
             c.cilium.namespace = ns.clone();
@@ -347,6 +361,11 @@ impl Config {
         if let Some(v) = &args.grafana_password_env {
             c.prometheus_stack.grafana_admin_password = Some(SecretSource::Env(v.clone()));
         }
+        Origins { args, file: keys }.contradictions(&c)?;
+        // The built-in node port goes with the built-in NodePort type only.
+        if c.hubble.ui.service_type != ServiceType::NodePort {
+            c.hubble.ui.node_port = None;
+        }
         c.validate()?;
         Ok(c)
     }
@@ -390,7 +409,7 @@ impl Config {
             }
         }
         if let Some(v) = &self.cilium.version {
-            crate::catalogue::resolve_version(Some(v), None)?;
+            crate::catalogue::resolve_version(Some(v), None, crate::catalogue::VersionUse::Pin)?;
         }
         if let Some(v) = &self.prometheus_stack.version
             && let Err(e) = crate::version::check_chart_version(v)
@@ -491,6 +510,173 @@ impl Config {
     }
 }
 
+/// Where the settings of a resolved configuration came from: a flag, the config file, or the
+/// built-in default. Two settings that contradict each other are refused naming both, and where
+/// each was set.
+struct Origins<'a> {
+    args: &'a ConfigArgs,
+    file: Option<(&'a Path, serde_json::Value)>,
+}
+
+impl Origins<'_> {
+    /// `hubble.ui.nodePort` → "hubble.ui.nodePort in c.yaml", when the file sets it.
+    fn in_file(&self, key: &str) -> Option<String> {
+        let (path, keys) = self.file.as_ref()?;
+        let mut v = keys;
+        for part in key.split('.') {
+            v = v.get(part)?;
+        }
+        (!v.is_null()).then(|| format!("{key}: {} in {}", short(v), path.display()))
+    }
+
+    /// The flag if given, else the file's key if set.
+    fn origin(&self, flag: Option<String>, key: &str) -> Option<String> {
+        flag.or_else(|| self.in_file(key))
+    }
+
+    fn contradictions(&self, c: &Config) -> Result<()> {
+        let a = self.args;
+        let ui = &c.hubble.ui;
+        let node_port = ui.node_port.and_then(|p| {
+            self.origin(
+                a.ui_node_port.map(|_| format!("--ui-node-port {p}")),
+                "hubble.ui.nodePort",
+            )
+        });
+        if let Some(port) = &node_port {
+            if !ui.enabled {
+                let off = self
+                    .origin(a.no_ui.then(|| "--no-ui".into()), "hubble.ui.enabled")
+                    .unwrap_or_else(|| "the UI turned off".into());
+                return Err(contradiction(
+                    port,
+                    &off,
+                    "a node port for a UI that is not installed",
+                ));
+            }
+            if ui.service_type != ServiceType::NodePort {
+                let t = self
+                    .origin(
+                        a.ui_service_type
+                            .map(|t| format!("--ui-service-type {}", t.kube_name())),
+                        "hubble.ui.serviceType",
+                    )
+                    .unwrap_or_else(|| format!("service type {}", ui.service_type.kube_name()));
+                return Err(contradiction(
+                    port,
+                    &t,
+                    "a node port needs the NodePort service type",
+                ));
+            }
+        }
+        let export = &c.hubble.export;
+        if !export.enabled
+            && let Some(path) = self.origin(
+                a.export_file_path
+                    .as_ref()
+                    .map(|p| format!("--export-file-path {}", escape(p))),
+                "hubble.export.filePath",
+            )
+        {
+            let off = self
+                .origin(
+                    a.no_export.then(|| "--no-export".into()),
+                    "hubble.export.enabled",
+                )
+                .unwrap_or_else(|| "export turned off".into());
+            return Err(contradiction(
+                &path,
+                &off,
+                "a path for an export that is off",
+            ));
+        }
+        let stack = &c.prometheus_stack;
+        if stack.mode == StackMode::None {
+            let none = self
+                .origin(
+                    a.stack.map(|_| "--stack none".into()),
+                    "prometheusStack.mode",
+                )
+                .unwrap_or_else(|| "no stack".into());
+            for (flag, value, key) in [
+                (
+                    "--stack-release",
+                    &a.stack_release,
+                    "prometheusStack.release",
+                ),
+                (
+                    "--stack-namespace",
+                    &a.stack_namespace,
+                    "prometheusStack.namespace",
+                ),
+                (
+                    "--stack-version",
+                    &a.stack_version,
+                    "prometheusStack.version",
+                ),
+            ] {
+                if let Some(given) =
+                    self.origin(value.as_ref().map(|v| format!("{flag} {}", escape(v))), key)
+                {
+                    return Err(contradiction(
+                        &given,
+                        &none,
+                        "a kube-prometheus-stack setting with no stack",
+                    ));
+                }
+            }
+        }
+        if c.hubble.open_metrics == Some(false) {
+            let newest = crate::catalogue::newest();
+            let with_exemplars =
+                c.hubble.metrics.iter().find(|e| {
+                    MetricSpec::parse(&e.spec, &newest).is_ok_and(|spec| spec.exemplars())
+                });
+            if let Some(spec) = with_exemplars {
+                let off = self
+                    .origin(
+                        a.no_open_metrics.then(|| "--no-open-metrics".into()),
+                        "hubble.openMetrics",
+                    )
+                    .unwrap_or_else(|| "OpenMetrics turned off".into());
+                let list = if !a.metrics.is_empty() {
+                    "--metric".to_string()
+                } else {
+                    self.in_file("hubble.metrics")
+                        .map(|_| {
+                            let (path, _) = self.file.as_ref().expect("in_file found the file");
+                            format!("hubble.metrics in {}", path.display())
+                        })
+                        .unwrap_or_else(|| "the default metric list".into())
+                };
+                let spec = escape(&spec.spec);
+                return Err(Failure::bad_input(format!(
+                    "{off} contradicts '{spec}' ({list}): exemplars need OpenMetrics"
+                ))
+                .hint(
+                    "drop exemplars=true from that metric (give the list with --metric), or leave OpenMetrics on; ciliumon does not drop what a metric asks for",
+                )
+                .into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A config value, short, for a message.
+fn short(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => escape(s).into_owned(),
+        other => other.to_string(),
+    }
+}
+
+fn contradiction(one: &str, other: &str, why: &str) -> anyhow::Error {
+    Failure::bad_input(format!("{one} contradicts {other}: {why}"))
+        .hint("drop one of the two")
+        .into()
+}
+
 /// Load just the metric list of a config file, validated for `version` (used by `check`).
 pub fn metrics_from_file(path: &Path, version: &Version) -> Result<Vec<MetricSpec>> {
     let c = Config::load(path)?;
@@ -581,6 +767,41 @@ mod tests {
                 .to_string()
                 .contains("'Prom'")
         );
+    }
+
+    #[test]
+    fn contradictions_name_both_sides() {
+        let err = |a: ConfigArgs| {
+            Config::resolve(&GlobalArgs::default(), &a)
+                .unwrap_err()
+                .to_string()
+        };
+        let mut a = args();
+        a.ui_node_port = Some(31000);
+        a.no_ui = true;
+        assert_eq!(
+            err(a),
+            "--ui-node-port 31000 contradicts --no-ui: a node port for a UI that is not installed"
+        );
+        let mut a = args();
+        a.stack = Some(StackMode::None);
+        a.stack_version = Some("80.4.1".into());
+        assert!(err(a).starts_with("--stack-version 80.4.1 contradicts --stack none"));
+        // Defaults contradict nothing: the built-in node port leaves with the NodePort type.
+        let mut a = args();
+        a.ui_service_type = Some(ServiceType::ClusterIP);
+        let c = Config::resolve(&GlobalArgs::default(), &a).unwrap();
+        assert_eq!(c.hubble.ui.node_port, None);
+        let mut a = args();
+        a.no_ui = true;
+        a.no_export = true;
+        a.stack = Some(StackMode::None);
+        assert!(Config::resolve(&GlobalArgs::default(), &a).is_ok());
+        let mut a = args();
+        a.no_open_metrics = true;
+        a.metrics = vec!["httpV2:labelsContext=source_ip".into()];
+        let c = Config::resolve(&GlobalArgs::default(), &a).unwrap();
+        assert_eq!(c.hubble.open_metrics, Some(false));
     }
 
     #[test]

@@ -143,11 +143,13 @@ impl Layout {
 }
 
 /// The Cilium version the plan targets: the configured chart version, else the installed one,
-/// else (offline) the newest catalogued release.
-pub fn target_version(config: &Config, target: &Target) -> Result<Version> {
+/// else (offline) the newest catalogued release. It is pinned (`--version`), so it names a
+/// release; `facts` is the release whose catalogue facts apply.
+pub fn target_version(config: &Config, target: &Target) -> Result<crate::catalogue::Resolved> {
     Ok(crate::catalogue::resolve_version(
         config.cilium.version.as_deref(),
         target.installed.as_ref(),
+        crate::catalogue::VersionUse::Pin,
     )?)
 }
 
@@ -616,8 +618,12 @@ impl MetricsPlan {
 
 /// Build the plan. Pure: no I/O, no clock, no environment.
 pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> {
-    let version = target_version(config, target)?;
-    let specs = config.metric_specs(&version)?;
+    let resolved = target_version(config, target)?;
+    let version = resolved.version;
+    // Specs and values follow the catalogue's facts: for a patch newer than it knows, those of
+    // the newest known patch of the line (said in a note).
+    let facts = resolved.facts;
+    let specs = config.metric_specs(&facts)?;
     let (open_metrics, om_note) = config.open_metrics(&specs)?;
     let mut b = Builder {
         layout,
@@ -630,6 +636,15 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
         b.notes.push(format!(
             "Cilium {version} was assumed (the newest ciliumon knows): the upgrade pins --version {version}. If your cluster runs another version, plan again with --cilium-version (see `helm list -n {}`), or this script changes your Cilium version.",
             config.cilium.namespace
+        ));
+    }
+    b.notes.extend(resolved.note);
+    if let Some(installed) = &target.installed
+        && config.cilium.version.is_some()
+        && *installed != version
+    {
+        b.notes.push(format!(
+            "The release runs chart {installed}: --version {version} changes the Cilium version itself, not only its metrics (`ciliumon setup` asks first, or needs --allow-version-change). Leave --cilium-version out to keep {installed}."
         ));
     }
     b.notes.extend(om_note);
@@ -646,7 +661,7 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
     let built = values::cilium(&ValuesInput {
         config,
         specs: &specs,
-        version: &version,
+        version: &facts,
         open_metrics,
         stack_release: choice.release(),
         stack_namespace: choice.namespace(),

@@ -271,7 +271,7 @@ impl MetricSpec {
     }
 
     /// The plain context key that an egress/ingress key here needs beside it on Cilium `v` to
-    /// add its label at all (before 1.15, cilium/cilium#27717; the catalogue's `alone`).
+    /// add its label at all (before 1.14.3, cilium/cilium#27717; the catalogue's `alone`).
     pub fn directional_without_plain(&self, v: &Version) -> Option<&'static str> {
         let keys: Vec<&str> = self.options.iter().map(|o| o.key()).collect();
         catalogue::CONTEXT_KEYS
@@ -599,7 +599,17 @@ fn context_option(
                         cv.name,
                         cv.valid.describe()
                     ),
-                    Some("use pod-name, workload-name or workload instead".into()),
+                    Some(format!(
+                        "use {} instead",
+                        list(
+                            ["pod-name", "workload-name", "workload"]
+                                .into_iter()
+                                .filter(|n| *n != cv.name)
+                                .filter_map(catalogue::context_value)
+                                .filter(|v| v.valid.contains(version))
+                                .map(|v| v.name)
+                        )
+                    )),
                 )
             },
             twice: Some(&|cv| format!("context '{}' is listed twice in {}", cv.name, ctx.key)),
@@ -847,6 +857,18 @@ mod tests {
     }
 
     #[test]
+    fn workload_context_is_not_in_1_14() {
+        let e = bad("flow:sourceContext=workload", "1.14.19").to_string();
+        assert!(
+            e.contains("context 'workload' is not in Cilium 1.14.19"),
+            "{e}"
+        );
+        assert!(e.contains("Cilium 1.15 and later"), "{e}");
+        assert!(!e.contains("or workload instead"), "{e}");
+        assert!(MetricSpec::parse("flow:sourceContext=workload", &v("1.15.0")).is_ok());
+    }
+
+    #[test]
     fn cardinality_and_directional() {
         let s = MetricSpec::parse(
             "flow:sourceContext=pod;labelsContext=source_ip,source_namespace",
@@ -854,10 +876,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.high_cardinality(), vec!["pod", "source_ip"]);
-        // 1.14 needs the plain key beside an egress/ingress one; from 1.15 (#27792) it does not.
+        // 1.14.0-1.14.2 need the plain key beside an egress/ingress one; from 1.14.3 (#27792
+        // backported) they do not.
         let old = v("1.14.1");
         let s = MetricSpec::parse("flow:sourceEgressContext=pod", &old).unwrap();
         assert_eq!(s.directional_without_plain(&old), Some("sourceContext"));
+        assert_eq!(
+            s.directional_without_plain(&v("1.14.2")),
+            Some("sourceContext")
+        );
+        assert_eq!(s.directional_without_plain(&v("1.14.3")), None);
         assert_eq!(s.directional_without_plain(&v("1.15.0")), None);
         assert_eq!(s.directional_without_plain(&v("1.20")), None);
         let s = MetricSpec::parse(

@@ -186,14 +186,21 @@ pub fn cilium(input: &ValuesInput) -> Built {
         }
         if input.open_metrics {
             set(&mut values, "hubble.metrics.enableOpenMetrics", json!(true));
+        } else if c.hubble.open_metrics == Some(false) {
+            // Asked off (`--no-open-metrics`, `hubble.openMetrics: false`): set, so that
+            // --reuse-values does not keep a release's `true`.
+            set(
+                &mut values,
+                "hubble.metrics.enableOpenMetrics",
+                json!(false),
+            );
         } else {
             remove(&mut values, "hubble.metrics.enableOpenMetrics");
         }
         for s in input.specs {
             if let Some(plain) = s.directional_without_plain(v) {
                 notes.push(format!(
-                    "'{s}': Cilium {}.{} adds the label only when {plain} is set too (cilium/cilium#27717); add it.",
-                    v.major, v.minor
+                    "'{s}': Cilium {v} adds the label only when {plain} is set too (cilium/cilium#27717, fixed in 1.14.3); add it.",
                 ));
             }
         }

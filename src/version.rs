@@ -86,6 +86,8 @@ struct Core<'a> {
     patch: u32,
     pre: Option<&'a str>,
     build: Option<&'a str>,
+    /// Whether the text named a patch release (`1.16.19`), not only a line (`1.16`).
+    patch_given: bool,
 }
 
 fn parse_core<'a>(s: &'a str, what: &str) -> Result<Core<'a>> {
@@ -150,7 +152,14 @@ fn parse_core<'a>(s: &'a str, what: &str) -> Result<Core<'a>> {
         patch: if parts.len() == 3 { num(parts[2])? } else { 0 },
         pre,
         build,
+        patch_given: parts.len() == 3,
     })
+}
+
+/// Whether `s` names only a minor line (`1.16`, `v1.16`), not a release: such a version cannot
+/// be pinned (`helm --version 1.16` would be 1.16.0, a downgrade for a 1.16.19 cluster).
+pub fn is_minor_line(s: &str) -> bool {
+    parse_core(s, "version").is_ok_and(|c| !c.patch_given)
 }
 
 /// Check a Helm chart version (`--stack-version`, `prometheusStack.version`): semver as Helm
@@ -190,45 +199,61 @@ impl<'de> Deserialize<'de> for Version {
     }
 }
 
-/// A half-open range of minor release lines, `[since, until)`. `until: None` means "still there".
+/// A half-open range of releases, `[since, until)`, to the patch: `(1, 14, 3)` is "from
+/// 1.14.3". `until: None` means "still there". Pre-releases compare like the release they lead
+/// to (`Version`'s order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Since {
-    pub since: (u32, u32),
-    pub until: Option<(u32, u32)>,
+    pub since: (u32, u32, u32),
+    pub until: Option<(u32, u32, u32)>,
 }
 
 impl Since {
     pub const ALWAYS: Since = Since {
-        since: (1, 0),
+        since: (1, 0, 0),
         until: None,
     };
 
+    /// From the first release of a minor line on.
     pub const fn from(major: u32, minor: u32) -> Self {
+        Since::from_patch(major, minor, 0)
+    }
+
+    /// From a patch release on (a fix backported to `major.minor.patch`).
+    pub const fn from_patch(major: u32, minor: u32, patch: u32) -> Self {
         Since {
-            since: (major, minor),
+            since: (major, minor, patch),
             until: None,
         }
     }
 
+    /// Before the first release of a minor line.
     pub const fn until(major: u32, minor: u32) -> Self {
         Since {
-            since: (1, 0),
-            until: Some((major, minor)),
+            since: (1, 0, 0),
+            until: Some((major, minor, 0)),
         }
     }
 
     pub fn contains(&self, v: &Version) -> bool {
-        let line = v.minor_line();
-        line >= self.since && self.until.is_none_or(|u| line < u)
+        let at = (v.major, v.minor, v.patch);
+        at >= self.since && self.until.is_none_or(|u| at < u)
     }
 
-    /// "since 1.20", "until 1.19", for error messages.
+    /// "Cilium 1.20 and later", "Cilium 1.14.3 and later", "Cilium before 1.19", for messages.
     pub fn describe(&self) -> String {
+        fn show((a, b, c): (u32, u32, u32)) -> String {
+            if c == 0 {
+                format!("{a}.{b}")
+            } else {
+                format!("{a}.{b}.{c}")
+            }
+        }
         match (self.since, self.until) {
-            ((1, 0), None) => "all versions".into(),
-            ((1, 0), Some((a, b))) => format!("Cilium before {a}.{b}"),
-            ((a, b), None) => format!("Cilium {a}.{b} and later"),
-            ((a, b), Some((c, d))) => format!("Cilium {a}.{b} to before {c}.{d}"),
+            ((1, 0, 0), None) => "all versions".into(),
+            ((1, 0, 0), Some(u)) => format!("Cilium before {}", show(u)),
+            (s, None) => format!("Cilium {} and later", show(s)),
+            (s, Some(u)) => format!("Cilium {} to before {}", show(s), show(u)),
         }
     }
 }
@@ -294,6 +319,13 @@ mod tests {
     }
 
     #[test]
+    fn minor_lines() {
+        assert!(is_minor_line("1.16") && is_minor_line("v1.16"));
+        assert!(!is_minor_line("1.16.0") && !is_minor_line("1.19.0-rc.1"));
+        assert!(!is_minor_line("banana"));
+    }
+
+    #[test]
     fn chart_versions() {
         for ok in [
             "80.4.1",
@@ -328,5 +360,12 @@ mod tests {
         assert!(Since::until(1, 20).contains(&v119));
         assert!(!Since::until(1, 20).contains(&v120));
         assert!(Since::ALWAYS.contains(&v119));
+        let fixed = Since::from_patch(1, 14, 3);
+        assert!(!fixed.contains(&Version::new(1, 14, 2)));
+        assert!(fixed.contains(&Version::new(1, 14, 3)));
+        assert!(fixed.contains(&Version::new(1, 15, 0)));
+        assert_eq!(fixed.describe(), "Cilium 1.14.3 and later");
+        assert_eq!(Since::from(1, 15).describe(), "Cilium 1.15 and later");
+        assert_eq!(Since::until(1, 20).describe(), "Cilium before 1.20");
     }
 }

@@ -172,7 +172,7 @@ fn ask_families(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option<(
             .zip(&on)
             .map(|(h, on)| {
                 let mut label = format!("{:<width$}  {}", h.name, h.description);
-                if let Some(d) = h.deprecated {
+                if let Some(d) = h.deprecated_in(iv.version) {
                     label.push_str(&format!(" (deprecated: {d})"));
                 }
                 (label, *on)
@@ -238,8 +238,8 @@ fn ask_specs(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option<()>>
         }
         if let Some(plain) = spec.directional_without_plain(iv.version) {
             p.note(&format!(
-                "warning: {}: Cilium {}.{} adds the egress/ingress label only when {plain} is set too (cilium/cilium#27717); set {plain} as well",
-                h.name, iv.version.major, iv.version.minor
+                "warning: {}: Cilium {} adds the egress/ingress label only when {plain} is set too (cilium/cilium#27717, fixed in 1.14.3); set {plain} as well",
+                h.name, iv.version
             ));
         }
         specs.push(spec);
@@ -1082,7 +1082,7 @@ pub fn ask(
     pf: &Preflight,
     prometheuses: &[PrometheusFound],
 ) -> Result<Option<Config>> {
-    let version = crate::plan::target_version(&config, &pf.target())?;
+    let version = crate::plan::target_version(&config, &pf.target())?.facts;
     let mut config = config;
     let mut current = pf.cilium.values.clone();
     loop {
@@ -1608,7 +1608,7 @@ mod tests {
     }
 
     #[test]
-    fn an_egress_context_without_its_plain_key_warns_on_1_14_only() {
+    fn an_egress_context_without_its_plain_key_warns_before_1_14_3_only() {
         let run = |version: &Version| {
             let mut config = Config::default();
             config.hubble.metrics = vec!["flow:sourceEgressContext=pod".into()];
@@ -1631,8 +1631,37 @@ mod tests {
                 .any(|n| n.contains("#27717") && n.contains("set sourceContext as well")),
             "{notes:?}"
         );
+        let notes = run(&Version::new(1, 14, 3));
+        assert!(!notes.iter().any(|n| n.contains("#27717")), "{notes:?}");
         let notes = run(&Version::new(1, 15, 0));
         assert!(!notes.iter().any(|n| n.contains("#27717")), "{notes:?}");
+    }
+
+    #[test]
+    fn kafka_is_offered_as_deprecated_from_1_18_3() {
+        let kafka_label = |version: Version| {
+            let mut s = Script::new(vec![A::Multi(None)]);
+            assert!(
+                interview(
+                    &mut s,
+                    Config::default(),
+                    &version,
+                    &serde_json::json!({}),
+                    None
+                )
+                .unwrap()
+                .is_none()
+            );
+            let (_, items) = &s.seen[0];
+            items
+                .iter()
+                .find(|(l, _)| l.starts_with("kafka "))
+                .unwrap()
+                .0
+                .clone()
+        };
+        assert!(!kafka_label(Version::new(1, 18, 2)).contains("deprecated"));
+        assert!(kafka_label(Version::new(1, 18, 3)).contains("(deprecated: Kafka support"));
     }
 
     #[test]

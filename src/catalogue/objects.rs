@@ -14,6 +14,8 @@ pub const REPO_URL: &str = "https://helm.cilium.io";
 /// The agent's DaemonSet, and the label its pods carry.
 pub const AGENT_DAEMONSET: &str = "cilium";
 pub const AGENT_SELECTOR: &str = "k8s-app=cilium";
+/// The agent's container in its pods (`kubectl logs POD -c cilium-agent`).
+pub const AGENT_CONTAINER: &str = "cilium-agent";
 /// The operator's Deployment, and the label its pods carry.
 pub const OPERATOR_DEPLOYMENT: &str = "cilium-operator";
 pub const OPERATOR_SELECTOR: &str = "io.cilium/app=operator";
@@ -36,6 +38,8 @@ pub const DYNAMIC_CONFIG_KEY: &str = "dynamic-metrics.yaml";
 /// the three components are `ComponentFacts::config_map_address_key`.
 pub const CONFIG_MAP_HUBBLE_OPEN_METRICS: &str = "enable-hubble-open-metrics";
 pub const CONFIG_MAP_HUBBLE_TLS: &str = "hubble-metrics-server-enable-tls";
+/// The Nodes, whose `Ready` condition says whether a node can serve at all.
+pub const NODES_PATH: &str = "/api/v1/nodes";
 /// The Cilium policy CRDs whose L7 rules (`toPorts[].rules`) the L7 families need (facts §1.1/§2:
 /// dns, http, kafka count only traffic through the L7 proxy).
 pub const NETWORK_POLICIES_PATH: &str = "/apis/cilium.io/v2/ciliumnetworkpolicies";

@@ -81,6 +81,63 @@ pub struct PodStatus {
     pub phase: Option<String>,
     #[serde(rename = "startTime")]
     pub start_time: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub conditions: Vec<Condition>,
+}
+
+/// A pod's or a node's condition (`{"type": "Ready", "status": "False", ...}`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Condition {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub message: Option<String>,
+}
+
+/// A Node, as `/api/v1/nodes` lists it: its name and conditions.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct NodeObject {
+    pub metadata: ObjectMeta,
+    pub status: NodeStatus,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct NodeStatus {
+    #[serde(deserialize_with = "nullable")]
+    pub conditions: Vec<Condition>,
+}
+
+/// Whether something is Ready, from its `Ready` condition: `Ok(())`, or why not (`Unknown:
+/// NodeStatusUnknown, Kubelet stopped posting node status.`). No `Ready` condition: `Ok`.
+fn readiness(conditions: &[Condition]) -> Result<(), String> {
+    match conditions.iter().find(|c| c.kind == "Ready") {
+        Some(c) if c.status != "True" => {
+            let mut why = format!("Ready={}", c.status);
+            for part in [&c.reason, &c.message].into_iter().flatten() {
+                if !part.is_empty() {
+                    why.push_str(&format!(", {}", part.trim()));
+                }
+            }
+            Err(why)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The nodes that are not Ready, by name, with why (their `Ready` condition).
+pub fn not_ready_nodes(list: &List<NodeObject>) -> BTreeMap<String, String> {
+    list.items
+        .iter()
+        .filter_map(|n| {
+            readiness(&n.status.conditions)
+                .err()
+                .map(|why| (n.metadata.name.clone(), why))
+        })
+        .collect()
 }
 
 /// A ConfigMap (`cilium-config`).
@@ -225,6 +282,8 @@ pub struct Pod {
     pub host_ip: Option<String>,
     pub phase: String,
     pub start_time: Option<String>,
+    /// Why the pod is not Ready (its `Ready` condition), if it is not.
+    pub not_ready: Option<String>,
 }
 
 /// The pods of a list, by node then name.
@@ -238,6 +297,7 @@ pub fn parse_pods(list: &List<PodObject>) -> Vec<Pod> {
             host_ip: p.status.host_ip.clone(),
             phase: p.status.phase.clone().unwrap_or_else(|| "Unknown".into()),
             start_time: p.status.start_time.clone(),
+            not_ready: readiness(&p.status.conditions).err(),
         })
         .collect();
     pods.sort_by(|a, b| a.node.cmp(&b.node).then(a.name.cmp(&b.name)));
@@ -571,6 +631,41 @@ mod tests {
     }
 
     #[test]
+    fn readiness_of_pods_and_nodes() {
+        let pods: List<PodObject> = from(json!({"items": [
+            {"metadata": {"name": "cilium-a"}, "status": {"phase": "Running", "conditions": [
+                {"type": "Initialized", "status": "True"},
+                {"type": "Ready", "status": "False", "reason": "ContainersNotReady",
+                 "message": "containers with unready status: [cilium-agent]"}]}},
+            {"metadata": {"name": "cilium-b"}, "status": {"phase": "Running", "conditions": [
+                {"type": "Ready", "status": "True"}]}},
+            {"metadata": {"name": "cilium-c"}, "status": {"conditions": null}}
+        ]}));
+        let p = parse_pods(&pods);
+        assert_eq!(
+            p[0].not_ready.as_deref(),
+            Some("Ready=False, ContainersNotReady, containers with unready status: [cilium-agent]")
+        );
+        assert_eq!(
+            (p[1].not_ready.as_deref(), p[2].not_ready.as_deref()),
+            (None, None)
+        );
+        let nodes: List<NodeObject> = from(json!({"items": [
+            {"metadata": {"name": "n1"}, "status": {"conditions": [
+                {"type": "MemoryPressure", "status": "False"},
+                {"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown",
+                 "message": "Kubelet stopped posting node status."}]}},
+            {"metadata": {"name": "n2"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+        ]}));
+        let bad = not_ready_nodes(&nodes);
+        assert_eq!(bad.len(), 1);
+        assert_eq!(
+            bad["n1"],
+            "Ready=Unknown, NodeStatusUnknown, Kubelet stopped posting node status."
+        );
+    }
+
+    #[test]
     fn absent_and_null_fields_read_as_empty() {
         let pods: List<PodObject> = from(json!({"items": [
             {"metadata": {"name": "cilium-b"}, "spec": {"nodeName": "n2"}, "status": {"phase": "Running", "hostIP": "10.0.0.2"}},
@@ -580,6 +675,7 @@ mod tests {
         assert_eq!(p[0].name, "cilium-a");
         assert_eq!((p[0].node.as_str(), p[0].phase.as_str()), ("", "Unknown"));
         assert_eq!(p[1].host_ip.as_deref(), Some("10.0.0.2"));
+        assert_eq!(p[0].not_ready, None);
         let cm: ConfigMap = from(json!({"metadata": {"managedFields": null}, "data": null}));
         assert_eq!(parse_config(&cm), CiliumConfig::default());
         let cnp: List<NetworkPolicy> = from(json!({"items": [

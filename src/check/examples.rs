@@ -12,6 +12,9 @@ pub const AGENT: &str = "# TYPE cilium_endpoint_state gauge\ncilium_endpoint_sta
 pub const OPERATOR: &str = "# TYPE cilium_operator_identity_gc_runs counter\ncilium_operator_identity_gc_runs{outcome=\"success\"} 3\n";
 /// Hubble with no flow yet: only its gRPC server series.
 pub const HUBBLE_FRESH: &str = "# TYPE grpc_server_handled_total counter\ngrpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"Check\"} 2\n";
+/// A Hubble endpoint that has been scraped and lost events but seen no flow: its own series
+/// (`hubble_lost_events_total`, `hubble_metrics_http_handler_*`) and no family's.
+pub const HUBBLE_STARTED: &str = "# TYPE grpc_server_handled_total counter\ngrpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"Check\"} 2\n# TYPE hubble_lost_events_total counter\nhubble_lost_events_total{source=\"observer_events_queue\"} 3\n# TYPE hubble_metrics_http_handler_requests_total counter\nhubble_metrics_http_handler_requests_total{code=\"200\"} 1\n# TYPE hubble_metrics_http_handler_request_duration_seconds histogram\nhubble_metrics_http_handler_request_duration_seconds_bucket{code=\"200\",le=\"+Inf\"} 1\nhubble_metrics_http_handler_request_duration_seconds_sum{code=\"200\"} 0.002\nhubble_metrics_http_handler_request_duration_seconds_count{code=\"200\"} 1\n";
 /// Hubble with drop and flow samples (and no dns).
 pub const HUBBLE_BUSY: &str = "# TYPE grpc_server_handled_total counter\ngrpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"Check\"} 2\n# TYPE hubble_drop_total counter\nhubble_drop_total{reason=\"POLICY_DENIED\",protocol=\"TCP\"} 4\n# TYPE hubble_flows_processed_total counter\nhubble_flows_processed_total{type=\"L3_L4\",verdict=\"FORWARDED\"} 100\nhubble_flows_processed_total{type=\"L7\",verdict=\"FORWARDED\"} 7\n";
 

@@ -3,9 +3,9 @@
 
 use super::probe::Probe;
 use super::proc_net::Listener;
-use super::targets::{Plan, Post};
+use super::targets::{Plan, Post, RowAgent};
 use super::{Finding, NodeRow, Ports, Report, Status};
-use crate::catalogue::Component;
+use crate::catalogue::{Component, objects};
 
 fn slot(row: &mut NodeRow, c: Component) -> &mut Option<super::Endpoint> {
     match c {
@@ -29,10 +29,103 @@ pub fn assemble(plan: &Plan, probes: &[Option<Probe>]) -> Report {
         *slot(&mut rows[f.row], f.endpoint.component) = Some(f.endpoint.clone());
     }
     let mut checks = plan.checks.clone();
-    if let Post::OperatorSomewhere { port, none } = plan.post {
-        checks.extend(operator_somewhere(&mut rows, port, none));
+    match &plan.post {
+        Post::OperatorSomewhere { port, none } => {
+            checks.extend(operator_somewhere(&mut rows, *port, *none));
+        }
+        Post::Cluster { namespace, agents } => at_fault(&mut rows, namespace, agents),
+        Post::Nothing => {}
     }
     super::finish(ctx, rows, checks)
+}
+
+/// What the failure of an endpoint says when nothing answered on it.
+fn unreachable(e: &super::Endpoint) -> bool {
+    e.status == Status::Fail && matches!(e.summary.as_str(), "refused" | "no answer" | "no connect")
+}
+
+/// Cluster mode: a node at fault is reported as such. A node whose Node is not Ready, or whose
+/// agent pod is not Ready, gets that as the reason of its failing endpoints (not "the agent
+/// process may be stuck"). And a port refused on some nodes while others serve it is a problem
+/// of those nodes, not of the configuration: no "enable the metrics" hint for them.
+pub fn at_fault(rows: &mut [NodeRow], ns: &str, agents: &[RowAgent]) {
+    let mut faulty = vec![false; rows.len()];
+    for a in agents {
+        let (why, hint) = match (&a.node_not_ready, &a.pod_not_ready) {
+            (Some(cond), _) => (
+                format!("node {} is NotReady ({cond})", a.node),
+                format!(
+                    "a problem of node {}, not of the metrics configuration: kubectl describe node {}",
+                    a.node, a.node
+                ),
+            ),
+            (None, Some(cond)) => (
+                format!("agent pod {} is not Ready ({cond})", a.pod),
+                format!(
+                    "a problem of this agent, not of the metrics configuration: kubectl -n {ns} describe pod {} and kubectl -n {ns} logs {} -c {}",
+                    a.pod,
+                    a.pod,
+                    objects::AGENT_CONTAINER
+                ),
+            ),
+            (None, None) => continue,
+        };
+        let row = &mut rows[a.row];
+        for e in [&mut row.agent, &mut row.hubble, &mut row.operator]
+            .into_iter()
+            .flatten()
+            .filter(|e| unreachable(e))
+        {
+            e.detail.push_str(&format!("; {why}"));
+            e.hint = Some(hint.clone());
+        }
+        if !row.notes.iter().any(|n| n.what == why) {
+            row.notes.push(Finding::new(Status::Warn, why, Some(hint)));
+        }
+        faulty[a.row] = true;
+    }
+    for c in [Component::Agent, Component::Hubble] {
+        let served = rows
+            .iter()
+            .filter(|r| endpoint(r, c).is_some_and(|e| e.status == Status::Pass))
+            .count();
+        let total = rows.iter().filter(|r| endpoint(r, c).is_some()).count();
+        if served == 0 {
+            continue;
+        }
+        for (i, row) in rows.iter_mut().enumerate() {
+            if faulty[i] {
+                continue;
+            }
+            let pod = agents.iter().find(|a| a.row == i).map(|a| a.pod.as_str());
+            let Some(e) = slot(row, c)
+                .as_mut()
+                .filter(|e| e.status == Status::Fail && e.summary == "refused")
+            else {
+                continue;
+            };
+            let port = e.target.rsplit(':').next().unwrap_or_default().to_string();
+            let look = match pod {
+                Some(p) => format!(
+                    "look at kubectl -n {ns} logs {p} -c {}, or restart it: kubectl -n {ns} delete pod {p}",
+                    objects::AGENT_CONTAINER
+                ),
+                None => "look at this node's agent and its logs".into(),
+            };
+            e.hint = Some(format!(
+                "{served} of {total} nodes serve {} metrics on port {port}, so the configuration has them on: a problem of this node's agent, which does not listen (still starting, restarting, or running an older configuration); {look}",
+                c.name()
+            ));
+        }
+    }
+}
+
+fn endpoint(row: &NodeRow, c: Component) -> Option<&super::Endpoint> {
+    match c {
+        Component::Agent => row.agent.as_ref(),
+        Component::Operator => row.operator.as_ref(),
+        Component::Hubble => row.hubble.as_ref(),
+    }
 }
 
 /// The operator runs as one or two replicas, not on every node: a refused operator port on a
@@ -159,6 +252,141 @@ mod tests {
         let r = examples::report(&plan, probes);
         assert!(r.checks.is_empty());
         assert_eq!(r.nodes[0].operator.as_ref().unwrap().status, Status::Fail);
+    }
+
+    /// A cluster-mode plan of `n` nodes (operator on node-1 only, as `examples::plan` probes
+    /// it), with the API server's view of each node: `(node NotReady, pod not Ready)`.
+    fn cluster_plan(faults: &[(Option<&str>, Option<&str>)]) -> Plan {
+        let mut plan = examples::plan(examples::context(None), faults.len());
+        plan.post = Post::Cluster {
+            namespace: "kube-system".into(),
+            agents: faults
+                .iter()
+                .enumerate()
+                .map(|(i, (node, pod))| RowAgent {
+                    row: i,
+                    pod: format!("cilium-{}", i + 1),
+                    node: format!("node-{}", i + 1),
+                    node_not_ready: node.map(str::to_string),
+                    pod_not_ready: pod.map(str::to_string),
+                })
+                .collect(),
+        };
+        plan
+    }
+
+    #[test]
+    fn a_port_refused_on_some_nodes_while_the_rest_serve_is_those_nodes_problem() {
+        let plan = cluster_plan(&[(None, None); 3]);
+        let r = examples::report(
+            &plan,
+            vec![
+                ok(AGENT),
+                ok(OPERATOR),
+                ok(HUBBLE_BUSY),
+                ok(AGENT),
+                probe(Outcome::Refused),
+                probe(Outcome::Refused),
+                ok(AGENT),
+                probe(Outcome::Refused),
+                ok(HUBBLE_BUSY),
+            ],
+        );
+        let h = r.nodes[1].hubble.as_ref().unwrap();
+        assert_eq!((h.status, h.summary.as_str()), (Status::Fail, "refused"));
+        let hint = h.hint.as_deref().unwrap();
+        assert!(!hint.contains("enable Hubble metrics"), "{hint}");
+        assert!(
+            hint.starts_with("2 of 3 nodes serve hubble metrics on port 9965")
+                && hint.contains("kubectl -n kube-system logs cilium-2 -c cilium-agent"),
+            "{hint}"
+        );
+        // Refused everywhere: the configuration, and the hint says how to turn it on.
+        let r = examples::report(
+            &plan,
+            vec![
+                ok(AGENT),
+                ok(OPERATOR),
+                probe(Outcome::Refused),
+                ok(AGENT),
+                probe(Outcome::Refused),
+                probe(Outcome::Refused),
+                ok(AGENT),
+                probe(Outcome::Refused),
+                probe(Outcome::Refused),
+            ],
+        );
+        for n in &r.nodes {
+            let hint = n.hubble.as_ref().unwrap().hint.as_deref().unwrap();
+            assert!(hint.starts_with("enable Hubble metrics"), "{hint}");
+        }
+    }
+
+    #[test]
+    fn a_not_ready_node_or_agent_is_reported_as_such() {
+        let plan = cluster_plan(&[
+            (None, None),
+            (
+                Some("Ready=Unknown, NodeStatusUnknown, Kubelet stopped posting node status."),
+                None,
+            ),
+            (
+                None,
+                Some(
+                    "Ready=False, ContainersNotReady, containers with unready status: [cilium-agent]",
+                ),
+            ),
+        ]);
+        let r = examples::report(
+            &plan,
+            vec![
+                ok(AGENT),
+                ok(OPERATOR),
+                ok(HUBBLE_BUSY),
+                probe(Outcome::NoAnswer),
+                probe(Outcome::Refused),
+                probe(Outcome::NoAnswer),
+                probe(Outcome::Refused),
+                probe(Outcome::Refused),
+                probe(Outcome::Refused),
+            ],
+        );
+        let node2 = &r.nodes[1];
+        for e in [
+            node2.agent.as_ref().unwrap(),
+            node2.hubble.as_ref().unwrap(),
+        ] {
+            assert_eq!(e.summary, "no answer");
+            assert!(e.detail.ends_with("; node node-2 is NotReady (Ready=Unknown, NodeStatusUnknown, Kubelet stopped posting node status.)"), "{}", e.detail);
+            let hint = e.hint.as_deref().unwrap();
+            assert!(!hint.contains("may be stuck"), "{hint}");
+            assert_eq!(
+                hint,
+                "a problem of node node-2, not of the metrics configuration: kubectl describe node node-2"
+            );
+        }
+        assert_eq!(
+            node2.notes[0].what,
+            "node node-2 is NotReady (Ready=Unknown, NodeStatusUnknown, Kubelet stopped posting node status.)"
+        );
+        let node3 = &r.nodes[2];
+        let e = node3.agent.as_ref().unwrap();
+        assert!(
+            e.detail
+                .contains("agent pod cilium-3 is not Ready (Ready=False, ContainersNotReady"),
+            "{}",
+            e.detail
+        );
+        assert!(
+            e.hint
+                .as_deref()
+                .unwrap()
+                .contains("kubectl -n kube-system describe pod cilium-3")
+        );
+        assert!(!e.hint.as_deref().unwrap().contains("enable"));
+        // The healthy node has no note; the failing ones fail the check.
+        assert!(r.nodes[0].notes.is_empty());
+        assert!(!r.passed);
     }
 
     #[test]

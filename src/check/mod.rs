@@ -495,11 +495,11 @@ pub fn judge_endpoint(
             e.summary = format!("{} series", scan.samples);
             e.detail = format!("{} series{fmt} in {}", scan.samples, fmt_ms(probe.elapsed));
             if component == Component::Hubble
-                && !scan.names.keys().any(|n| n.starts_with("hubble_"))
+                && !scan.names.keys().any(|n| catalogue::is_flow_sample(n))
             {
                 e.summary = "up, no flows yet".into();
                 e.detail = format!(
-                    "healthy, serving only {} gRPC server series: no flow seen yet (Hubble creates series with the first flows)",
+                    "healthy, serving {} series, none from a metric family: no flow seen yet (Hubble creates series with the first flows)",
                     scan.samples
                 );
             }
@@ -602,12 +602,7 @@ pub fn finish(ctx: &Context, mut nodes: Vec<NodeRow>, mut checks: Vec<Finding>) 
                         .hubble
                         .as_ref()
                         .and_then(|h| h.scan.as_ref())
-                        .is_some_and(|s| {
-                            s.names.keys().any(|n| {
-                                n.starts_with("hubble_")
-                                    && !n.starts_with(catalogue::HUBBLE_SELF_PREFIX)
-                            })
-                        })
+                        .is_some_and(|s| s.names.keys().any(|n| catalogue::is_flow_sample(n)))
                 });
                 row.detail = "waiting for traffic: no samples yet (Hubble creates series with the first matching flow)".into();
                 row.hint = Some(if any_flows {
@@ -743,7 +738,7 @@ pub fn family_counts(row: &NodeRow) -> Option<(usize, usize)> {
 
 #[cfg(test)]
 mod tests {
-    use super::examples::{self, HUBBLE_BUSY, HUBBLE_FRESH, ok};
+    use super::examples::{self, HUBBLE_BUSY, HUBBLE_FRESH, HUBBLE_STARTED, ok};
     use super::probe::Outcome;
     use super::*;
 
@@ -794,6 +789,16 @@ mod tests {
             (e.status, e.summary.as_str()),
             (Status::Pass, "up, no flows yet")
         );
+        // Its own series (lost events, the /metrics handler) are not flows.
+        let e = judge(Component::Hubble, &ok(HUBBLE_STARTED), &ctx);
+        assert_eq!(
+            (e.status, e.summary.as_str()),
+            (Status::Pass, "up, no flows yet"),
+            "{}",
+            e.detail
+        );
+        let e = judge(Component::Hubble, &ok(HUBBLE_BUSY), &ctx);
+        assert_ne!(e.summary, "up, no flows yet");
     }
 
     #[test]
@@ -818,6 +823,25 @@ mod tests {
             &plan,
             vec![ok(examples::AGENT), ok(examples::OPERATOR), ok(hubble)],
         )
+    }
+
+    #[test]
+    fn hubble_own_series_are_not_other_families_samples() {
+        let r = one_node(HUBBLE_STARTED, &["drop"], false);
+        let drop = r.families.iter().find(|x| x.family == "drop").unwrap();
+        assert!(
+            drop.detail.starts_with("waiting for traffic"),
+            "{}",
+            drop.detail
+        );
+        assert!(
+            drop.hint
+                .as_deref()
+                .unwrap()
+                .starts_with("generate some traffic"),
+            "{:?}",
+            drop.hint
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! pod-proxy scrapes). Nothing is decided here: a read that fails is kept as its error for
 //! `targets::for_cluster` to judge, except the agent pods, without which there is no check.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -24,6 +25,9 @@ pub struct Snapshot {
     pub agents: Vec<Pod>,
     /// The operator pods (`io.cilium/app=operator`); empty when they could not be read.
     pub operators: Vec<Pod>,
+    /// The nodes that are not Ready, by name, with their `Ready` condition (one list of
+    /// `/api/v1/nodes`), or why the nodes could not be listed.
+    pub not_ready_nodes: Result<BTreeMap<String, String>, String>,
     /// `cilium-config`, or why it could not be read.
     pub config: Result<CiliumConfig, String>,
     /// CiliumNetworkPolicies and CiliumClusterwideNetworkPolicies, or why they could not be
@@ -70,12 +74,13 @@ pub fn read(settings: &Settings) -> Result<(Snapshot, Option<Proxy>)> {
     };
     let pods_path =
         |selector: &str| format!("/api/v1/namespaces/{ns}/pods?labelSelector={selector}");
-    let (agents, operators, cm, cnp, ccnp, prom, proxy) = std::thread::scope(|s| {
+    let (agents, operators, nodes, cm, cnp, ccnp, prom, proxy) = std::thread::scope(|s| {
         let k = &kubectl;
         let agents =
             s.spawn(move || k.get_raw(&pods_path(&objects::encoded(objects::AGENT_SELECTOR))));
         let operators =
             s.spawn(move || k.get_raw(&pods_path(&objects::encoded(objects::OPERATOR_SELECTOR))));
+        let nodes = s.spawn(move || k.get_raw(objects::NODES_PATH));
         let cm = s.spawn(move || {
             k.get_raw(&format!(
                 "/api/v1/namespaces/{ns}/configmaps/{}",
@@ -97,6 +102,7 @@ pub fn read(settings: &Settings) -> Result<(Snapshot, Option<Proxy>)> {
         (
             j(agents),
             j(operators),
+            j(nodes),
             j(cm),
             j(cnp),
             j(ccnp),
@@ -114,6 +120,10 @@ pub fn read(settings: &Settings) -> Result<(Snapshot, Option<Proxy>)> {
         .and_then(|v| cluster::typed(v, "the operator pods"))
         .map(|l| cluster::parse_pods(&l))
         .unwrap_or_default();
+    let not_ready_nodes = nodes
+        .and_then(|v| cluster::typed(v, "the nodes"))
+        .map(|l| cluster::not_ready_nodes(&l))
+        .map_err(|e| format!("{e:#}"));
     let config = cm
         .and_then(|v| cluster::typed(v, objects::CONFIG_MAP))
         .map(|cm| cluster::parse_config(&cm))
@@ -148,6 +158,7 @@ pub fn read(settings: &Settings) -> Result<(Snapshot, Option<Proxy>)> {
         namespace: ns.to_string(),
         agents: cluster::parse_pods(&agents),
         operators,
+        not_ready_nodes,
         config,
         policies,
         proxy: proxy_base,

@@ -37,15 +37,33 @@ pub struct Fixed {
 }
 
 /// What to do with the rows once judged, before the totals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Post {
     Nothing,
+    /// Cluster mode: each row's agent pod and what the API server says is wrong with its node
+    /// or the pod (see `judge::at_fault`).
+    Cluster {
+        namespace: String,
+        agents: Vec<RowAgent>,
+    },
     /// Straight to nodes, where the operator runs on one or two of them: a refused operator
     /// port is "not here", and no operator anywhere is `none` (see `judge::operator_somewhere`).
     OperatorSomewhere {
         port: u16,
         none: Status,
     },
+}
+
+/// A row's agent pod, and why its node or the pod is not Ready (from the API server).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowAgent {
+    pub row: usize,
+    pub pod: String,
+    pub node: String,
+    /// `Ready=Unknown, NodeStatusUnknown, ...` of the Node.
+    pub node_not_ready: Option<String>,
+    /// `Ready=False, ContainersNotReady, ...` of the agent pod.
+    pub pod_not_ready: Option<String>,
 }
 
 /// The probes to make and everything needed to judge them.
@@ -364,6 +382,23 @@ pub fn for_cluster(snap: &Snapshot, settings: &Settings) -> Result<Plan> {
     if let Some(view) = &snap.prometheus {
         checks.extend(prometheus_findings(view));
     }
+    let not_ready = match &snap.not_ready_nodes {
+        Ok(n) => n.clone(),
+        Err(_) => Default::default(),
+    };
+    let agents = snap
+        .agents
+        .iter()
+        .filter_map(|pod| {
+            Some(RowAgent {
+                row: rows.iter().position(|r| r.node == pod.node)?,
+                pod: pod.name.clone(),
+                node: pod.node.clone(),
+                node_not_ready: not_ready.get(&pod.node).cloned(),
+                pod_not_ready: pod.not_ready.clone(),
+            })
+        })
+        .collect();
     // Rows are in node order already: the snapshot's agents are sorted by node.
     Ok(Plan {
         ctx,
@@ -371,7 +406,10 @@ pub fn for_cluster(snap: &Snapshot, settings: &Settings) -> Result<Plan> {
         targets,
         fixed,
         checks,
-        post: Post::Nothing,
+        post: Post::Cluster {
+            namespace: ns.to_string(),
+            agents,
+        },
     })
 }
 
@@ -512,6 +550,7 @@ mod tests {
             host_ip: Some(format!("10.0.0.{}", node.trim_start_matches("node-"))),
             phase: phase.into(),
             start_time: Some("2025-01-01T00:00:00Z".into()),
+            not_ready: None,
         }
     }
 
@@ -523,6 +562,7 @@ mod tests {
                 pod("cilium-b", "node-2", "Pending"),
             ],
             operators: vec![pod("cilium-operator-x", "node-2", "Running")],
+            not_ready_nodes: Ok(Default::default()),
             config: Ok(config),
             policies: Ok((Default::default(), Default::default())),
             proxy: Ok("http://127.0.0.1:8001".into()),

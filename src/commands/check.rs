@@ -70,7 +70,12 @@ pub fn settings(global: &GlobalArgs, args: &CheckArgs) -> Result<Settings> {
 }
 
 fn expected_from_flags(args: &CheckArgs) -> Result<Option<(Vec<Expected>, String)>> {
-    let version = catalogue::resolve_version(args.cilium_version.as_deref(), None)?;
+    let version = catalogue::resolve_version(
+        args.cilium_version.as_deref(),
+        None,
+        catalogue::VersionUse::Facts,
+    )?
+    .facts;
     if !args.metrics.is_empty() {
         let specs = crate::spec::parse_list(&args.metrics, &version)?;
         return Ok(Some((

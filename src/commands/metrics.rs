@@ -11,7 +11,12 @@ use crate::exit::Code;
 use crate::version::Version;
 
 pub fn run(args: &MetricsArgs) -> Result<Code> {
-    let version = catalogue::resolve_version(args.cilium_version.as_deref(), None)?;
+    let version = catalogue::resolve_version(
+        args.cilium_version.as_deref(),
+        None,
+        catalogue::VersionUse::Facts,
+    )?
+    .facts;
     let text = match args.output {
         ReportOutput::Text => text(&version),
         ReportOutput::Json => serde_json::to_string_pretty(&document(&version))? + "\n",
@@ -36,8 +41,8 @@ pub fn text(version: &Version) -> String {
         format!("Hubble metric families in Cilium {version} (syntax: name[:option;option...])\n\n");
     for h in catalogue::handlers_for(version) {
         s.push_str(&format!("{}  {}", bold.apply_to(h.name), h.description));
-        if let Some(d) = h.deprecated {
-            s.push_str(&format!(" ({d})"));
+        if let Some(d) = h.deprecated_in(version) {
+            s.push_str(&format!(" (deprecated: {d})"));
         }
         s.push('\n');
         for o in h.options.iter().filter(|o| o.valid.contains(version)) {
@@ -94,7 +99,7 @@ pub fn document(version: &Version) -> serde_json::Value {
         "families": catalogue::handlers_for(version).map(|h| json!({
             "name": h.name,
             "description": h.description,
-            "deprecated": h.deprecated,
+            "deprecated": h.deprecated_in(version),
             "l7": h.l7.is_some(),
             "conflicts": h.conflicts,
             "options": h.options.iter().filter(|o| o.valid.contains(version)).map(|o| json!({

@@ -17,7 +17,12 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: Printer) -> Result<Cod
     // (not known yet) any catalogued one; the exact check follows once the target is known.
     let early = match config.cilium.version.as_deref() {
         Some(v) => {
-            let v = crate::catalogue::resolve_version(Some(v), None)?;
+            let v = crate::catalogue::resolve_version(
+                Some(v),
+                None,
+                crate::catalogue::VersionUse::Pin,
+            )?
+            .facts;
             crate::spec::parse_list(&config.hubble.metrics, &v).map(drop)
         }
         None => crate::spec::parse_list_any_version(&config.hubble.metrics),

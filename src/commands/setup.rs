@@ -160,6 +160,26 @@ fn phases(
     }
     // Every question (the wizard's and the confirmation) goes through this one prompter.
     let mut prompter = ask.then(|| Terminal::new(printer));
+    let allowed = match version_change(&config, &pf)? {
+        None => true,
+        Some(change) if args.dry_run => {
+            printer.say(&format!("note: {change}"));
+            true
+        }
+        Some(change) => allow_version_change(
+            prompter.as_mut().map(|p| p as &mut dyn Prompter),
+            &change,
+            args.allow_version_change,
+            printer,
+        )?,
+    };
+    if !allowed {
+        printer.say("Nothing was changed.");
+        let no_change = Diff::default();
+        let mut doc = Document::new(&pf, &no_change);
+        doc.status = "declined";
+        return report(printer, &mut doc, None, Code::Ok);
+    }
 
     let config = match prompter.as_mut() {
         Some(p) => {
@@ -308,6 +328,54 @@ fn preflight(
     Ok((global, config, pf))
 }
 
+/// What `--cilium-version` (or `cilium.version`) does to the release, when it is not the
+/// chart version the release runs: it changes the Cilium version itself, not only its metrics.
+fn version_change(config: &Config, pf: &Preflight) -> Result<Option<String>> {
+    let Some(given) = config.cilium.version.as_deref() else {
+        return Ok(None);
+    };
+    let to =
+        crate::catalogue::resolve_version(Some(given), None, crate::catalogue::VersionUse::Pin)?
+            .version;
+    let from = &pf.cilium.chart_version;
+    if to == *from && to.pre == from.pre {
+        return Ok(None);
+    }
+    let way = if to > *from { "upgrades" } else { "downgrades" };
+    Ok(Some(format!(
+        "--cilium-version {to} changes the Cilium version: release '{}' runs chart {from}, and this {way} Cilium itself to {to} (every agent and the operator run the new version)",
+        pf.cilium.name
+    )))
+}
+
+/// Go on with a Cilium version change? Asked on a terminal (through the one prompter); off a
+/// terminal (or with `--yes`) only with `--allow-version-change`. `false`: declined.
+fn allow_version_change(
+    prompter: Option<&mut dyn Prompter>,
+    change: &str,
+    allowed: bool,
+    printer: Printer,
+) -> Result<bool> {
+    if allowed {
+        printer.say(&format!("note: {change} (--allow-version-change)"));
+        return Ok(true);
+    }
+    let Some(p) = prompter else {
+        return Err(Failure::bad_input(change.to_string())
+            .hint("pass --allow-version-change to change it, or drop --cilium-version to keep the release's version (setup pins the chart the release runs)")
+            .into());
+    };
+    p.note(&format!("warning: {change}"));
+    match p.confirm("Change the Cilium version?", false)? {
+        Some(yes) => Ok(yes),
+        None => Err(Failure::new(
+            Code::Interrupted,
+            "aborted at the version question: nothing was changed",
+        )
+        .into()),
+    }
+}
+
 /// What will be changed, in lines that fit 120 columns: the cluster (its name in the
 /// kubeconfig and API server, not only the context), the Cilium release, the tools.
 fn header(pf: &Preflight) -> Vec<String> {
@@ -347,7 +415,7 @@ fn header(pf: &Preflight) -> Vec<String> {
 /// output is a script that runs as is. Offline like it: no helm, no kubectl, no kubeconfig.
 fn dry_run(global: &GlobalArgs, args: &SetupArgs, printer: Printer) -> Result<Code> {
     let config = Config::resolve(global, &args.config)?;
-    let v = plan::target_version(&config, &plan::Target::default())?;
+    let v = plan::target_version(&config, &plan::Target::default())?.facts;
     crate::spec::parse_list(&config.hubble.metrics, &v)?;
     crate::secret::check_sources(&config, false)?;
     let layout = Layout {
@@ -964,6 +1032,60 @@ struct CheckOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A prompter that answers every confirmation with `answer` and records what it was told.
+    struct Answers {
+        answer: Option<bool>,
+        asked: Vec<String>,
+    }
+
+    impl Prompter for Answers {
+        fn multi_select(&mut self, _: &str, _: &[(String, bool)]) -> Result<Option<Vec<usize>>> {
+            unreachable!("not asked")
+        }
+        fn select(&mut self, _: &str, _: &[String], _: usize) -> Result<Option<usize>> {
+            unreachable!("not asked")
+        }
+        fn confirm(&mut self, prompt: &str, default: bool) -> Result<Option<bool>> {
+            assert!(!default, "a version change defaults to no");
+            self.asked.push(prompt.to_string());
+            Ok(self.answer)
+        }
+        fn input(&mut self, _: &str, _: &str) -> Result<Option<String>> {
+            unreachable!("not asked")
+        }
+        fn note(&mut self, text: &str) {
+            self.asked.push(text.to_string());
+        }
+    }
+
+    #[test]
+    fn a_version_change_is_asked_on_a_terminal_and_refused_off_one() {
+        let change = "--cilium-version 1.19.6 changes the Cilium version";
+        let printer = Printer::plain();
+        for (answer, expect) in [(Some(true), true), (Some(false), false)] {
+            let mut p = Answers {
+                answer,
+                asked: vec![],
+            };
+            assert_eq!(
+                allow_version_change(Some(&mut p), change, false, printer).unwrap(),
+                expect
+            );
+            assert!(p.asked[0].contains(change), "{:?}", p.asked);
+            assert_eq!(p.asked[1], "Change the Cilium version?");
+        }
+        let mut p = Answers {
+            answer: None,
+            asked: vec![],
+        };
+        let e = allow_version_change(Some(&mut p), change, false, printer).unwrap_err();
+        assert_eq!(crate::exit::classify(&e).0, Code::Interrupted);
+        // Off a terminal: refused, unless allowed.
+        let e = allow_version_change(None, change, false, printer).unwrap_err();
+        assert_eq!(crate::exit::classify(&e).0, Code::BadInput);
+        assert!(allow_version_change(None, change, true, printer).unwrap());
+    }
 
     #[test]
     fn stamps() {

@@ -28,14 +28,29 @@ pub struct FakeCluster {
     pub prometheuses: Vec<Value>,
     /// Pod proxy paths asked for with `https:` (TLS to the pod).
     pub tls_paths: Arc<Mutex<Vec<String>>>,
+    /// Nodes (by node name) and pods (by pod name) that are not Ready; the rest are.
+    pub not_ready: Vec<String>,
 }
 
 pub fn pod_json(name: &str, node: &str, ip: &str, app: (&str, &str)) -> Value {
     json!({
         "metadata": {"name": name, "namespace": "kube-system", "labels": {app.0: app.1}},
         "spec": {"nodeName": node},
-        "status": {"phase": "Running", "hostIP": ip, "podIP": ip, "startTime": "2025-05-01T10:00:00Z"}
+        "status": {"phase": "Running", "hostIP": ip, "podIP": ip, "startTime": "2025-05-01T10:00:00Z",
+                   "conditions": [{"type": "Ready", "status": "True"}]}
     })
+}
+
+/// A Node, Ready or (as the node lifecycle controller marks a node whose kubelet went silent)
+/// `Ready=Unknown`.
+pub fn node_json(name: &str, ready: bool) -> Value {
+    let cond = if ready {
+        json!({"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"})
+    } else {
+        json!({"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown", "message": "Kubelet stopped posting node status."})
+    };
+    json!({"metadata": {"name": name}, "status": {"conditions": [
+        {"type": "MemoryPressure", "status": "False"}, cond]}})
 }
 
 /// `cilium-config` with this Hubble list and the three ports, last changed 2025-04-01.
@@ -124,6 +139,7 @@ impl ApiStats {
 struct Api {
     agents: Vec<u8>,
     operators: Vec<u8>,
+    nodes: Vec<u8>,
     config: Vec<u8>,
     cnp: Vec<u8>,
     empty: Vec<u8>,
@@ -154,15 +170,29 @@ impl Api {
                     } else {
                         ("k8s-app", "cilium")
                     };
-                    pod_json(name, node, ip, label)
+                    let mut pod = pod_json(name, node, ip, label);
+                    if c.not_ready.contains(name) {
+                        pod["status"]["conditions"] = json!([{"type": "Ready", "status": "False",
+                            "reason": "ContainersNotReady",
+                            "message": "containers with unready status: [cilium-agent]"}]);
+                    }
+                    pod
                 })
                 .collect()
         };
+        let mut node_names: Vec<&String> = c.pods.iter().map(|p| &p.1).collect();
+        node_names.sort();
+        node_names.dedup();
+        let nodes = node_names
+            .into_iter()
+            .map(|n| node_json(n, !c.not_ready.contains(n)))
+            .collect();
         let svc = json!({"metadata": {"name": "prometheus-operated", "namespace": "monitoring"},
                          "spec": {"ports": [{"name": "web", "port": 9090}]}});
         Api {
             agents: list(pods_of(false)),
             operators: list(pods_of(true)),
+            nodes: list(nodes),
             config: c.config.to_string().into_bytes(),
             cnp: c.cnp.to_string().into_bytes(),
             empty: list(vec![]),
@@ -234,6 +264,8 @@ async fn api_answer(s: &mut tokio::net::TcpStream, api: &Api, path: &str, accept
         } else {
             &api.agents
         })
+    } else if path == "/api/v1/nodes" || path.starts_with("/api/v1/nodes?") {
+        json(&api.nodes)
     } else if path.starts_with("/api/v1/namespaces/kube-system/configmaps/cilium-config") {
         json(&api.config)
     } else if path.starts_with("/apis/cilium.io/v2/ciliumnetworkpolicies") {

@@ -434,6 +434,46 @@ fn fresh_hubble_is_healthy_and_waiting() {
     assert_eq!(j["families"][1]["status"], "fail");
 }
 
+/// Every Hubble server registers its own series at start (lost events, the /metrics handler
+/// after the first scrape): they are no flow, so the families still wait for traffic and the
+/// hint does not blame an older list.
+#[test]
+fn hubble_own_series_are_not_flows() {
+    let mut body = fixture("hubble-fresh.txt");
+    body.extend_from_slice(
+        b"# HELP hubble_lost_events_total Number of lost events\n\
+# TYPE hubble_lost_events_total counter\n\
+hubble_lost_events_total{source=\"observer_events_queue\"} 3\n\
+# HELP hubble_metrics_http_handler_requests_total A counter for requests to the wrapped handler.\n\
+# TYPE hubble_metrics_http_handler_requests_total counter\n\
+hubble_metrics_http_handler_requests_total{code=\"200\"} 4\n\
+# HELP hubble_metrics_http_handler_request_duration_seconds A histogram of latencies for requests.\n\
+# TYPE hubble_metrics_http_handler_request_duration_seconds histogram\n\
+hubble_metrics_http_handler_request_duration_seconds_bucket{code=\"200\",le=\"+Inf\"} 4\n\
+hubble_metrics_http_handler_request_duration_seconds_sum{code=\"200\"} 0.01\n\
+hubble_metrics_http_handler_request_duration_seconds_count{code=\"200\"} 4\n",
+    );
+    let ports = two_healthy_nodes(prom(body));
+    let mut a = node_args(ports, &["-o", "json"]);
+    a.extend(metric_args(&["drop", "flow"]));
+    let (out, j) = run(&args(&a));
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(
+        j["nodes"][0]["hubble"]["summary"], "up, no flows yet",
+        "{j}"
+    );
+    for f in j["families"].as_array().unwrap() {
+        assert_eq!(f["status"], "warn", "{f}");
+        assert!(
+            f["hint"]
+                .as_str()
+                .unwrap()
+                .starts_with("generate some traffic"),
+            "{f}"
+        );
+    }
+}
+
 #[test]
 fn hubble_with_some_families_missing() {
     let ports = two_healthy_nodes(prom(fixture("hubble-busy.txt")));
@@ -882,6 +922,7 @@ fn busy_cluster_custom(
         monitors: hubble_monitor(),
         prometheuses: kps_prometheus(),
         tls_paths: tls_paths.clone(),
+        not_ready: vec![],
     };
     tweak(&mut cluster);
     let api = start_api(cluster);
@@ -1089,6 +1130,7 @@ fn cluster_pod_whose_node_does_not_answer() {
         monitors: hubble_monitor(),
         prometheuses: kps_prometheus(),
         tls_paths: Default::default(),
+        not_ready: vec![],
     });
     let start = Instant::now();
     let (out, j) = run_cluster(&format!("http://127.0.0.1:{api}"), &["-o", "json"]);
@@ -1099,6 +1141,97 @@ fn cluster_pod_whose_node_does_not_answer() {
     assert_eq!(j["nodes"][1]["agent"]["status"], "fail");
     assert_eq!(j["nodes"][1]["agent"]["summary"], "no answer");
     assert_eq!(j["nodes"][1]["hubble"]["summary"], "no answer");
+}
+
+/// Three nodes through the fake API server: node-a serves everything; node-b's agent serves but
+/// its Hubble port is refused (the others serve Hubble: a problem of node-b, not of the
+/// configuration); node-c is NotReady and hangs; node-d's agent pod is not Ready and refuses.
+#[test]
+fn cluster_nodes_at_fault_are_reported_as_such() {
+    let ips = ["127.0.0.11", "127.0.0.12", "127.0.0.13", "127.0.0.14"];
+    let mut r = common_ports(&ips);
+    let ports = r.ports;
+    r.serve(ips[0], ports[0], prom(fixture("agent-datadog.txt")));
+    r.serve(ips[0], ports[1], prom(fixture("operator-datadog.txt")));
+    r.serve(ips[0], ports[2], prom(fixture("hubble-busy.txt")));
+    r.serve(ips[1], ports[0], prom(fixture("agent-datadog.txt")));
+    r.serve(ips[2], ports[0], Serve::Hang);
+    r.serve(ips[2], ports[2], Serve::Hang);
+    drop(r); // node-b's Hubble port and all of node-d's: closed
+    let pod = |name: &str, node: &str, ip: &str, kind| {
+        (name.to_string(), node.to_string(), ip.to_string(), kind)
+    };
+    let api = start_api(FakeCluster {
+        pods: vec![
+            pod("cilium-a", "node-a", ips[0], "agent"),
+            pod("cilium-b", "node-b", ips[1], "agent"),
+            pod("cilium-c", "node-c", ips[2], "agent"),
+            pod("cilium-d", "node-d", ips[3], "agent"),
+            pod("cilium-operator-1", "node-a", ips[0], "operator"),
+        ],
+        config: cilium_config("drop flow", ports),
+        cnp: json!({"items": []}),
+        targets: all_targets_up(),
+        monitors: hubble_monitor(),
+        prometheuses: kps_prometheus(),
+        tls_paths: Default::default(),
+        not_ready: vec!["node-c".into(), "cilium-d".into()],
+    });
+    let (out, j) = run_cluster(&format!("http://127.0.0.1:{api}"), &["-o", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let node = |n: usize| &j["nodes"][n];
+    assert_eq!(node(0)["hubble"]["status"], "pass");
+    // node-b: refused while node-a serves Hubble: no "enable Hubble metrics".
+    let b = &node(1)["hubble"];
+    assert_eq!(b["summary"], "refused", "{b}");
+    let hint = b["hint"].as_str().unwrap();
+    assert!(!hint.contains("enable Hubble metrics"), "{hint}");
+    assert!(
+        hint.starts_with("1 of 4 nodes serve hubble metrics"),
+        "{hint}"
+    );
+    assert!(hint.contains("logs cilium-b -c cilium-agent"), "{hint}");
+    // node-c: NotReady, said instead of "the agent process may be stuck".
+    for c in ["agent", "hubble"] {
+        let e = &node(2)[c];
+        assert_eq!(e["summary"], "no answer", "{e}");
+        let detail = e["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("node node-c is NotReady (Ready=Unknown, NodeStatusUnknown"),
+            "{detail}"
+        );
+        let hint = e["hint"].as_str().unwrap();
+        assert!(!hint.contains("may be stuck"), "{hint}");
+        assert!(hint.contains("kubectl describe node node-c"), "{hint}");
+    }
+    assert!(
+        node(2)["notes"][0]["what"]
+            .as_str()
+            .unwrap()
+            .starts_with("node node-c is NotReady")
+    );
+    // node-d: its agent pod is not Ready.
+    let e = &node(3)["agent"];
+    assert_eq!(e["summary"], "refused", "{e}");
+    assert!(
+        e["detail"]
+            .as_str()
+            .unwrap()
+            .contains("agent pod cilium-d is not Ready (Ready=False, ContainersNotReady"),
+        "{e}"
+    );
+    assert!(
+        e["hint"]
+            .as_str()
+            .unwrap()
+            .contains("kubectl -n kube-system describe pod cilium-d"),
+        "{e}"
+    );
+    // And the text report says it too.
+    let (out, _) = run_cluster(&format!("http://127.0.0.1:{api}"), &[]);
+    let text = stdout(&out);
+    assert!(text.contains("node node-c is NotReady"), "{text}");
+    assert!(!text.contains("may be stuck"), "{text}");
 }
 
 fn without_dns(body: Vec<u8>) -> Vec<u8> {
@@ -1174,6 +1307,7 @@ fn cluster_agent_started_before_the_config_changed() {
             monitors: hubble_monitor(),
             prometheuses: kps_prometheus(),
             tls_paths: Default::default(),
+            not_ready: vec![],
         });
         (api, ports)
     };

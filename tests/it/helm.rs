@@ -118,7 +118,8 @@ fn configs() -> Vec<(&'static str, Config, Vec<String>)> {
             "every-option-until-1.19",
             with_metrics(&[
                 "dns:query;ignoreAAAA;sourceContext=pod|ip;destinationContext=dns|ip",
-                "drop:sourceEgressContext=workload|reserved-identity;sourceIngressContext=identity;sourceContext=namespace",
+                // `workload` is 1.15+: not in this list, which 1.14 takes too.
+                "drop:sourceEgressContext=workload-name|reserved-identity;sourceIngressContext=identity;sourceContext=namespace",
                 "tcp:destinationEgressContext=app|pod-name;destinationIngressContext=workload-name;destinationContext=namespace",
                 "flow",
                 "port-distribution",

@@ -12,6 +12,7 @@ mod fixtures;
 mod helm;
 mod metrics;
 mod plan;
+mod safety;
 mod setup;
 mod smoke;
 mod to_the_end;

@@ -719,14 +719,14 @@ fn bad_inputs_exit_2_name_the_problem_and_run_nothing() {
 #[test]
 fn a_bad_spec_names_the_version_asked_for() {
     let out = crate::support::bin()
-        .args(["plan", "--dry-run", "--cilium-version", "1.14"])
+        .args(["plan", "--dry-run", "--cilium-version", "1.14.19"])
         .args(["--metric", "drop:sourceContext=pod-short"])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("context 'pod-short' is not in Cilium 1.14.0"),
+        err.contains("context 'pod-short' is not in Cilium 1.14.19"),
         "{err}"
     );
 }
