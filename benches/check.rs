@@ -23,7 +23,11 @@
 //!   never; CHECK_BENCH_PROXY_TIMEOUT: their --timeout (1s);
 //! - CHECK_BENCH_JSON=FILE: keep the last report;
 //! - CHECK_BENCH_HOLD=SECS: start the first fleet, print its nodes file and ports, keep it up
-//!   SECS seconds, measure nothing.
+//!   SECS seconds, measure nothing;
+//! - CHECK_BENCH_ONLY=prometheus: only `check --from-prometheus` against a fake Prometheus of
+//!   CHECK_BENCH_NODES nodes (the library call, then the binary through the fake API server's
+//!   service proxy and a real `kubectl proxy`), and the same fleet in cluster mode through the
+//!   pod proxy (the first CHECK_BENCH_SERIES size), side by side.
 
 use std::io::Read;
 use std::net::{Ipv4Addr, TcpListener};
@@ -240,8 +244,11 @@ fn shell(script: &str) -> Duration {
 
 fn main() {
     ciliumon::check::probe::raise_fd_limit();
-    scanner();
     let nodes = env_usize("CHECK_BENCH_NODES", 1000);
+    if std::env::var("CHECK_BENCH_ONLY").as_deref() == Ok("prometheus") {
+        return prometheus_side_by_side(nodes);
+    }
+    scanner();
     let sizes: Vec<usize> = std::env::var("CHECK_BENCH_SERIES")
         .unwrap_or_else(|_| "10000,20000".into())
         .split(',')
@@ -451,6 +458,9 @@ fn fake_cluster(fleet: &[(Ipv4Addr, &'static str)], ports: [u16; 3]) -> api::Fak
         monitors: api::hubble_monitor(),
         prometheuses: api::kps_prometheus(),
         tls_paths: Default::default(),
+        prometheus: None,
+        dashboards: vec![],
+        inventory: None,
         not_ready: vec![],
     }
 }
@@ -492,6 +502,78 @@ fn find_proxy(pid: u32) -> Option<u32> {
         }
     }
     None
+}
+
+/// `check --from-prometheus` for `nodes` nodes, then cluster mode through the pod proxy for the
+/// same number of fake nodes; each figure printed as it comes.
+fn prometheus_side_by_side(nodes: usize) {
+    use harness::prom::{FakeProm, Fleet, from_prometheus_once};
+    println!("\n== check --from-prometheus, {nodes} nodes (fake Prometheus on loopback)");
+    let (report, timings, wall) = from_prometheus_once(nodes);
+    println!(
+        "library: {} queries, fetch {:.1} ms, judge {:.1} ms, wall {:.1} ms (incl. starting the fake); {} nodes judged, {} panels",
+        report.queries,
+        timings.fetch.as_secs_f64() * 1e3,
+        timings.judge.as_secs_f64() * 1e3,
+        wall.as_secs_f64() * 1e3,
+        report.nodes.len(),
+        report.panels.len()
+    );
+    let dir = std::env::temp_dir().join(format!("ciliumon-bench-prom-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kubectl = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/helm4/kubectl");
+    let series = env_usize("CHECK_BENCH_SERIES", 10000);
+    let (fleet, ports) = fleet(nodes, series, FleetKind::Async, [29962, 29963, 29965]);
+    if kubectl.is_file() {
+        let fake = FakeProm::start(Fleet::typical(nodes), 10_000, Duration::from_secs(600));
+        let mut cluster = fake_cluster(&fleet, ports);
+        cluster.prometheus = Some(fake.base.clone());
+        let (api_port, _stats) = api::start(cluster);
+        let kubeconfig = dir.join("kubeconfig");
+        std::fs::write(
+            &kubeconfig,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://127.0.0.1:{api_port}\n\
+                 contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: bench\ncurrent-context: fake\n\
+                 users:\n- name: bench\n  user:\n    token: bench-token\n"
+            ),
+        )
+        .unwrap();
+        let path = format!(
+            "{}:{}",
+            kubectl.parent().unwrap().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        for run in 0..3 {
+            let t = Instant::now();
+            let out = Command::new(env!("CARGO_BIN_EXE_ciliumon"))
+                .env("PATH", &path)
+                .env_remove("KUBECONFIG")
+                .args(["check", "--from-prometheus", "--kubeconfig"])
+                .arg(&kubeconfig)
+                .args(["-o", "json"])
+                .output()
+                .expect("run ciliumon");
+            let wall = t.elapsed();
+            let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            println!(
+                "binary run {run}: wall {:.2} s, exit {:?}, {} queries, {} nodes from Prometheus, {} agents scraped, output {} bytes",
+                wall.as_secs_f64(),
+                out.status.code(),
+                j["prometheus"]["queries"],
+                j["prometheus"]["nodes"].as_array().map_or(0, Vec::len),
+                j["nodes"].as_array().map_or(0, Vec::len),
+                out.stdout.len()
+            );
+        }
+    } else {
+        println!(
+            "{} is missing: the binary runs are skipped",
+            kubectl.display()
+        );
+    }
+    measure_cluster(&fleet, ports, &dir.join("cluster"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Three `ciliumon check` runs in cluster mode (its default) through a real `kubectl proxy`

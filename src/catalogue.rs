@@ -10,7 +10,9 @@ use crate::exit::Failure;
 use crate::version::{Since, Version};
 
 pub mod chart;
+pub mod dashboards;
 pub mod filters;
+pub mod labels;
 pub mod objects;
 
 /// The Cilium releases ciliumon knows, newest patch of each minor line (cilium/charts index).

@@ -19,6 +19,10 @@ fn cilium_version(s: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+fn metrics_preset(s: &str) -> Result<crate::catalogue::dashboards::MetricsPreset, String> {
+    s.parse()
+}
+
 fn chart_version(s: &str) -> Result<String, String> {
     crate::version::check_chart_version(s)
         .map(|_| s.to_string())
@@ -120,6 +124,26 @@ pub struct ConfigArgs {
     /// Repeat for each; replaces the list from the config file
     #[arg(short = 'm', long = "metric", value_name = "SPEC", action = clap::ArgAction::Append)]
     pub metrics: Vec<String>,
+    /// Start from a named metric list: blog (the default) or dashboards (the smallest list that
+    /// fills every fillable panel of the chart's dashboards). --metric replaces it
+    #[arg(long, value_name = "PRESET", value_parser = metrics_preset)]
+    pub metrics_preset: Option<crate::catalogue::dashboards::MetricsPreset>,
+    /// Add a `cluster` label (from the release's cluster.name) with the ServiceMonitors'
+    /// relabelings, for the dashboards that select on it
+    #[arg(long)]
+    pub cluster_label: bool,
+    /// Estimate the series for a cluster of this many nodes (with the other three --estimate-*)
+    #[arg(long, value_name = "N")]
+    pub estimate_nodes: Option<u64>,
+    /// Namespaces for the estimate
+    #[arg(long, value_name = "N")]
+    pub estimate_namespaces: Option<u64>,
+    /// Pods for the estimate
+    #[arg(long, value_name = "N")]
+    pub estimate_pods: Option<u64>,
+    /// Workloads (Deployments, StatefulSets, DaemonSets) for the estimate
+    #[arg(long, value_name = "N")]
+    pub estimate_workloads: Option<u64>,
     /// How the agents get the Hubble metric list: static (cilium-config, restart to change) or
     /// dynamic (a ConfigMap re-read within ~10 s, per-metric filters; Cilium 1.17+)
     /// [default: the release's mode, else static]
@@ -258,6 +282,10 @@ pub struct CheckArgs {
     /// In cluster mode, scrape the host IPs directly instead of through the API server's pod proxy
     #[arg(long, conflicts_with_all = ["local", "nodes", "nodes_file"])]
     pub direct: bool,
+    /// Answer from kube-prometheus-stack's Prometheus alone (targets up per node, series per
+    /// family, the dashboards' panels): a few queries whatever the node count
+    #[arg(long, conflicts_with_all = ["local", "nodes", "nodes_file", "direct"])]
+    pub from_prometheus: bool,
     /// Agent metrics port
     #[arg(long, value_name = "PORT")]
     pub agent_port: Option<u16>,

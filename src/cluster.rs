@@ -13,10 +13,11 @@ use serde::Serialize;
 use crate::catalogue::objects;
 use crate::cli::GlobalArgs;
 use crate::config::Config;
+use crate::estimate::Inventory;
 use crate::exit::Failure;
 use crate::kubectl::Kubectl;
-use crate::plan::Target;
 use crate::plan::gitops::{self, Owner};
+use crate::plan::{Sizes, Target};
 use crate::run::{self, CaptureError, Limits};
 use crate::version::Version;
 
@@ -90,6 +91,9 @@ pub struct Preflight {
     pub owner: Option<Owner>,
     /// What the agents run, and what the release renders now.
     pub agents: AgentState,
+    /// The cluster's size for the series estimate (counted here, or the `--estimate-*` flags'),
+    /// or why it could not be read.
+    pub sizes: Sizes,
     /// Whether the `servicemonitors.monitoring.coreos.com` CRD exists; `None` when it could
     /// not be read.
     pub service_monitor_crd: Option<bool>,
@@ -430,6 +434,17 @@ pub fn preflight(tools: Tools, want: &Want<'_>) -> Result<Preflight> {
         "`helm list -A`",
     )?;
     let stack = find_stack(&parse_list(&out)?);
+    let sizes = match inventory(&kubectl) {
+        Ok(inventory) => Sizes::Known {
+            inventory,
+            source: format!("counted in context {context}"),
+        },
+        Err(e) => Sizes::Unknown {
+            reason: format!(
+                "the cluster's size could not be read ({e:#}); give --estimate-nodes/-namespaces/-pods/-workloads"
+            ),
+        },
+    };
 
     let owner = agent_ds
         .as_ref()
@@ -468,6 +483,7 @@ pub fn preflight(tools: Tools, want: &Want<'_>) -> Result<Preflight> {
         owner,
         agents,
         service_monitor_crd,
+        sizes,
     })
 }
 
@@ -637,6 +653,7 @@ impl Preflight {
                 .map(|s| (s.name.clone(), s.namespace.clone())),
             current_values: Some(self.cilium.values.clone()),
             service_monitor_crd: self.service_monitor_crd,
+            sizes: self.sizes.clone(),
         }
     }
 
@@ -724,6 +741,69 @@ fn render_upgrade(
     let out = query(&pf.tools.helm, &args, "`helm template` of the upgrade");
     let _ = std::fs::remove_file(&path);
     out.map_err(|e| format!("{e:#}"))
+}
+
+/// Items per page when counting objects: small enough for a 100k-pod list to stay a few MB at
+/// a time, and only used when the API server does not report `remainingItemCount`.
+pub const COUNT_PAGE: u64 = 500;
+/// Pages at most per count (5M objects): the loop is bounded whatever the server answers.
+const COUNT_PAGES: u64 = 10_000;
+
+/// The cluster's size for the estimate: nodes, namespaces, pods, and workloads (Deployments,
+/// StatefulSets, DaemonSets). Read-only list calls, counts only: the first page's items plus the
+/// `remainingItemCount` the API server reports with `limit` (one call each, of one item), else
+/// page on with `continue`, [`COUNT_PAGE`] at a time (an older server, or one that cannot say).
+pub fn inventory(kubectl: &Kubectl) -> Result<Inventory> {
+    let count = |path: &str| count_objects(|p| kubectl.get_raw(p), path);
+    let workloads = [
+        "/apis/apps/v1/deployments",
+        "/apis/apps/v1/statefulsets",
+        "/apis/apps/v1/daemonsets",
+    ]
+    .iter()
+    .map(|p| count(p))
+    .sum::<Result<u64>>()?;
+    Ok(Inventory {
+        nodes: count("/api/v1/nodes")?,
+        namespaces: count("/api/v1/namespaces")?,
+        pods: count("/api/v1/pods")?,
+        workloads,
+    })
+}
+
+/// How many objects the list at `path` holds, reading it through `get` page by page (see
+/// [`inventory`]). Pure but for `get`.
+pub fn count_objects(
+    mut get: impl FnMut(&str) -> Result<serde_json::Value>,
+    path: &str,
+) -> Result<u64> {
+    let mut total = 0u64;
+    let mut token: Option<String> = None;
+    for _ in 0..COUNT_PAGES {
+        let url = match &token {
+            // One item first: with `remainingItemCount` that is the whole count, at no cost.
+            None => format!("{path}?limit=1"),
+            Some(t) => format!(
+                "{path}?limit={COUNT_PAGE}&continue={}",
+                crate::check::prometheus::encode(t)
+            ),
+        };
+        // kubectl's own message stays out: it is not repeated into the plan.
+        let page = get(&url).map_err(|_| anyhow::anyhow!("listing {path} failed"))?;
+        let items = page["items"]
+            .as_array()
+            .with_context(|| format!("{path}: the answer has no items list"))?;
+        total += items.len() as u64;
+        let meta = &page["metadata"];
+        if let Some(rest) = meta["remainingItemCount"].as_u64() {
+            return Ok(total + rest);
+        }
+        match meta["continue"].as_str() {
+            Some(t) if !t.is_empty() => token = Some(t.to_string()),
+            _ => return Ok(total),
+        }
+    }
+    anyhow::bail!("{path}: more than {COUNT_PAGES} pages of {COUNT_PAGE}")
 }
 
 /// `kubectl config view --minify -o json` → (cluster name, API server URL).
@@ -852,6 +932,42 @@ pub fn read_target(global: &GlobalArgs, config: &Config) -> Result<(Target, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_from_remaining_item_count_or_pages() {
+        use serde_json::json;
+        // One call when the server reports what remains.
+        let mut asked = Vec::new();
+        let n = count_objects(
+            |p| {
+                asked.push(p.to_string());
+                Ok(json!({"metadata": {"remainingItemCount": 99_999, "continue": "x"}, "items": [{}]}))
+            },
+            "/api/v1/pods",
+        )
+        .unwrap();
+        assert_eq!(n, 100_000);
+        assert_eq!(asked, ["/api/v1/pods?limit=1"]);
+        // Without it, page on with the (encoded) continue token.
+        let mut asked = Vec::new();
+        let n = count_objects(
+            |p| {
+                asked.push(p.to_string());
+                Ok(if asked.len() == 1 {
+                    json!({"metadata": {"continue": "a b"}, "items": [{}]})
+                } else {
+                    json!({"metadata": {}, "items": vec![json!({}); 7]})
+                })
+            },
+            "/api/v1/nodes",
+        )
+        .unwrap();
+        assert_eq!(n, 8);
+        assert_eq!(asked[1], "/api/v1/nodes?limit=500&continue=a%20b");
+        // A broken answer is an error naming the list.
+        let e = count_objects(|_| Ok(json!({})), "/api/v1/namespaces").unwrap_err();
+        assert!(format!("{e:#}").contains("/api/v1/namespaces"), "{e:#}");
+    }
 
     #[test]
     fn helm_versions() {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::catalogue::dashboards::{self, MetricsPreset};
 use crate::catalogue::objects;
 use crate::cli::{ConfigArgs, GlobalArgs};
 use crate::dynamic::{MetricEntry, MetricsMode};
@@ -113,6 +114,13 @@ pub struct HubbleConfig {
     /// Metric specs in Cilium's grammar (`httpV2:exemplars=true;labelsContext=a,b`), or
     /// `{spec, includeFilters, excludeFilters}` (filters: dynamic mode only).
     pub metrics: Vec<MetricEntry>,
+    /// A named list instead of `metrics` (`blog`, `dashboards`), resolved for the target
+    /// version. In one file with `metrics` it is an error; `--metric` replaces it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_preset: Option<MetricsPreset>,
+    /// Add `cluster=<cluster.name>` with the ServiceMonitors' relabelings (`--cluster-label`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cluster_label: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -209,6 +217,8 @@ impl Default for HubbleConfig {
             open_metrics: Some(true),
             metrics_mode: None,
             metrics: BLOG_METRICS.iter().map(|s| MetricEntry::from(*s)).collect(),
+            metrics_preset: None,
+            cluster_label: false,
         }
     }
 }
@@ -279,6 +289,14 @@ impl Config {
             })?;
         // It parsed as a Config, so it parses as a value; an empty file is no keys.
         let keys = crate::yaml::from_str::<serde_json::Value>(&text).unwrap_or_default();
+        if config.hubble.metrics_preset.is_some() && !keys["hubble"]["metrics"].is_null() {
+            return Err(Failure::bad_input(format!(
+                "config file {}: hubble.metrics and hubble.metricsPreset are both set; a preset is a whole list",
+                path.display()
+            ))
+            .hint("keep one: the list (hubble.metrics) or the preset (hubble.metricsPreset: blog|dashboards)")
+            .into());
+        }
         Ok((config, keys))
     }
 
@@ -301,8 +319,16 @@ impl Config {
         if let Some(v) = &args.cilium_version {
             c.cilium.version = Some(v.clone());
         }
+        if let Some(p) = args.metrics_preset {
+            c.hubble.metrics_preset = Some(p);
+        }
         if !args.metrics.is_empty() {
+            // --metric replaces the list and any preset, from the file or the command line.
             c.hubble.metrics = args.metrics.iter().map(|s| s.as_str().into()).collect();
+            c.hubble.metrics_preset = None;
+        }
+        if args.cluster_label {
+            c.hubble.cluster_label = true;
         }
         if let Some(m) = args.metrics_mode {
             c.hubble.metrics_mode = Some(m);
@@ -481,9 +507,32 @@ impl Config {
         Ok(())
     }
 
+    /// The metric list as written for `version`: the preset's, if one is chosen, else
+    /// `hubble.metrics`.
+    pub fn metric_list(&self, version: &Version) -> Vec<MetricEntry> {
+        match self.hubble.metrics_preset {
+            Some(p) => dashboards::preset_metrics(p, version)
+                .iter()
+                .map(|s| MetricEntry::from(s.as_str()))
+                .collect(),
+            None => self.hubble.metrics.clone(),
+        }
+    }
+
+    /// This configuration with its preset (if any) resolved into `hubble.metrics` for `version`:
+    /// what the plan builds from, so that every reader of the list sees the preset's.
+    pub fn with_preset_for(&self, version: &Version) -> Config {
+        let mut c = self.clone();
+        if c.hubble.metrics_preset.is_some() {
+            c.hubble.metrics = self.metric_list(version);
+            c.hubble.metrics_preset = None;
+        }
+        c
+    }
+
     /// The metric list validated for `version`, in catalogue order.
     pub fn metric_specs(&self, version: &Version) -> Result<Vec<MetricSpec>, SpecError> {
-        spec::parse_list(&self.hubble.metrics, version)
+        spec::parse_list(&self.metric_list(version), version)
     }
 
     /// Whether OpenMetrics ends up on, and a note when ciliumon decided it.

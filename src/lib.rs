@@ -14,6 +14,7 @@ pub mod diff;
 pub mod duration;
 pub mod dynamic;
 pub mod escape;
+pub mod estimate;
 pub mod exit;
 pub mod helm_set;
 pub mod kube;

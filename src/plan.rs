@@ -74,16 +74,25 @@ pub struct Plan {
     pub cilium_values: serde_json::Value,
     /// The values for kube-prometheus-stack, when it is installed.
     pub stack_values: Option<serde_json::Value>,
+    /// Every dashboard that will be installed, panel by panel: filled by the list, or why not.
+    pub dashboards: Vec<DashboardFill>,
+    /// The series the list will create, when the cluster's size is known.
+    pub estimate: Option<Estimate>,
+    /// Where the estimate's inputs came from, or why no estimate was made.
+    pub estimate_source: String,
 }
 
 use std::time::Duration;
 
 use anyhow::Result;
 
+use crate::catalogue::dashboards::{self, DashboardFill, Reads};
 use crate::catalogue::objects;
 use crate::config::{Config, SecretSource, StackMode};
 use crate::dynamic::{Change, DynamicMetric, MetricsMode, ReleaseMetrics};
+use crate::estimate::{self, Estimate, Inventory};
 use crate::kube::Kube;
+use crate::spec::MetricSpec;
 use crate::values::{self, ValuesInput};
 
 /// What is known about the cluster when the plan is made. `Target::offline` knows nothing: the
@@ -100,6 +109,37 @@ pub struct Target {
     pub current_values: Option<serde_json::Value>,
     /// Whether the `servicemonitors.monitoring.coreos.com` CRD exists, if known.
     pub service_monitor_crd: Option<bool>,
+    /// The cluster's size for the series estimate, or why it is not known.
+    pub sizes: Sizes,
+}
+
+/// The cluster's size for the estimate: from preflight or the `--estimate-*` flags, or unknown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "state")]
+pub enum Sizes {
+    Known {
+        inventory: Inventory,
+        /// "from the cluster", "from --estimate-* flags".
+        source: String,
+    },
+    Unknown {
+        reason: String,
+    },
+}
+
+impl Default for Sizes {
+    fn default() -> Self {
+        Sizes::Unknown {
+            reason: "no cluster was read and no --estimate-nodes/-namespaces/-pods/-workloads were given".into(),
+        }
+    }
+}
+
+impl Target {
+    /// The chart's `cluster.name` in the release's values, if set.
+    pub fn cluster_name(&self) -> Option<&str> {
+        self.current_values.as_ref()?["cluster"]["name"].as_str()
+    }
 }
 
 /// The private directory of a printed plan: the script creates it (`mktemp -d`, 0700) and
@@ -623,6 +663,8 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
     // Specs and values follow the catalogue's facts: for a patch newer than it knows, those of
     // the newest known patch of the line (said in a note).
     let facts = resolved.facts;
+    // A preset (`--metrics-preset`) becomes the list for these facts: every reader sees it.
+    let config = &config.with_preset_for(&facts);
     let specs = config.metric_specs(&facts)?;
     let (open_metrics, om_note) = config.open_metrics(&specs)?;
     let mut b = Builder {
@@ -690,6 +732,18 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
     }
     let strategy = ValuesStrategy::decide(target, &version, layout);
     let monitors = choice.release().is_some() && config.service_monitors;
+    let mut cilium_values = cilium_values;
+    let relabeled = cluster_label(
+        config,
+        target,
+        monitors,
+        &specs,
+        &mut cilium_values,
+        &mut b.notes,
+    )?;
+    let fills = installed_dashboards(config, &version, &specs, &relabeled);
+    dashboard_notes(&fills, &relabeled, monitors, &mut b.notes);
+    let (estimate, estimate_source) = estimate_notes(&target.sizes, &specs, &mut b.notes);
     b.cilium_upgrade(config, &version, strategy, &cilium_values, monitors);
     b.rollouts(
         &config.cilium.namespace,
@@ -710,7 +764,144 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
         notes: b.notes,
         cilium_values,
         stack_values,
+        dashboards: fills,
+        estimate,
+        estimate_source,
     })
+}
+
+/// With `--cluster-label`, the ServiceMonitors' relabelings add `cluster=<cluster.name>`: the
+/// labels relabeled (for the dashboards' analysis). Without ServiceMonitors there is nothing to
+/// relabel, and the note says so.
+fn cluster_label(
+    config: &Config,
+    target: &Target,
+    monitors: bool,
+    specs: &[MetricSpec],
+    values: &mut serde_json::Value,
+    notes: &mut Vec<String>,
+) -> Result<Vec<&'static str>> {
+    if !config.hubble.cluster_label {
+        return Ok(Vec::new());
+    }
+    if !monitors {
+        notes.push("--cluster-label: no ServiceMonitors are created, so no relabeling adds cluster; label the series in Prometheus instead (external labels)".into());
+        return Ok(Vec::new());
+    }
+    let (name, from) = match target.cluster_name() {
+        Some(n) => (n, "the release's cluster.name"),
+        None if target.current_values.is_some() => (
+            "default",
+            "the chart's default cluster.name; the release does not set it",
+        ),
+        None => (
+            "default",
+            "the chart's default cluster.name; the release was not read, plan without --dry-run reads it",
+        ),
+    };
+    let set = dashboards::cluster_relabelings(name).map_err(|e| {
+        crate::exit::Failure::bad_input(e)
+            .hint("set cluster.name on the release, or drop --cluster-label")
+    })?;
+    let mut keys = Vec::new();
+    for (key, list) in set {
+        // Only the ServiceMonitors that will exist: the agent's (prometheus.*) and Hubble's.
+        let on = match key {
+            "prometheus.serviceMonitor.relabelings" => config.metrics.agent,
+            _ => !specs.is_empty(),
+        };
+        if on {
+            values::set(values, key, list);
+            keys.push(key);
+        }
+    }
+    notes.push(format!(
+        "ServiceMonitors: cluster={name} ({from}) added to every series by {}, after the chart's default node relabeling",
+        keys.join(" and ")
+    ));
+    Ok(vec!["cluster"])
+}
+
+/// The dashboards the chart will install with this configuration: none without a stack (the
+/// values drop them), each only with the metrics it reads turned on.
+fn installed_dashboards(
+    config: &Config,
+    version: &Version,
+    specs: &[MetricSpec],
+    relabeled: &[&str],
+) -> Vec<DashboardFill> {
+    if !config.dashboards || config.prometheus_stack.mode == StackMode::None {
+        return Vec::new();
+    }
+    dashboards::analyse(version, specs, relabeled)
+        .into_iter()
+        .filter(|d| match d.reads {
+            Reads::Agent => config.metrics.agent,
+            Reads::Operator => config.metrics.operator,
+            Reads::Hubble => !specs.is_empty(),
+        })
+        .collect()
+}
+
+/// A note per installed dashboard: how many panels fill and why the others stay empty; and the
+/// offer of the cluster relabeling when a panel needs `cluster`.
+fn dashboard_notes(
+    fills: &[DashboardFill],
+    relabeled: &[&str],
+    monitors: bool,
+    notes: &mut Vec<String>,
+) {
+    notes.extend(dashboards::notes(fills));
+    for d in fills.iter().filter(|d| d.panels.is_empty()) {
+        notes.push(format!("dashboard '{}': {}", d.title, d.notes.join("; ")));
+    }
+    let needs_cluster = fills
+        .iter()
+        .flat_map(|d| d.panels.iter().flat_map(|p| p.missing.iter()))
+        .any(|m| m.label == Some("cluster"));
+    if needs_cluster && monitors && !relabeled.contains(&"cluster") {
+        notes.push("dashboards: panels select on a cluster label that nothing adds by default; --cluster-label (config hubble.clusterLabel: true) adds cluster=<cluster.name> with the ServiceMonitors' relabelings".into());
+    }
+}
+
+/// The estimate's notes: inputs, per family, total, the warning, churn. Returns the estimate and
+/// where its inputs came from (or why none was made).
+fn estimate_notes(
+    sizes: &Sizes,
+    specs: &[MetricSpec],
+    notes: &mut Vec<String>,
+) -> (Option<Estimate>, String) {
+    let out = match sizes {
+        Sizes::Known { inventory, source } => {
+            let est = estimate::estimate(inventory, specs);
+            let families: Vec<String> = est
+                .families
+                .iter()
+                .map(|f| format!("{} ≈ {}", f.family, f.series))
+                .collect();
+            notes.push(format!(
+                "Series estimate for {} nodes, {} namespaces, {} pods, {} workloads ({source}): {}; total ≈ {}",
+                inventory.nodes,
+                inventory.namespaces,
+                inventory.pods,
+                inventory.workloads,
+                if families.is_empty() { "no Hubble families".to_string() } else { families.join(", ") },
+                est.total
+            ));
+            notes.extend(estimate::warning(inventory, specs).map(|w| format!("warning: {w}")));
+            (Some(est), source.clone())
+        }
+        Sizes::Unknown { reason } => {
+            notes.push(format!("No series estimate: {reason}"));
+            (None, reason.clone())
+        }
+    };
+    notes.extend(
+        estimate::churn(specs)
+            .iter()
+            .filter_map(estimate::churn_line),
+    );
+    out
 }
 
 /// Values as `-f FILE` (values dir) or as `--set` flags.

@@ -187,6 +187,9 @@ fn document(plan: &Plan) -> Value {
             "cilium": plan.cilium_values,
             "prometheusStack": plan.stack_values,
         },
+        "dashboards": plan.dashboards,
+        "estimate": plan.estimate,
+        "estimateSource": plan.estimate_source,
     })
 }
 

@@ -246,6 +246,8 @@ fn ask_specs(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option<()>>
     }
     let specs: Vec<String> = specs.iter().map(MetricSpec::to_string).collect();
     iv.config.hubble.metrics = crate::dynamic::entries_for(&specs, &iv.config.hubble.metrics);
+    // The answers are the list now: a preset would replace them.
+    iv.config.hubble.metrics_preset = None;
     Ok(Some(()))
 }
 
@@ -380,6 +382,7 @@ fn ask_components(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option
                         .collect();
                     config.hubble.metrics =
                         crate::dynamic::entries_for(&specs, &config.hubble.metrics);
+                    config.hubble.metrics_preset = None;
                 }
             }
         }

@@ -17,6 +17,7 @@ pub mod judge;
 pub mod pipeline;
 pub mod probe;
 pub mod proc_net;
+pub mod prometheus;
 pub mod render;
 pub mod scan;
 pub mod selector;
@@ -275,6 +276,10 @@ pub struct Report {
     /// Cluster-wide findings: configuration, operator, Prometheus targets, policies.
     pub checks: Vec<Finding>,
     pub counts: Counts,
+    /// What kube-prometheus-stack's Prometheus holds: dashboard panels, series per family next
+    /// to the estimate and the scanner's counts (cluster mode, when it is found).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<prometheus::PromReport>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -702,6 +707,7 @@ pub fn finish(ctx: &Context, mut nodes: Vec<NodeRow>, mut checks: Vec<Finding>) 
         families,
         checks,
         counts,
+        prometheus: None,
     }
 }
 

@@ -133,6 +133,9 @@ pub fn text(report: &Report, color: bool) -> String {
             dim.apply_to("Hubble families not checked: give --metric or --config (cluster mode reads cilium-config)")
         );
     }
+    if let Some(p) = &report.prometheus {
+        prometheus_text(&mut out, p, color);
+    }
     if !report.checks.is_empty() {
         let _ = writeln!(out, "\nOverall");
         for c in &report.checks {
@@ -159,6 +162,62 @@ pub fn text(report: &Report, color: bool) -> String {
         c.pass, c.warn, c.fail
     );
     out
+}
+
+/// What Prometheus holds: the dashboards' empty panels with their reasons, then the series per
+/// family side by side (Prometheus, the estimate, the scanner's counts).
+fn prometheus_text(out: &mut String, p: &super::prometheus::PromReport, color: bool) {
+    use super::prometheus::PanelState;
+    let dim = Style::new().dim().force_styling(color);
+    if !p.panels.is_empty() {
+        let filled = p
+            .panels
+            .iter()
+            .filter(|a| a.state == PanelState::Data)
+            .count();
+        let _ = writeln!(
+            out,
+            "\nDashboards (panel queries against Prometheus): {filled} of {} panels show data",
+            p.panels.len()
+        );
+        for a in p.panels.iter().filter(|a| a.state != PanelState::Data) {
+            let _ = writeln!(
+                out,
+                "  {} {} / {}: {}",
+                style(a.status, color).apply_to(a.status.symbol()),
+                a.dashboard,
+                a.panel,
+                a.reason.as_deref().unwrap_or("no data")
+            );
+            if let Some(h) = &a.hint {
+                let _ = writeln!(out, "    {}", dim.apply_to(format!("hint: {h}")));
+            }
+        }
+    }
+    if !p.series.is_empty() {
+        let _ = writeln!(out, "\nSeries per family (Prometheus / estimate / scanned)");
+        let w = p.series.iter().map(|s| s.family.len()).max().unwrap_or(0);
+        let n = |v: Option<u64>| v.map_or("—".to_string(), |v| v.to_string());
+        for s in &p.series {
+            let busiest = s
+                .busiest_node
+                .as_ref()
+                .map(|(node, c)| format!(", at most {c} on {node}"))
+                .unwrap_or_default();
+            let scanned = match s.scanned {
+                Some(c) => format!("{c} on {} nodes{busiest}", s.scanned_nodes),
+                None => "—".into(),
+            };
+            let _ = writeln!(
+                out,
+                "  {}  {} / {} / {}",
+                pad(s.family, w),
+                n(s.prometheus),
+                n(s.estimate),
+                scanned
+            );
+        }
+    }
 }
 
 /// The report as one pretty JSON document (with a final newline).

@@ -73,6 +73,8 @@ pub struct Settings {
     pub namespace: String,
     /// The kube context and kubeconfig (cluster mode, and the restart hint).
     pub kube: Kube,
+    /// Cluster mode: answer from kube-prometheus-stack's Prometheus alone (no agent scraped).
+    pub from_prometheus: bool,
 }
 
 impl Settings {

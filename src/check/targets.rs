@@ -581,6 +581,7 @@ mod tests {
             concurrency: None,
             namespace: "kube-system".into(),
             kube: Default::default(),
+            from_prometheus: false,
         }
     }
 

@@ -47,6 +47,7 @@ pub fn settings(global: &GlobalArgs, args: &CheckArgs) -> Result<Settings> {
             .clone()
             .unwrap_or_else(|| catalogue::objects::NAMESPACE.into()),
         kube: Kube::from_global(global),
+        from_prometheus: args.from_prometheus,
     };
     settings.validate()?;
     settings.expected = expected_from_flags(args)?;

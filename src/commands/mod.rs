@@ -181,6 +181,28 @@ fn machine_output(command: &Command) -> bool {
     }
 }
 
+/// The cluster's size from `--estimate-nodes/-namespaces/-pods/-workloads`: all four or none;
+/// some but not all is bad input naming the missing flags.
+pub fn sizes_from_flags(
+    args: &crate::cli::ConfigArgs,
+) -> anyhow::Result<Option<crate::plan::Sizes>> {
+    let inv = crate::estimate::Inventory::from_flags(
+        args.estimate_nodes,
+        args.estimate_namespaces,
+        args.estimate_pods,
+        args.estimate_workloads,
+    )
+    .map_err(|e| {
+        exit::Failure::bad_input(e).hint(
+            "give all four: --estimate-nodes N --estimate-namespaces N --estimate-pods N --estimate-workloads N",
+        )
+    })?;
+    Ok(inv.map(|inventory| crate::plan::Sizes::Known {
+        inventory,
+        source: "from the --estimate-* flags".into(),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

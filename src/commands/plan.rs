@@ -13,6 +13,7 @@ use crate::ui::Printer;
 
 pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: Printer) -> Result<Code> {
     let config = Config::resolve(global, &args.config)?;
+    let flag_sizes = super::sizes_from_flags(&args.config)?;
     // Bad specs are bad input before anything is contacted: against the version asked for, or
     // (not known yet) any catalogued one; the exact check follows once the target is known.
     let early = match config.cilium.version.as_deref() {
@@ -23,8 +24,10 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: Printer) -> Result<Cod
                 crate::catalogue::VersionUse::Pin,
             )?
             .facts;
-            crate::spec::parse_list(&config.hubble.metrics, &v).map(drop)
+            crate::spec::parse_list(&config.metric_list(&v), &v).map(drop)
         }
+        // A preset's list is valid for every version it is resolved for.
+        None if config.hubble.metrics_preset.is_some() => Ok(()),
         None => crate::spec::parse_list_any_version(&config.hubble.metrics),
     };
     early.map_err(|e| {
@@ -46,7 +49,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: Printer) -> Result<Cod
     let kube = crate::kube::Kube::from_global(global);
     let mut owner = None;
     let mut cluster = None;
-    let (target, source) = if args.dry_run {
+    let (mut target, source) = if args.dry_run {
         (Target::default(), "dry run: nothing contacted".to_string())
     } else if !kube.has_kubeconfig(
         std::env::var_os("KUBECONFIG").as_deref(),
@@ -72,6 +75,9 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: Printer) -> Result<Cod
     };
     if let Some(f) = plan::missing_crd(&config, &target) {
         return Err(f.into());
+    }
+    if let Some(sizes) = flag_sizes {
+        target.sizes = sizes;
     }
     let mut plan = plan::build(&config, &target, &layout)?;
     let gitops_output = matches!(

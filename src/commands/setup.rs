@@ -312,10 +312,14 @@ fn preflight(
 
     let global = absolute_paths(global)?;
     let config = Config::resolve(&global, &args.config)?;
+    let flag_sizes = crate::commands::sizes_from_flags(&args.config)?;
     crate::spec::parse_list_any_version(&config.hubble.metrics)?;
     crate::secret::check_sources(&config, true)?;
 
-    let pf = cluster::preflight_here(&global, &config)?;
+    let mut pf = cluster::preflight_here(&global, &config)?;
+    if let Some(sizes) = flag_sizes {
+        pf.sizes = sizes;
+    }
     for line in header(&pf) {
         printer.say(&line);
     }
@@ -970,6 +974,7 @@ fn verify(
             concurrency: None,
             namespace: config.cilium.namespace.clone(),
             kube: Kube::from_global(global),
+            from_prometheus: false,
         })
     };
     printer.say(&check_message(wait));

@@ -188,6 +188,9 @@ mod tests {
             notes: vec![],
             cilium_values: serde_json::json!({}),
             stack_values: None,
+            dashboards: vec![],
+            estimate: None,
+            estimate_source: String::new(),
         }
     }
 

@@ -28,8 +28,25 @@ pub struct FakeCluster {
     pub prometheuses: Vec<Value>,
     /// Pod proxy paths asked for with `https:` (TLS to the pod).
     pub tls_paths: Arc<Mutex<Vec<String>>>,
+    /// A fake Prometheus (`http://127.0.0.1:PORT`, `prom::FakeProm`) behind the service proxy of
+    /// `monitoring/prometheus-operated:9090`: every request under it is forwarded there (the
+    /// canned `targets` answer otherwise).
+    pub prometheus: Option<String>,
+    /// ConfigMaps in `monitoring` labelled grafana_dashboard=1 (the dashboards).
+    pub dashboards: Vec<Value>,
+    /// Nodes, namespaces, pods, workloads for the list calls that count them (each list
+    /// answers one item and `remainingItemCount`); None: those lists are not found.
+    pub inventory: Option<[u64; 4]>,
     /// Nodes (by node name) and pods (by pod name) that are not Ready; the rest are.
     pub not_ready: Vec<String>,
+}
+
+/// A dashboard ConfigMap as the chart renders it (label grafana_dashboard=1).
+pub fn dashboard_configmap(name: &str, key: &str, json: &str) -> Value {
+    json!({
+        "metadata": {"name": name, "namespace": "monitoring", "labels": {"grafana_dashboard": "1"}},
+        "data": {key: json},
+    })
 }
 
 pub fn pod_json(name: &str, node: &str, ip: &str, app: (&str, &str)) -> Value {
@@ -147,6 +164,9 @@ struct Api {
     targets: Vec<u8>,
     monitors: Vec<u8>,
     prometheuses: Vec<u8>,
+    prometheus: Option<String>,
+    dashboards: Vec<u8>,
+    inventory: Option<[u64; 4]>,
     /// Pod name → host IP.
     pods: HashMap<String, IpAddr>,
     tls_paths: Arc<Mutex<Vec<String>>>,
@@ -200,6 +220,9 @@ impl Api {
             targets: c.targets.to_string().into_bytes(),
             monitors: list(c.monitors.clone()),
             prometheuses: list(c.prometheuses.clone()),
+            prometheus: c.prometheus.clone(),
+            dashboards: list(c.dashboards.clone()),
+            inventory: c.inventory,
             pods: c
                 .pods
                 .iter()
@@ -274,10 +297,45 @@ async fn api_answer(s: &mut tokio::net::TcpStream, api: &Api, path: &str, accept
         json(&api.empty)
     } else if path.starts_with("/api/v1/services?") {
         json(&api.services)
+    } else if let (Some(base), Some(rest)) = (
+        &api.prometheus,
+        path.strip_prefix("/api/v1/namespaces/monitoring/services/prometheus-operated:9090/proxy"),
+    ) {
+        api.stats.proxied.fetch_add(1, Relaxed);
+        let (base, rest) = (base.clone(), rest.to_string());
+        tokio::task::spawn_blocking(move || forward(&base, &rest))
+            .await
+            .unwrap_or((502, b"forward failed".to_vec()))
     } else if path.starts_with(
         "/api/v1/namespaces/monitoring/services/prometheus-operated:9090/proxy/api/v1/targets",
     ) {
         json(&api.targets)
+    } else if path.starts_with("/api/v1/namespaces/monitoring/configmaps?") {
+        json(&api.dashboards)
+    } else if let Some(n) = api.inventory.and_then(|inv| {
+        let i = [
+            "/api/v1/nodes?",
+            "/api/v1/namespaces?",
+            "/api/v1/pods?",
+            "/apis/apps/v1/deployments?",
+        ]
+        .iter()
+        .position(|p| path.starts_with(p))
+        .or_else(|| {
+            // The workloads: all Deployments, none of the other kinds.
+            ["/apis/apps/v1/statefulsets?", "/apis/apps/v1/daemonsets?"]
+                .iter()
+                .any(|p| path.starts_with(p))
+                .then_some(4)
+        })?;
+        Some(inv.get(i).copied().unwrap_or(0))
+    }) {
+        let body = if n == 0 {
+            json!({"metadata": {}, "items": []})
+        } else {
+            json!({"metadata": {"remainingItemCount": n - 1}, "items": [{}]})
+        };
+        (200, body.to_string().into_bytes())
     } else if path
         .starts_with("/apis/monitoring.coreos.com/v1/namespaces/kube-system/servicemonitors")
     {
@@ -325,6 +383,31 @@ async fn api_answer(s: &mut tokio::net::TcpStream, api: &Api, path: &str, accept
         )
     };
     s.write_all(&json_response(status, &body)).await.is_ok()
+}
+
+/// The service proxy to the fake Prometheus: GET `base` + `rest`, give back its status and body.
+fn forward(base: &str, rest: &str) -> (u16, Vec<u8>) {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return (503, b"fake Prometheus not reachable".to_vec());
+    };
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+    let _ = write!(
+        s,
+        "GET {rest} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    );
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return (502, b"bad answer from the fake Prometheus".to_vec());
+    };
+    let status = String::from_utf8_lossy(&raw[..end])
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(502);
+    (status, raw[end + 4..].to_vec())
 }
 
 /// The pod proxy: GET the node's port, stream its answer back (status, Content-Type, body).

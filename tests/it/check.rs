@@ -922,6 +922,9 @@ fn busy_cluster_custom(
         monitors: hubble_monitor(),
         prometheuses: kps_prometheus(),
         tls_paths: tls_paths.clone(),
+        prometheus: None,
+        dashboards: vec![],
+        inventory: None,
         not_ready: vec![],
     };
     tweak(&mut cluster);
@@ -1130,6 +1133,9 @@ fn cluster_pod_whose_node_does_not_answer() {
         monitors: hubble_monitor(),
         prometheuses: kps_prometheus(),
         tls_paths: Default::default(),
+        prometheus: None,
+        dashboards: vec![],
+        inventory: None,
         not_ready: vec![],
     });
     let start = Instant::now();
@@ -1175,6 +1181,9 @@ fn cluster_nodes_at_fault_are_reported_as_such() {
         monitors: hubble_monitor(),
         prometheuses: kps_prometheus(),
         tls_paths: Default::default(),
+        prometheus: None,
+        dashboards: vec![],
+        inventory: None,
         not_ready: vec!["node-c".into(), "cilium-d".into()],
     });
     let (out, j) = run_cluster(&format!("http://127.0.0.1:{api}"), &["-o", "json"]);
@@ -1307,6 +1316,9 @@ fn cluster_agent_started_before_the_config_changed() {
             monitors: hubble_monitor(),
             prometheuses: kps_prometheus(),
             tls_paths: Default::default(),
+            prometheus: None,
+            dashboards: vec![],
+            inventory: None,
             not_ready: vec![],
         });
         (api, ports)
@@ -1354,4 +1366,116 @@ fn config_file_gives_the_families() {
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("/nonexistent/ciliumon.yaml"));
+}
+
+/// kube-prometheus-stack present: the fake API server's service proxy forwards to a fake
+/// Prometheus of the same two nodes, and the dashboards are ConfigMaps in `monitoring`.
+fn cluster_with_prometheus(fake: &crate::fake_prom::FakeProm) -> u16 {
+    let dashboards = [
+        (
+            "hubble-dashboard",
+            include_str!("../fixtures/dashboards/hubble-mini.json"),
+        ),
+        (
+            "hubble-dns-namespace",
+            include_str!("../fixtures/dashboards/namespace-mini.json"),
+        ),
+        (
+            "hubble-l7-http-metrics-by-workload",
+            include_str!("../fixtures/dashboards/l7-mini.json"),
+        ),
+        // Not Cilium's: left alone.
+        (
+            "kube-apiserver",
+            include_str!("../fixtures/dashboards/hubble-mini.json"),
+        ),
+    ]
+    .iter()
+    .map(|(name, j)| crate::harness::api::dashboard_configmap(name, &format!("{name}.json"), j))
+    .collect();
+    let base = fake.base.clone();
+    busy_cluster_custom(
+        fixture("hubble-busy.txt"),
+        json!({"items": []}),
+        "dns drop tcp flow httpV2",
+        false,
+        move |c| {
+            c.prometheus = Some(base);
+            c.dashboards = dashboards;
+            c.inventory = Some([2, 10, 40, 8]);
+        },
+    )
+    .0
+}
+
+#[test]
+fn cluster_with_prometheus_reports_empty_panels_and_series_side_by_side() {
+    let fake = crate::fake_prom::FakeProm::start(
+        crate::fake_prom::Fleet::typical(2),
+        200,
+        Duration::from_secs(60),
+    );
+    let api = cluster_with_prometheus(&fake);
+    let (out, j) = run_cluster(&format!("http://127.0.0.1:{api}"), &["-o", "json"]);
+    assert!(j.is_object(), "{}\n{}", stdout(&out), stderr(&out));
+    let p = &j["prometheus"];
+    let panels = p["panels"].as_array().expect("panels asked");
+    assert!(panels.iter().any(|a| a["state"] == "data"), "{p:#}");
+    // The namespace labels are missing in the fake: those panels are empty, with the reason.
+    let empty: Vec<&Value> = panels.iter().filter(|a| a["state"] == "empty").collect();
+    assert!(!empty.is_empty(), "{p:#}");
+    assert!(
+        empty
+            .iter()
+            .all(|a| a["reason"].as_str().is_some_and(|r| !r.is_empty())),
+        "{empty:#?}"
+    );
+    // Only Cilium's ConfigMaps were read.
+    assert!(panels.iter().all(|a| a["dashboard"] != "kube-apiserver"));
+    // Series: Prometheus' count, the estimate (counted inventory) and the scanner, per family.
+    let series = p["series"].as_array().unwrap();
+    let drop = series
+        .iter()
+        .find(|s| s["family"] == "drop")
+        .expect("drop row");
+    assert_eq!(drop["prometheus"], 10, "2 nodes × 5: {drop}");
+    assert!(drop["estimate"].as_u64().is_some(), "{drop}");
+    assert!(drop["scanned"].as_u64().is_some_and(|n| n > 0), "{drop}");
+    assert_eq!(drop["scanned_nodes"], 2);
+    // And the text report shows both.
+    let (out, _) = run_cluster(&format!("http://127.0.0.1:{api}"), &[]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("Dashboards (panel queries against Prometheus)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Series per family (Prometheus / estimate / scanned)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn from_prometheus_answers_without_scraping_the_agents() {
+    let fake = crate::fake_prom::FakeProm::start(
+        crate::fake_prom::Fleet::typical(2),
+        200,
+        Duration::from_secs(60),
+    );
+    let api = cluster_with_prometheus(&fake);
+    let (out, j) = run_cluster(
+        &format!("http://127.0.0.1:{api}"),
+        &["--from-prometheus", "-o", "json"],
+    );
+    assert!(j.is_object(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        j["nodes"].as_array().map(Vec::len),
+        Some(0),
+        "no agent scraped"
+    );
+    let p = &j["prometheus"];
+    assert_eq!(p["nodes"].as_array().unwrap().len(), 2, "{p:#}");
+    assert!(p["families"].as_array().is_some_and(|f| !f.is_empty()));
+    assert!(p["queries"].as_u64().unwrap() >= 4);
+    assert!(fake.requests() >= 4);
 }

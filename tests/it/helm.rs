@@ -149,6 +149,12 @@ fn configs() -> Vec<(&'static str, Config, Vec<String>)> {
             all.clone(),
         ),
         (
+            // The relabelings are a list of maps: `--set` writes them by index.
+            "dashboards-preset-with-cluster-label",
+            parse("hubble:\n  metricsPreset: dashboards\n  clusterLabel: true\n"),
+            all.clone(),
+        ),
+        (
             "reuse-stack-no-operator",
             parse(
                 "metrics:\n  operator: false\nprometheusStack:\n  mode: reuse\n  release: kube-prometheus-stack\n",
@@ -261,6 +267,7 @@ fn saved_current_values_round_trip_through_real_helm() {
         existing_stack: None,
         current_values: Some(current.clone()),
         service_monitor_crd: None,
+        sizes: Default::default(),
     };
     let mut config = Config::default();
     config.cilium.version = Some("1.20.0".into());

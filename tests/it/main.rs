@@ -5,6 +5,7 @@ mod harness;
 mod support;
 
 mod bad_input;
+use harness::prom as fake_prom;
 use harness::recorder;
 
 mod check;
@@ -12,6 +13,7 @@ mod fixtures;
 mod helm;
 mod metrics;
 mod plan;
+mod prometheus;
 mod safety;
 mod setup;
 mod smoke;

@@ -731,6 +731,154 @@ fn a_bad_spec_names_the_version_asked_for() {
     );
 }
 
+#[test]
+fn dashboards_preset_fills_the_namespace_dashboards_and_the_estimate_is_in_json() {
+    let v = plan_json(&[
+        "--metrics-preset",
+        "dashboards",
+        "--cluster-label",
+        "--estimate-nodes",
+        "100",
+        "--estimate-namespaces",
+        "20",
+        "--estimate-pods",
+        "3000",
+        "--estimate-workloads",
+        "300",
+    ]);
+    let dash = v["dashboards"].as_array().unwrap();
+    let by_uid = |title: &str| dash.iter().find(|d| d["title"] == title).unwrap().clone();
+    for t in [
+        "Hubble / DNS Overview (Namespace)",
+        "Hubble / Network Overview (Namespace)",
+        "Hubble L7 HTTP Metrics by Workload",
+    ] {
+        let d = by_uid(t);
+        assert_eq!(d["empty"], 0, "{t}: {d:#}");
+    }
+    // The one panel no list can fill says why.
+    let hubble = by_uid("Hubble Metrics and Monitoring");
+    assert_eq!(hubble["empty"], 1);
+    let notes: Vec<&str> = v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("Hubble Metrics and Monitoring") && n.contains("the two conflict")),
+        "{notes:#?}"
+    );
+    // The estimate: inputs, families, total, and the warning naming the costliest choice.
+    let est = &v["estimate"];
+    assert_eq!(est["inputs"]["nodes"], 100);
+    assert_eq!(est["inputs"]["pods"], 3000);
+    let fams = est["families"].as_array().unwrap();
+    let sum: u64 = fams.iter().map(|f| f["series"].as_u64().unwrap()).sum();
+    assert_eq!(est["total"].as_u64().unwrap(), sum);
+    assert!(fams.iter().any(|f| f["family"] == "dns"));
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("warning: estimated") && n.contains("the costliest choice is")),
+        "{notes:#?}"
+    );
+    assert_eq!(v["estimateSource"], "from the --estimate-* flags");
+    // The cluster label rides on both ServiceMonitors' relabelings, after the node one.
+    let rl = &v["values"]["cilium"]["hubble"]["metrics"]["serviceMonitor"]["relabelings"];
+    assert_eq!(rl[0]["targetLabel"], "node");
+    assert_eq!(rl[1]["targetLabel"], "cluster");
+    assert_eq!(rl[1]["replacement"], "default");
+    assert_eq!(
+        v["values"]["cilium"]["prometheus"]["serviceMonitor"]["relabelings"],
+        *rl
+    );
+}
+
+#[test]
+fn no_estimate_without_sizes_says_why() {
+    let v = plan_json(&[]);
+    assert!(v["estimate"].is_null());
+    assert!(
+        v["estimateSource"]
+            .as_str()
+            .unwrap()
+            .contains("--estimate-nodes")
+    );
+    // --metric replaces the preset.
+    let v = plan_json(&["--metrics-preset", "dashboards", "--metric", "drop"]);
+    let notes = v["notes"].to_string();
+    assert!(
+        notes.contains("Hubble metrics the agents will run: drop\""),
+        "{notes}"
+    );
+}
+
+#[test]
+fn estimate_flags_all_or_none_and_preset_with_list_are_bad_input() {
+    let out = bin()
+        .args([
+            "plan",
+            "--dry-run",
+            "--estimate-nodes",
+            "10",
+            "--estimate-pods",
+            "100",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--estimate-namespaces") && err.contains("--estimate-workloads"),
+        "{err}"
+    );
+
+    let out = bin()
+        .args(["plan", "--dry-run", "--metrics-preset", "dashbords"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("dashbords") && err.contains("blog, dashboards"),
+        "{err}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.yaml");
+    std::fs::write(
+        &file,
+        "hubble:\n  metrics: [drop]\n  metricsPreset: dashboards\n",
+    )
+    .unwrap();
+    let out = bin()
+        .args(["plan", "--dry-run", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("hubble.metrics and hubble.metricsPreset"),
+        "{err}"
+    );
+    // With the flag, --metric still replaces the file's preset.
+    std::fs::write(&file, "hubble:\n  metricsPreset: dashboards\n").unwrap();
+    let out = bin()
+        .args(["plan", "--dry-run", "--metric", "drop", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn plan_text(args: &[&str]) -> String {
     let out = bin()
         .args(["plan", "--dry-run", "--cilium-version", "1.18.4"])
