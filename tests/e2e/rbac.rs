@@ -73,7 +73,6 @@ fn check_as_read_only_user() {
 /// "offline" there targets the newest Cilium (1.20.0) instead of the installed 1.18.12, so the
 /// plan would change the user's Cilium version, and it exits 0.
 #[test]
-#[ignore = "ciliumon bug: `plan` treats 403 Forbidden from helm list like an unreachable cluster and plans offline for the newest Cilium (exit 0)"]
 fn plan_forbidden_is_not_offline() {
     let _g = serial();
     let Some(c) = cluster::get() else { return };
