@@ -80,6 +80,11 @@ pub struct Plan {
     pub estimate: Option<Estimate>,
     /// Where the estimate's inputs came from, or why no estimate was made.
     pub estimate_source: String,
+    /// Why the agents must restart whatever the upgrade does to their pod template and to
+    /// cilium-config (dynamic metrics whose context options change: the agents load those only
+    /// at start). `rollout::settle` keeps the restart for it.
+    #[serde(skip)]
+    pub restart_required: Option<String>,
 }
 
 use std::time::Duration;
@@ -582,6 +587,22 @@ pub struct MetricsPlan {
 }
 
 impl MetricsPlan {
+    /// Why the agents must restart even when the upgrade changes neither their pod template nor
+    /// cilium-config: dynamic metrics whose context options change (the agents refuse such a
+    /// file), or a switch between static and dynamic mode (read only at start-up).
+    pub fn restart_required(&self) -> Option<String> {
+        if !self.restart || (self.mode == MetricsMode::Static && !self.release.dynamic) {
+            return None;
+        }
+        Some(match &self.change {
+            Some(c) if c.needs_restart() => format!(
+                "the context options of {} change, and the agents refuse such a file until they restart",
+                c.relabelled.join(", ")
+            ),
+            _ => "the Hubble metrics mode changes (static and dynamic), which the agents read only at start-up".into(),
+        })
+    }
+
     pub fn decide(
         config: &Config,
         target: &Target,
@@ -767,6 +788,7 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
         dashboards: fills,
         estimate,
         estimate_source,
+        restart_required: metrics.restart_required(),
     })
 }
 

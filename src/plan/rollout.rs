@@ -210,7 +210,11 @@ pub fn settle(plan: &mut Plan, o: &Observed) -> Restart {
             why: "the plan's metrics mode needs no restart".into(),
         };
     }
-    let restart = decide(o);
+    let restart = match (decide(o), &plan.restart_required) {
+        // Neither the pod template nor cilium-config moves, yet the agents must restart.
+        (Restart::NotNeeded { .. }, Some(why)) => Restart::Explicit { why: why.clone() },
+        (r, _) => r,
+    };
     match &restart {
         Restart::Nothing => {
             plan.steps.clear();

@@ -191,6 +191,7 @@ mod tests {
             dashboards: vec![],
             estimate: None,
             estimate_source: String::new(),
+            restart_required: None,
         }
     }
 
