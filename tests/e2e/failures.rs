@@ -43,6 +43,11 @@ fn backup(e: &Env) -> (String, Value) {
         .unwrap_or_else(|err| panic!("{}: {err}", dir.display()))
         .flatten()
         .map(|f| f.path())
+        // The values files of a failed run are kept beside the backup; they are not it.
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("ciliumon-backup-"))
+        })
         .collect();
     assert_eq!(files.len(), 1, "{files:?}");
     let mode = std::os::unix::fs::PermissionsExt::mode(

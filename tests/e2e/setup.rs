@@ -242,6 +242,8 @@ fn across_versions(major: u8) {
         "1m",
         "--cilium-version",
         "1.19.6",
+        // The chart moves from 1.18.12: off a terminal that needs saying.
+        "--allow-version-change",
         "-o",
         "json",
     ]);
