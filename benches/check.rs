@@ -529,6 +529,24 @@ fn prometheus_side_by_side(nodes: usize) {
         let fake = FakeProm::start(Fleet::typical(nodes), 10_000, Duration::from_secs(600));
         let mut cluster = fake_cluster(&fleet, ports);
         cluster.prometheus = Some(fake.base.clone());
+        // The dashboards as the chart installs them (ConfigMaps), so that the panels are asked.
+        cluster.dashboards = [
+            (
+                "hubble-dashboard",
+                include_str!("../tests/fixtures/dashboards/hubble-mini.json"),
+            ),
+            (
+                "hubble-dns-namespace",
+                include_str!("../tests/fixtures/dashboards/namespace-mini.json"),
+            ),
+            (
+                "hubble-l7-http-metrics-by-workload",
+                include_str!("../tests/fixtures/dashboards/l7-mini.json"),
+            ),
+        ]
+        .iter()
+        .map(|(name, j)| api::dashboard_configmap(name, &format!("{name}.json"), j))
+        .collect();
         let (api_port, _stats) = api::start(cluster);
         let kubeconfig = dir.join("kubeconfig");
         std::fs::write(
@@ -558,10 +576,11 @@ fn prometheus_side_by_side(nodes: usize) {
             let wall = t.elapsed();
             let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
             println!(
-                "binary run {run}: wall {:.2} s, exit {:?}, {} queries, {} nodes from Prometheus, {} agents scraped, output {} bytes",
+                "binary run {run}: wall {:.2} s, exit {:?}, {} queries, {} panels, {} nodes from Prometheus, {} agents scraped, output {} bytes",
                 wall.as_secs_f64(),
                 out.status.code(),
                 j["prometheus"]["queries"],
+                j["prometheus"]["panels"].as_array().map_or(0, Vec::len),
                 j["prometheus"]["nodes"].as_array().map_or(0, Vec::len),
                 j["nodes"].as_array().map_or(0, Vec::len),
                 out.stdout.len()
