@@ -80,6 +80,7 @@ pub fn context(expected: Option<Vec<Expected>>) -> Context {
         restart_hint: "restart the agents: kubectl -n kube-system rollout restart ds/cilium".into(),
         timeout: Duration::from_secs(2),
         via_proxy: false,
+        configured: vec![],
     }
 }
 

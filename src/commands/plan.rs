@@ -50,6 +50,9 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: Printer) -> Result<Cod
     } else {
         match crate::cluster::read_target(global, &config) {
             Ok((t, desc)) => (t, desc),
+            // The cluster answered and refused (403/401): planning "offline" there would target
+            // the newest Cilium, not the installed one. Exit 3 with the missing permission.
+            Err(e) if crate::cluster::is_denied(&e) => return Err(e),
             Err(e) => {
                 printer.say(&format!(
                     "note: could not read the cluster ({e:#}); planning offline as with --dry-run"

@@ -221,3 +221,41 @@ fn check_names_a_not_ready_node() {
         .to_string();
     assert!(n.contains("NotReady") || n.contains("not Ready"), "{n}");
 }
+
+/// Every agent refuses 9962 while cilium-config sets `prometheus-serve-addr`: the metrics are
+/// configured, so the hint is the agents not listening, not "enable prometheus.enabled=true".
+#[test]
+fn check_refused_although_configured() {
+    let _g = serial();
+    let Some(c) = cluster::get() else { return };
+    let refused = Node {
+        agent: Endpoint::Refuse,
+        ..Node::ok()
+    };
+    let e = Env::new(c, "refused-cfg", 4, &[refused]);
+    metrics_on_release(&e);
+    e.rollout_done();
+    let addr = e.k(&[
+        "get",
+        "configmap",
+        "cilium-config",
+        "-n",
+        &e.ns,
+        "-o",
+        "jsonpath={.data.prometheus-serve-addr}",
+    ]);
+    assert!(!addr.trim().is_empty(), "prometheus-serve-addr not set");
+    let out = e.ciliumon(&["check", "-n", &e.ns, "--timeout", "2s", "-o", "json"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    let doc: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|err| panic!("{err}: {all}"));
+    let agent = &doc["nodes"][0]["agent"];
+    assert_eq!(agent["summary"], "refused", "{agent:#}");
+    let hint = agent["hint"].as_str().unwrap_or_default();
+    assert!(
+        hint.contains("does not listen although configured"),
+        "{hint}"
+    );
+    assert!(!hint.contains("prometheus.enabled=true"), "{hint}");
+}
