@@ -176,10 +176,9 @@ fn check_refused_hanging_notready_stale_l7() {
 }
 
 /// A node whose kubelet stopped: the node lifecycle controller marks it NotReady and its pods
-/// not Ready (phase stays Running). ciliumon reads only the phase, so it scrapes the dead node
-/// and blames the agent ("may be stuck or overloaded").
+/// not Ready (phase stays Running). The check names the NotReady node (or the not-Ready pod)
+/// instead of blaming the agent ("may be stuck or overloaded").
 #[test]
-#[ignore = "ciliumon gap: check reads only the pod phase, so an agent on a NotReady node is reported as stuck, not as on a NotReady node"]
 fn check_names_a_not_ready_node() {
     let _g = serial();
     let Some(c) = cluster::get() else { return };
