@@ -103,7 +103,7 @@ pub fn resolve_version(
                 v.minor
             ))
             .hint(format!(
-                "give the exact release your cluster runs or should run, e.g. --cilium-version {known} (the newest {}.{} release ciliumon knows; `helm list -n kube-system` shows the installed one)",
+                "give the exact release your cluster runs or should run, e.g. --cilium-version {known} (the newest {}.{} release ciliumon knows; `helm list --all-namespaces` shows the installed one)",
                 v.major, v.minor
             )));
         }
@@ -406,7 +406,7 @@ pub const HANDLERS: &[Handler] = &[
         // Marked deprecated in its own help text from 1.18.3 on (pkg/hubble/metrics/kafka,
         // audited per release line; Kafka L7 visibility deprecated by cilium/cilium#41072).
         deprecated: Some(Deprecated {
-            note: "Kafka support is deprecated and removed in Cilium 1.20",
+            note: "Kafka support goes away in Cilium 1.20",
             from: Since::from_patch(1, 18, 3),
         }),
     },

@@ -544,7 +544,7 @@ impl Config {
             ))
             .hint("drop exemplars=true, or turn OpenMetrics on (--open-metrics / hubble.openMetrics: true)")
             .into()),
-            (None, Some(s)) => Ok((true, Some(format!("OpenMetrics turned on: '{s}' asks for exemplars, which need it")))),
+            (None, Some(s)) => Ok((true, Some(format!("OpenMetrics turned on: {} asks for exemplars, which need it", s.handler.name)))),
             (Some(on), _) => Ok((on, None)),
             (None, None) => Ok((false, None)),
         }

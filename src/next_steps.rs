@@ -61,8 +61,10 @@ pub struct HubbleUi {
 pub struct Prometheus {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port_forward: Option<String>,
-    /// Its targets page (Cilium's jobs: cilium-agent, cilium-operator, hubble).
+    /// Its targets page.
     pub targets: String,
+    /// The jobs of Cilium's ServiceMonitors there.
+    pub jobs: Vec<String>,
 }
 
 /// What setup knows when it prints the next steps.
@@ -257,6 +259,15 @@ impl NextSteps {
             } else {
                 "your Prometheus' /targets page".into()
             },
+            jobs: catalogue::COMPONENTS
+                .iter()
+                .filter(|f| match f.component {
+                    Component::Agent => c.metrics.agent,
+                    Component::Operator => c.metrics.operator,
+                    Component::Hubble => hubble,
+                })
+                .map(|f| f.prometheus_job.to_string())
+                .collect(),
         });
 
         let mut check = vec!["ciliumon".to_string(), "check".into()];
@@ -320,15 +331,17 @@ impl NextSteps {
             }
         }
         if let Some(p) = &self.prometheus {
+            let jobs = if p.jobs.is_empty() {
+                String::new()
+            } else {
+                format!(" (jobs {})", p.jobs.join(", "))
+            };
             match &p.port_forward {
                 Some(pf) => s.push_str(&format!(
-                    "  Prometheus:  {pf}\n               then {} (jobs cilium-agent, cilium-operator, hubble)\n",
+                    "  Prometheus:  {pf}\n               then {}{jobs}\n",
                     p.targets
                 )),
-                None => s.push_str(&format!(
-                    "  Prometheus:  {} (jobs cilium-agent, cilium-operator, hubble)\n",
-                    p.targets
-                )),
+                None => s.push_str(&format!("  Prometheus:  {}{jobs}\n", p.targets)),
             }
         }
         s.push_str(&format!("  Check again: {}\n", self.check));
@@ -413,6 +426,7 @@ mod tests {
                 "kubectl --context prod port-forward -n monitoring svc/prometheus-kube-prometheus-prometheus 9090"
             )
         );
+        assert_eq!(prom.jobs, ["cilium-agent", "cilium-operator", "hubble"]);
         assert_eq!(n.check, "ciliumon check --kube-context prod");
         assert_eq!(
             n.rollback.as_deref(),

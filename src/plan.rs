@@ -318,13 +318,13 @@ impl ValuesStrategy {
             ValuesStrategy::Reuse => {
                 args.push("--reuse-values".into());
                 format!(
-                    "--reuse-values: the chart stays at {version}, so the release's current values are kept and these are merged over them."
+                    "Your values stay: the chart stays at {version}, so the upgrade keeps the release's current values and changes only the ones shown (--reuse-values)."
                 )
             }
             ValuesStrategy::ResetThenReuse { from } => {
                 args.push("--reset-then-reuse-values".into());
                 format!(
-                    "--reset-then-reuse-values: the chart moves from {} to {version}; --reuse-values would drop the new chart's defaults (Helm 3.14+).",
+                    "Your values stay and the new chart's defaults apply: the chart moves from {} to {version}, so the upgrade keeps the release's values and takes the new chart's defaults for the rest (--reset-then-reuse-values, Helm 3.14+; --reuse-values would drop those defaults).",
                     from.map(|v| v.to_string()).unwrap_or_default()
                 )
             }
@@ -338,7 +338,7 @@ impl ValuesStrategy {
                     path,
                     source: FileSource::Values { values: current },
                 });
-                "Helm older than 3.14 has no --reset-then-reuse-values: the release's current values are saved and passed with -f over the new chart's defaults.".into()
+                "Your values stay and the new chart's defaults apply: this Helm (older than 3.14) has no --reset-then-reuse-values, so the release's current values are saved and passed with -f over the new chart's defaults.".into()
             }
         }
     }

@@ -242,7 +242,7 @@ pub fn cilium(input: &ValuesInput) -> Built {
         }
     }
     if monitors && c.metrics.agent {
-        notes.push("ServiceMonitors: prometheus.serviceMonitor.trustCRDsExist=true because the stack's CRDs are in place before the Cilium upgrade (installed first, or already there).".into());
+        notes.push("Cilium's ServiceMonitors are created although the chart cannot see the ServiceMonitor CRD when it renders: the stack's CRDs are in place before the Cilium upgrade (installed first, or already there) (prometheus.serviceMonitor.trustCRDsExist).".into());
     }
     if let (true, Some(release)) = (monitors, input.stack_release) {
         let labels = &c.prometheus_stack.service_monitor_labels;
@@ -296,7 +296,7 @@ fn monitor_labels(c: &Config, release: &str) -> Value {
 pub fn stack(specs: &[MetricSpec]) -> Built {
     let mut values = template(STACK_TEMPLATE);
     let mut notes = vec![
-        "kube-prometheus-stack: serviceMonitorSelectorNilUsesHelmValues=false and podMonitorSelectorNilUsesHelmValues=false, so its Prometheus selects Cilium's monitors.".to_string(),
+        "kube-prometheus-stack's Prometheus picks up the ServiceMonitors and PodMonitors of every release, Cilium's included, not only its own (serviceMonitorSelectorNilUsesHelmValues and podMonitorSelectorNilUsesHelmValues: false).".to_string(),
     ];
     if let Some(s) = specs.iter().find(|s| s.exemplars()) {
         set(
@@ -304,7 +304,10 @@ pub fn stack(specs: &[MetricSpec]) -> Built {
             "prometheus.prometheusSpec.enableFeatures",
             json!(["exemplar-storage"]),
         );
-        notes.push(format!("Prometheus exemplar storage turned on for '{s}'."));
+        notes.push(format!(
+            "Prometheus stores exemplars, which {} asks for (enableFeatures: [exemplar-storage]).",
+            s.handler.name
+        ));
     }
     Built { values, notes }
 }

@@ -190,7 +190,8 @@ fn ask_families(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option<(
                 return Ok(Some(()));
             }
             Err(e) => {
-                p.note(&format!("warning: {e}; choose again"));
+                p.note(&format!("warning: {e}"));
+                p.note("Choose the families again.");
                 on = (0..handlers.len()).map(|i| chosen.contains(&i)).collect();
             }
         }
@@ -204,6 +205,7 @@ fn ask_specs(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option<()>>
     let adjust: Vec<usize> = if chosen.is_empty() {
         vec![]
     } else {
+        let width = chosen.iter().map(|h| h.name.len()).max().unwrap_or(0);
         let items: Vec<(String, bool)> = chosen
             .iter()
             .map(|h| {
@@ -213,13 +215,10 @@ fn ask_specs(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option<()>>
                     .map(|s| s.to_string())
                     .and_then(|s| s.split_once(':').map(|(_, o)| o.to_string()))
                     .unwrap_or_else(|| "(no options set)".to_string());
-                (format!("{}  {}", h.name, now), false)
+                (format!("{:<width$}  {now}", h.name), false)
             })
             .collect();
-        answer!(p.multi_select(
-            "Families whose options to adjust (none keeps the current ones)",
-            &items
-        ))
+        answer!(p.multi_select("Families whose options to adjust (none: keep them)", &items))
     };
     let mut specs = Vec::new();
     for (i, h) in chosen.iter().enumerate() {
@@ -260,9 +259,14 @@ pub fn cardinality_warning(spec: &MetricSpec) -> Option<String> {
         return None;
     }
     Some(format!(
-        "{}: {} multiply the series (one per value)",
+        "{}: {} {} the series (one per value)",
         spec.handler.name,
-        many.join(", ")
+        many.join(", "),
+        if many.len() == 1 {
+            "multiplies"
+        } else {
+            "multiply"
+        }
     ))
 }
 
@@ -854,7 +858,11 @@ impl Terminal {
 
 /// The name a row stands for: the text before its description (two spaces), else the row.
 pub fn row_name(label: &str) -> &str {
-    label.split("  ").next().unwrap_or(label).trim()
+    let name = label.split("  ").next().unwrap_or(label).trim();
+    match name.split(" (").next().map(str::trim) {
+        Some(short) if !short.is_empty() => short,
+        _ => name,
+    }
 }
 
 /// dialoguer's colourful theme with the focused row of a list marked by `❯` in every colour
@@ -2062,6 +2070,8 @@ mod tests {
             "install kube-prometheus-stack"
         );
         assert_eq!(row_name("source_ip  (many series)"), "source_ip");
+        assert_eq!(row_name("Agent metrics (port 9962)"), "Agent metrics");
+        assert_eq!(row_name("(none)"), "(none)");
     }
 
     #[test]

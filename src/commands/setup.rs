@@ -383,13 +383,21 @@ fn header(pf: &Preflight) -> Vec<String> {
             pf.cilium.revision,
             pf.cilium.status,
         ),
-        format!(
-            "Tools: helm {} ({}), kubectl {} ({})",
-            pf.tools.helm_version,
-            pf.tools.helm.display(),
-            pf.tools.kubectl_version,
-            pf.tools.kubectl.display()
-        ),
+        match (pf.tools.helm.parent(), pf.tools.kubectl.parent()) {
+            (Some(a), Some(b)) if a == b => format!(
+                "Tools: helm {}, kubectl {} (in {})",
+                pf.tools.helm_version,
+                pf.tools.kubectl_version,
+                a.display()
+            ),
+            _ => format!(
+                "Tools: helm {} ({}), kubectl {} ({})",
+                pf.tools.helm_version,
+                pf.tools.helm.display(),
+                pf.tools.kubectl_version,
+                pf.tools.kubectl.display()
+            ),
+        },
     ]);
     lines
 }
@@ -1060,6 +1068,21 @@ mod tests {
         let e = allow_version_change(None, change, false, printer).unwrap_err();
         assert_eq!(crate::exit::classify(&e).0, Code::BadInput);
         assert!(allow_version_change(None, change, true, printer).unwrap());
+    }
+
+    #[test]
+    fn the_check_message_says_the_real_wait() {
+        assert!(check_message(Duration::from_secs(5)).contains("up to 5s "));
+        assert!(check_message(Duration::from_secs(90)).contains("up to 1m30s "));
+    }
+
+    #[test]
+    fn no_agent_pods_is_retried_and_other_errors_are_not() {
+        let e = anyhow::Error::new(Failure::preflight(
+            "no Cilium agent pods (label k8s-app=cilium) in namespace kube-system",
+        ));
+        assert!(no_agents_yet(&e));
+        assert!(!no_agents_yet(&anyhow::anyhow!("cannot reach the cluster")));
     }
 
     #[test]

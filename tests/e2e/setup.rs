@@ -229,7 +229,7 @@ fn across_versions(major: u8) {
     let cfg = e.config("");
     let cfg_s = cfg.display().to_string();
     let backups = e.path("backups").display().to_string();
-    let out = e.ciliumon(&[
+    let args = [
         "setup",
         "--yes",
         "--config",
@@ -242,11 +242,28 @@ fn across_versions(major: u8) {
         "1m",
         "--cilium-version",
         "1.19.6",
-        // The chart moves from 1.18.12: off a terminal that needs saying.
-        "--allow-version-change",
         "-o",
         "json",
-    ]);
+    ];
+    // Another chart version changes Cilium itself: refused off a terminal without
+    // --allow-version-change, and the release stays as it was.
+    let out = e.ciliumon(&args);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("changes the Cilium version"),
+        "{}",
+        text(&out)
+    );
+    let hist = e.helm_json(&["history", "cilium", "-n", &e.ns]);
+    assert_eq!(
+        hist.as_array().unwrap().last().unwrap()["revision"],
+        n,
+        "{hist:#}"
+    );
+    // The chart moves from 1.18.12: off a terminal that needs saying.
+    let mut args = args.to_vec();
+    args.push("--allow-version-change");
+    let out = e.ciliumon(&args);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["status"], "done", "{doc:#}");

@@ -214,7 +214,7 @@ fn kafka_is_deprecated_from_1_18_3_in_metrics() {
         .iter()
         .find(|f| f["name"] == "kafka")
         .unwrap();
-    assert!(kafka["deprecated"].as_str().unwrap().contains("deprecated"));
+    assert!(kafka["deprecated"].as_str().unwrap().contains("1.20"));
     let out = run(&["metrics", "--cilium-version", "1.17.18", "-o", "json"]);
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let kafka = doc["families"]

@@ -1355,3 +1355,140 @@ fn wizard_reuse_outside_helm_defaults_to_the_selector_label() {
     );
     assert_eq!(config["prometheusStack"]["namespace"], "obs");
 }
+
+/// Item 2: a successful run ends with what to look at next, from what was configured; the
+/// same as fields of the JSON document.
+#[test]
+fn a_successful_run_says_what_to_look_at_next() {
+    let f = Fake::new();
+    let out = f.run(&with(&["--output", "json"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = json_doc(&out);
+    let next = &doc["next"];
+    assert_eq!(
+        next["grafana"]["portForward"],
+        "kubectl port-forward -n monitoring svc/prometheus-grafana 3000:80"
+    );
+    assert!(
+        next["grafana"]["password"]
+            .as_str()
+            .unwrap()
+            .contains("admin-secret")
+    );
+    assert!(
+        next["grafana"]["dashboards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d == "hubble-dashboard")
+    );
+    // The stand-in's node answers 127.0.0.1; the UI is a NodePort on 31234 (the blog's).
+    assert_eq!(next["hubbleUi"]["url"], "http://127.0.0.1:31234");
+    assert_eq!(
+        next["prometheus"]["targets"],
+        "http://localhost:9090/targets"
+    );
+    assert_eq!(next["check"], "ciliumon check");
+    assert_eq!(next["rollback"], "helm rollback cilium 3 -n kube-system");
+    assert_eq!(next["backup"], doc["backup"]);
+    let err = stderr(&out);
+    for want in [
+        "Next:",
+        "Grafana:     kubectl port-forward -n monitoring svc/prometheus-grafana 3000:80",
+        "Hubble UI:   http://127.0.0.1:31234",
+        "Prometheus:  kubectl port-forward -n monitoring svc/prometheus-kube-prometheus-prometheus 9090",
+        "Check again: ciliumon check",
+        "Go back:     helm rollback cilium 3 -n kube-system",
+    ] {
+        assert!(err.contains(want), "{want}:\n{err}");
+    }
+}
+
+/// Item 8: a failed Cilium upgrade keeps its values files (0600, next to the backup) and the
+/// command shown names them; the stack installed before it stays, with the uninstall command.
+#[test]
+fn a_failed_upgrade_keeps_its_values_and_says_the_stack_stays() {
+    let f = Fake::new().env("STANDIN_FAIL", "helm upgrade cilium");
+    let out = f.run(&with(&["--output", "json"]));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc = json_doc(&out);
+    let kept: Vec<PathBuf> = doc["keptFiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| PathBuf::from(p.as_str().unwrap()))
+        .collect();
+    assert!(!kept.is_empty(), "{doc:#}");
+    for k in &kept {
+        assert!(
+            k.starts_with(f.work()),
+            "next to the backup: {}",
+            k.display()
+        );
+        assert_eq!(
+            std::fs::metadata(k).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let cilium_values = kept
+        .iter()
+        .find(|k| k.to_string_lossy().ends_with("cilium-values.yaml"))
+        .unwrap();
+    let upgrade = doc["steps"][4]["command"].as_str().unwrap();
+    assert!(
+        upgrade.contains(&cilium_values.display().to_string()),
+        "the command names the kept file: {upgrade}"
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "kube-prometheus-stack stays installed as release 'prometheus' in 'monitoring'"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("To remove it: helm uninstall prometheus -n monitoring"),
+        "{err}"
+    );
+    assert!(
+        err.contains("The Cilium upgrade failed while it ran"),
+        "{err}"
+    );
+    assert!(
+        err.contains("The values files of this run are kept (0600)"),
+        "{err}"
+    );
+    assert!(f.tmp_is_empty(), "the private directory is still removed");
+}
+
+/// Item 8: a wait that fails after the upgrade says the upgrade completed, not "was started".
+#[test]
+fn a_failed_wait_says_the_upgrade_completed() {
+    let f = Fake::new().env("STANDIN_FAIL", "kubectl rollout status");
+    let out = f.run(YES);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("The Cilium upgrade completed"), "{err}");
+    assert!(!err.contains("was started"), "{err}");
+    assert!(err.contains("Step failed: "), "{err}");
+}
+
+/// Item 13: the header names the cluster and its API server, each line within 120 columns.
+#[test]
+fn the_header_names_the_cluster_and_api_server() {
+    let f = Fake::new();
+    let out = f.run(&["setup", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("Cluster: 'kind-standin' (context 'kind-standin', Kubernetes v1.33.1)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("  API server: https://127.0.0.1:6443"),
+        "{err}"
+    );
+    for line in err.lines().take(3) {
+        assert!(line.chars().count() <= 120, "{line}");
+    }
+}
