@@ -98,6 +98,12 @@ pub enum PlanOutput {
     Shell,
     Json,
     Yaml,
+    /// The Cilium values alone, as one commented values file to commit (GitOps)
+    Values,
+    /// A Flux HelmRelease carrying the values in spec.values
+    Flux,
+    /// An Argo CD Application carrying the values in spec.source.helm.valuesObject
+    Argocd,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -215,13 +221,16 @@ pub struct PlanArgs {
     /// Output format
     #[arg(short = 'o', long, value_enum, default_value_t = PlanOutput::Shell)]
     pub output: PlanOutput,
+    /// Plan the helm upgrade even when Flux or Argo CD manages the release (after a warning)
+    #[arg(long)]
+    pub force_helm: bool,
     #[command(flatten)]
     pub config: ConfigArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct SetupArgs {
-    /// Print the plan and exit (like `plan`), touching nothing
+    /// Print the plan and exit, like `plan --dry-run`: contacts nothing (no helm, kubectl or kubeconfig)
     #[arg(long)]
     pub dry_run: bool,
     /// Do not ask: take the configuration from flags and --config, and run
@@ -252,6 +261,9 @@ pub struct SetupArgs {
     /// Output format
     #[arg(short = 'o', long, value_enum, default_value_t = ReportOutput::Text)]
     pub output: ReportOutput,
+    /// Run the helm upgrade even when Flux or Argo CD manages the release (after a warning)
+    #[arg(long)]
+    pub force_helm: bool,
     #[command(flatten)]
     pub config: ConfigArgs,
 }

@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::estimate::Inventory;
 use crate::exit::Failure;
 use crate::kubectl::Kubectl;
+use crate::plan::gitops::{self, Owner};
 use crate::plan::{Sizes, Target};
 use crate::run::{self, CaptureError, Limits};
 use crate::version::Version;
@@ -86,9 +87,25 @@ pub struct Preflight {
     pub server_version: Option<String>,
     pub cilium: CiliumRelease,
     pub stack: Option<StackRelease>,
+    /// Who else changes the release (Flux), when someone does.
+    pub owner: Option<Owner>,
+    /// What the agents run, and what the release renders now.
+    pub agents: AgentState,
     /// The cluster's size for the series estimate (counted here, or the `--estimate-*` flags'),
     /// or why it could not be read.
     pub sizes: Sizes,
+    /// Whether the `servicemonitors.monitoring.coreos.com` CRD exists; `None` when it could
+    /// not be read.
+    pub service_monitor_crd: Option<bool>,
+}
+
+/// What the agents run, read in preflight: the pods older than `cilium-config`'s last change,
+/// and the release's current manifest (`helm get manifest`) or why it could not be read.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AgentState {
+    pub stale: Vec<String>,
+    #[serde(skip)]
+    pub manifest: Option<Result<String, String>>,
 }
 
 pub(crate) fn install_hint(tool: &str) -> &'static str {
@@ -453,6 +470,10 @@ pub fn preflight(tools: Tools, want: &Want<'_>) -> Result<Preflight> {
             .to_string(),
     };
 
+    if let Some(named) = &kube.context {
+        check_context(&kubectl, named)?;
+    }
+
     // Reachable?
     let out = query_kubectl(&kubectl, &["version", "-o", "json", "--request-timeout=15s"], "kubectl")
         .map_err(|e| {
@@ -494,7 +515,20 @@ pub fn preflight(tools: Tools, want: &Want<'_>) -> Result<Preflight> {
         "`helm list`",
     )?;
     let rows = parse_list(&out)?;
+    let agent_ds = read_agent_daemonset(&kubectl, want.namespace)?;
     let Some(row) = rows.iter().find(|r| r.name == want.release) else {
+        if let Some(ds) = &agent_ds {
+            // Cilium runs, but not as this Helm release: Argo CD, or plain manifests.
+            let owner =
+                gitops::detect(&ds.labels, &ds.annotations, false).unwrap_or(Owner::Manifests);
+            return Err(gitops::refusal(
+                &owner,
+                want.release,
+                want.namespace,
+                Some(ds.version.as_ref()),
+            )
+            .into());
+        }
         let others: Vec<_> = rows
             .iter()
             .filter(|r| chart_version(&r.chart, objects::CHART).is_some())
@@ -593,6 +627,23 @@ pub fn preflight(tools: Tools, want: &Want<'_>) -> Result<Preflight> {
         },
     };
 
+    let owner = agent_ds
+        .as_ref()
+        .and_then(|ds| gitops::detect(&ds.labels, &ds.annotations, true));
+    let manifest = query(
+        &tools.helm,
+        &argv(
+            &["get", "manifest", &cilium.name, "-n", want.namespace],
+            kube.helm_flags(),
+        ),
+        "`helm get manifest`",
+    )
+    .map_err(|e| format!("{e:#}"));
+    let agents = AgentState {
+        stale: stale_agents(&kubectl, want.namespace)?,
+        manifest: Some(manifest),
+    };
+    let service_monitor_crd = crd_exists(&kubectl, SERVICE_MONITOR_CRD)?;
     let (cluster, server) = kubectl
         .run(
             &["config", "view", "--minify", "-o", "json"],
@@ -610,8 +661,165 @@ pub fn preflight(tools: Tools, want: &Want<'_>) -> Result<Preflight> {
         server_version,
         cilium,
         stack,
+        owner,
+        agents,
+        service_monitor_crd,
         sizes,
     })
+}
+
+/// The CRD that Cilium's ServiceMonitors need.
+pub const SERVICE_MONITOR_CRD: &str = "servicemonitors.monitoring.coreos.com";
+
+/// A kubectl error that is the API server's 404.
+fn not_found(e: &CaptureError) -> bool {
+    matches!(e, CaptureError::Failed(m) if m.contains("NotFound") || m.contains("could not find the requested resource"))
+}
+
+/// `kubectl get --raw PATH` in preflight: `None` for a 404, a preflight failure otherwise.
+fn get_optional(kubectl: &Kubectl, path: &str, what: &str) -> Result<Option<serde_json::Value>> {
+    let timeout = format!("--request-timeout={}s", QUERY_TIMEOUT.as_secs());
+    match kubectl.run(
+        &["get", "--raw", path, &timeout],
+        Limits::outside(QUERY_TIMEOUT),
+    ) {
+        Ok(out) => Ok(Some(serde_json::from_str(&out).with_context(|| {
+            format!("reading {what}: `kubectl get --raw {path}` did not print JSON")
+        })?)),
+        Err(e) if not_found(&e) => Ok(None),
+        Err(e) => Err(preflight_error(
+            e,
+            &format!("reading {what} (`kubectl get --raw {path}`)"),
+        )),
+    }
+}
+
+/// The agent DaemonSet's metadata and the Cilium version its image runs.
+#[derive(Debug, Clone)]
+struct AgentDaemonSet {
+    labels: serde_json::Value,
+    annotations: serde_json::Value,
+    version: Option<Version>,
+}
+
+fn read_agent_daemonset(kubectl: &Kubectl, namespace: &str) -> Result<Option<AgentDaemonSet>> {
+    let path = format!(
+        "/apis/apps/v1/namespaces/{namespace}/daemonsets/{}",
+        objects::AGENT_DAEMONSET
+    );
+    let what = format!(
+        "the DaemonSet {} in '{namespace}'",
+        objects::AGENT_DAEMONSET
+    );
+    Ok(
+        get_optional(kubectl, &path, &what)?.map(|ds| AgentDaemonSet {
+            labels: ds["metadata"]["labels"].clone(),
+            annotations: ds["metadata"]["annotations"].clone(),
+            version: ds["spec"]["template"]["spec"]["containers"][0]["image"]
+                .as_str()
+                .and_then(image_version),
+        }),
+    )
+}
+
+/// `quay.io/cilium/cilium:v1.18.4@sha256:...` → 1.18.4.
+pub fn image_version(image: &str) -> Option<Version> {
+    let image = image.split('@').next()?;
+    let (_, tag) = image.rsplit_once(':')?;
+    tag.parse().ok()
+}
+
+/// The agent pods that started before `cilium-config` last changed, by name.
+fn stale_agents(kubectl: &Kubectl, namespace: &str) -> Result<Vec<String>> {
+    use crate::check::cluster as cc;
+    let pods = get_optional(
+        kubectl,
+        &format!(
+            "/api/v1/namespaces/{namespace}/pods?labelSelector={}",
+            objects::encoded(objects::AGENT_SELECTOR)
+        ),
+        "the agent pods",
+    )?;
+    let cm = get_optional(
+        kubectl,
+        &format!(
+            "/api/v1/namespaces/{namespace}/configmaps/{}",
+            objects::CONFIG_MAP
+        ),
+        "the ConfigMap cilium-config",
+    )?;
+    let (Some(pods), Some(cm)) = (pods, cm) else {
+        return Ok(vec![]);
+    };
+    let pods = cc::parse_pods(&cc::typed(pods, "the agent pods")?);
+    let changed = cc::parse_config(&cc::typed(cm, "the ConfigMap cilium-config")?).changed;
+    Ok(stale_names(&pods, changed.as_deref()))
+}
+
+/// The pods started before `changed`.
+pub fn stale_names(pods: &[crate::check::cluster::Pod], changed: Option<&str>) -> Vec<String> {
+    let Some(changed) = changed else {
+        return vec![];
+    };
+    pods.iter()
+        .filter(|p| {
+            p.start_time
+                .as_deref()
+                .is_some_and(|s| crate::check::cluster::started_before(s, changed).unwrap_or(false))
+        })
+        .map(|p| p.name.clone())
+        .collect()
+}
+
+/// Whether a CRD exists; `None` when it could not be read (e.g. no permission).
+fn crd_exists(kubectl: &Kubectl, name: &str) -> Result<Option<bool>> {
+    let path = format!("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}");
+    match get_optional(kubectl, &path, &format!("the CRD {name}")) {
+        Ok(v) => Ok(Some(v.is_some())),
+        Err(e) if crate::exit::classify(&e).0 == crate::exit::Code::Interrupted => Err(e),
+        Err(_) => Ok(None),
+    }
+}
+
+/// The contexts of the kubeconfig (`kubectl config get-contexts -o name`).
+pub fn contexts(kubectl: &Kubectl) -> Result<Vec<String>> {
+    let out = query_kubectl(
+        kubectl,
+        &["config", "get-contexts", "-o", "name"],
+        "`kubectl config get-contexts`",
+    )?;
+    Ok(out
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+/// A context named on the command line must exist: exit 3 with the ones that do.
+fn check_context(kubectl: &Kubectl, named: &str) -> Result<()> {
+    let known = contexts(kubectl)?;
+    if known.iter().any(|c| c == named) {
+        return Ok(());
+    }
+    Err(unknown_context(named, &known).into())
+}
+
+/// "context 'x' does not exist", with the contexts that do.
+pub fn unknown_context(named: &str, known: &[String]) -> Failure {
+    let shown = crate::escape::escape(named);
+    let hint = if known.is_empty() {
+        "the kubeconfig has no contexts: point KUBECONFIG or --kubeconfig at your cluster's kubeconfig".to_string()
+    } else {
+        format!(
+            "contexts in the kubeconfig: {}; pass one with --kube-context",
+            known.join(", ")
+        )
+    };
+    Failure::preflight(format!(
+        "the context '{shown}' given with --kube-context does not exist in the kubeconfig"
+    ))
+    .hint(hint)
 }
 
 impl Preflight {
@@ -625,6 +833,7 @@ impl Preflight {
                 .as_ref()
                 .map(|s| (s.name.clone(), s.namespace.clone())),
             current_values: Some(self.cilium.values.clone()),
+            service_monitor_crd: self.service_monitor_crd,
             sizes: self.sizes.clone(),
         }
     }
@@ -640,6 +849,79 @@ impl Preflight {
             self.cilium.revision
         )
     }
+}
+
+/// What the cluster says about the rollout of `plan`: whether the release already has its
+/// values (and the stack it installs is there), which agents run an older configuration, and,
+/// when an upgrade is needed, whether it changes the agents' pod template (the release's
+/// manifest against `helm template` of the same chart with the merged values, written into the
+/// private `dir`). Read-only.
+pub fn observe(
+    pf: &Preflight,
+    config: &Config,
+    plan: &crate::plan::Plan,
+    kube: &Kube,
+    dir: &Path,
+) -> crate::plan::rollout::Observed {
+    let merged = crate::diff::merge(&pf.cilium.values, &plan.cilium_values);
+    let stack_ok = match config.prometheus_stack.mode {
+        crate::config::StackMode::Install => pf.stack.is_some(),
+        _ => true,
+    };
+    let values_applied = crate::diff::is_subset(&plan.cilium_values, &pf.cilium.values) && stack_ok;
+    let comparison = (!values_applied).then(|| {
+        let before = pf
+            .agents
+            .manifest
+            .clone()
+            .unwrap_or_else(|| Err("not read".into()))?;
+        let after = render_upgrade(pf, config, plan, kube, &merged, dir)?;
+        crate::plan::rollout::compare(&before, &after).map_err(|e| format!("{e:#}"))
+    });
+    crate::plan::rollout::Observed {
+        values_applied,
+        stale_agents: pf.agents.stale.clone(),
+        comparison,
+    }
+}
+
+/// `helm template` of the chart the upgrade installs, with the values the release will have,
+/// for the cluster's Kubernetes version: the manifest the upgrade will apply.
+fn render_upgrade(
+    pf: &Preflight,
+    config: &Config,
+    plan: &crate::plan::Plan,
+    kube: &Kube,
+    merged: &serde_json::Value,
+    dir: &Path,
+) -> Result<String, String> {
+    let path = dir.join("ciliumon-rendered-values.yaml");
+    let text = crate::yaml::to_string(merged).map_err(|e| format!("{e:#}"))?;
+    crate::run::files::write_private(&path, text.as_bytes(), crate::run::files::Existing::Replace)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let mut args: Vec<String> = [
+        "template",
+        &pf.cilium.name,
+        &config.cilium.chart,
+        "--repo",
+        &config.cilium.repo.url,
+        "--version",
+        &plan.cilium_version.to_string(),
+        "--namespace",
+        &pf.cilium.namespace,
+        "-f",
+        &path.display().to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if let Some(v) = &pf.server_version {
+        args.extend(["--kube-version".into(), v.clone()]);
+    }
+    args.extend(kube.helm_flags());
+    let out = query(&pf.tools.helm, &args, "`helm template` of the upgrade");
+    let _ = std::fs::remove_file(&path);
+    out.map_err(|e| format!("{e:#}"))
 }
 
 /// Items per page when counting objects: small enough for a 100k-pod list to stay a few MB at

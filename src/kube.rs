@@ -67,6 +67,23 @@ impl Kube {
             .collect()
     }
 
+    /// Whether there is any kubeconfig to read, as kubectl looks for one: `--kubeconfig`, else
+    /// the files in `kubeconfig_env` (KUBECONFIG, `:`-separated), else `~/.kube/config` under
+    /// `home`. Without one, `plan` plans offline; with one, a cluster it cannot read is an error.
+    pub fn has_kubeconfig(
+        &self,
+        kubeconfig_env: Option<&OsStr>,
+        home: Option<&std::path::Path>,
+    ) -> bool {
+        if self.kubeconfig.is_some() {
+            return true;
+        }
+        if let Some(list) = kubeconfig_env.filter(|v| !v.is_empty()) {
+            return std::env::split_paths(list).any(|p| p.is_file());
+        }
+        home.is_some_and(|h| h.join(".kube").join("config").is_file())
+    }
+
     pub fn helm_flags(&self) -> Vec<String> {
         self.args(Tool::Helm)
     }
@@ -95,5 +112,28 @@ mod tests {
             ["--context", "prod east", "--kubeconfig", "/tmp/kc"]
         );
         assert!(Kube::default().helm_flags().is_empty());
+    }
+
+    #[test]
+    fn a_kubeconfig_is_found_where_kubectl_looks() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        let none = Kube::default();
+        assert!(!none.has_kubeconfig(None, Some(home)));
+        assert!(!none.has_kubeconfig(None, None));
+        let cfg = home.join("kc");
+        std::fs::write(&cfg, "").unwrap();
+        let env = std::env::join_paths([home.join("missing"), cfg.clone()]).unwrap();
+        assert!(none.has_kubeconfig(Some(&env), Some(home)));
+        assert!(!none.has_kubeconfig(Some(OsStr::new("/nonexistent/kc")), Some(home)));
+        std::fs::create_dir(home.join(".kube")).unwrap();
+        std::fs::write(home.join(".kube/config"), "").unwrap();
+        assert!(none.has_kubeconfig(None, Some(home)));
+        // An explicit --kubeconfig is used as given (kubectl reports a missing one itself).
+        let explicit = Kube {
+            context: None,
+            kubeconfig: Some("/nonexistent".into()),
+        };
+        assert!(explicit.has_kubeconfig(None, None));
     }
 }

@@ -7,6 +7,9 @@ use serde::Serialize;
 
 use crate::version::Version;
 
+pub mod gitops;
+pub mod rollout;
+
 /// What a step is for; the executor uses it for backups and failure hints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -104,6 +107,8 @@ pub struct Target {
     pub existing_stack: Option<(String, String)>,
     /// The Cilium release's current user values (`helm get values`), if known.
     pub current_values: Option<serde_json::Value>,
+    /// Whether the `servicemonitors.monitoring.coreos.com` CRD exists, if known.
+    pub service_monitor_crd: Option<bool>,
     /// The cluster's size for the series estimate, or why it is not known.
     pub sizes: Sizes,
 }
@@ -542,6 +547,23 @@ impl Builder<'_> {
             );
         }
     }
+}
+
+/// A stack to reuse whose ServiceMonitor CRD is not there: the Cilium upgrade would fail on
+/// its ServiceMonitors (`trustCRDsExist=true` skips the chart's own check). Exit 3.
+pub fn missing_crd(config: &Config, target: &Target) -> Option<crate::exit::Failure> {
+    let choice = StackChoice::decide(&config.prometheus_stack, target.existing_stack.as_ref());
+    let reused = matches!(choice, StackChoice::Reuse { .. });
+    (reused && config.service_monitors && target.service_monitor_crd == Some(false)).then(|| {
+        let how = match target.existing_stack {
+            Some((ref r, ref ns)) => format!("the kube-prometheus-stack release '{r}' in '{ns}' is reused, but"),
+            None => "a kube-prometheus-stack installed outside Helm is to be reused (--stack reuse), but".into(),
+        };
+        crate::exit::Failure::preflight(format!(
+            "{how} the CRD servicemonitors.monitoring.coreos.com does not exist: Cilium's ServiceMonitors (trustCRDsExist=true) would fail the upgrade; nothing was changed"
+        ))
+        .hint("install the Prometheus Operator's CRDs first (e.g. `helm upgrade --install prometheus-operator-crds prometheus-community/prometheus-operator-crds`), or let ciliumon install the stack with --stack install, or go without ServiceMonitors (--stack none or --no-service-monitors)")
+    })
 }
 
 /// The Hubble list's mode, the dynamic file, and whether the agents must restart, decided from
@@ -1041,6 +1063,37 @@ mod tests {
                 .iter()
                 .any(|n| n.contains("ServiceMonitors skipped"))
         );
+    }
+
+    #[test]
+    fn a_reused_stack_needs_its_crd() {
+        let mut config = Config::default();
+        config.prometheus_stack.mode = StackMode::Reuse;
+        let mut t = Target {
+            service_monitor_crd: Some(false),
+            ..Target::default()
+        };
+        let f = missing_crd(&config, &t).expect("refused");
+        assert_eq!(f.code, crate::exit::Code::Preflight);
+        assert!(
+            f.message.contains("installed outside Helm")
+                && f.message.contains("servicemonitors.monitoring.coreos.com"),
+            "{}",
+            f.message
+        );
+        assert!(f.hint.unwrap().contains("--stack install"));
+        t.service_monitor_crd = Some(true);
+        assert!(missing_crd(&config, &t).is_none());
+        // Unknown (not readable): not refused.
+        t.service_monitor_crd = None;
+        assert!(missing_crd(&config, &t).is_none());
+        // Installing the stack brings the CRD; without ServiceMonitors none is needed.
+        t.service_monitor_crd = Some(false);
+        config.service_monitors = false;
+        assert!(missing_crd(&config, &t).is_none());
+        config.service_monitors = true;
+        config.prometheus_stack.mode = StackMode::Install;
+        assert!(missing_crd(&config, &t).is_none());
     }
 
     #[test]

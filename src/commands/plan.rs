@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use crate::cli::{GlobalArgs, PlanArgs, PlanOutput};
 use crate::config::Config;
 use crate::exit::Code;
+use crate::plan::gitops::{self, Owner};
 use crate::plan::{self, Layout, Plan, Target};
 use crate::render;
 use crate::ui::Printer;
@@ -45,29 +46,61 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: Printer) -> Result<Cod
     if let Some(dir) = &args.values_dir {
         crate::run::files::create_values_dir(dir)?;
     }
+    let kube = crate::kube::Kube::from_global(global);
+    let mut owner = None;
+    let mut cluster = None;
     let (mut target, source) = if args.dry_run {
         (Target::default(), "dry run: nothing contacted".to_string())
+    } else if !kube.has_kubeconfig(
+        std::env::var_os("KUBECONFIG").as_deref(),
+        std::env::var_os("HOME")
+            .as_deref()
+            .map(std::path::Path::new),
+    ) {
+        printer.say(
+            "note: no kubeconfig (no --kubeconfig, KUBECONFIG or ~/.kube/config); planning offline as with --dry-run",
+        );
+        (
+            Target::default(),
+            "no kubeconfig: planned offline".to_string(),
+        )
     } else {
-        match crate::cluster::read_target(global, &config) {
-            Ok((t, desc)) => (t, desc),
-            // The cluster answered and refused (403/401): planning "offline" there would target
-            // the newest Cilium, not the installed one. Exit 3 with the missing permission.
-            Err(e) if crate::cluster::is_denied(&e) => return Err(e),
-            Err(e) => {
-                printer.say(&format!(
-                    "note: could not read the cluster ({e:#}); planning offline as with --dry-run"
-                ));
-                (
-                    Target::default(),
-                    "cluster not reachable: planned offline".to_string(),
-                )
-            }
-        }
+        // A kubeconfig is there: a context that does not exist, or a cluster that cannot be
+        // read, is an error (exit 3), not an offline plan for a cluster that was not looked at.
+        let pf = crate::cluster::preflight_here(global, &config)?;
+        owner = pf.owner.clone();
+        let described = (pf.target(), pf.describe());
+        cluster = Some(pf);
+        described
     };
+    if let Some(f) = plan::missing_crd(&config, &target) {
+        return Err(f.into());
+    }
     if let Some(sizes) = flag_sizes {
         target.sizes = sizes;
     }
-    let plan = plan::build(&config, &target, &layout)?;
+    let mut plan = plan::build(&config, &target, &layout)?;
+    let gitops_output = matches!(
+        args.output,
+        PlanOutput::Values | PlanOutput::Flux | PlanOutput::Argocd
+    );
+    if let Some(o) = &owner
+        && !gitops_output
+    {
+        if !args.force_helm {
+            return Err(
+                gitops::refusal(o, &plan.cilium_release, &plan.cilium_namespace, None).into(),
+            );
+        }
+        printer.say(&gitops::force_warning(o));
+    }
+    if let Some(pf) = &cluster {
+        let private = crate::run::PrivateDir::create()?;
+        let observed = crate::cluster::observe(pf, &config, &plan, &layout.kube, private.path());
+        plan::rollout::settle(&mut plan, &observed);
+    } else if !gitops_output {
+        plan::rollout::settle(&mut plan, &plan::rollout::Observed::default());
+    }
     if let Some(dir) = &args.values_dir {
         write_values(dir, &plan)?;
     }
@@ -75,6 +108,15 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: Printer) -> Result<Cod
         PlanOutput::Shell => render::shell(&plan, &header(&plan, &source)),
         PlanOutput::Json => render::json(&plan)?,
         PlanOutput::Yaml => render::yaml(&plan)?,
+        PlanOutput::Values => gitops::values_file(&plan)?,
+        PlanOutput::Flux => match &owner {
+            Some(o @ Owner::Flux { .. }) => gitops::snippet(&plan, o)?,
+            _ => gitops::flux_snippet(&plan, &plan.cilium_release, "flux-system")?,
+        },
+        PlanOutput::Argocd => match &owner {
+            Some(o @ Owner::ArgoCd { .. }) => gitops::snippet(&plan, o)?,
+            _ => gitops::argo_snippet(&plan, &plan.cilium_release)?,
+        },
     };
     printer.out(&text).context("writing the plan to stdout")?;
     Ok(Code::Ok)

@@ -14,6 +14,7 @@ use crate::config::StackMode;
 use crate::diff::{self, Diff};
 use crate::exit::{Code, Failure};
 use crate::next_steps::{self, NextSteps};
+use crate::plan::gitops;
 use crate::plan::{self, Layout, Plan, StepKind};
 use crate::render;
 use crate::run::files::{self, Existing};
@@ -133,10 +134,30 @@ fn phases(
     printer: Printer,
     so_far: &mut SoFar,
 ) -> Result<Code> {
-    let ask = !args.yes && !args.dry_run;
+    if args.dry_run {
+        return dry_run(global, args, printer);
+    }
+    let ask = !args.yes;
     let (global, config, pf) = preflight(global, args, ask, printer)?;
     let kube = Kube::from_global(&global);
     so_far.context = Some(pf.context.clone());
+    // A release Flux or Argo CD owns is not upgraded behind its controller's back.
+    if let Some(owner) = &pf.owner {
+        if !args.force_helm {
+            let layout = Layout {
+                kube: Kube::from_global(&global),
+                ..Layout::default()
+            };
+            let plan = plan::build(&config, &pf.target(), &layout)?;
+            printer.say(&format!(
+                "The values for {}, to commit instead:\n",
+                owner.describe()
+            ));
+            printer.say_text(&gitops::snippet(&plan, owner)?);
+            return Err(gitops::refusal(owner, &pf.cilium.name, &pf.cilium.namespace, None).into());
+        }
+        printer.say(&gitops::force_warning(owner));
+    }
     // Every question (the wizard's and the confirmation) goes through this one prompter.
     let mut prompter = ask.then(|| Terminal::new(printer));
     let allowed = match version_change(&config, &pf)? {
@@ -175,8 +196,8 @@ fn phases(
         }
         None => config,
     };
-    if args.dry_run {
-        return dry_run(&global, args, &config, &pf, printer);
+    if let Some(f) = plan::missing_crd(&config, &pf.target()) {
+        return Err(f.into());
     }
 
     // Values and secret files live in a private directory, removed whatever happens.
@@ -185,7 +206,7 @@ fn phases(
     let mut doc = Document::new(&pf, &planned.changes);
     if planned.unchanged {
         printer.say(&format!(
-            "Nothing to change: release '{}' already has these values{}. No upgrade, no restart.",
+            "Nothing to change: release '{}' already has these values{} and every agent started after cilium-config last changed. No upgrade, no restart.",
             pf.cilium.name,
             if config.prometheus_stack.mode == StackMode::Install {
                 " and kube-prometheus-stack is installed"
@@ -293,7 +314,7 @@ fn preflight(
     let config = Config::resolve(&global, &args.config)?;
     let flag_sizes = crate::commands::sizes_from_flags(&args.config)?;
     crate::spec::parse_list_any_version(&config.hubble.metrics)?;
-    crate::secret::check_sources(&config, !args.dry_run)?;
+    crate::secret::check_sources(&config, true)?;
 
     let mut pf = cluster::preflight_here(&global, &config)?;
     if let Some(sizes) = flag_sizes {
@@ -402,28 +423,23 @@ fn header(pf: &Preflight) -> Vec<String> {
     lines
 }
 
-/// `--dry-run`: the values diff on stderr and the plan on stdout, with the same layout as
-/// `ciliumon plan`, so the output is a script that runs as is.
-fn dry_run(
-    global: &GlobalArgs,
-    args: &SetupArgs,
-    config: &Config,
-    pf: &Preflight,
-    printer: Printer,
-) -> Result<Code> {
+/// `--dry-run`: the plan on stdout, with the same layout as `ciliumon plan --dry-run`, so the
+/// output is a script that runs as is. Offline like it: no helm, no kubectl, no kubeconfig.
+fn dry_run(global: &GlobalArgs, args: &SetupArgs, printer: Printer) -> Result<Code> {
+    let config = Config::resolve(global, &args.config)?;
+    let v = plan::target_version(&config, &plan::Target::default())?.facts;
+    crate::spec::parse_list(&config.hubble.metrics, &v)?;
+    crate::secret::check_sources(&config, false)?;
     let layout = Layout {
         kube: crate::kube::Kube::from_global(global),
         timeout: args.timeout,
         ..Layout::default()
     };
-    let plan = plan::build(config, &pf.target(), &layout)?;
-    let diff = Diff::between(
-        &pf.cilium.values,
-        &diff::merge(&pf.cilium.values, &plan.cilium_values),
-    );
-    printer.say_text(&diff_text(&diff, printer));
+    let mut plan = plan::build(&config, &plan::Target::default(), &layout)?;
+    plan::rollout::settle(&mut plan, &plan::rollout::Observed::default());
+    printer.say("Dry run: nothing contacted (no helm, no kubectl); planned for the version asked for, or the newest known. `ciliumon setup` reads the release's values, and the diff, from the cluster.");
     if let Some(path) = &args.save_config {
-        wizard::save_config(config, path)?;
+        wizard::save_config(&config, path)?;
         printer.say(&format!(
             "Saved the configuration to {}: apply it with `ciliumon setup --yes --config {}`",
             path.display(),
@@ -433,7 +449,10 @@ fn dry_run(
     let text = if printer.machine() {
         render::json(&plan)?
     } else {
-        render::shell(&plan, &crate::commands::plan::header(&plan, &pf.describe()))
+        render::shell(
+            &plan,
+            &crate::commands::plan::header(&plan, "dry run: nothing contacted"),
+        )
     };
     printer.out(&text).context("writing to stdout")?;
     Ok(Code::Ok)
@@ -470,14 +489,11 @@ fn plan_changes(
             .context("cannot read the current directory")?
             .join(&*f);
     }
-    let plan = plan::build(&config, &pf.target(), &layout)?;
+    let mut plan = plan::build(&config, &pf.target(), &layout)?;
     let new_values = diff::merge(&pf.cilium.values, &plan.cilium_values);
     let changes = Diff::between(&pf.cilium.values, &new_values);
-    let stack_ok = match config.prometheus_stack.mode {
-        StackMode::Install => pf.stack.is_some(),
-        StackMode::Reuse | StackMode::None => true,
-    };
-    let unchanged = diff::is_subset(&plan.cilium_values, &pf.cilium.values) && stack_ok;
+    let observed = cluster::observe(pf, &config, &plan, &layout.kube, private);
+    let unchanged = plan::rollout::settle(&mut plan, &observed) == plan::rollout::Restart::Nothing;
     Ok(Planned {
         plan,
         changes,
@@ -741,6 +757,20 @@ fn stopped_state(
             "The Cilium release was not changed (still revision {}).",
             c.revision
         )),
+    }
+    // The new configuration reached cilium-config (the upgrade ran, or there was none), but the
+    // restart or the wait for it did not finish.
+    let configured = status(StepKind::CiliumUpgrade).is_none_or(|s| s == S::Done);
+    if configured
+        && [StepKind::RestartAgents, StepKind::WaitAgents]
+            .into_iter()
+            .any(|k| status(k).is_some_and(|s| s != S::Done))
+    {
+        out.push(format!(
+            "The agents still need a restart to run the new configuration: `kubectl rollout restart {} -n {}` (the next `ciliumon setup` finds the agents older than cilium-config and restarts them).",
+            crate::catalogue::objects::agent_daemonset_ref(),
+            c.namespace
+        ));
     }
     let stack = &config.prometheus_stack;
     let mut uninstall = vec![

@@ -202,13 +202,11 @@ fn setup_then_again_helm4() {
 /// hubble-metrics) to the agent's pod template, so the DaemonSet controller already rolls every
 /// agent; ciliumon's `kubectl rollout restart` then rolls them all a second time.
 #[test]
-#[ignore = "ciliumon bug: restarts the agents even when the Cilium upgrade already changed their pod template (two rollouts); the restart decision is on branch state (issue 9), not yet on main"]
 fn agents_rolled_once_helm3() {
     setup_then_again(3, true);
 }
 
 #[test]
-#[ignore = "ciliumon bug: restarts the agents even when the Cilium upgrade already changed their pod template (two rollouts); the restart decision is on branch state (issue 9), not yet on main"]
 fn agents_rolled_once_helm4() {
     setup_then_again(4, true);
 }

@@ -266,6 +266,7 @@ fn saved_current_values_round_trip_through_real_helm() {
         helm: Some((3, 13)),
         existing_stack: None,
         current_values: Some(current.clone()),
+        service_monitor_crd: None,
         sizes: Default::default(),
     };
     let mut config = Config::default();

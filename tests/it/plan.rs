@@ -878,3 +878,83 @@ fn estimate_flags_all_or_none_and_preset_with_list_are_bad_input() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+fn plan_text(args: &[&str]) -> String {
+    let out = bin()
+        .args(["plan", "--dry-run", "--cilium-version", "1.18.4"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The values file for GitOps: a comment header, then exactly the plan's Cilium values.
+#[test]
+fn values_output_is_one_commented_values_file() {
+    let text = plan_text(&["--output", "values"]);
+    let header: Vec<&str> = text.lines().take_while(|l| l.starts_with('#')).collect();
+    assert!(
+        header[0].contains("Cilium and Hubble metrics for Cilium 1.18.4"),
+        "{text}"
+    );
+    assert!(
+        header
+            .iter()
+            .any(|l| l.contains("Hubble metrics the agents will run: dns drop tcp")),
+        "{text}"
+    );
+    assert!(
+        header
+            .iter()
+            .any(|l| l.contains("install it before these values are applied")),
+        "the stack is not in the values file: {text}"
+    );
+    let values: Value = serde_saphyr::from_str(&text).unwrap();
+    assert_eq!(
+        values,
+        plan_json(&["--cilium-version", "1.18.4"])["values"]["cilium"]
+    );
+    insta::assert_snapshot!("values_output", text);
+}
+
+#[test]
+fn flux_and_argocd_outputs_carry_the_same_values() {
+    let want = plan_json(&["--cilium-version", "1.18.4"])["values"]["cilium"].clone();
+    let flux = plan_text(&["--output", "flux"]);
+    let doc: Value = serde_saphyr::from_str(&flux).unwrap();
+    assert_eq!(doc["apiVersion"], "helm.toolkit.fluxcd.io/v2");
+    assert_eq!(doc["kind"], "HelmRelease");
+    assert_eq!(doc["spec"]["values"], want);
+    insta::assert_snapshot!("flux_output", flux);
+    let argo = plan_text(&["--output", "argocd"]);
+    let doc: Value = serde_saphyr::from_str(&argo).unwrap();
+    assert_eq!(doc["apiVersion"], "argoproj.io/v1alpha1");
+    assert_eq!(doc["kind"], "Application");
+    assert_eq!(doc["spec"]["source"]["helm"]["valuesObject"], want);
+    insta::assert_snapshot!("argocd_output", argo);
+}
+
+#[test]
+fn without_a_kubeconfig_plan_plans_offline() {
+    let rec = Recorder::new();
+    let home = rec.dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let out = bin()
+        .args(["plan"])
+        .env("PATH", rec.path())
+        .env("HOME", &home)
+        .env_remove("KUBECONFIG")
+        .current_dir(rec.dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("no kubeconfig"), "{err}");
+    assert!(err.contains("planning offline"), "{err}");
+    assert!(rec.calls().is_empty(), "{:?}", rec.calls());
+}

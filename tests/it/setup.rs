@@ -26,23 +26,49 @@ impl Fake {
     pub(crate) fn with_tools(tools: &[&str]) -> Fake {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().to_path_buf();
-        for d in ["bin", "state", "work", "tmp", "home"] {
+        for d in ["bin", "state", "work", "tmp", "home", "home/.kube"] {
             std::fs::create_dir(root.join(d)).unwrap();
         }
+        // A kubeconfig where kubectl looks (the stand-ins do not read it): `plan` reads the
+        // cluster rather than planning offline.
+        std::fs::write(
+            root.join("home/.kube/config"),
+            "apiVersion: v1\nkind: Config\n",
+        )
+        .unwrap();
         let stand_ins = repo_root().join("tests/harness/stand-ins");
         for t in tools {
             std::os::unix::fs::symlink(stand_ins.join(t), root.join("bin").join(t)).unwrap();
         }
-        for util in ["bash", "sleep", "cat", "cp", "dirname", "readlink", "stat"] {
+        for util in [
+            "bash", "sleep", "cat", "cp", "dirname", "readlink", "stat", "date", "awk", "grep",
+            "mv", "cmp",
+        ] {
             let path =
                 which::which(util).unwrap_or_else(|_| panic!("{util} is needed by the stand-ins"));
             std::os::unix::fs::symlink(path, root.join("bin").join(util)).unwrap();
         }
+        // The helm stand-in renders its stand-in chart with the real Helm (manifests for
+        // `helm template`, `helm get manifest` and after an upgrade).
+        let real_helm = repo_root().join(".tools/helm3/helm");
         Fake {
             _tmp: tmp,
             root,
-            env: vec![],
+            env: vec![("STANDIN_REAL_HELM".into(), real_helm.display().to_string())],
         }
+    }
+
+    /// The release with the metrics on already (their ports in the agents' pod template) and an
+    /// older Hubble list: the upgrade changes only cilium-config, so the plan restarts the
+    /// agents itself (every step of the default plan runs).
+    pub(crate) fn metrics_on(self) -> Fake {
+        let values = serde_json::json!({
+            "prometheus": {"enabled": true},
+            "operator": {"prometheus": {"enabled": true}},
+            "hubble": {"enabled": true, "metrics": {"enabled": ["dns", "drop"]}}
+        });
+        std::fs::write(self.state().join("values.json"), values.to_string()).unwrap();
+        self
     }
 
     pub(crate) fn env(mut self, k: &str, v: &str) -> Fake {
@@ -180,11 +206,18 @@ fn happy_path_runs_the_plan_in_order_with_a_backup() {
             "helm repo update",
             "helm upgrade --install",
             "helm upgrade cilium",
-            "kubectl rollout restart",
             "kubectl rollout status",
             "kubectl rollout status",
         ],
         "{changes:#?}"
+    );
+    // The first enable adds container ports to the agents' pod template: the upgrade rolls
+    // them, and no second restart follows.
+    assert!(
+        stderr(&out)
+            .contains("No explicit restart: the upgrade changes the pod template of ds/cilium"),
+        "{}",
+        stderr(&out)
     );
     // kube-prometheus-stack before Cilium (its CRDs), and Cilium keeps its chart version.
     let upgrade = &changes[4];
@@ -247,7 +280,7 @@ fn happy_path_runs_the_plan_in_order_with_a_backup() {
     assert!(!err.contains('\r'), "no redraws off a terminal");
     assert!(
         err.lines()
-            .any(|l| l.len() > 10 && l.as_bytes()[2] == b':' && l.contains("[1/8] start:")),
+            .any(|l| l.len() > 10 && l.as_bytes()[2] == b':' && l.contains("[1/7] start:")),
         "{err}"
     );
     assert!(
@@ -268,7 +301,8 @@ fn json_output_is_one_document() {
     assert_eq!(doc["rollback"], "helm rollback cilium 3 -n kube-system");
     assert!(Path::new(doc["backup"].as_str().unwrap()).exists());
     let steps = doc["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 8);
+    // No explicit restart: the first enable's upgrade rolls the agents.
+    assert_eq!(steps.len(), 7);
     assert!(
         steps
             .iter()
@@ -405,7 +439,9 @@ fn kubectl_missing_is_a_preflight_error_before_anything() {
 
 #[test]
 fn no_cilium_release_stops_with_nothing_changed() {
-    let f = Fake::new().env("STANDIN_NO_CILIUM", "1");
+    let f = Fake::new()
+        .env("STANDIN_NO_CILIUM", "1")
+        .env("STANDIN_NO_DAEMONSET", "1");
     let out = f.run(YES);
     assert_eq!(out.status.code(), Some(3));
     let err = stderr(&out);
@@ -422,7 +458,9 @@ fn no_cilium_release_stops_with_nothing_changed() {
 
 #[test]
 fn unreachable_cluster_names_the_context_with_kubectls_message() {
-    let f = Fake::new().env("STANDIN_UNREACHABLE", "1");
+    let f = Fake::new()
+        .env("STANDIN_UNREACHABLE", "1")
+        .env("STANDIN_CONTEXTS", "kind-standin prod-eu");
     let out = f.run(&with(&["--kube-context", "prod-eu"]));
     assert_eq!(out.status.code(), Some(3));
     let err = stderr(&out);
@@ -763,14 +801,14 @@ fn wizard_full_run_saves_a_replayable_config() {
     key(&mut p, "\r"); // yes
     p.exp_string("File").unwrap();
     key(&mut p, "\r"); // ciliumon.yaml
-    p.exp_string("Done: 8 steps.").unwrap();
+    p.exp_string("Done: 7 steps.").unwrap();
     let status = p.process().wait().unwrap();
     let status = format!("{status:?}");
     assert!(
         status.starts_with("Exited(") && status.ends_with(", 0)"),
         "{status}"
     );
-    assert_eq!(f.changes().len(), 8);
+    assert_eq!(f.changes().len(), 7);
     // The saved file replays the same setup in CI: same Cilium values file.
     let saved = f.work().join("ciliumon.yaml");
     assert!(saved.exists());
@@ -966,6 +1004,303 @@ fn ctrl_c_during_check_stops_its_kubectl_and_exits_130() {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Reading the cluster before changing it: owners, restarts, contexts, CRDs, offline dry runs.
+
+/// The agent DaemonSet as the API server returns it, with these labels and annotations.
+fn daemonset(f: &Fake, labels: Value, annotations: Value) {
+    let ds = serde_json::json!({
+        "metadata": {"name": "cilium", "labels": labels, "annotations": annotations},
+        "spec": {"template": {"spec": {"containers": [{"name": "cilium-agent", "image": "quay.io/cilium/cilium:v1.17.3"}]}}}
+    });
+    std::fs::write(f.state().join("daemonset.json"), ds.to_string()).unwrap();
+}
+
+fn upgrades(f: &Fake) -> usize {
+    f.changes()
+        .iter()
+        .filter(|c| c[..2] == ["helm", "upgrade"])
+        .count()
+}
+
+#[test]
+fn a_flux_release_gets_no_helm_upgrade_unless_forced() {
+    let f = Fake::new();
+    daemonset(
+        &f,
+        serde_json::json!({"k8s-app": "cilium", "helm.toolkit.fluxcd.io/name": "cilium", "helm.toolkit.fluxcd.io/namespace": "flux-system"}),
+        serde_json::json!({"meta.helm.sh/release-name": "cilium"}),
+    );
+    let out = f.run(YES);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("managed by Flux (HelmRelease flux-system/cilium)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("kind: HelmRelease"),
+        "the snippet is offered: {err}"
+    );
+    assert!(err.contains("ciliumon plan --output flux"), "{err}");
+    assert!(err.contains("--force-helm"), "{err}");
+    assert!(f.changes().is_empty(), "{:?}", f.changes());
+    assert!(f.backups().is_empty());
+    // `plan` refuses the same way, and prints the snippet on request.
+    let out = f.run(&["plan"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let out = f.run(&["plan", "--output", "flux"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: Value = serde_saphyr::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["metadata"]["namespace"], "flux-system");
+    assert_eq!(
+        doc["spec"]["values"]["hubble"]["metrics"]["enabled"][0],
+        "dns"
+    );
+    // --force-helm: a warning, then the upgrade.
+    let out = f.run(&with(&["--force-helm"]));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("warning: --force-helm"), "{err}");
+    assert_eq!(upgrades(&f), 2, "the stack and Cilium");
+}
+
+#[test]
+fn an_argo_cd_release_gets_no_helm_upgrade_unless_forced() {
+    let f = Fake::new();
+    daemonset(
+        &f,
+        serde_json::json!({"k8s-app": "cilium"}),
+        serde_json::json!({"argocd.argoproj.io/tracking-id": "net-cilium:apps/DaemonSet:kube-system/cilium"}),
+    );
+    let out = f.run(YES);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("managed by Argo CD (Application net-cilium)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("valuesObject:"),
+        "the snippet is offered: {err}"
+    );
+    assert!(err.contains("ciliumon plan --output argocd"), "{err}");
+    assert!(f.changes().is_empty(), "{:?}", f.changes());
+    let out = f.run(&with(&["--force-helm"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(upgrades(&f), 2);
+}
+
+#[test]
+fn argo_cd_without_a_helm_release_is_named() {
+    // Argo CD renders with `helm template`: no release, the instance label on its objects.
+    let f = Fake::new().env("STANDIN_NO_CILIUM", "1");
+    daemonset(
+        &f,
+        serde_json::json!({"k8s-app": "cilium", "app.kubernetes.io/instance": "cilium"}),
+        Value::Null,
+    );
+    let out = f.run(&with(&["--force-helm"]));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(
+            "DaemonSet cilium in 'kube-system' is managed by Argo CD (Application cilium)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("ciliumon plan --dry-run --cilium-version 1.17.3 --output argocd"),
+        "the version the agents run: {err}"
+    );
+    assert!(f.changes().is_empty());
+}
+
+#[test]
+fn plain_manifests_are_detected_and_explained() {
+    let f = Fake::new().env("STANDIN_NO_CILIUM", "1");
+    let out = f.run(YES);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("without a Helm release (the DaemonSet cilium exists"),
+        "{err}"
+    );
+    assert!(
+        err.contains("ciliumon plan --dry-run --cilium-version 1.18.4 --output values"),
+        "{err}"
+    );
+    assert!(f.changes().is_empty());
+}
+
+#[test]
+fn a_list_only_change_restarts_the_agents_once() {
+    let f = Fake::new().metrics_on();
+    let out = f.run(&with(&["--stack", "none"]));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let heads: Vec<String> = f.changes().iter().map(|c| c[..3].join(" ")).collect();
+    assert_eq!(
+        heads,
+        [
+            "helm repo add",
+            "helm repo update",
+            "helm upgrade cilium",
+            "kubectl rollout restart",
+            "kubectl rollout status",
+            "kubectl rollout status",
+        ]
+    );
+    assert!(
+        err.contains("leaves the pod template of ds/cilium as it is"),
+        "{err}"
+    );
+    // The comparison read the release's manifest and rendered the upgrade (read-only).
+    let calls = f.calls();
+    assert!(calls.iter().any(|c| c[..3] == ["helm", "get", "manifest"]));
+    let template = calls
+        .iter()
+        .find(|c| c[..2] == ["helm", "template"])
+        .unwrap();
+    assert!(
+        template
+            .windows(2)
+            .any(|w| w == ["--kube-version", "v1.33.1"]),
+        "{template:?}"
+    );
+}
+
+#[test]
+fn the_first_enable_is_rolled_by_the_upgrade_on_helm_4_too() {
+    let f = Fake::new().env("STANDIN_HELM_VERSION", "4.1.4").env(
+        "STANDIN_REAL_HELM",
+        repo_root().join(".tools/helm4/helm").to_str().unwrap(),
+    );
+    let out = f.run(&with(&["--stack", "none"]));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        !f.changes()
+            .iter()
+            .any(|c| c[..3] == ["kubectl", "rollout", "restart"]),
+        "{:?}",
+        f.changes()
+    );
+    assert!(err.contains("No explicit restart"), "{err}");
+}
+
+#[test]
+fn a_failed_restart_is_finished_by_the_next_run() {
+    let f = Fake::new().metrics_on();
+    let args = with(&["--stack", "none"]);
+    let out = f
+        .ciliumon(&args)
+        .env("STANDIN_FAIL", "kubectl rollout restart")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("The agents still need a restart"), "{err}");
+    // The next run: the release has the values, but the agents started before cilium-config
+    // changed; they are restarted, with no upgrade.
+    f.clear_log();
+    let out = f.run(&args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let heads: Vec<String> = f.changes().iter().map(|c| c[..3].join(" ")).collect();
+    assert_eq!(
+        heads,
+        [
+            "kubectl rollout restart",
+            "kubectl rollout status",
+            "kubectl rollout status"
+        ]
+    );
+    assert!(
+        err.contains(
+            "2 agent pod(s) started before cilium-config last changed (cilium-a1b2c, cilium-d3e4f)"
+        ),
+        "{err}"
+    );
+    // And then there is nothing left to do.
+    f.clear_log();
+    let out = f.run(&args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("Nothing to change"), "{err}");
+    assert!(f.changes().is_empty(), "{:?}", f.changes());
+}
+
+#[test]
+fn setup_dry_run_needs_no_helm_and_no_kubeconfig() {
+    let f = Fake::with_tools(&[]);
+    std::fs::remove_file(f.root.join("home/.kube/config")).unwrap();
+    let out = f.run(&["setup", "--dry-run"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        stdout(&out).starts_with("#!/usr/bin/env bash\n"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("helm upgrade cilium"));
+    assert!(err.contains("nothing contacted"), "{err}");
+    assert!(f.calls().is_empty());
+}
+
+#[test]
+fn a_named_context_that_does_not_exist_lists_the_ones_that_do() {
+    let f = Fake::new().env("STANDIN_CONTEXTS", "kind-standin prod-eu");
+    for cmd in [
+        &with(&["--kube-context", "prod-us"])[..],
+        &["plan", "--kube-context", "prod-us"],
+    ] {
+        let out = f.run(cmd);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(3), "{cmd:?}: {err}");
+        assert!(
+            err.contains("the context 'prod-us' given with --kube-context does not exist"),
+            "{err}"
+        );
+        assert!(
+            err.contains("contexts in the kubeconfig: kind-standin, prod-eu"),
+            "{err}"
+        );
+    }
+    assert!(f.changes().is_empty());
+    // A cluster that cannot be reached is not planned offline either.
+    let f = Fake::new().env("STANDIN_UNREACHABLE", "1");
+    let out = f.run(&["plan"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("cannot reach the cluster of context 'kind-standin'"),
+        "{err}"
+    );
+    assert!(!err.contains("planning offline"), "{err}");
+}
+
+#[test]
+fn reusing_a_stack_without_its_crd_is_refused() {
+    let f = Fake::new().env("STANDIN_NO_SM_CRD", "1");
+    let out = f.run(&with(&["--stack", "reuse"]));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("installed outside Helm"), "{err}");
+    assert!(
+        err.contains("servicemonitors.monitoring.coreos.com does not exist"),
+        "{err}"
+    );
+    assert!(err.contains("--stack install"), "{err}");
+    assert!(f.changes().is_empty());
+    let out = f.run(&["plan", "--stack", "reuse"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    // With the CRD there, the stack is trusted.
+    let f = Fake::new();
+    let out = f.run(&with(&["--stack", "reuse"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
 /// Item 1: OpenMetrics unticked while httpV2 keeps exemplars (the blog's default): the fix is
 /// offered at the Components question, and the answers reach the plan (no exit 2 after the
 /// questions). Declining with --save-config keeps the reviewed answers (item 5).
@@ -1019,7 +1354,8 @@ fn wizard_offers_the_exemplars_fix_where_openmetrics_is_unticked_and_reaches_the
         key(&mut p, "\r");
     }
     let review = screen(&mut p, "Apply this plan to context 'kind-standin'?");
-    assert!(review.contains("Plan (8 steps)"), "{review}");
+    // 7: the first enable adds the metrics ports, so the upgrade rolls the agents (no restart).
+    assert!(review.contains("Plan (7 steps)"), "{review}");
     assert!(!review.contains("error:"), "{review}");
     key(&mut p, "n");
     let end = screen(&mut p, "Nothing was changed.");
@@ -1477,7 +1813,8 @@ fn a_failed_wait_says_the_upgrade_completed() {
 #[test]
 fn the_header_names_the_cluster_and_api_server() {
     let f = Fake::new();
-    let out = f.run(&["setup", "--dry-run"]);
+    // Not --dry-run: that contacts nothing, so it has no cluster to name.
+    let out = f.run(YES);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(

@@ -80,6 +80,7 @@ fn ran(f: &Fake, head: &str) -> bool {
 fn a_reader_that_stops_mid_run_stops_nothing() {
     for verbose in [false, true] {
         let f = Fake::new()
+            .metrics_on()
             .env("STANDIN_SLOW", "helm upgrade cilium")
             .env("STANDIN_SLOW_SECS", "1")
             // Every tool talks, so --verbose relays lines into the closed pipe too.
@@ -109,7 +110,9 @@ fn a_reader_that_stops_mid_run_stops_nothing() {
 /// the report on stderr.
 #[test]
 fn a_closed_stdout_does_not_turn_a_failure_into_success() {
-    let f = Fake::new().env("STANDIN_FAIL", "rollout status deployment");
+    let f = Fake::new()
+        .metrics_on()
+        .env("STANDIN_FAIL", "rollout status deployment");
     let (r, w) = std::io::pipe().unwrap();
     drop(r);
     let out = f
@@ -161,7 +164,9 @@ fn closed_ports() -> Vec<u16> {
 /// stderr closed before ciliumon starts (`2>&-`): every step runs, the document is on stdout.
 #[test]
 fn a_closed_stderr_stops_nothing() {
-    let f = Fake::new().env("STANDIN_SAY", "a line from the tool");
+    let f = Fake::new()
+        .metrics_on()
+        .env("STANDIN_SAY", "a line from the tool");
     let cmd = f.ciliumon(&["setup", "--yes", "--no-check", "--verbose", "-o", "json"]);
     let out = with_stderr_closed(&f, &cmd).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -321,8 +326,8 @@ fn every_failure_with_json_prints_one_document() {
             names: "cannot reach the cluster",
         },
         Case {
-            args: &["setup", "--yes", "--dry-run", "-o", "json"],
-            env: &[("STANDIN_NO_CILIUM", "1")],
+            args: &["setup", "--yes", "-o", "json"],
+            env: &[("STANDIN_NO_CILIUM", "1"), ("STANDIN_NO_DAEMONSET", "1")],
             tools: &["helm", "kubectl"],
             code: 3,
             status: "preflight-failed",
@@ -374,7 +379,9 @@ fn every_failure_with_json_prints_one_document() {
 
 #[test]
 fn a_failed_step_with_json_says_what_ran_the_error_and_the_code() {
-    let f = Fake::new().env("STANDIN_FAIL", "helm upgrade cilium");
+    let f = Fake::new()
+        .metrics_on()
+        .env("STANDIN_FAIL", "helm upgrade cilium");
     let out = f.run(&["setup", "--yes", "--no-check", "-o", "json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let doc = one_document(&out);
@@ -425,7 +432,7 @@ fn interrupt_at(hang: &str, args: &[&str]) -> (Fake, Output) {
 
 /// Start `args` with the call containing `hang` hanging; once it hangs, Ctrl-C (or `signal`).
 fn signal_at(hang: &str, args: &[&str], signal: Option<rustix::process::Signal>) -> (Fake, Output) {
-    let f = Fake::new();
+    let f = Fake::new().metrics_on();
     let pidfile: PathBuf = f.root.join("hang.pid");
     let f = f
         .env("STANDIN_HANG", hang)
@@ -507,6 +514,7 @@ fn sigterm_ends_the_run_as_ctrl_c_does() {
 #[test]
 fn sighup_stops_nothing() {
     let f = Fake::new()
+        .metrics_on()
         .env("STANDIN_SLOW", "helm upgrade cilium")
         .env("STANDIN_SLOW_SECS", "1");
     let child = f
@@ -541,8 +549,8 @@ fn sighup_stops_nothing() {
 #[test]
 fn ctrl_c_during_the_check_after_the_steps_says_they_ran() {
     let (f, out) = interrupt_at(
-        // The check's first read (preflight's counts list /api/v1/namespaces?limit=1 first).
-        "get --raw /api/v1/namespaces/",
+        // A read only the check makes (preflight reads the DaemonSet, pods and ConfigMap).
+        "ciliumnetworkpolicies",
         &["setup", "--yes", "-o", "json", "--check-wait", "30s"],
     );
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
