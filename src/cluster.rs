@@ -151,10 +151,104 @@ fn preflight_error(e: CaptureError, what: &str) -> anyhow::Error {
             "interrupted during preflight; nothing was changed",
         )
         .into(),
+        CaptureError::Failed(ref msg) if denied(msg).is_some() => {
+            let d = denied(msg).unwrap_or_default();
+            Failure::preflight(format!("{what} failed: {e}"))
+                .hint(d.hint())
+                .into()
+        }
         CaptureError::TimedOut(_) | CaptureError::Failed(_) => {
             Failure::preflight(format!("{what} failed: {e}")).into()
         }
     }
+}
+
+/// The API server refused a query: 403 Forbidden (RBAC) or 401 Unauthorized (credentials).
+/// The cluster answered, so this is not an unreachable cluster: never a reason to plan offline.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Denied {
+    /// `None` for 401 Unauthorized.
+    pub forbidden: Option<Forbidden>,
+}
+
+/// What a 403 names: `secrets is forbidden: User "u" cannot list resource "secrets" in API
+/// group "" in the namespace "kube-system"` (no namespace when cluster-wide).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Forbidden {
+    pub user: Option<String>,
+    pub verb: Option<String>,
+    pub resource: Option<String>,
+    pub namespace: Option<String>,
+}
+
+/// Whether a tool's message is the API server refusing it (see [`Denied`]).
+pub fn denied(msg: &str) -> Option<Denied> {
+    if let Some(at) = msg.find(" is forbidden: ") {
+        let rest = &msg[at..];
+        let quoted = |after: &str| -> Option<String> {
+            let i = rest.find(after)? + after.len();
+            let tail = &rest[i..];
+            let end = tail.find('"')?;
+            Some(tail[..end].to_string())
+        };
+        let verb = rest
+            .find("\" cannot ")
+            .map(|i| &rest[i + "\" cannot ".len()..])
+            .and_then(|t| t.split_whitespace().next())
+            .map(str::to_string);
+        return Some(Denied {
+            forbidden: Some(Forbidden {
+                user: quoted("User \"").or_else(|| quoted("ServiceAccount \"")),
+                verb,
+                resource: quoted("resource \""),
+                namespace: quoted("in the namespace \""),
+            }),
+        });
+    }
+    let unauthorized = msg.contains("(Unauthorized)")
+        || msg.contains("Unauthorized")
+            && (msg.contains("must be logged in") || msg.contains("401"))
+        || msg.contains("the server has asked for the client to provide credentials");
+    unauthorized.then_some(Denied { forbidden: None })
+}
+
+impl Denied {
+    /// What permission is missing, and for Secrets why ciliumon reads them (Helm's storage).
+    pub fn hint(&self) -> String {
+        let Some(f) = &self.forbidden else {
+            return "the API server rejected the credentials (401 Unauthorized): the token or client certificate of this context is missing, expired or revoked; log in again (refresh the kubeconfig), then check `kubectl get nodes`".to_string();
+        };
+        let who = f
+            .user
+            .as_deref()
+            .map(|u| format!(" for {}", crate::escape::escape(u)))
+            .unwrap_or_default();
+        let verb = f.verb.as_deref().unwrap_or("read");
+        let resource = f.resource.as_deref().unwrap_or("the resource");
+        let scope = match &f.namespace {
+            Some(ns) => format!("in namespace '{}'", crate::escape::escape(ns)),
+            None => "in all namespaces (a ClusterRole)".to_string(),
+        };
+        let permission = if resource == "secrets" {
+            format!(
+                "get and list on secrets {scope}: Helm keeps its releases in Secrets of the release's namespace, and ciliumon reads the release through helm (read-only)"
+            )
+        } else {
+            format!("{verb} on {resource} {scope}")
+        };
+        format!(
+            "the cluster answered but refused this read (403 Forbidden): grant{who} {permission}; `kubectl auth can-i {verb} {resource}{}` shows it",
+            f.namespace
+                .as_deref()
+                .map(|ns| format!(" -n {}", crate::escape::escape(ns)))
+                .unwrap_or_else(|| " -A".into())
+        )
+    }
+}
+
+/// Whether a preflight error is the API server refusing a read (see [`Denied`]).
+pub fn is_denied(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| denied(&c.to_string()).is_some())
 }
 
 /// `helm version --short` → (`v3.17.2+gcc0bbbd`, (3, 17)).
@@ -211,6 +305,77 @@ pub fn parse_list(out: &str) -> Result<Vec<Listed>> {
             chart: s(r, "chart"),
         })
         .collect())
+}
+
+/// `helm history -o json` → (revision, status), as listed (revision is a number, or a string).
+pub fn parse_history(out: &str) -> Result<Vec<(u64, String)>> {
+    let text = out.trim();
+    if text.is_empty() {
+        return Ok(vec![]);
+    }
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(text).context("unexpected `helm history -o json` output")?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            let rev = r["revision"]
+                .as_u64()
+                .or_else(|| r["revision"].as_str().and_then(|x| x.parse().ok()))?;
+            Some((rev, r["status"].as_str().unwrap_or_default().to_string()))
+        })
+        .collect())
+}
+
+/// The revision a locked release returns to: the newest `deployed` one (Helm leaves the last
+/// good revision deployed while an upgrade is pending), else the newest `superseded` one.
+pub fn last_deployed(history: &[(u64, String)]) -> Option<u64> {
+    let newest = |status: &str| {
+        history
+            .iter()
+            .filter(|(_, s)| s == status)
+            .map(|(r, _)| *r)
+            .max()
+    };
+    newest("deployed").or_else(|| newest("superseded"))
+}
+
+/// The hint for a locked release: the exact rollback, or (no revision ever deployed, or no
+/// history read) where to look.
+pub fn locked_hint(
+    release: &str,
+    namespace: &str,
+    kube: &Kube,
+    history: &[(u64, String)],
+) -> String {
+    let join = |argv: Vec<String>| {
+        shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "))
+    };
+    let mut base: Vec<String> = vec![];
+    match last_deployed(history) {
+        Some(rev) => {
+            base.extend([
+                "helm".into(),
+                "rollback".into(),
+                release.into(),
+                rev.to_string(),
+            ]);
+            base.extend(["-n".into(), namespace.into()]);
+            base.extend(kube.helm_flags());
+            format!(
+                "wait for the operation to finish, or, if it was interrupted, roll back to the last deployed revision {rev}: {}",
+                join(base)
+            )
+        }
+        None => {
+            base.extend(["helm".into(), "history".into(), release.into()]);
+            base.extend(["-n".into(), namespace.into()]);
+            base.extend(kube.helm_flags());
+            format!(
+                "wait for it; no deployed revision to roll back to was found: look at {}",
+                join(base)
+            )
+        }
+    }
 }
 
 /// The version in a chart field: `cilium-1.16.5` → 1.16.5 (chart names may contain dashes).
@@ -312,6 +477,10 @@ pub fn preflight(tools: Tools, want: &Want<'_>) -> Result<Preflight> {
     // Reachable?
     let out = query_kubectl(&kubectl, &["version", "-o", "json", "--request-timeout=15s"], "kubectl")
         .map_err(|e| {
+            if is_denied(&e) {
+                // The server answered: its refusal, with the permission that is missing.
+                return e;
+            }
             let msg = format!("{e:#}");
             let msg = msg.strip_prefix("kubectl failed: ").unwrap_or(&msg);
             anyhow::Error::new(
@@ -378,11 +547,23 @@ pub fn preflight(tools: Tools, want: &Want<'_>) -> Result<Preflight> {
         .into());
     };
     if row.status.starts_with("pending") {
+        // Read-only: which revision to return to. Without an answer the hint names history.
+        let history = query(
+            &tools.helm,
+            &argv(
+                &["history", &row.name, "-n", want.namespace, "-o", "json"],
+                kube.helm_flags(),
+            ),
+            "`helm history`",
+        )
+        .ok()
+        .and_then(|out| parse_history(&out).ok())
+        .unwrap_or_default();
         return Err(Failure::preflight(format!(
             "the release '{}' is locked: its status is {} (another operation is in progress, or one was interrupted)",
             row.name, row.status
         ))
-        .hint(format!("wait for it, or roll back to the last deployed revision: helm history {} -n {}", row.name, want.namespace))
+        .hint(locked_hint(&row.name, want.namespace, kube, &history))
         .into());
     }
     let chart_version = chart_version(&row.chart, objects::CHART).ok_or_else(|| {
@@ -1074,6 +1255,92 @@ mod tests {
         let (code, hint) = crate::exit::classify(&err);
         assert_eq!(code, crate::exit::Code::Preflight);
         assert!(hint.unwrap().contains("helm.sh"));
+    }
+
+    #[test]
+    fn denied_reads_name_the_missing_permission() {
+        let msg = r#"Error: list: failed to list: secrets is forbidden: User "e2e-reader" cannot list resource "secrets" in API group "" in the namespace "kube-system""#;
+        let d = denied(msg).unwrap();
+        let f = d.forbidden.clone().unwrap();
+        assert_eq!(f.user.as_deref(), Some("e2e-reader"));
+        assert_eq!(f.verb.as_deref(), Some("list"));
+        assert_eq!(f.resource.as_deref(), Some("secrets"));
+        assert_eq!(f.namespace.as_deref(), Some("kube-system"));
+        let h = d.hint();
+        assert!(
+            h.contains("get and list on secrets in namespace 'kube-system'"),
+            "{h}"
+        );
+        assert!(h.contains("Helm keeps its releases in Secrets"), "{h}");
+        assert!(
+            h.contains("kubectl auth can-i list secrets -n kube-system"),
+            "{h}"
+        );
+        // Cluster-wide (helm list -A).
+        let msg = r#"secrets is forbidden: User "u" cannot list resource "secrets" in API group "" at the cluster scope"#;
+        assert!(denied(msg).unwrap().hint().contains("in all namespaces"));
+        // 401.
+        let d = denied("error: You must be logged in to the server (Unauthorized)").unwrap();
+        assert_eq!(d.forbidden, None);
+        assert!(d.hint().contains("401 Unauthorized"));
+        // Not a refusal: an unreachable server, a missing object.
+        assert_eq!(
+            denied("dial tcp 127.0.0.1:1: connect: connection refused"),
+            None
+        );
+        assert_eq!(
+            denied(r#"Error from server (NotFound): configmaps "x" not found"#),
+            None
+        );
+        // Through preflight_error: exit 3 with the hint, and is_denied sees it.
+        let e = preflight_error(CaptureError::Failed(msg_owned()), "`helm list`");
+        assert!(is_denied(&e));
+        let (code, hint) = crate::exit::classify(&e);
+        assert_eq!(code, crate::exit::Code::Preflight);
+        assert!(hint.unwrap().contains("secrets"));
+        let e = preflight_error(CaptureError::Failed("connection refused".into()), "kubectl");
+        assert!(!is_denied(&e));
+    }
+
+    fn msg_owned() -> String {
+        r#"secrets is forbidden: User "u" cannot get resource "secrets" in API group "" in the namespace "n""#.into()
+    }
+
+    #[test]
+    fn locked_release_names_the_exact_rollback() {
+        // helm history -o json of an interrupted upgrade (Helm 3 writes revision as a number).
+        let out = r#"[{"revision":1,"updated":"x","status":"superseded","chart":"cilium-1.18.11","app_version":"1.18.11","description":"Install complete"},
+                      {"revision":2,"updated":"x","status":"deployed","chart":"cilium-1.18.12","app_version":"1.18.12","description":"Upgrade complete"},
+                      {"revision":3,"updated":"x","status":"pending-upgrade","chart":"cilium-1.18.12","app_version":"1.18.12","description":"Preparing upgrade"}]"#;
+        let h = parse_history(out).unwrap();
+        assert_eq!(last_deployed(&h), Some(2));
+        let k = Kube {
+            context: Some("prod east".into()),
+            kubeconfig: None,
+        };
+        let hint = locked_hint("cilium", "kube-system", &k, &h);
+        assert!(
+            hint.ends_with("helm rollback cilium 2 -n kube-system --kube-context 'prod east'"),
+            "{hint}"
+        );
+        // A failed upgrade after a pending one: the superseded revision when none is deployed.
+        let h = vec![
+            (1, "superseded".into()),
+            (2, "failed".into()),
+            (3, "pending-rollback".into()),
+        ];
+        assert_eq!(last_deployed(&h), Some(1));
+        // pending-install: nothing to roll back to.
+        let h = parse_history(r#"[{"revision":"1","status":"pending-install"}]"#).unwrap();
+        assert_eq!(last_deployed(&h), None);
+        let hint = locked_hint("cilium", "kube-system", &Kube::default(), &h);
+        assert!(
+            hint.contains("helm history cilium -n kube-system"),
+            "{hint}"
+        );
+        assert!(!hint.contains("rollback cilium"), "{hint}");
+        assert!(parse_history("").unwrap().is_empty());
+        assert!(parse_history("nope").is_err());
     }
 
     #[test]

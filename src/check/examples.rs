@@ -81,6 +81,7 @@ pub fn context(expected: Option<Vec<Expected>>) -> Context {
         timeout: Duration::from_secs(2),
         via_proxy: false,
         dynamic: false,
+        configured: vec![],
     }
 }
 

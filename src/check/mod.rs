@@ -328,6 +328,9 @@ pub struct Context {
     /// The expected list is the dynamic metrics file the agents re-read (1.17+): an agent that
     /// serves a family the file no longer has runs a previous file.
     pub dynamic: bool,
+    /// Cluster mode: the components whose listen address `cilium-config` sets (e.g.
+    /// `prometheus-serve-addr`), so a refused port is not metrics left off.
+    pub configured: Vec<Component>,
 }
 
 fn fmt_ms(d: std::time::Duration) -> String {
@@ -350,6 +353,26 @@ fn proxy_error(body: &str) -> Option<Outcome> {
     } else {
         None
     }
+}
+
+/// What a refused port means: metrics left off (how to enable them), or, when `cilium-config`
+/// sets the listen address, a process that does not listen although configured.
+pub fn refused_hint(component: Component, ctx: &Context) -> String {
+    let facts = component.facts();
+    if !ctx.configured.contains(&component) {
+        return facts.enable_hint();
+    }
+    let process = match component {
+        Component::Operator => "the operator",
+        _ => "the agent on this node",
+    };
+    format!(
+        "{} metrics are configured ({} {} is set), so there is nothing to enable: {process} does not listen although configured (still starting, crash-looping, or running an older configuration), a node or agent problem; look at its pod and logs, or {}",
+        component.name(),
+        catalogue::objects::CONFIG_MAP,
+        facts.config_map_address_key,
+        ctx.restart_hint
+    )
 }
 
 /// Judge one endpoint's probe.
@@ -391,7 +414,7 @@ pub fn judge_endpoint(
         Outcome::Refused => {
             e.summary = "refused".into();
             e.detail = format!("connection refused: nothing listens on port {port_word}");
-            e.hint = Some(component.facts().enable_hint());
+            e.hint = Some(refused_hint(component, ctx));
         }
         Outcome::ConnectTimeout => {
             e.summary = "no connect".into();
@@ -827,6 +850,32 @@ mod tests {
             e.detail
         );
         assert!(e.hint.unwrap().contains("prometheus.enabled=true"));
+        // cilium-config sets the agent's address: a refusal is the agent, not metrics left off.
+        let mut configured = examples::context(None);
+        configured.configured = vec![Component::Agent];
+        let e = judge(
+            Component::Agent,
+            &examples::probe(Outcome::Refused),
+            &configured,
+        );
+        let hint = e.hint.unwrap();
+        assert!(!hint.contains("prometheus.enabled=true"), "{hint}");
+        assert!(
+            hint.contains("cilium-config prometheus-serve-addr is set"),
+            "{hint}"
+        );
+        assert!(
+            hint.contains("does not listen although configured"),
+            "{hint}"
+        );
+        assert!(hint.contains("rollout restart ds/cilium"), "{hint}");
+        // Only the component configured: Hubble without hubble-metrics-server is still off.
+        let e = judge(
+            Component::Hubble,
+            &examples::probe(Outcome::Refused),
+            &configured,
+        );
+        assert!(e.hint.unwrap().contains("hubble.enabled=true"));
         let e = judge(Component::Hubble, &examples::probe(Outcome::NoAnswer), &ctx);
         assert_eq!(e.summary, "no answer");
         assert!(e.detail.contains("within 2.0s"), "{}", e.detail);

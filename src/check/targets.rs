@@ -93,6 +93,7 @@ pub fn context(settings: &Settings, mode: Mode) -> Result<Context> {
         timeout: settings.timeout,
         via_proxy: false,
         dynamic: false,
+        configured: vec![],
     })
 }
 
@@ -378,6 +379,14 @@ pub fn for_cluster(snap: &Snapshot, settings: &Settings) -> Result<Plan> {
         reconcile_families(&mut ctx, config.hubble_metrics.as_deref(), ns, &mut checks);
     }
     ctx.openmetrics = Some(config.openmetrics);
+    ctx.configured = [
+        (Component::Agent, config.agent_port),
+        (Component::Operator, config.operator_port),
+        (Component::Hubble, config.hubble_port),
+    ]
+    .into_iter()
+    .filter_map(|(c, port)| port.map(|_| c))
+    .collect();
     ctx.l7 = match &snap.policies {
         Ok((a, b)) => cluster::l7_policies(&[a, b]),
         Err(e) => L7Policies::Unknown {

@@ -176,10 +176,9 @@ fn check_refused_hanging_notready_stale_l7() {
 }
 
 /// A node whose kubelet stopped: the node lifecycle controller marks it NotReady and its pods
-/// not Ready (phase stays Running). ciliumon reads only the phase, so it scrapes the dead node
-/// and blames the agent ("may be stuck or overloaded").
+/// not Ready (phase stays Running). The check names the NotReady node (or the not-Ready pod)
+/// instead of blaming the agent ("may be stuck or overloaded").
 #[test]
-#[ignore = "ciliumon gap: check reads only the pod phase, so an agent on a NotReady node is reported as stuck, not as on a NotReady node"]
 fn check_names_a_not_ready_node() {
     let _g = serial();
     let Some(c) = cluster::get() else { return };
@@ -220,4 +219,42 @@ fn check_names_a_not_ready_node() {
         .unwrap()
         .to_string();
     assert!(n.contains("NotReady") || n.contains("not Ready"), "{n}");
+}
+
+/// Every agent refuses 9962 while cilium-config sets `prometheus-serve-addr`: the metrics are
+/// configured, so the hint is the agents not listening, not "enable prometheus.enabled=true".
+#[test]
+fn check_refused_although_configured() {
+    let _g = serial();
+    let Some(c) = cluster::get() else { return };
+    let refused = Node {
+        agent: Endpoint::Refuse,
+        ..Node::ok()
+    };
+    let e = Env::new(c, "refused-cfg", 4, &[refused]);
+    metrics_on_release(&e);
+    e.rollout_done();
+    let addr = e.k(&[
+        "get",
+        "configmap",
+        "cilium-config",
+        "-n",
+        &e.ns,
+        "-o",
+        "jsonpath={.data.prometheus-serve-addr}",
+    ]);
+    assert!(!addr.trim().is_empty(), "prometheus-serve-addr not set");
+    let out = e.ciliumon(&["check", "-n", &e.ns, "--timeout", "2s", "-o", "json"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    let doc: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|err| panic!("{err}: {all}"));
+    let agent = &doc["nodes"][0]["agent"];
+    assert_eq!(agent["summary"], "refused", "{agent:#}");
+    let hint = agent["hint"].as_str().unwrap_or_default();
+    assert!(
+        hint.contains("does not listen although configured"),
+        "{hint}"
+    );
+    assert!(!hint.contains("prometheus.enabled=true"), "{hint}");
 }

@@ -45,6 +45,28 @@ impl Env {
             fleet,
             kubeconfig: c.admin_kubeconfig.clone(),
         };
+        // A test that used the same name and failed may have left its namespace terminating
+        // (deleted with --wait=false): wait for it to go, bounded, before creating it again.
+        let start = std::time::Instant::now();
+        while !env
+            .k(&[
+                "get",
+                "namespace",
+                &env.ns,
+                "--ignore-not-found",
+                "-o",
+                "name",
+            ])
+            .trim()
+            .is_empty()
+        {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(120),
+                "namespace {} still terminating after 120 s",
+                env.ns
+            );
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
         env.k(&["create", "namespace", &env.ns]);
         let repo = &charts::repo().url;
         env.helm_ok(&["repo", "add", "e2e-cilium", repo]);

@@ -229,8 +229,9 @@ fn locked(major: u8) {
         report.contains("the release 'cilium' is locked: its status is pending-upgrade"),
         "{report}"
     );
+    // The exact rollback, to the last deployed revision (from `helm history -o json`).
     let hint = format!(
-        "roll back to the last deployed revision: helm history cilium -n {}",
+        "roll back to the last deployed revision {n}: helm rollback cilium {n} -n {}",
         e.ns
     );
     assert!(report.contains(&hint), "{report}");

@@ -71,7 +71,8 @@ fn check_as_read_only_user() {
 
 /// A reachable cluster that forbids reading the release is not an unreachable one: planning
 /// "offline" there targets the newest Cilium (1.20.0) instead of the installed 1.18.12, so the
-/// plan would change the user's Cilium version, and it exits 0.
+/// plan would change the user's Cilium version. It is a preflight failure (exit 3) whose hint
+/// names the missing permission.
 #[test]
 fn plan_forbidden_is_not_offline() {
     let _g = serial();
@@ -85,4 +86,10 @@ fn plan_forbidden_is_not_offline() {
     let all = text(&out);
     assert_eq!(out.status.code(), Some(3), "{all}");
     assert!(!all.contains("--version 1.20.0"), "{all}");
+    assert!(!all.contains("planning offline"), "{all}");
+    assert!(
+        all.contains(&format!("get and list on secrets in namespace '{}'", e.ns)),
+        "{all}"
+    );
+    assert!(all.contains("Helm keeps its releases in Secrets"), "{all}");
 }

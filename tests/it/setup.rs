@@ -483,6 +483,12 @@ fn a_locked_release_is_refused_in_preflight() {
     let out = f.run(YES);
     assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("is locked"), "{}", stderr(&out));
+    // The exact way out: revision 3 is pending, 2 is the last deployed one.
+    assert!(
+        stderr(&out).contains("helm rollback cilium 2 -n kube-system"),
+        "{}",
+        stderr(&out)
+    );
     assert!(f.changes().is_empty());
 }
 
