@@ -310,6 +310,24 @@ pub struct Counts {
     pub fail: usize,
 }
 
+impl Counts {
+    /// Count the verdicts, and the worst of them (`Skip` when there were none to judge).
+    pub fn tally(statuses: impl IntoIterator<Item = Status>) -> (Counts, Status) {
+        let mut counts = Counts::default();
+        let mut worst = Status::Skip;
+        for s in statuses {
+            match s {
+                Status::Pass => counts.pass += 1,
+                Status::Warn => counts.warn += 1,
+                Status::Fail => counts.fail += 1,
+                Status::Skip => {}
+            }
+            worst = worst.max(s);
+        }
+        (counts, worst)
+    }
+}
+
 /// What the judge needs besides the probes.
 #[derive(Debug, Clone)]
 pub struct Context {
@@ -729,7 +747,6 @@ pub fn finish(ctx: &Context, mut nodes: Vec<NodeRow>, mut checks: Vec<Finding>) 
             }
         }
     }
-    let mut counts = Counts::default();
     let statuses = nodes
         .iter()
         .flat_map(|n| {
@@ -740,16 +757,7 @@ pub fn finish(ctx: &Context, mut nodes: Vec<NodeRow>, mut checks: Vec<Finding>) 
         })
         .chain(families.iter().map(|f| f.status))
         .chain(checks.iter().map(|c| c.status));
-    let mut worst = Status::Skip;
-    for s in statuses {
-        match s {
-            Status::Pass => counts.pass += 1,
-            Status::Warn => counts.warn += 1,
-            Status::Fail => counts.fail += 1,
-            Status::Skip => {}
-        }
-        worst = worst.max(s);
-    }
+    let (counts, worst) = Counts::tally(statuses);
     let status = if worst == Status::Skip {
         Status::Pass
     } else {

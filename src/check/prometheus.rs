@@ -1107,23 +1107,13 @@ pub fn judge(answers: &Answers, inputs: &Inputs) -> PromReport {
         }
     }
     let nodes: Vec<PromNode> = nodes.into_values().collect();
-    let mut counts = Counts::default();
     let statuses = nodes
         .iter()
         .map(|n| n.status)
         .chain(families.iter().map(|f| f.status))
         .chain(panels.iter().map(|p| p.status))
         .chain(checks.iter().map(|c| c.status));
-    let mut status = Status::Skip;
-    for s in statuses {
-        match s {
-            Status::Pass => counts.pass += 1,
-            Status::Warn => counts.warn += 1,
-            Status::Fail => counts.fail += 1,
-            Status::Skip => {}
-        }
-        status = status.max(s);
-    }
+    let (counts, status) = Counts::tally(statuses);
     let queries = 4
         + usize::from(answers.targets.is_some())
         + answers
