@@ -27,7 +27,8 @@
 //! - CHECK_BENCH_ONLY=prometheus: only `check --from-prometheus` against a fake Prometheus of
 //!   CHECK_BENCH_NODES nodes (the library call, then the binary through the fake API server's
 //!   service proxy and a real `kubectl proxy`), and the same fleet in cluster mode through the
-//!   pod proxy (the first CHECK_BENCH_SERIES size), side by side.
+//!   pod proxy (the first CHECK_BENCH_SERIES size), side by side;
+//!   CHECK_BENCH_ONLY=scanner: only the scanner's throughput and peak memory.
 
 use std::io::Read;
 use std::net::{Ipv4Addr, TcpListener};
@@ -249,6 +250,9 @@ fn main() {
         return prometheus_side_by_side(nodes);
     }
     scanner();
+    if std::env::var("CHECK_BENCH_ONLY").as_deref() == Ok("scanner") {
+        return;
+    }
     let sizes: Vec<usize> = std::env::var("CHECK_BENCH_SERIES")
         .unwrap_or_else(|_| "10000,20000".into())
         .split(',')
