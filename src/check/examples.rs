@@ -36,7 +36,7 @@ pub fn ok(text: &str) -> Probe {
     probe(Outcome::Http {
         status: 200,
         content_type: "text/plain; version=0.0.4".into(),
-        scan: Some(scan(text)),
+        scan: Some(Box::new(scan(text))),
         body_start: None,
         cut_short: None,
     })
@@ -82,6 +82,7 @@ pub fn context(expected: Option<Vec<Expected>>) -> Context {
         via_proxy: false,
         dynamic: false,
         configured: vec![],
+        asked: None,
     }
 }
 

@@ -3,9 +3,11 @@
 
 use super::probe::Probe;
 use super::proc_net::Listener;
+use super::scan::Scan;
 use super::targets::{Plan, Post, RowAgent};
-use super::{Finding, NodeRow, Ports, Report, Status};
-use crate::catalogue::{Component, objects};
+use super::{Asked, AskedMetric, Finding, NodeRow, Ports, Report, Status};
+use crate::catalogue::{Component, labels, objects};
+use serde::Serialize;
 
 fn slot(row: &mut NodeRow, c: Component) -> &mut Option<super::Endpoint> {
     match c {
@@ -157,6 +159,93 @@ pub fn operator_somewhere(rows: &mut [NodeRow], port: u16, none_status: Status) 
     )]
 }
 
+/// One family whose served label names are not those the cluster asks for: the labels its
+/// options control (context keys, `labelsContext`, handler flags), as served and as asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LabelSet {
+    pub family: &'static str,
+    /// The spec asked for, in Cilium's grammar.
+    pub spec: String,
+    pub served: Vec<String>,
+    pub asked: Vec<String>,
+}
+
+/// Compare the label names each asked metric's series carry in `scan` (one Hubble body) with
+/// those its options ask for. Only the labels options can add count: the family's own labels
+/// and any other (a relabeling's, `le`) are left out, and so are those whose presence depends
+/// on the patch release (`AskedLabels::unsure`). A family with no series yet says nothing.
+pub fn label_sets(scan: &Scan, asked: &[AskedMetric]) -> Vec<LabelSet> {
+    let mut out = Vec::new();
+    for m in asked {
+        let Some(served) =
+            scan.label_names_where(|n| m.handler.metrics.iter().any(|x| x.matches_sample(n)))
+        else {
+            continue;
+        };
+        let controlled = labels::option_labels(m.handler);
+        let counts = |l: &str| {
+            !m.labels.unsure.contains(&l)
+                && (controlled.contains(&l) || m.labels.labels.iter().any(|a| a == l))
+        };
+        let served: Vec<String> = served
+            .into_iter()
+            .filter(|l| counts(l))
+            .map(str::to_string)
+            .collect();
+        let asked: Vec<String> = m
+            .labels
+            .labels
+            .iter()
+            .filter(|l| counts(l))
+            .cloned()
+            .collect();
+        if served != asked {
+            out.push(LabelSet {
+                family: m.handler.name,
+                spec: m.spec.clone(),
+                served,
+                asked,
+            });
+        }
+    }
+    out
+}
+
+fn list_or_none(labels: &[String]) -> String {
+    if labels.is_empty() {
+        "none".into()
+    } else {
+        labels.join(", ")
+    }
+}
+
+/// The node note for its families whose label sets differ, with the fix: restart the agents.
+pub fn label_note(node: &str, sets: &[LabelSet], asked: &Asked, restart_hint: &str) -> Finding {
+    let each: Vec<String> = sets
+        .iter()
+        .map(|s| {
+            format!(
+                "{} with labels {} where {} asks for {} ({})",
+                s.family,
+                list_or_none(&s.served),
+                asked.from,
+                list_or_none(&s.asked),
+                s.spec
+            )
+        })
+        .collect();
+    let why = if asked.dynamic {
+        "this agent refused the changed contextOptions (it logs \"label set cannot be changed without restarting\" and keeps its previous configuration), and only a restart loads them"
+    } else {
+        "this agent runs an older list (the agents read it when they start)"
+    };
+    Finding::new(
+        Status::Warn,
+        format!("on {node}, Hubble serves {}: {why}", each.join("; ")),
+        Some(restart_hint.to_string()),
+    )
+}
+
 /// The targets a `--wait` round probes again: those that failed, every Hubble endpoint while a
 /// family fails, and the operators while a cluster-wide check fails.
 pub fn to_retry(plan: &Plan, report: &Report) -> Vec<usize> {
@@ -208,9 +297,188 @@ pub fn annotate_local(report: &mut Report, ports: Ports, listeners: &[Listener])
 
 #[cfg(test)]
 mod tests {
+    use super::super::Asked;
     use super::super::examples::{self, AGENT, HUBBLE_BUSY, OPERATOR, ok, probe};
     use super::super::probe::Outcome;
     use super::*;
+
+    /// A Hubble body with flow series carrying `labels` (besides the family's own), and drop.
+    fn flows_with(labels: &[(&str, &str)]) -> String {
+        let extra: String = labels
+            .iter()
+            .map(|(k, v)| format!(",{k}=\"{v}\""))
+            .collect();
+        format!(
+            "# TYPE hubble_flows_processed_total counter\nhubble_flows_processed_total{{protocol=\"TCP\",subtype=\"to-endpoint\",type=\"Trace\",verdict=\"FORWARDED\"{extra}}} 7\n# TYPE hubble_drop_total counter\nhubble_drop_total{{protocol=\"TCP\",reason=\"POLICY_DENIED\"}} 2\n"
+        )
+    }
+
+    fn dynamic_file(yaml: &str) -> Asked {
+        Asked::from_dynamic(
+            objects::DYNAMIC_CONFIG_MAP.into(),
+            &crate::dynamic::parse_file(yaml).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_refused_context_change_is_the_label_set_served_not_the_one_asked() {
+        // The agent started with sourceContext=namespace; the file now asks for labelsContext.
+        let served = examples::scan(&flows_with(&[("source", "shop")]));
+        let asked = dynamic_file(
+            "metrics:\n- name: flow\n  contextOptions:\n  - name: labelsContext\n    values: [source_namespace, destination_namespace]\n- name: drop\n",
+        );
+        let sets = label_sets(&served, &asked.metrics);
+        assert_eq!(
+            sets,
+            [LabelSet {
+                family: "flow",
+                spec: "flow:labelsContext=source_namespace,destination_namespace".into(),
+                served: vec!["source".into()],
+                asked: vec!["destination_namespace".into(), "source_namespace".into()],
+            }]
+        );
+        let note = label_note(
+            "node-2",
+            &sets,
+            &asked,
+            "restart the agents: kubectl --context prod -n cilium rollout restart ds/cilium",
+        );
+        assert_eq!(note.status, Status::Warn);
+        assert_eq!(
+            note.what,
+            "on node-2, Hubble serves flow with labels source where cilium-dynamic-metrics-config asks for destination_namespace, source_namespace (flow:labelsContext=source_namespace,destination_namespace): this agent refused the changed contextOptions (it logs \"label set cannot be changed without restarting\" and keeps its previous configuration), and only a restart loads them"
+        );
+        assert_eq!(
+            note.hint.as_deref(),
+            Some("restart the agents: kubectl --context prod -n cilium rollout restart ds/cilium")
+        );
+        // Options removed (the file asks for none): the old labels still served are the verdict.
+        let asked = dynamic_file("metrics:\n- name: flow\n- name: drop\n");
+        let sets = label_sets(&served, &asked.metrics);
+        assert_eq!(
+            (sets[0].served.as_slice(), sets[0].asked.len()),
+            (["source".to_string()].as_slice(), 0)
+        );
+        // Static mode: the same comparison, another reason.
+        let asked = Asked::from_agent_list(
+            "cilium-config hubble-metrics".into(),
+            "flow:sourceContext=pod drop",
+        );
+        let sets = label_sets(&examples::scan(&flows_with(&[])), &asked.metrics);
+        assert_eq!(sets.len(), 1);
+        let note = label_note("node-1", &sets, &asked, "restart");
+        assert!(note.what.contains("flow with labels none where cilium-config hubble-metrics asks for source (flow:sourceContext=pod): this agent runs an older list"), "{}", note.what);
+    }
+
+    #[test]
+    fn an_accepted_change_says_nothing() {
+        let asked = dynamic_file(
+            "metrics:\n- name: flow\n  contextOptions:\n  - name: sourceContext\n    values: [workload-name, reserved-identity]\n  - name: labelsContext\n    values: [source_namespace]\n- name: drop\n  contextOptions:\n  - name: exemplars\n",
+        );
+        let served = examples::scan(&flows_with(&[
+            ("source", "shop/api"),
+            ("source_namespace", "shop"),
+        ]));
+        assert!(label_sets(&served, &asked.metrics).is_empty());
+        // Asked for, so counted even when ciliumon does not know the label.
+        let asked = dynamic_file(
+            "metrics:\n- name: flow\n  contextOptions:\n  - name: labelsContext\n    values: [source_zone]\n",
+        );
+        let served = examples::scan(&flows_with(&[("source_zone", "a")]));
+        assert!(label_sets(&served, &asked.metrics).is_empty());
+        assert_eq!(
+            label_sets(&examples::scan(&flows_with(&[])), &asked.metrics)[0]
+                .served
+                .len(),
+            0
+        );
+    }
+
+    #[test]
+    fn a_family_with_no_series_yet_says_nothing() {
+        let asked = dynamic_file(
+            "metrics:\n- name: dns\n  contextOptions:\n  - name: query\n- name: httpV2\n  contextOptions:\n  - name: labelsContext\n    values: [source_namespace]\n",
+        );
+        // No dns and no http series: nothing to compare (and no panic on a fresh Hubble).
+        for body in [
+            flows_with(&[("source", "x")]),
+            examples::HUBBLE_FRESH.to_string(),
+        ] {
+            assert!(
+                label_sets(&examples::scan(&body), &asked.metrics).is_empty(),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn labels_no_option_adds_are_left_out() {
+        // A relabeling's labels (cluster, node, instance), the family's own, `le`: not compared.
+        let asked = dynamic_file(
+            "metrics:\n- name: flow\n  contextOptions:\n  - name: sourceContext\n    values: [namespace]\n- name: httpV2\n",
+        );
+        let served = examples::scan(&format!(
+            "{}hubble_http_request_duration_seconds_bucket{{method=\"GET\",reporter=\"server\",le=\"0.1\",cluster=\"c1\"}} 1\n",
+            flows_with(&[
+                ("source", "shop"),
+                ("cluster", "c1"),
+                ("node", "n1"),
+                ("instance", "10.0.0.1:9965")
+            ])
+        ));
+        assert!(label_sets(&served, &asked.metrics).is_empty());
+        // An egress form alone adds `source` only from 1.14.3: with or without it, no verdict.
+        let asked = dynamic_file(
+            "metrics:\n- name: flow\n  contextOptions:\n  - name: sourceEgressContext\n    values: [pod]\n",
+        );
+        for body in [flows_with(&[("source", "a/b")]), flows_with(&[])] {
+            assert!(label_sets(&examples::scan(&body), &asked.metrics).is_empty());
+        }
+    }
+
+    #[test]
+    fn the_report_puts_the_verdict_on_the_node() {
+        let mut ctx = examples::context(Some(examples::expected(&["flow", "drop"])));
+        ctx.asked = Some(dynamic_file(
+            "metrics:\n- name: flow\n  contextOptions:\n  - name: destinationContext\n    values: [pod]\n- name: drop\n",
+        ));
+        let plan = examples::plan(ctx, 2);
+        let old = flows_with(&[]);
+        let new = flows_with(&[("destination", "shop/api-1")]);
+        let r = examples::report(
+            &plan,
+            vec![
+                ok(AGENT),
+                ok(OPERATOR),
+                ok(&old),
+                ok(AGENT),
+                probe(Outcome::Refused),
+                ok(&new),
+            ],
+        );
+        assert_eq!(r.nodes[0].label_sets.len(), 1);
+        assert_eq!(r.nodes[0].label_sets[0].asked, ["destination"]);
+        assert!(
+            r.nodes[0].notes[0]
+                .what
+                .starts_with("on node-1, Hubble serves flow with labels none where"),
+            "{:?}",
+            r.nodes[0].notes
+        );
+        assert!(
+            r.nodes[1].label_sets.is_empty() && r.nodes[1].notes.is_empty(),
+            "{:?}",
+            r.nodes[1].notes
+        );
+        assert_eq!(r.status, Status::Warn);
+        assert!(r.passed);
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            json["nodes"][0]["label_sets"][0]["served"],
+            serde_json::json!([])
+        );
+        assert!(json["nodes"][1].get("label_sets").is_none());
+    }
 
     #[test]
     fn a_refused_operator_is_not_here_when_another_node_serves_it() {

@@ -136,6 +136,82 @@ impl Expected {
     }
 }
 
+/// What the cluster asks the agents to run, metric by metric, with the labels each metric's
+/// options add (cluster mode): the dynamic file's `contextOptions`, or `cilium-config`'s list.
+/// Compared with the label names Hubble serves (`judge::label_sets`).
+#[derive(Debug, Clone)]
+pub struct Asked {
+    /// Where it was read: `cilium-dynamic-metrics-config` or `cilium-config hubble-metrics`.
+    pub from: String,
+    /// The dynamic file, which the agents re-read (and refuse when options change).
+    pub dynamic: bool,
+    pub metrics: Vec<AskedMetric>,
+}
+
+/// One metric the cluster asks for.
+#[derive(Debug, Clone)]
+pub struct AskedMetric {
+    pub handler: &'static Handler,
+    /// In Cilium's grammar, for the verdict.
+    pub spec: String,
+    pub labels: catalogue::labels::AskedLabels,
+}
+
+impl Asked {
+    /// From the dynamic metrics file: one per known handler (the first of a name).
+    pub fn from_dynamic(from: String, metrics: &[crate::dynamic::DynamicMetric]) -> Asked {
+        let mut out: Vec<AskedMetric> = Vec::new();
+        for m in metrics {
+            let Some(h) = catalogue::handler(&m.name) else {
+                continue;
+            };
+            if out.iter().any(|a| a.handler.name == h.name) {
+                continue;
+            }
+            let options: Vec<(String, Vec<String>)> = m
+                .context_options
+                .iter()
+                .flatten()
+                .map(|o| (o.name.clone(), o.values.clone().unwrap_or_default()))
+                .collect();
+            out.push(AskedMetric {
+                handler: h,
+                spec: m.spec_text(),
+                labels: catalogue::labels::asked_labels(h, &options),
+            });
+        }
+        Asked {
+            from,
+            dynamic: true,
+            metrics: out,
+        }
+    }
+
+    /// From the agent's static list (`hubble-metrics`, space separated), leniently.
+    pub fn from_agent_list(from: String, list: &str) -> Asked {
+        let mut out: Vec<AskedMetric> = Vec::new();
+        for spec in list.split_whitespace() {
+            let name = spec.split(':').next().unwrap_or(spec);
+            let Some(h) = catalogue::handler(name) else {
+                continue;
+            };
+            if out.iter().any(|a| a.handler.name == h.name) {
+                continue;
+            }
+            out.push(AskedMetric {
+                handler: h,
+                spec: spec.to_string(),
+                labels: catalogue::labels::asked_labels(h, &catalogue::labels::spec_options(spec)),
+            });
+        }
+        Asked {
+            from,
+            dynamic: false,
+            metrics: out,
+        }
+    }
+}
+
 /// Whether any CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy has L7 rules.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "state", rename_all = "lowercase")]
@@ -231,6 +307,10 @@ pub struct NodeRow {
     /// The expected families, present or not (empty when no list was given).
     pub families: Vec<NodeFamily>,
     pub notes: Vec<Finding>,
+    /// Families whose served label names are not those the cluster's configuration asks for
+    /// (cluster mode): the agent runs a previous configuration.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub label_sets: Vec<judge::LabelSet>,
 }
 
 impl NodeRow {
@@ -243,6 +323,7 @@ impl NodeRow {
             hubble: None,
             families: Vec::new(),
             notes: Vec::new(),
+            label_sets: Vec::new(),
         }
     }
 
@@ -349,6 +430,9 @@ pub struct Context {
     /// Cluster mode: the components whose listen address `cilium-config` sets (e.g.
     /// `prometheus-serve-addr`), so a refused port is not metrics left off.
     pub configured: Vec<Component>,
+    /// Cluster mode: what the cluster's configuration asks the agents to run, to compare with
+    /// the label names they serve.
+    pub asked: Option<Asked>,
 }
 
 fn fmt_ms(d: std::time::Duration) -> String {
@@ -506,7 +590,7 @@ pub fn judge_endpoint(
                 );
                 return e;
             }
-            let scan = scan.expect("200 without a cut is scanned");
+            let scan = *scan.expect("200 without a cut is scanned");
             let openmetrics = content_type.starts_with("application/openmetrics-text");
             e.format = Some(if openmetrics {
                 Format::OpenMetrics
@@ -727,6 +811,23 @@ pub fn finish(ctx: &Context, mut nodes: Vec<NodeRow>, mut checks: Vec<Finding>) 
                 }
             }
             families.push(row);
+        }
+    }
+    if let Some(asked) = &ctx.asked {
+        for row in nodes.iter_mut() {
+            let Some(scan) = row.hubble.as_ref().and_then(|h| h.scan.as_ref()) else {
+                continue;
+            };
+            let sets = judge::label_sets(scan, &asked.metrics);
+            if !sets.is_empty() {
+                row.notes.push(judge::label_note(
+                    &row.node,
+                    &sets,
+                    asked,
+                    &ctx.restart_hint,
+                ));
+                row.label_sets = sets;
+            }
         }
     }
     if ctx.openmetrics == Some(true) {

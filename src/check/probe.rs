@@ -60,7 +60,8 @@ pub enum Outcome {
     Http {
         status: u16,
         content_type: String,
-        scan: Option<Scan>,
+        /// Boxed: the scan is large next to the other outcomes.
+        scan: Option<Box<Scan>>,
         /// The start of a non-200 body (proxies explain themselves there).
         body_start: Option<String>,
         /// The body stopped early (timeout or reset) after this many bytes.
@@ -569,7 +570,7 @@ async fn attempt(
         }
     };
     let (scan, cut_short) = match cut {
-        None => (Some(scanner.finish()), None),
+        None => (Some(Box::new(scanner.finish())), None),
         Some(why) => (
             None,
             Some(format!("{why} after {} bytes of the body", scanner.bytes())),

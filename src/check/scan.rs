@@ -1,11 +1,17 @@
 //! A streaming scanner for Prometheus text (0.0.4) and OpenMetrics bodies that keeps only what
-//! the check needs: which metric names have samples, how many, which carry exemplars, whether
-//! the body is metrics at all and, for OpenMetrics, whether it ended with `# EOF`.
+//! the check needs: which metric names have samples, how many, which carry exemplars, the label
+//! names (no values) of each, whether the body is metrics at all and, for OpenMetrics, whether it
+//! ended with `# EOF`.
 //!
 //! It reads through a fixed buffer, finds line ends with `memchr` and never holds more than one
 //! buffer and the set of distinct names, so memory does not grow with the body. Label values are
 //! skipped quote-aware (escaped `\"`, `}` and spaces inside quotes), so an exemplar (` # {...}`
 //! after the value) is told apart from a `#` inside a label value.
+//!
+//! Label names are read from the first sample of each name only: the Prometheus client gives
+//! every series of a metric the same label names (a vector's labels are fixed when it is
+//! registered, and an exposition has one registration a name), so one line tells them and the
+//! other lines cost nothing more.
 
 use std::collections::HashMap;
 use std::io::{self, Read};
@@ -31,6 +37,8 @@ pub struct Scan {
     pub exemplars: u64,
     /// Sample names (as on the sample lines: `_total`, `_bucket`...) and their counts.
     pub names: HashMap<String, NameStats>,
+    /// The label names of each sample name's series, sorted (from its first well-formed line).
+    pub labels: HashMap<String, Vec<String>>,
     /// A `# EOF` line was seen (OpenMetrics' end marker).
     pub eof: bool,
     /// Lines that are neither comments nor samples.
@@ -56,6 +64,29 @@ impl Scan {
         v.sort_unstable();
         v
     }
+
+    /// The label names of the series whose sample name `matches`, together, sorted; None when
+    /// no such sample was seen.
+    pub fn label_names_where(&self, matches: impl Fn(&str) -> bool) -> Option<Vec<&str>> {
+        let mut any = false;
+        let mut out: Vec<&str> = Vec::new();
+        for (name, labels) in &self.labels {
+            if matches(name) {
+                any = true;
+                out.extend(labels.iter().map(String::as_str));
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        any.then_some(out)
+    }
+}
+
+/// One distinct sample name: its counts and, once a line of it parsed, its label names.
+struct Seen {
+    name: Box<[u8]>,
+    stats: NameStats,
+    labels: Option<Vec<String>>,
 }
 
 /// Scan a whole body from `reader`.
@@ -71,7 +102,7 @@ pub fn scan(reader: impl Read) -> io::Result<Scan> {
 pub struct Scanner {
     out: Scan,
     /// Every sample name seen, with its counts, in order of first sight.
-    seen: Vec<(Box<[u8]>, NameStats)>,
+    seen: Vec<Seen>,
     /// Where each name is in `seen`.
     index: HashMap<Box<[u8]>, usize>,
     /// The last sample's name in `seen`. Samples of one family come together, and the names of
@@ -167,17 +198,19 @@ impl Scanner {
             self.judge(&line, false);
         }
         // Names are ASCII (the grammar allows no other bytes): the conversion is lossless.
-        self.out.names = self
-            .seen
-            .into_iter()
-            .map(|(name, stats)| (String::from_utf8_lossy(&name).into_owned(), stats))
-            .collect();
+        for seen in self.seen {
+            let name = String::from_utf8_lossy(&seen.name).into_owned();
+            if let Some(labels) = seen.labels {
+                self.out.labels.insert(name.clone(), labels);
+            }
+            self.out.names.insert(name, seen.stats);
+        }
         self.out
     }
 
     /// The name of the last sample, if any.
     fn last_name(&self) -> &[u8] {
-        self.last.map_or(&[], |i| &self.seen[i].0)
+        self.last.map_or(&[], |i| &self.seen[i].name)
     }
 
     /// The place of `name` in `seen`, added if new.
@@ -185,7 +218,7 @@ impl Scanner {
         if let Some(&i) = self
             .recent
             .iter()
-            .find(|&&i| self.seen.get(i).is_some_and(|(n, _)| **n == *name))
+            .find(|&&i| self.seen.get(i).is_some_and(|s| *s.name == *name))
         {
             return i;
         }
@@ -193,7 +226,11 @@ impl Scanner {
             Some(&i) => i,
             None => {
                 let i = self.seen.len();
-                self.seen.push((name.into(), NameStats::default()));
+                self.seen.push(Seen {
+                    name: name.into(),
+                    stats: NameStats::default(),
+                    labels: None,
+                });
                 self.index.insert(name.into(), i);
                 i
             }
@@ -245,7 +282,8 @@ impl Scanner {
             end
         };
         let name = &line[..end];
-        let mut rest = &line[end..];
+        let label_set = &line[end..];
+        let mut rest = label_set;
         // Fast path, nearly every line: no `#` and no `\` anywhere, so no exemplar, no quoted `#`
         // to be fooled by and no escaped quote; the label set ends at the line's last `}` (values
         // escape newlines, so a line is a sample). Other lines are walked quote by quote.
@@ -280,11 +318,14 @@ impl Scanner {
         }
         let exemplar = !plain && memchr(b'#', value).is_some();
         let i = match self.last {
-            Some(i) if *self.seen[i].0 == *name => i,
+            Some(i) if *self.seen[i].name == *name => i,
             _ => self.place(name),
         };
         self.last = Some(i);
-        let stats = &mut self.seen[i].1;
+        if self.seen[i].labels.is_none() {
+            self.seen[i].labels = label_names(label_set);
+        }
+        let stats = &mut self.seen[i].stats;
         stats.samples += 1;
         self.out.samples += 1;
         if exemplar {
@@ -317,6 +358,49 @@ fn is_value_start(b: u8) -> bool {
 fn trim_blanks(s: &[u8]) -> &[u8] {
     let n = s.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
     &s[n..]
+}
+
+/// The label names of a sample line's label set (`label_set` starts just after the metric name:
+/// `{a="x",b="y"} 1` or ` 1`), sorted; None when it is not well formed on this line (a line cut
+/// at the buffer's size), so that the next line of the name tells them.
+fn label_names(label_set: &[u8]) -> Option<Vec<String>> {
+    let Some(mut s) = label_set.strip_prefix(b"{") else {
+        return Some(Vec::new());
+    };
+    let mut out = Vec::new();
+    loop {
+        s = trim_blanks(s);
+        match s.first()? {
+            b'}' => break,
+            b',' => s = &s[1..],
+            _ => {
+                let n = s.iter().position(|&b| !is_name_byte(b))?;
+                if n == 0 {
+                    return None;
+                }
+                out.push(String::from_utf8_lossy(&s[..n]).into_owned());
+                s = trim_blanks(&s[n..]).strip_prefix(b"=")?;
+                s = trim_blanks(s).strip_prefix(b"\"")?;
+                // The value: up to the closing quote that is not escaped.
+                let mut k = 0;
+                loop {
+                    let q = k + memchr2(b'"', b'\\', &s[k..])?;
+                    if s[q] == b'\\' {
+                        k = q + 2;
+                        if k > s.len() {
+                            return None;
+                        }
+                    } else {
+                        s = &s[q + 1..];
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    Some(out)
 }
 
 /// Given the text after `{`, the offset just past the matching `}`, skipping quoted values with
@@ -408,6 +492,110 @@ mod tests {
                 assert_eq!(scan(Trickle(&body, step)).unwrap(), s, "{f} step {step}");
             }
         }
+    }
+
+    /// A slow reference for the label names: every line's, split at `="` outside quotes.
+    fn reference_labels(body: &[u8]) -> HashMap<String, Vec<String>> {
+        let mut out: HashMap<String, Vec<String>> = HashMap::new();
+        for line in String::from_utf8_lossy(body).lines() {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (name, rest) = line.split_at(line.find(['{', ' ']).unwrap());
+            let mut names = Vec::new();
+            if let Some(set) = rest.strip_prefix('{') {
+                let (mut quoted, mut escaped, mut word) = (false, false, String::new());
+                for c in set.chars() {
+                    if quoted {
+                        match (escaped, c) {
+                            (true, _) => escaped = false,
+                            (false, '\\') => escaped = true,
+                            (false, '"') => quoted = false,
+                            _ => {}
+                        }
+                    } else if c == '"' {
+                        quoted = true;
+                        names.push(
+                            std::mem::take(&mut word)
+                                .trim()
+                                .trim_end_matches('=')
+                                .to_string(),
+                        );
+                    } else if c == '}' {
+                        break;
+                    } else if c != ',' {
+                        word.push(c);
+                    }
+                }
+            }
+            names.sort();
+            let seen = out.entry(name.to_string()).or_insert_with(|| names.clone());
+            // The scanner's assumption: every series of a name has the same label names.
+            assert_eq!(*seen, names, "{line}");
+        }
+        out
+    }
+
+    #[test]
+    fn label_names_match_the_reference_on_every_fixture() {
+        for f in [
+            "agent-datadog.txt",
+            "operator-datadog.txt",
+            "hubble-busy.txt",
+            "hubble-openmetrics.txt",
+            "hubble-fresh.txt",
+        ] {
+            let body = fixture(f);
+            let s = scan(&body[..]).unwrap();
+            assert_eq!(s.labels, reference_labels(&body), "{f}");
+        }
+        let busy = scan(&fixture("hubble-busy.txt")[..]).unwrap();
+        assert_eq!(
+            busy.labels["hubble_flows_processed_total"],
+            ["protocol", "subtype", "type", "verdict"]
+        );
+        assert_eq!(
+            busy.label_names_where(|n| n.starts_with("hubble_http_request_duration_seconds")),
+            Some(vec![
+                "destination_ip",
+                "destination_namespace",
+                "destination_workload",
+                "le",
+                "method",
+                "reporter",
+                "source_ip",
+                "source_namespace",
+                "source_workload",
+                "traffic_direction",
+            ])
+        );
+        assert_eq!(
+            busy.label_names_where(|n| n == "hubble_kafka_requests_total"),
+            None
+        );
+    }
+
+    #[test]
+    fn label_names_skip_values_and_exemplars() {
+        let body = concat!(
+            "a{q=\"x}y # {z\\\" \",b=\"\\\\\"} 1\n",
+            "b{le=\"+Inf\",} 3 # {trace_id=\"abc\"} 1 1.7e9\n",
+            "c 1\n",
+            "d{} 1\n",
+            "e{ x = \"1\" , y=\"2\"} 1\n",
+        );
+        let s = scan(body.as_bytes()).unwrap();
+        assert!(s.is_metrics(), "{:?}", s.first_bad);
+        assert_eq!(s.labels["a"], ["b", "q"]);
+        assert_eq!(s.labels["b"], ["le"], "exemplar labels are not the series'");
+        assert!(s.labels["c"].is_empty() && s.labels["d"].is_empty());
+        assert_eq!(s.labels["e"], ["x", "y"]);
+        // A first line cut at the buffer's size: the next line of that name tells them.
+        let mut body = b"long{v=\"".to_vec();
+        body.extend(std::iter::repeat_n(b'x', BUF * 2));
+        body.extend_from_slice(b"\"} 1\nlong{v=\"y\",w=\"z\"} 2\n");
+        let s = scan(&body[..]).unwrap();
+        assert_eq!(s.labels["long"], ["v", "w"]);
     }
 
     #[test]

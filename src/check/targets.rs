@@ -11,8 +11,8 @@ use super::probe::Request;
 use super::proc_net::Listener;
 use super::snapshot::{PrometheusView, Snapshot};
 use super::{
-    Context, Endpoint, Expected, Finding, L7Policies, Mode, NodeRow, Ports, Settings, Source,
-    Status,
+    Asked, Context, Endpoint, Expected, Finding, L7Policies, Mode, NodeRow, Ports, Settings,
+    Source, Status,
 };
 use crate::catalogue::{Component, chart, objects};
 use crate::exit::Failure;
@@ -94,6 +94,7 @@ pub fn context(settings: &Settings, mode: Mode) -> Result<Context> {
         via_proxy: false,
         dynamic: false,
         configured: vec![],
+        asked: None,
     })
 }
 
@@ -250,6 +251,10 @@ fn reconcile_dynamic(
         }
     };
     let (from_file, unknown) = Expected::from_dynamic(&file.metrics);
+    ctx.asked = Some(Asked::from_dynamic(
+        objects::DYNAMIC_CONFIG_MAP.to_string(),
+        &file.metrics,
+    ));
     if !unknown.is_empty() {
         checks.push(Finding::new(
             Status::Warn,
@@ -289,6 +294,16 @@ fn reconcile_dynamic(
 /// The expected families: the settings' list (compared with `cilium-config`'s), or
 /// `cilium-config`'s own.
 fn reconcile_families(ctx: &mut Context, list: Option<&str>, ns: &str, checks: &mut Vec<Finding>) {
+    ctx.asked = list.map(|l| {
+        Asked::from_agent_list(
+            format!(
+                "{} {}",
+                objects::CONFIG_MAP,
+                objects::CONFIG_MAP_HUBBLE_METRICS
+            ),
+            l,
+        )
+    });
     match (&ctx.expected, list) {
         (Some(flags), Some(list)) => {
             let (cm_list, _) = Expected::from_agent_list(list);

@@ -974,7 +974,8 @@ fn cluster_healthy_through_kubectl_proxy() {
     let (api, _) = busy_cluster(
         fixture("hubble-busy.txt"),
         dns_policy(),
-        "dns:query drop tcp flow port-distribution icmp httpV2:exemplars=true",
+        // What hubble-busy.txt serves: httpV2's series carry these labelsContext labels.
+        &BUSY_LIST.join(" "),
     );
     let (out, j) = run_cluster(&format!("http://127.0.0.1:{api}"), &["-o", "json"]);
     assert_eq!(
@@ -1380,7 +1381,8 @@ pub(crate) fn dynamic_cluster(body: &str, keep_static: bool) -> u16 {
     let (api, _, _) = busy_cluster_custom(
         fixture("hubble-busy.txt"),
         dns_policy(),
-        "dns:query drop tcp flow port-distribution icmp httpV2:exemplars=true",
+        // What hubble-busy.txt serves: httpV2's series carry these labelsContext labels.
+        &BUSY_LIST.join(" "),
         false,
         move |c| {
             let data = c.config["data"].as_object_mut().unwrap();
@@ -1397,7 +1399,7 @@ pub(crate) fn dynamic_cluster(body: &str, keep_static: bool) -> u16 {
     api
 }
 
-pub(crate) const DYNAMIC_ALL: &str = "metrics:\n- name: dns\n  contextOptions:\n  - name: query\n- name: drop\n- name: tcp\n- name: flow\n  includeFilters:\n  - source_pod: [shop/]\n- name: port-distribution\n- name: icmp\n- name: httpV2\n  contextOptions:\n  - name: exemplars\n    values: ['true']\n";
+pub(crate) const DYNAMIC_ALL: &str = "metrics:\n- name: dns\n  contextOptions:\n  - name: query\n- name: drop\n- name: tcp\n- name: flow\n  includeFilters:\n  - source_pod: [shop/]\n- name: port-distribution\n- name: icmp\n- name: httpV2\n  contextOptions:\n  - name: exemplars\n    values: ['true']\n  - name: labelsContext\n    values: [source_ip, source_namespace, source_workload, destination_ip, destination_namespace, destination_workload, traffic_direction]\n";
 
 #[test]
 fn cluster_dynamic_mode_reads_the_dynamic_configmap() {
@@ -1441,6 +1443,100 @@ fn cluster_dynamic_mode_says_when_the_agents_run_a_previous_file() {
     assert!(
         text.contains("kubectl -n kube-system rollout restart ds/cilium"),
         "{text}"
+    );
+}
+
+#[test]
+fn cluster_dynamic_mode_says_when_the_agents_refused_changed_context_options() {
+    // The stand-in nodes serve the label sets of the file before (hubble-busy.txt: flow without
+    // context labels, httpV2 with seven labelsContext labels); the file now changes the
+    // contextOptions of both, which an agent refuses ("label set cannot be changed without
+    // restarting"), keeping the old ones.
+    let changed = DYNAMIC_ALL
+        .replace(
+            "- name: flow\n",
+            "- name: flow\n  contextOptions:\n  - name: sourceContext\n    values: [namespace]\n",
+        )
+        .replace(
+            "source_ip, source_namespace, source_workload, destination_ip, destination_namespace, destination_workload, traffic_direction",
+            "source_namespace, destination_namespace",
+        );
+    assert_ne!(changed, DYNAMIC_ALL);
+    let api = dynamic_cluster(&changed, false);
+    let server = format!("http://127.0.0.1:{api}");
+    let (out, j) = run_cluster(&server, &["-o", "json", "--kube-context", "fake"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{j:#}", stderr(&out));
+    for (n, node) in ["node-a", "node-b"].iter().enumerate() {
+        let row = &j["nodes"][n];
+        assert_eq!(row["node"], *node);
+        let sets = row["label_sets"].as_array().unwrap();
+        let fams: Vec<&str> = sets.iter().map(|s| s["family"].as_str().unwrap()).collect();
+        assert_eq!(fams, ["flow", "httpV2"], "{row:#}");
+        assert_eq!(sets[0]["served"], json!([]));
+        assert_eq!(sets[0]["asked"], json!(["source"]));
+        assert_eq!(
+            sets[1]["served"],
+            json!([
+                "destination_ip",
+                "destination_namespace",
+                "destination_workload",
+                "source_ip",
+                "source_namespace",
+                "source_workload",
+                "traffic_direction"
+            ])
+        );
+        assert_eq!(
+            sets[1]["asked"],
+            json!(["destination_namespace", "source_namespace"])
+        );
+        let notes = row["notes"].as_array().unwrap();
+        assert_eq!(notes.len(), 1, "{row:#}");
+        let what = notes[0]["what"].as_str().unwrap();
+        assert!(
+            what.starts_with(&format!("on {node}, Hubble serves flow with labels none where cilium-dynamic-metrics-config asks for source (flow:sourceContext=namespace)")),
+            "{what}"
+        );
+        assert!(
+            what.contains("label set cannot be changed without restarting"),
+            "{what}"
+        );
+        assert_eq!(
+            notes[0]["hint"],
+            "restart the agents: kubectl --context fake -n kube-system rollout restart ds/cilium"
+        );
+    }
+    // Text: the same verdict under its node.
+    let (out, _) = run_cluster(&server, &[]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("on node-b, Hubble serves flow with labels none"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kubectl -n kube-system rollout restart ds/cilium"),
+        "{text}"
+    );
+}
+
+#[test]
+fn cluster_static_mode_says_when_an_agent_serves_the_labels_of_an_older_list() {
+    // cilium-config's list no longer has httpV2's labelsContext; the agents, not restarted,
+    // still serve it.
+    let (api, _) = busy_cluster(
+        fixture("hubble-busy.txt"),
+        dns_policy(),
+        "dns:query drop tcp flow port-distribution icmp httpV2:exemplars=true",
+    );
+    let (out, j) = run_cluster(&format!("http://127.0.0.1:{api}"), &["-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{j:#}", stderr(&out));
+    let row = &j["nodes"][0];
+    assert_eq!(row["label_sets"][0]["family"], "httpV2", "{row:#}");
+    assert_eq!(row["label_sets"][0]["asked"], json!([]));
+    let what = row["notes"][0]["what"].as_str().unwrap();
+    assert!(
+        what.contains("where cilium-config hubble-metrics asks for none (httpV2:exemplars=true): this agent runs an older list"),
+        "{what}"
     );
 }
 
