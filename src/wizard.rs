@@ -386,6 +386,18 @@ fn figure_column(inv: Option<&Inventory>, figure: Option<String>) -> String {
     }
 }
 
+/// The estimate columns of a list's rows: none when no row has a figure.
+fn figure_columns(figures: Vec<Option<String>>) -> Vec<String> {
+    let any = figures.iter().any(Option::is_some);
+    figures
+        .into_iter()
+        .map(|f| match any {
+            true => format!("{:>12}  ", f.unwrap_or_default()),
+            false => String::new(),
+        })
+        .collect()
+}
+
 /// The figure of a choice that multiplies the series: `with` (the choice made) when it creates
 /// more than `without`.
 fn choice_figure(
@@ -642,11 +654,12 @@ pub fn namespace_filter(text: &str, spec: &str, v: &Version) -> Result<Vec<Value
     if names.is_empty() {
         return Ok(vec![]);
     }
-    if let Some((n, why)) = names
+    // The problem names the namespace.
+    if let Some(why) = names
         .iter()
-        .find_map(|n| crate::names::namespace_problem(n).map(|why| (n, why)))
+        .find_map(|n| crate::names::namespace_problem(n))
     {
-        return Err(format!("'{}': {why}", crate::escape::escape(n)));
+        return Err(why);
     }
     let pods: Vec<Value> = names.iter().map(|n| Value::from(format!("{n}/"))).collect();
     let list = vec![
@@ -675,15 +688,14 @@ fn ask_filters(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option<()
         .filter(|e| e.has_filters())
         .map(family)
         .collect();
-    let mut prompt =
-        "Count only some namespaces' flows for some families (includeFilters)?".to_string();
     if !filtered.is_empty() {
-        prompt.push_str(&format!(
-            " (no keeps the filters of {})",
+        p.note(&format!(
+            "Filters now: {} (answering no keeps them)",
             filtered.join(", ")
         ));
     }
-    if !answer!(p.confirm(&prompt, false)) {
+    let prompt = "Count only some namespaces' flows for some families?";
+    if !answer!(p.confirm(prompt, false)) {
         return Ok(Some(()));
     }
     let rows = filter_rows(iv, &entries);
@@ -694,12 +706,9 @@ fn ask_filters(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option<()
     for i in picked {
         let e = &mut entries[i];
         let now = namespaces_in(&e.include_filters);
-        let mut prompt = format!(
-            "{}: namespaces whose flows to count (comma-separated; none: every flow)",
-            family(e)
-        );
+        let mut prompt = format!("{}: count the namespaces (a,b; empty: all)", family(e));
         if now.is_none() {
-            prompt.push_str("; replaces its includeFilters");
+            prompt.push_str(", replacing its filters");
         }
         let default = now.unwrap_or_default().join(",");
         let (spec, v) = (e.spec.clone(), iv.version);
@@ -1091,8 +1100,17 @@ fn family_options(
 ) -> Result<Option<MetricSpec>> {
     let h = start.handler;
     let mut options = answer!(own_options(p, start, version, inv));
-    options.extend(answer!(labels_option(p, start, version, inv)));
-    options.extend(answer!(context_options(p, start, version, inv)));
+    // Each question's figures count the answers before it (the keys it asks about are
+    // untouched, so its pre-selection is the same).
+    let mut so_far = start.clone();
+    so_far
+        .options
+        .retain(|o| !h.options.iter().any(|x| x.key == option_key(o)));
+    so_far.options.extend(options.iter().cloned());
+    let labels = answer!(labels_option(p, &so_far, version, inv));
+    so_far = with_option(&so_far, "labelsContext", labels.clone());
+    options.extend(labels);
+    options.extend(answer!(context_options(p, &so_far, version, inv)));
     Ok(Some(MetricSpec::from_options(h, options)))
 }
 
@@ -1129,20 +1147,23 @@ fn own_options(
     if own.is_empty() {
         return Ok(Some(vec![]));
     }
+    let columns = figure_columns(
+        own.iter()
+            .map(|o| {
+                let with = with_option(start, o.key, Some(ticked(o)));
+                choice_figure(inv, &with, &with_option(start, o.key, None))
+            })
+            .collect(),
+    );
     let items: Vec<(String, bool)> = own
         .iter()
-        .map(|o| {
+        .zip(&columns)
+        .map(|(o, column)| {
             let on = start.options.iter().any(|s| match s {
                 SpecOption::Flag(k) => *k == o.key,
                 SpecOption::Value(k, v) => *k == o.key && *v != "false",
                 _ => false,
             });
-            let figure = choice_figure(
-                inv,
-                &with_option(start, o.key, Some(ticked(o))),
-                &with_option(start, o.key, None),
-            );
-            let column = figure_column(inv, figure);
             (format!("{:<12}  {column}{}", o.key, o.description), on)
         })
         .collect();
@@ -1181,21 +1202,27 @@ fn labels_option(
             (!ls.is_empty()).then_some(SpecOption::Labels(ls)),
         )
     };
-    let width = labels.iter().map(|l| l.name.len()).max().unwrap_or(0);
+    let columns = figure_columns(
+        labels
+            .iter()
+            .map(|l| choice_figure(inv, &set(true, l.name), &set(false, l.name)))
+            .collect(),
+    );
+    // Aligned when there are figures; `name  (many series...)` otherwise.
+    let width = match columns.iter().any(|c| !c.is_empty()) {
+        true => labels.iter().map(|l| l.name.len()).max().unwrap_or(0),
+        false => 0,
+    };
     let items: Vec<(String, bool)> = labels
         .iter()
-        .map(|l| {
-            let figure = choice_figure(inv, &set(true, l.name), &set(false, l.name));
+        .zip(&columns)
+        .map(|(l, column)| {
             let many = if l.high_cardinality {
                 "(many series: one per value)"
             } else {
                 ""
             };
-            let label = match inv {
-                Some(_) => format!("{:<width$}  {}{many}", l.name, figure_column(inv, figure)),
-                None if many.is_empty() => l.name.to_string(),
-                None => format!("{}  {many}", l.name),
-            };
+            let label = format!("{:<width$}  {column}{many}", l.name);
             (label.trim_end().to_string(), had.contains(&l.name))
         })
         .collect();
@@ -1295,13 +1322,8 @@ fn context_question(
     let family = start.handler.name;
     // Each value with the series of the family when it is added to `chain` (when it multiplies
     // them).
-    let line = |v: &catalogue::ContextValue, chain: &[&'static str]| {
-        let many = if v.high_cardinality {
-            " (many series)"
-        } else {
-            ""
-        };
-        let ids = |with: bool| {
+    let lines = |values: &[&catalogue::ContextValue], chain: &[&'static str]| {
+        let spec = |v: &catalogue::ContextValue, with: bool| {
             let mut ids = chain.to_vec();
             if with {
                 ids.push(v.name);
@@ -1309,11 +1331,25 @@ fn context_question(
             let o = (!ids.is_empty()).then_some(SpecOption::Context(k.key, ids));
             with_option(start, k.key, o)
         };
-        let column = figure_column(inv, choice_figure(inv, &ids(true), &ids(false)));
-        format!("{:<22}  {column}{}{many}", v.name, v.description)
+        let figures = values
+            .iter()
+            .map(|v| choice_figure(inv, &spec(v, true), &spec(v, false)))
+            .collect();
+        let rows = values
+            .iter()
+            .zip(figure_columns(figures))
+            .map(|(v, column)| {
+                let many = if v.high_cardinality {
+                    " (many series)"
+                } else {
+                    ""
+                };
+                format!("{:<22}  {column}{}{many}", v.name, v.description)
+            });
+        rows.collect::<Vec<String>>()
     };
     let mut names = vec!["(none)".to_string()];
-    names.extend(values.iter().map(|v| line(v, &[])));
+    names.extend(lines(values, &[]));
     let default = current
         .as_ref()
         .and_then(|ids| ids.first())
@@ -1331,9 +1367,13 @@ fn context_question(
     }
     let mut chain = vec![first];
     loop {
-        let rest: Vec<_> = values.iter().filter(|v| !chain.contains(&v.name)).collect();
+        let rest: Vec<&catalogue::ContextValue> = values
+            .iter()
+            .copied()
+            .filter(|v| !chain.contains(&v.name))
+            .collect();
         let mut names = vec!["(no fallback)".to_string()];
-        names.extend(rest.iter().map(|v| line(v, &chain)));
+        names.extend(lines(&rest, &chain));
         let prompt = format!(
             "{family}: {} fallback when '{}' is empty",
             k.key,
@@ -1559,7 +1599,8 @@ impl Prompter for Terminal {
 
     fn confirm(&mut self, prompt: &str, default: bool) -> Result<Option<bool>> {
         dialoguer::Confirm::with_theme(&self.theme)
-            .with_prompt(self.prompt(prompt, 0))
+            // Room for ` (y/n) › yes`.
+            .with_prompt(self.prompt(prompt, 12))
             .default(default)
             .interact_opt()
             .context("cannot ask")
@@ -1587,39 +1628,62 @@ impl Prompter for Terminal {
     }
 }
 
-/// `text` in lines of at most `width` columns, broken at spaces (a longer word is cut): the
-/// first line `first` columns narrower, the others 2 (their indent).
+/// `text` in lines of at most `width` columns, broken at spaces; a word longer than a line is
+/// cut, after a comma where it can be. The first line is `first` columns narrower, the others
+/// 2 (their indent).
 pub fn wrap(text: &str, width: usize, first: usize) -> Vec<String> {
+    let room = |n: usize| width.saturating_sub(if n == 0 { first } else { 2 }).max(10);
+    let columns = console::measure_text_width;
     let mut lines: Vec<String> = Vec::new();
     let mut line = String::new();
-    let room = |n: usize| width.saturating_sub(if n == 0 { first } else { 2 }).max(10);
     for word in text.split(' ') {
-        let mut word = word.to_string();
+        let mut word = word;
         loop {
             let sep = usize::from(!line.is_empty());
-            let fits = room(lines.len()).saturating_sub(console::measure_text_width(&line));
-            if console::measure_text_width(&word) + sep <= fits {
+            let free = room(lines.len()).saturating_sub(columns(&line) + sep);
+            if columns(word) <= free {
                 if sep == 1 {
                     line.push(' ');
                 }
-                line.push_str(&word);
+                line.push_str(word);
                 break;
             }
-            if line.is_empty() {
-                // A word longer than a line: cut it.
-                let head: String = word.chars().take(fits).collect();
-                word = word.chars().skip(fits).collect();
-                lines.push(head);
-                if word.is_empty() {
-                    break;
-                }
+            if columns(word) <= room(1) || free == 0 {
+                // On a line of its own.
+                lines.push(std::mem::take(&mut line));
                 continue;
             }
+            // Longer than a line: as much as fits here, up to a comma when there is one.
+            let end = word
+                .char_indices()
+                .nth(free)
+                .map_or(word.len(), |(at, _)| at);
+            let cut = match word[..end].rfind(',') {
+                Some(c) => c + 1,
+                // No comma: on a fresh line first, then cut anywhere.
+                None if sep == 1 => {
+                    lines.push(std::mem::take(&mut line));
+                    continue;
+                }
+                None => end,
+            };
+            if sep == 1 {
+                line.push(' ');
+            }
+            line.push_str(&word[..cut]);
             lines.push(std::mem::take(&mut line));
+            word = &word[cut..];
+            if word.is_empty() {
+                break;
+            }
         }
     }
     if !line.is_empty() || lines.is_empty() {
         lines.push(line);
+    }
+    lines.retain(|l| !l.is_empty());
+    if lines.is_empty() {
+        lines.push(String::new());
     }
     lines
 }
@@ -1631,9 +1695,9 @@ fn read_line(theme: &Marked, prompt: &str, default: &str) -> Result<Option<Strin
     use dialoguer::theme::Theme;
     let term = console::Term::stderr();
     let mut head = String::new();
-    theme
-        .format_input_prompt(&mut head, prompt, Some(default))
-        .ok();
+    // No `()` for an empty default.
+    let shown = (!default.is_empty()).then_some(default);
+    theme.format_input_prompt(&mut head, prompt, shown).ok();
     let mut text = String::new();
     let draw = |text: &str| -> std::io::Result<()> {
         term.clear_line()?;
@@ -3029,6 +3093,21 @@ mod tests {
         assert!(lines[1..].iter().all(|l| l.len() <= 78), "{lines:?}");
         assert_eq!(lines.join("").replace(' ', ""), text.replace(' ', ""));
         assert_eq!(wrap("short", 80, 0), ["short"]);
+        // A long list is cut after its commas, not left on a line of its own.
+        let lines = wrap(
+            "the costliest choice is labelsContext=source_ip,source_namespace,source_workload,destination_ip on httpV2",
+            40,
+            9,
+        );
+        assert_eq!(
+            lines,
+            [
+                "the costliest choice is",
+                "labelsContext=source_ip,",
+                "source_namespace,source_workload,",
+                "destination_ip on httpV2"
+            ]
+        );
     }
 
     /// The items of the question whose prompt starts with `start`.
@@ -3153,11 +3232,11 @@ mod tests {
         let rows = question_items(&s, "Families to filter by namespace").unwrap();
         assert!(rows[1].0.contains("now: shop, web"), "{rows:?}");
         assert!(
-            s.seen
+            s.notes
                 .iter()
-                .any(|(p, _)| p.contains("(no keeps the filters of flow)")),
+                .any(|n| n == "Filters now: flow (answering no keeps them)"),
             "{:?}",
-            s.seen
+            s.notes
         );
     }
 

@@ -1732,7 +1732,10 @@ fn wizard_asks_the_metrics_mode_and_a_namespace_filter() {
     );
     key(&mut p, DOWN);
     key(&mut p, "\r");
-    screen(&mut p, "Count only some namespaces' flows");
+    screen(
+        &mut p,
+        "Count only some namespaces' flows for some families?",
+    );
     key(&mut p, "y");
     let shown = screen(&mut p, "httpV2");
     assert!(shown.contains("now: every flow"), "{shown}");
@@ -1742,7 +1745,7 @@ fn wizard_asks_the_metrics_mode_and_a_namespace_filter() {
     }
     key(&mut p, " ");
     key(&mut p, "\r");
-    screen(&mut p, "flow: namespaces whose flows to count");
+    screen(&mut p, "flow: count the namespaces");
     key(&mut p, "shop\r");
     for q in [
         "Components",
