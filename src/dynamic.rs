@@ -63,17 +63,27 @@ impl fmt::Display for MetricsMode {
     }
 }
 
-/// The modes Cilium `v` has (for the wizard): static always, dynamic from 1.17.
+/// The modes Cilium `v` has (for the wizard): static always, dynamic from 1.17 (except the
+/// 1.17.2 and 1.17.3 charts, `chart::DYNAMIC_PATH_NEEDS_STATIC_LIST`).
 pub fn modes_for(v: &Version) -> Vec<MetricsMode> {
     let mut m = vec![MetricsMode::Static];
-    if chart::dynamic_metrics(v).is_some() {
+    if check_mode(MetricsMode::Dynamic, v).is_ok() {
         m.push(MetricsMode::Dynamic);
     }
     m
 }
 
-/// Refuse dynamic mode before 1.17, naming the version.
+/// Refuse dynamic mode before 1.17, and on the 1.17.2 and 1.17.3 charts (which point the agents
+/// at no dynamic file when the static list is empty), naming the version.
 pub fn check_mode(mode: MetricsMode, v: &Version) -> Result<(), Failure> {
+    if mode == MetricsMode::Dynamic && chart::DYNAMIC_PATH_NEEDS_STATIC_LIST.contains(v) {
+        return Err(Failure::bad_input(format!(
+            "dynamic Hubble metrics do not work with the Cilium {v} chart: with the static list empty it does not set {} in {}, so the agents would serve no Hubble metric (cilium/cilium#38893, fixed in 1.17.4)",
+            crate::catalogue::objects::CONFIG_MAP_DYNAMIC_PATH,
+            crate::catalogue::objects::CONFIG_MAP
+        ))
+        .hint("use --metrics-mode static, or upgrade Cilium to 1.17.4+ first"));
+    }
     if mode == MetricsMode::Dynamic && chart::dynamic_metrics(v).is_none() {
         let (a, b) = chart::DYNAMIC_METRICS_SINCE;
         return Err(Failure::bad_input(format!(
@@ -750,6 +760,23 @@ mod tests {
         assert!(e.message.contains("1.16.19"), "{}", e.message);
         assert_eq!(e.code, crate::exit::Code::BadInput);
         assert!(check_mode(MetricsMode::Static, &v("1.14.19")).is_ok());
+        // The 1.17.2 and 1.17.3 charts set no dynamic path with an empty static list.
+        for bad in ["1.17.2", "1.17.3"] {
+            assert_eq!(modes_for(&v(bad)), [MetricsMode::Static], "{bad}");
+            let e = check_mode(MetricsMode::Dynamic, &v(bad)).unwrap_err();
+            assert!(e.message.contains(bad), "{}", e.message);
+            assert!(
+                e.message.contains("hubble-dynamic-metrics-config-path"),
+                "{}",
+                e.message
+            );
+            assert!(e.hint.as_deref().unwrap_or("").contains("1.17.4"), "{e:?}");
+            assert_eq!(e.code, crate::exit::Code::BadInput);
+            assert!(check_mode(MetricsMode::Static, &v(bad)).is_ok());
+        }
+        for good in ["1.17.1", "1.17.4", "1.17.18", "1.18.0"] {
+            assert!(check_mode(MetricsMode::Dynamic, &v(good)).is_ok(), "{good}");
+        }
         assert!(MetricsMode::Dynamic.explain().contains("no restart"));
     }
 

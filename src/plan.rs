@@ -1204,6 +1204,40 @@ mod tests {
         assert!(p.notes.iter().any(|n| n.contains("Switching to dynamic")));
     }
 
+    /// The 1.17 line by patch (chart facts in catalogue::chart): 1.17.0–1.17.1 render no
+    /// hubble-metrics Service in dynamic mode (noted), 1.17.2–1.17.3 set no dynamic path with
+    /// an empty static list (refused), 1.17.4+ render both.
+    #[test]
+    fn dynamic_on_the_117_line_by_patch() {
+        let mut c = Config::default();
+        c.hubble.metrics_mode = Some(MetricsMode::Dynamic);
+        let at = |patch: u32| Target {
+            installed: Some(Version::new(1, 17, patch)),
+            ..Target::default()
+        };
+        let service_note = |p: &Plan| p.notes.iter().any(|n| n.contains("hubble-metrics Service"));
+        let p = build(&c, &at(1), &Layout::default()).unwrap();
+        assert!(service_note(&p), "{:#?}", p.notes);
+        assert_eq!(
+            p.cilium_values["hubble"]["metrics"]["dynamic"]["enabled"],
+            true
+        );
+        for patch in [2, 3] {
+            let e = build(&c, &at(patch), &Layout::default()).unwrap_err();
+            let f = e.downcast_ref::<crate::exit::Failure>().unwrap();
+            assert_eq!(f.code, crate::exit::Code::BadInput);
+            assert!(
+                f.message.contains(&format!("1.17.{patch}")),
+                "{}",
+                f.message
+            );
+        }
+        for patch in [4, 18] {
+            let p = build(&c, &at(patch), &Layout::default()).unwrap();
+            assert!(!service_note(&p), "1.17.{patch}: {:#?}", p.notes);
+        }
+    }
+
     #[test]
     fn dynamic_before_117_is_refused_with_the_version() {
         let mut c = Config::default();

@@ -249,6 +249,32 @@ pub fn fit(text: &str, width: usize) -> String {
     console::truncate_str(text, width.max(1), "…").into_owned()
 }
 
+/// `text` wrapped at word boundaries to `width` columns: the first line starts with `first`,
+/// the others with `rest` (a hanging indent). A word longer than a line is kept whole, on a
+/// line of its own, rather than cut (a metric name or an option must stay copyable).
+pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> String {
+    let mut out = String::from(first);
+    let mut used = console::measure_text_width(first);
+    let mut empty = true;
+    for word in text.split_whitespace() {
+        let w = console::measure_text_width(word);
+        if !empty && used + 1 + w > width {
+            out.push('\n');
+            out.push_str(rest);
+            used = console::measure_text_width(rest);
+            empty = true;
+        }
+        if !empty {
+            out.push(' ');
+            used += 1;
+        }
+        out.push_str(word);
+        used += w;
+        empty = false;
+    }
+    out
+}
+
 /// Give the cursor back after a question was cut short (Ctrl-C): dialoguer hides it while a
 /// question is up. Does nothing when stderr is not a terminal.
 pub fn restore_cursor() {
@@ -352,6 +378,28 @@ mod tests {
             100
         );
         assert_eq!(Printer::plain().columns(), 80);
+    }
+
+    #[test]
+    fn wrap_keeps_words_whole_with_a_hanging_indent() {
+        let text = "add the queried name as a `query` label (one series per name)";
+        let out = wrap(text, 40, "    query  ", "           ");
+        for line in out.lines() {
+            assert!(console::measure_text_width(line) <= 40, "{line:?}");
+        }
+        assert!(out.starts_with("    query  add"), "{out}");
+        assert!(out.lines().skip(1).all(|l| l.starts_with("           ")));
+        let words: Vec<&str> = out.split_whitespace().skip(1).collect();
+        assert_eq!(words.join(" "), text);
+        // A word wider than the line is not cut.
+        let long = wrap(
+            "a hubble_http_request_duration_seconds_bucket b",
+            12,
+            "",
+            "",
+        );
+        assert_eq!(long, "a\nhubble_http_request_duration_seconds_bucket\nb");
+        assert_eq!(wrap("fits", 80, "> ", "  "), "> fits");
     }
 
     #[test]

@@ -178,8 +178,7 @@ pub fn cilium(input: &ValuesInput) -> Built {
                 ));
                 if !chart::hubble_service_in_dynamic_mode(v) {
                     notes.push(format!(
-                        "Cilium {}.{}: the chart renders the hubble-metrics Service and the hubble ServiceMonitor only with a static list (cilium/cilium#37474 came in 1.18), so Prometheus does not scrape :9965 through them in dynamic mode; ciliumon check still reads every agent.",
-                        v.major, v.minor
+                        "Cilium {v}: the chart renders the hubble-metrics Service and the hubble ServiceMonitor only with a static list (cilium/cilium#37474 came in 1.17.2 and 1.18.0), so Prometheus does not scrape :9965 through them in dynamic mode; ciliumon check still reads every agent."
                     ));
                 }
             }

@@ -3,7 +3,7 @@
 //! `values.yaml` in `tests/fixtures/cilium-chart/`; Helm 3.14 release notes
 //! (`--reset-then-reuse-values`, helm/helm#12173).
 
-use crate::version::Version;
+use crate::version::{Since, Version};
 
 /// Where the static flow export (`hubble.export`) lives in this chart version, if it has one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,13 +90,39 @@ pub fn dynamic_metrics(v: &Version) -> Option<DynamicMetricsKeys> {
         .then_some(DYNAMIC_METRICS)
 }
 
+/// The charts that render the `hubble-metrics` Service (port 9965) and the `hubble`
+/// ServiceMonitor when only dynamic metrics are on. Until cilium/cilium#37474 ("create service
+/// monitor when using dynamic metrics") both templates were gated on `hubble.metrics.enabled`
+/// alone (cilium/cilium `install/kubernetes/cilium/templates/hubble/metrics-service.yaml` and
+/// `servicemonitor.yaml` @ 4e8107bae65049a9fa920c0d926a823d9ac59c1d and
+/// c8136439675394bb729f0bcaf57a0dd072500cc6: `if and .Values.hubble.enabled
+/// .Values.hubble.metrics.enabled`). The fix is in 1.18.0 and was backported to 1.17.2
+/// (backport cilium/cilium#37648; the 1.17.2 release notes: "Fix creating ServiceMonitor for
+/// Hubble when dynamic metrics are enabled in the Helm chart"). So 1.17.0 and 1.17.1 render
+/// neither in dynamic mode.
+pub const HUBBLE_SERVICE_IN_DYNAMIC_MODE: Since = Since::from_patch(1, 17, 2);
+
 /// Whether chart `v` renders the `hubble-metrics` Service and the `hubble` ServiceMonitor when
-/// only dynamic metrics are on. Their templates were gated on `hubble.metrics.enabled` alone
-/// until cilium/cilium#37474 ("create service monitor when using dynamic metrics", merged
-/// 2025-02, in 1.18.0); whether 1.17.x got it is UNCONFIRMED, so 1.17 is taken not to.
+/// only dynamic metrics are on (`HUBBLE_SERVICE_IN_DYNAMIC_MODE`).
 pub fn hubble_service_in_dynamic_mode(v: &Version) -> bool {
-    v.at_least(1, 18)
+    HUBBLE_SERVICE_IN_DYNAMIC_MODE.contains(v)
 }
+
+/// The charts whose `cilium-config` leaves out `hubble-dynamic-metrics-config-path` when the
+/// static list is empty, so agents with dynamic metrics on and `hubble.metrics.enabled: []`
+/// start the metrics server with no metric at all. cilium/cilium#37543 (in 1.17.2, backport
+/// cilium/cilium#37904) moved the key under the `if .Values.hubble.metrics.enabled` of the
+/// static list; cilium/cilium#38893 ("helm: fix hubble dynamic metrics config conflict", in
+/// 1.18.0, backport cilium/cilium#39075 in 1.17.4) moved it out again: `{{- if
+/// .Values.hubble.metrics.dynamic.enabled }} hubble-dynamic-metrics-config-path:
+/// /dynamic-metrics-config/dynamic-metrics.yaml` (cilium/cilium
+/// `install/kubernetes/cilium/templates/cilium-configmap.yaml` @
+/// 002c6fff44159c64bdb86ebfb145157b33eb997f). ciliumon's dynamic mode sets the static list to
+/// `[]` (never both), which these two charts cannot serve.
+pub const DYNAMIC_PATH_NEEDS_STATIC_LIST: Since = Since {
+    since: (1, 17, 2),
+    until: Some((1, 17, 4)),
+};
 
 /// The first Helm with `--reset-then-reuse-values`.
 pub const HELM_RESET_THEN_REUSE: (u32, u32) = (3, 14);
@@ -125,8 +151,19 @@ mod tests {
         assert_eq!(dynamic_metrics(&Version::new(1, 16, 19)), None);
         let k = dynamic_metrics(&Version::new(1, 17, 0)).unwrap();
         assert_eq!(k.content, "hubble.metrics.dynamic.config.content");
-        assert!(!hubble_service_in_dynamic_mode(&Version::new(1, 17, 18)));
+        assert!(!hubble_service_in_dynamic_mode(&Version::new(1, 17, 0)));
+        assert!(!hubble_service_in_dynamic_mode(&Version::new(1, 17, 1)));
+        assert!(hubble_service_in_dynamic_mode(&Version::new(1, 17, 2)));
+        assert!(hubble_service_in_dynamic_mode(&Version::new(1, 17, 18)));
         assert!(hubble_service_in_dynamic_mode(&Version::new(1, 18, 0)));
+        for (patch, broken) in [(1, false), (2, true), (3, true), (4, false), (18, false)] {
+            assert_eq!(
+                DYNAMIC_PATH_NEEDS_STATIC_LIST.contains(&Version::new(1, 17, patch)),
+                broken,
+                "1.17.{patch}"
+            );
+        }
+        assert!(!DYNAMIC_PATH_NEEDS_STATIC_LIST.contains(&Version::new(1, 18, 0)));
     }
 
     #[test]

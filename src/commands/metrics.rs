@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::catalogue::{self, OptionKind};
 use crate::cli::{MetricsArgs, ReportOutput};
 use crate::exit::Code;
+use crate::ui::wrap;
 use crate::version::Version;
 
 pub fn run(args: &MetricsArgs) -> Result<Code> {
@@ -18,13 +19,26 @@ pub fn run(args: &MetricsArgs) -> Result<Code> {
     )?
     .facts;
     let text = match args.output {
-        ReportOutput::Text => text(&version),
+        ReportOutput::Text => text(&version, width()),
         ReportOutput::Json => serde_json::to_string_pretty(&document(&version))? + "\n",
     };
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
         .context("writing to stdout")?;
     Ok(Code::Ok)
+}
+
+/// The width the text is wrapped to: stdout's terminal, at most 100 columns (long lines are
+/// hard to read), else 80.
+fn width() -> usize {
+    use std::io::IsTerminal;
+    let term = std::io::stdout()
+        .is_terminal()
+        .then(|| console::Term::stdout().size_checked().map(|(_, w)| w))
+        .flatten();
+    term.map_or(usize::from(crate::ui::DEFAULT_COLUMNS), |w| {
+        usize::from(w).min(100)
+    })
 }
 
 fn option_syntax(kind: OptionKind, key: &str) -> String {
@@ -34,61 +48,71 @@ fn option_syntax(kind: OptionKind, key: &str) -> String {
     }
 }
 
-pub fn text(version: &Version) -> String {
+/// The catalogue for `version` as text, wrapped to `width` columns (metric names are never cut).
+pub fn text(version: &Version, width: usize) -> String {
     let bold = console::Style::new().bold();
     let dim = console::Style::new().dim();
-    let mut s =
-        format!("Hubble metric families in Cilium {version} (syntax: name[:option;option...])\n\n");
+    let line = |text: &str, first: &str, rest: &str| wrap(text, width, first, rest) + "\n";
+    let mut s = line(
+        &format!("Hubble metric families in Cilium {version} (syntax: name[:option;option...])"),
+        "",
+        "  ",
+    );
+    s.push('\n');
     for h in catalogue::handlers_for(version) {
-        s.push_str(&format!("{}  {}", bold.apply_to(h.name), h.description));
+        let mut about = h.description.to_string();
         if let Some(d) = h.deprecated_in(version) {
-            s.push_str(&format!(" (deprecated: {d})"));
+            about.push_str(&format!(" (deprecated: {d})"));
         }
-        s.push('\n');
+        s.push_str(&line(
+            &about,
+            &format!("{}  ", bold.apply_to(h.name)),
+            "    ",
+        ));
         for o in h.options.iter().filter(|o| o.valid.contains(version)) {
-            s.push_str(&format!(
-                "    {:<22} {}\n",
-                option_syntax(o.kind, o.key),
-                o.description
-            ));
+            let first = format!("    {:<22} ", option_syntax(o.kind, o.key));
+            s.push_str(&line(o.description, &first, &" ".repeat(27)));
         }
         for m in h.metrics {
             let kind = match m.kind {
                 catalogue::MetricType::Counter => "counter",
                 catalogue::MetricType::Histogram => "histogram",
             };
-            s.push_str(&format!(
-                "    {} {}\n",
-                dim.apply_to("→"),
-                format_args!("{} ({kind})", m.name)
-            ));
+            s.push_str(&format!("    {} {} ({kind})\n", dim.apply_to("→"), m.name));
         }
         if h.l7.is_some() {
-            s.push_str("    needs traffic through the L7 proxy (a CiliumNetworkPolicy with DNS/HTTP rules)\n");
+            s.push_str(&line(
+                "needs traffic through the L7 proxy (a CiliumNetworkPolicy with DNS/HTTP rules)",
+                "    ",
+                "      ",
+            ));
         }
         s.push('\n');
     }
     s.push_str("Context options (every family):\n");
     for k in catalogue::context_keys_for(version) {
-        s.push_str(&format!("    {:<26} {}\n", k.key, k.description));
+        let first = format!("    {:<26} ", k.key);
+        s.push_str(&line(k.description, &first, &" ".repeat(31)));
     }
     let values: Vec<&str> = catalogue::CONTEXT_VALUES
         .iter()
         .filter(|v| v.valid.contains(version))
         .map(|v| v.name)
         .collect();
-    s.push_str(&format!(
-        "  values, '|' for fallbacks: {}\n",
-        values.join(", ")
+    s.push_str(&line(
+        &format!("values, '|' for fallbacks: {}", values.join(", ")),
+        "  ",
+        "    ",
     ));
     let labels: Vec<&str> = catalogue::LABELS
         .iter()
         .filter(|l| l.valid.contains(version))
         .map(|l| l.name)
         .collect();
-    s.push_str(&format!(
-        "  labelsContext labels, ',' separated: {}\n",
-        labels.join(", ")
+    s.push_str(&line(
+        &format!("labelsContext labels, ',' separated: {}", labels.join(", ")),
+        "  ",
+        "    ",
     ));
     s
 }
@@ -113,4 +137,30 @@ pub fn document(version: &Version) -> serde_json::Value {
         "contextValues": catalogue::CONTEXT_VALUES.iter().filter(|v| v.valid.contains(version)).map(|v| json!({"name": v.name, "description": v.description})).collect::<Vec<_>>(),
         "labels": catalogue::LABELS.iter().filter(|l| l.valid.contains(version)).map(|l| l.name).collect::<Vec<_>>(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_fits_the_width_and_loses_no_word() {
+        for v in ["1.14.19", "1.17.18", "1.20.0"] {
+            let version: Version = v.parse().unwrap();
+            let wide = text(&version, 10_000);
+            for width in [80, 120] {
+                let out = text(&version, width);
+                for l in out.lines() {
+                    // Only a metric name on its own may not fit (it is never cut).
+                    let w = console::measure_text_width(l);
+                    assert!(
+                        w <= width || !l.trim().contains(' '),
+                        "{v} at {width}: {l:?}"
+                    );
+                }
+                let words = |t: &str| t.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+                assert_eq!(words(&out), words(&wide), "{v} at {width}");
+            }
+        }
+    }
 }

@@ -10,6 +10,7 @@
 mod charts;
 mod check;
 mod cluster;
+mod dynamic;
 mod env;
 mod failures;
 mod net;

@@ -47,6 +47,57 @@ impl Node {
     }
 }
 
+/// The metric names of each Hubble family in the fixtures (Cilium's handlers; `dns` and
+/// `httpV2` have several).
+const FAMILY_METRICS: [(&str, &str); 7] = [
+    ("dns", "hubble_dns_"),
+    ("drop", "hubble_drop_total"),
+    ("flow", "hubble_flows_processed_total"),
+    ("tcp", "hubble_tcp_flags_total"),
+    ("icmp", "hubble_icmp_total"),
+    ("port-distribution", "hubble_port_distribution_total"),
+    ("httpV2", "hubble_http_"),
+];
+
+/// What an agent serves on 9965 that runs exactly these Hubble families: the busy node's
+/// payload with the other families' metrics left out (Hubble's own metrics and gRPC stay).
+pub fn hubble_serving(families: &[&str]) -> Endpoint {
+    let all = std::fs::read_to_string(fixture("metrics/hubble-busy.txt")).unwrap();
+    let mut out = String::new();
+    let mut keep = true;
+    for line in all.lines() {
+        let name = line
+            .strip_prefix("# HELP ")
+            .or_else(|| line.strip_prefix("# TYPE "))
+            .unwrap_or(line);
+        let name = name.split([' ', '{']).next().unwrap_or("");
+        if line.starts_with("# HELP ") {
+            keep = match FAMILY_METRICS.iter().find(|(_, m)| name.starts_with(m)) {
+                Some((f, _)) => families.contains(f),
+                None => true,
+            };
+        }
+        if keep {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    for f in families {
+        let (_, m) = FAMILY_METRICS
+            .iter()
+            .find(|(n, _)| n == f)
+            .unwrap_or_else(|| panic!("no metrics of {f} in the fixtures"));
+        assert!(
+            out.contains(&format!("\n{m}")),
+            "no {m} series in hubble-busy.txt"
+        );
+    }
+    Endpoint::Serve {
+        text: Arc::new(out.into_bytes()),
+        openmetrics: None,
+    }
+}
+
 pub struct Fleet {
     pub group: String,
     pub names: Vec<String>,

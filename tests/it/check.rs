@@ -249,11 +249,12 @@ fn with_few_slots_agents_and_operators_go_before_hubble() {
 
 #[test]
 fn a_host_that_hangs_on_one_port_is_asked_on_the_others_early() {
-    // Two slots, --timeout 1s (the check has 2 s). Seven nodes serve Hubble in 0.2 s each (4
-    // pieces 50 ms apart); node .9, last, hangs on every port. In plain order its Hubble
-    // request starts only when the queue gets to it, about 1.2 s in, and the deadline cuts it.
+    // Two slots, --timeout 2s (the check has 4 s). Seven nodes serve Hubble in 0.4 s each (4
+    // pieces 100 ms apart); node .9, last, hangs on every port. In plain order its Hubble
+    // request starts only when the queue gets to it, about 2.4 s in, and the deadline cuts it.
     // Once its agent has gone unanswered for a quarter of the timeout, its Hubble request goes
-    // next: both of its timeouts run together and every healthy body still fits (by ~1.8 s).
+    // next: both of its timeouts run together and every healthy body still fits (by ~3.6 s).
+    // (Times are twice what the logic needs, so a loaded 2-core machine still sees the order.)
     let healthy = [
         "127.0.1.1",
         "127.0.1.2",
@@ -269,7 +270,7 @@ fn a_host_that_hangs_on_one_port_is_asked_on_the_others_early() {
     let ports = r.ports;
     for ip in healthy {
         r.serve(ip, ports[0], prom(fixture("agent-datadog.txt")));
-        r.serve(ip, ports[2], drip("hubble-busy.txt", 4, 50, false));
+        r.serve(ip, ports[2], drip("hubble-busy.txt", 4, 100, false));
     }
     r.serve(hangs, ports[0], Serve::Hang);
     r.serve(hangs, ports[2], Serve::Hang);
@@ -279,7 +280,7 @@ fn a_host_that_hangs_on_one_port_is_asked_on_the_others_early() {
         a.extend(["--node".to_string(), ip.to_string()]);
     }
     a.extend(port_args(ports));
-    a.extend(["--concurrency", "2", "--timeout", "1s"].map(String::from));
+    a.extend(["--concurrency", "2", "--timeout", "2s"].map(String::from));
     let (out, j) = run(&args(&a));
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     for n in 0..healthy.len() {

@@ -193,11 +193,11 @@ fn kafka_is_deprecated_from_1_18_3_in_metrics() {
     let kafka_line = |version: &str| {
         let out = run(&["metrics", "--cilium-version", version]);
         assert!(out.status.success(), "{}", stderr(&out));
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .find(|l| l.starts_with("kafka "))
-            .unwrap()
-            .to_string()
+        // The family's paragraph: its header may wrap onto the next lines.
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let start = text.find("\nkafka ").expect("a kafka paragraph") + 1;
+        let end = text[start..].find("\n\n").map_or(text.len(), |e| start + e);
+        text[start..end].to_string()
     };
     assert!(!kafka_line("1.18.2").contains("deprecated"));
     assert!(
