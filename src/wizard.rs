@@ -3133,6 +3133,18 @@ mod tests {
         };
         let (none, _) = asked(Version::new(1, 16, 9), serde_json::json!({}));
         assert!(none.is_none());
+        // Asked exactly where the catalogue has both modes (not on 1.17.2–1.17.3, whose chart
+        // breaks dynamic mode).
+        for version in catalogue::RELEASES {
+            let (items, _) = asked(version.clone(), serde_json::json!({}));
+            let both = crate::dynamic::modes_for(version).len() == 2;
+            assert_eq!(items.is_some(), both, "{version}");
+        }
+        assert!(
+            asked(Version::new(1, 17, 3), serde_json::json!({}))
+                .0
+                .is_none()
+        );
         let (items, notes) = asked(Version::new(1, 17, 0), serde_json::json!({}));
         let items = items.expect("asked on 1.17");
         let names: Vec<&str> = items.iter().map(|(l, _)| row_name(l)).collect();
