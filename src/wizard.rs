@@ -8,10 +8,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde_json::Value;
 
+use crate::catalogue::dashboards::{self, MetricsPreset};
 use crate::catalogue::{self, Component, Handler, OptionKind};
 use crate::cluster::{Preflight, StackRelease};
 use crate::config::Config;
 use crate::config::{ServiceType, StackMode};
+use crate::dynamic::{MetricEntry, MetricsMode, ReleaseMetrics};
+use crate::estimate::{self, Inventory};
+use crate::plan::Sizes;
 use crate::spec::{MetricSpec, SpecOption};
 use crate::ui::{Paint, Printer};
 use crate::version::Version;
@@ -40,29 +44,39 @@ macro_rules! answer {
     };
 }
 
-/// The metric specs that are on now: the release's `hubble.metrics.enabled`, else the config's.
-fn starting_specs(config: &Config, version: &Version, current: &Value) -> Vec<MetricSpec> {
-    let from_cluster: Vec<String> = current
+/// The list the release runs now: its static `hubble.metrics.enabled`, else (dynamic mode) the
+/// metrics of its dynamic file with their filters. Empty when it runs none.
+fn release_entries(current: &Value) -> Vec<MetricEntry> {
+    let statics: Vec<MetricEntry> = current
         .pointer("/hubble/metrics/enabled")
         .and_then(Value::as_array)
         .map(|l| {
             l.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
+                .filter_map(|v| v.as_str().map(MetricEntry::from))
                 .collect()
         })
         .unwrap_or_default();
-    let list: Vec<&str> = if from_cluster.is_empty() {
-        config
-            .hubble
-            .metrics
-            .iter()
-            .map(|e| e.spec.as_str())
-            .collect()
-    } else {
-        from_cluster.iter().map(String::as_str).collect()
-    };
+    let release = ReleaseMetrics::read(current);
+    if !statics.is_empty() || !release.dynamic {
+        return statics;
+    }
+    release
+        .content
+        .unwrap_or_default()
+        .iter()
+        .map(|m| MetricEntry {
+            spec: m.spec_text(),
+            include_filters: m.include_filters.clone().unwrap_or_default(),
+            exclude_filters: m.exclude_filters.clone().unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// The specs of `list` Cilium `version` reads (the others are left out: the families question
+/// then offers what is valid).
+fn parse_specs<S: AsRef<str>>(list: &[S], version: &Version) -> Vec<MetricSpec> {
     list.iter()
-        .filter_map(|s| MetricSpec::parse(s, version).ok())
+        .filter_map(|s| MetricSpec::parse(s.as_ref(), version).ok())
         .collect()
 }
 
@@ -85,8 +99,14 @@ pub struct Interview<'a> {
     pub found_stack: Option<&'a StackRelease>,
     /// Prometheus objects ciliumon could read (for "reuse one installed outside Helm").
     pub prometheuses: &'a [PrometheusFound],
+    /// The cluster's size for the series estimate (preflight's count, or the `--estimate-*`
+    /// flags'), or why there is none.
+    pub sizes: Sizes,
     existing: HashMap<&'static str, MetricSpec>,
     chosen: Vec<&'static Handler>,
+    /// The `dashboards` preset's list, when the answers started from it: kept unchanged, the
+    /// configuration records the preset, not the list.
+    preset: Option<Vec<String>>,
 }
 
 impl<'a> Interview<'a> {
@@ -97,19 +117,44 @@ impl<'a> Interview<'a> {
         found_stack: Option<&'a StackRelease>,
         prometheuses: &'a [PrometheusFound],
     ) -> Interview<'a> {
-        let existing = starting_specs(&config, version, current)
-            .into_iter()
-            .map(|s| (s.handler.name, s))
-            .collect();
-        Interview {
+        let mut iv = Interview {
             config,
             version,
             current,
             found_stack,
             prometheuses,
-            existing,
+            sizes: Sizes::default(),
+            existing: HashMap::new(),
             chosen: vec![],
+            preset: None,
+        };
+        let start = match release_entries(current) {
+            l if l.is_empty() => iv.config.metric_list(version),
+            l => l,
+        };
+        iv.start_from(&start);
+        iv
+    }
+
+    /// The cluster's size for the estimate figures.
+    pub fn with_sizes(mut self, sizes: Sizes) -> Interview<'a> {
+        self.sizes = sizes;
+        self
+    }
+
+    fn inventory(&self) -> Option<&Inventory> {
+        match &self.sizes {
+            Sizes::Known { inventory, .. } => Some(inventory),
+            Sizes::Unknown { .. } => None,
         }
+    }
+
+    /// The families and options the following questions pre-select.
+    fn start_from<S: AsRef<str>>(&mut self, list: &[S]) {
+        self.existing = parse_specs(list, self.version)
+            .into_iter()
+            .map(|s| (s.handler.name, s))
+            .collect();
     }
 }
 
@@ -121,8 +166,11 @@ pub type Question = fn(&mut dyn Prompter, &mut Interview<'_>) -> Result<Option<(
 /// The questions, in the order they are asked. A new question (a preset, an estimate, a
 /// metrics mode) is a function here.
 pub const QUESTIONS: &[(&str, Question)] = &[
+    ("start", ask_start),
     ("families", ask_families),
     ("options", ask_specs),
+    ("mode", ask_mode),
+    ("filters", ask_filters),
     ("components", ask_components),
     ("stack", ask_stack),
 ];
@@ -157,6 +205,227 @@ fn check_metrics(iv: &Interview<'_>, specs: &[String]) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// The lists the first question offers to start from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// What the release runs now.
+    Release,
+    /// The list from `--config` or `--metric`.
+    Given,
+    /// The `dashboards` preset for the version.
+    Dashboards,
+    /// The blog post's list (the default).
+    Blog,
+    /// Nothing pre-selected.
+    Manual,
+}
+
+/// The family names of a list, for a row.
+fn family_names<S: AsRef<str>>(list: &[S]) -> String {
+    let names: Vec<&str> = list
+        .iter()
+        .map(|s| s.as_ref().split(':').next().unwrap_or_default())
+        .collect();
+    if names.is_empty() {
+        "(none)".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The starting lists for the interview, with their rows, and the one pre-selected: the preset
+/// the configuration names, else the list it was given, else the release's, else the blog's.
+fn starting_lists(
+    iv: &Interview<'_>,
+    preset: &dashboards::Preset,
+) -> (Vec<(Start, String)>, usize) {
+    let release = release_entries(iv.current);
+    let given = &iv.config.hubble.metrics;
+    let is_given =
+        iv.config.hubble.metrics_preset.is_none() && *given != crate::config::BLOG_METRICS;
+    let mut rows = Vec::new();
+    if !release.is_empty() {
+        let names = family_names(&release);
+        rows.push((
+            Start::Release,
+            format!("release     what the release runs now: {names}"),
+        ));
+    }
+    if is_given {
+        let names = family_names(given);
+        rows.push((
+            Start::Given,
+            format!("given       the list given (--config, --metric): {names}"),
+        ));
+    }
+    let cannot = match preset.unfillable.len() {
+        0 => "every panel".to_string(),
+        n => format!("all but {n} panel{}", if n == 1 { "" } else { "s" }),
+    };
+    rows.push((
+        Start::Dashboards,
+        format!("dashboards  the smallest list that fills the dashboards ({cannot})"),
+    ));
+    let blog = family_names(crate::config::BLOG_METRICS);
+    rows.push((
+        Start::Blog,
+        format!("blog        the default (the blog post's): {blog}"),
+    ));
+    rows.push((
+        Start::Manual,
+        "manual      choose the families by hand, none pre-selected".to_string(),
+    ));
+    let wanted = match iv.config.hubble.metrics_preset {
+        Some(MetricsPreset::Dashboards) => Start::Dashboards,
+        Some(MetricsPreset::Blog) => Start::Blog,
+        None if is_given => Start::Given,
+        None if !release.is_empty() => Start::Release,
+        None => Start::Blog,
+    };
+    let default = rows.iter().position(|(s, _)| *s == wanted).unwrap_or(0);
+    (rows, default)
+}
+
+/// First, the list to start from: the `dashboards` preset, the blog's, what the release runs
+/// now, the list given, or none. The following questions pre-select its families and options.
+fn ask_start(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option<()>> {
+    let preset = dashboards::preset(iv.version);
+    let (lists, default) = starting_lists(iv, &preset);
+    let rows: Vec<String> = lists.iter().map(|(_, r)| r.clone()).collect();
+    let start = lists[answer!(p.select("Metric list to start from", &rows, default))].0;
+    iv.preset = None;
+    match start {
+        Start::Release => {
+            // With its filters (dynamic mode), kept with their families.
+            let release = release_entries(iv.current);
+            iv.start_from(&release);
+            iv.config.hubble.metrics = release;
+        }
+        Start::Given => {
+            let given = iv.config.hubble.metrics.clone();
+            iv.start_from(&given);
+        }
+        Start::Dashboards => {
+            iv.start_from(&preset.metrics);
+            iv.preset = Some(preset.metrics.clone());
+            answer!(preset_cluster_label(p, iv, &preset));
+        }
+        Start::Blog => iv.start_from(crate::config::BLOG_METRICS),
+        Start::Manual => iv.start_from::<&str>(&[]),
+    }
+    Ok(Some(()))
+}
+
+/// With the preset: offer the `cluster` label its dashboards select on (the ServiceMonitors'
+/// relabelings, from the chart's `cluster.name`), then say what its list fills and what it
+/// cannot (the plan's dashboard notes, from the catalogue).
+fn preset_cluster_label(
+    p: &mut dyn Prompter,
+    iv: &mut Interview<'_>,
+    preset: &dashboards::Preset,
+) -> Result<Option<()>> {
+    if preset.relabelings.contains(&"cluster") && !iv.config.hubble.cluster_label {
+        let name = iv
+            .current
+            .pointer("/cluster/name")
+            .and_then(Value::as_str)
+            .unwrap_or("default");
+        p.note("Some of the dashboards' panels select on a cluster label, which nothing adds by default: the ServiceMonitors' relabelings can add it (from the chart's cluster.name).");
+        let prompt = format!(
+            "Add cluster={} to the series for the dashboards?",
+            crate::escape::escape(name)
+        );
+        iv.config.hubble.cluster_label = answer!(p.confirm(&prompt, true));
+    }
+    let relabeled: &[&str] = if iv.config.hubble.cluster_label {
+        &["cluster"]
+    } else {
+        &[]
+    };
+    let specs = parse_specs(&preset.metrics, iv.version);
+    for line in dashboards::notes(&dashboards::analyse(iv.version, &specs, relabeled)) {
+        p.note(&line);
+    }
+    Ok(Some(()))
+}
+
+/// `~1.2k`: a count in a few characters.
+pub fn short_count(n: u64) -> String {
+    const UNITS: [(u64, &str); 6] = [
+        (1_000_000_000_000_000_000, "E"),
+        (1_000_000_000_000_000, "P"),
+        (1_000_000_000_000, "T"),
+        (1_000_000_000, "G"),
+        (1_000_000, "M"),
+        (1_000, "k"),
+    ];
+    for (unit, name) in UNITS {
+        if n >= unit {
+            let whole = n / unit;
+            return if whole < 10 {
+                format!("~{whole}.{}{name}", (n % unit) / (unit / 10))
+            } else {
+                format!("~{whole}{name}")
+            };
+        }
+    }
+    format!("~{n}")
+}
+
+/// `~1.2k series`: what `spec` creates on the interview's cluster.
+fn series_text(inv: &Inventory, spec: &MetricSpec) -> String {
+    format!("{} series", short_count(estimate::family_series(spec, inv)))
+}
+
+/// The estimate column of a row (`  ~1.2k series  `), blank when there is no figure; nothing
+/// at all without an estimate.
+fn figure_column(inv: Option<&Inventory>, figure: Option<String>) -> String {
+    match inv {
+        Some(_) => format!("{:>12}  ", figure.unwrap_or_default()),
+        None => String::new(),
+    }
+}
+
+/// The estimate columns of a list's rows: none when no row has a figure.
+fn figure_columns(figures: Vec<Option<String>>) -> Vec<String> {
+    let any = figures.iter().any(Option::is_some);
+    figures
+        .into_iter()
+        .map(|f| match any {
+            true => format!("{:>12}  ", f.unwrap_or_default()),
+            false => String::new(),
+        })
+        .collect()
+}
+
+/// The figure of a choice that multiplies the series: `with` (the choice made) when it creates
+/// more than `without`.
+fn choice_figure(
+    inv: Option<&Inventory>,
+    with: &MetricSpec,
+    without: &MetricSpec,
+) -> Option<String> {
+    let inv = inv?;
+    (estimate::family_series(with, inv) > estimate::family_series(without, inv))
+        .then(|| series_text(inv, with))
+}
+
+/// An option's key (`labelsContext` for the labels).
+fn option_key(o: &SpecOption) -> &'static str {
+    match o {
+        SpecOption::Flag(k) | SpecOption::Value(k, _) | SpecOption::Context(k, _) => k,
+        SpecOption::Labels(_) => "labelsContext",
+    }
+}
+
+/// `spec` with the option of `key` replaced by `o` (or removed, with `None`).
+fn with_option(spec: &MetricSpec, key: &str, o: Option<SpecOption>) -> MetricSpec {
+    let mut s = spec.clone();
+    s.options.retain(|x| option_key(x) != key);
+    s.options.extend(o);
+    s
+}
+
 /// First, the metric families of `version`, pre-selected from what is on now. A choice Cilium
 /// refuses (e.g. `http` with `httpV2`) is said at once and asked again.
 fn ask_families(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option<()>> {
@@ -166,12 +435,23 @@ fn ask_families(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option<(
         .iter()
         .map(|h| iv.existing.contains_key(h.name))
         .collect();
+    if let Sizes::Unknown { reason } = &iv.sizes {
+        p.note(&format!("No series estimate: {reason}"));
+    }
+    let inv = iv.inventory().copied();
     loop {
         let items: Vec<(String, bool)> = handlers
             .iter()
             .zip(&on)
             .map(|(h, on)| {
-                let mut label = format!("{:<width$}  {}", h.name, h.description);
+                let spec = iv
+                    .existing
+                    .get(h.name)
+                    .cloned()
+                    .unwrap_or_else(|| MetricSpec::from_options(h, vec![]));
+                let figure = inv.map(|inv| series_text(&inv, &spec));
+                let column = figure_column(inv.as_ref(), figure);
+                let mut label = format!("{:<width$}  {column}{}", h.name, h.description);
                 if let Some(d) = h.deprecated_in(iv.version) {
                     label.push_str(&format!(" (deprecated: {d})"));
                 }
@@ -202,6 +482,7 @@ fn ask_families(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option<(
 /// with one short warning per family whose choices multiply the series.
 fn ask_specs(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option<()>> {
     let chosen = iv.chosen.clone();
+    let inv = iv.inventory().copied();
     let adjust: Vec<usize> = if chosen.is_empty() {
         vec![]
     } else {
@@ -209,13 +490,18 @@ fn ask_specs(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option<()>>
         let items: Vec<(String, bool)> = chosen
             .iter()
             .map(|h| {
-                let now = iv
+                let spec = iv
                     .existing
                     .get(h.name)
-                    .map(|s| s.to_string())
-                    .and_then(|s| s.split_once(':').map(|(_, o)| o.to_string()))
+                    .cloned()
+                    .unwrap_or_else(|| MetricSpec::from_options(h, vec![]));
+                let now = spec
+                    .to_string()
+                    .split_once(':')
+                    .map(|(_, o)| o.to_string())
                     .unwrap_or_else(|| "(no options set)".to_string());
-                (format!("{:<width$}  {now}", h.name), false)
+                let column = figure_column(inv.as_ref(), inv.map(|i| series_text(&i, &spec)));
+                (format!("{:<width$}  {column}{now}", h.name), false)
             })
             .collect();
         answer!(p.multi_select("Families whose options to adjust (none: keep them)", &items))
@@ -228,7 +514,7 @@ fn ask_specs(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option<()>>
             .cloned()
             .unwrap_or_else(|| MetricSpec::from_options(h, vec![]));
         let spec = if adjust.contains(&i) {
-            answer!(family_options(p, &start, iv.version))
+            answer!(family_options(p, &start, iv.version, inv.as_ref()))
         } else {
             start
         };
@@ -243,11 +529,231 @@ fn ask_specs(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option<()>>
         }
         specs.push(spec);
     }
+    estimate_total(p, iv, &specs);
     let specs: Vec<String> = specs.iter().map(MetricSpec::to_string).collect();
     iv.config.hubble.metrics = crate::dynamic::entries_for(&specs, &iv.config.hubble.metrics);
-    // The answers are the list now: a preset would replace them.
-    iv.config.hubble.metrics_preset = None;
+    // The answers are the list now, unless they are the preset's unchanged: then the
+    // configuration records the preset (resolved for the target version by the plan).
+    let kept = iv.preset.as_ref() == Some(&specs)
+        && !iv
+            .config
+            .hubble
+            .metrics
+            .iter()
+            .any(MetricEntry::has_filters);
+    iv.config.hubble.metrics_preset = kept.then_some(MetricsPreset::Dashboards);
     Ok(Some(()))
+}
+
+/// After the options: the estimate's inputs and total, and the plan's warning naming the
+/// costliest choice when the total is above the threshold.
+fn estimate_total(p: &mut dyn Prompter, iv: &Interview<'_>, specs: &[MetricSpec]) {
+    let Sizes::Known {
+        inventory: inv,
+        source,
+    } = &iv.sizes
+    else {
+        return;
+    };
+    let est = estimate::estimate(inv, specs);
+    p.note(&format!(
+        "Series estimate for {} nodes, {} namespaces, {} pods, {} workloads ({source}): {} series in total ({})",
+        inv.nodes,
+        inv.namespaces,
+        inv.pods,
+        inv.workloads,
+        short_count(est.total),
+        est.total
+    ));
+    if let Some(w) = estimate::warning(inv, specs) {
+        p.note(&format!("warning: {w}"));
+    }
+}
+
+/// Then, where Cilium has both (1.17+), the metrics mode: static or dynamic, explained, starting
+/// from the configuration's, else what the release runs. Static mode drops the filters (only
+/// dynamic metrics take them), and says so.
+fn ask_mode(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option<()>> {
+    let modes = crate::dynamic::modes_for(iv.version);
+    if modes.len() < 2 {
+        return Ok(Some(()));
+    }
+    let runs = ReleaseMetrics::read(iv.current).mode();
+    let wanted = iv
+        .config
+        .hubble
+        .metrics_mode
+        .or(runs)
+        .unwrap_or(MetricsMode::Static);
+    for m in &modes {
+        p.note(&format!("{m}: {}", m.explain()));
+    }
+    let rows: Vec<String> = modes
+        .iter()
+        .map(|m| match Some(*m) == runs {
+            true => format!("{m}  (what the release runs now)"),
+            false => m.to_string(),
+        })
+        .collect();
+    let default = modes.iter().position(|m| *m == wanted).unwrap_or(0);
+    let prompt = format!("Hubble metrics mode for Cilium {}", iv.version);
+    let mode = modes[answer!(p.select(&prompt, &rows, default))];
+    iv.config.hubble.metrics_mode = Some(mode);
+    let filtered: Vec<&str> = iv
+        .config
+        .hubble
+        .metrics
+        .iter()
+        .filter(|e| e.has_filters())
+        .map(|e| e.spec.split(':').next().unwrap_or_default())
+        .collect();
+    if mode == MetricsMode::Static && !filtered.is_empty() {
+        p.note(&format!(
+            "warning: static mode: the filters of {} are dropped (only dynamic Hubble metrics take filters)",
+            filtered.join(", ")
+        ));
+        for e in &mut iv.config.hubble.metrics {
+            e.include_filters.clear();
+            e.exclude_filters.clear();
+        }
+    }
+    Ok(Some(()))
+}
+
+/// The namespaces of an `includeFilters` list the wizard makes (`[{source_pod: [ns/...]},
+/// {destination_pod: [ns/...]}]`): empty for no filters, `None` for other filters.
+fn namespaces_in(filters: &[Value]) -> Option<Vec<String>> {
+    if filters.is_empty() {
+        return Some(vec![]);
+    }
+    let side = |f: &Value, key: &str| -> Option<Vec<String>> {
+        let map = f.as_object().filter(|m| m.len() == 1)?;
+        map.get(key)?
+            .as_array()?
+            .iter()
+            .map(|v| v.as_str()?.strip_suffix('/').map(str::to_string))
+            .collect()
+    };
+    match filters {
+        [a, b] => {
+            let from = side(a, "source_pod")?;
+            (side(b, "destination_pod")? == from).then_some(from)
+        }
+        _ => None,
+    }
+}
+
+/// `includeFilters` that count only the flows from or to pods of `text`'s namespaces
+/// (comma-separated; none: no filter), checked as the agent checks them for Cilium `v`.
+pub fn namespace_filter(text: &str, spec: &str, v: &Version) -> Result<Vec<Value>, String> {
+    let names: Vec<&str> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect();
+    if names.is_empty() {
+        return Ok(vec![]);
+    }
+    // The problem names the namespace.
+    if let Some(why) = names
+        .iter()
+        .find_map(|n| crate::names::namespace_problem(n))
+    {
+        return Err(why);
+    }
+    let pods: Vec<Value> = names.iter().map(|n| Value::from(format!("{n}/"))).collect();
+    let list = vec![
+        serde_json::json!({ "source_pod": pods }),
+        serde_json::json!({ "destination_pod": pods }),
+    ];
+    crate::dynamic::validate_filters(spec, "includeFilters", &list, v)
+        .map_err(|e| e.to_string())?;
+    Ok(list)
+}
+
+/// In dynamic mode, the offer to count only some namespaces' flows for some families
+/// (`includeFilters` on `source_pod`/`destination_pod` `ns/`). The estimate does not model
+/// filters (it knows how many namespaces there are, not their pods), and the rows say so.
+fn ask_filters(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option<()>> {
+    if iv.config.hubble.metrics_mode != Some(MetricsMode::Dynamic) {
+        return Ok(Some(()));
+    }
+    let mut entries = iv.config.metric_list(iv.version);
+    if entries.is_empty() {
+        return Ok(Some(()));
+    }
+    let family = |e: &MetricEntry| e.spec.split(':').next().unwrap_or_default().to_string();
+    let filtered: Vec<String> = entries
+        .iter()
+        .filter(|e| e.has_filters())
+        .map(family)
+        .collect();
+    if !filtered.is_empty() {
+        p.note(&format!(
+            "Filters now: {} (answering no keeps them)",
+            filtered.join(", ")
+        ));
+    }
+    let prompt = "Count only some namespaces' flows for some families?";
+    if !answer!(p.confirm(prompt, false)) {
+        return Ok(Some(()));
+    }
+    let rows = filter_rows(iv, &entries);
+    let picked = answer!(p.multi_select(
+        "Families to filter by namespace (the others keep theirs)",
+        &rows
+    ));
+    for i in picked {
+        let e = &mut entries[i];
+        let now = namespaces_in(&e.include_filters);
+        let mut prompt = format!("{}: count the namespaces (a,b; empty: all)", family(e));
+        if now.is_none() {
+            prompt.push_str(", replacing its filters");
+        }
+        let default = now.unwrap_or_default().join(",");
+        let (spec, v) = (e.spec.clone(), iv.version);
+        let text = answer!(input_checked(p, &prompt, &default, |t| namespace_filter(
+            t, &spec, v
+        )
+        .err()));
+        e.include_filters = namespace_filter(&text, &spec, v).expect("checked");
+    }
+    if iv.config.hubble.metrics_preset.is_some() && entries.iter().any(MetricEntry::has_filters) {
+        p.note("The list is saved rather than the dashboards preset: a preset carries no filters");
+        iv.config.hubble.metrics_preset = None;
+    }
+    iv.config.hubble.metrics = entries;
+    Ok(Some(()))
+}
+
+/// The families' rows for the filters: what each counts now, and its series unfiltered (a
+/// filter's saving is not estimated).
+fn filter_rows(iv: &Interview<'_>, entries: &[MetricEntry]) -> Vec<(String, bool)> {
+    let width = entries
+        .iter()
+        .map(|e| e.spec.split(':').next().unwrap_or_default().len())
+        .max()
+        .unwrap_or(0);
+    entries
+        .iter()
+        .map(|e| {
+            let name = e.spec.split(':').next().unwrap_or_default();
+            let now = match namespaces_in(&e.include_filters) {
+                Some(ns) if ns.is_empty() => "every flow".to_string(),
+                Some(ns) => ns.join(", "),
+                None => "its includeFilters".to_string(),
+            };
+            let figure = iv.inventory().and_then(|inv| {
+                MetricSpec::parse(&e.spec, iv.version)
+                    .ok()
+                    .map(|s| format!("  {}; saving not estimated", series_text(inv, &s)))
+            });
+            (
+                format!("{name:<width$}  now: {now}{}", figure.unwrap_or_default()),
+                false,
+            )
+        })
+        .collect()
 }
 
 /// One line for a family whose labels or contexts create one series per pod or address:
@@ -590,19 +1096,47 @@ fn family_options(
     p: &mut dyn Prompter,
     start: &MetricSpec,
     version: &Version,
+    inv: Option<&Inventory>,
 ) -> Result<Option<MetricSpec>> {
     let h = start.handler;
-    let mut options = answer!(own_options(p, start, version));
-    options.extend(answer!(labels_option(p, start, version)));
-    options.extend(answer!(context_options(p, start, version)));
+    let mut options = answer!(own_options(p, start, version, inv));
+    // Each question's figures count the answers before it (the keys it asks about are
+    // untouched, so its pre-selection is the same).
+    let mut so_far = start.clone();
+    so_far
+        .options
+        .retain(|o| !h.options.iter().any(|x| x.key == option_key(o)));
+    so_far.options.extend(options.iter().cloned());
+    let labels = answer!(labels_option(p, &so_far, version, inv));
+    so_far = with_option(&so_far, "labelsContext", labels.clone());
+    options.extend(labels);
+    options.extend(answer!(context_options(p, &so_far, version, inv)));
     Ok(Some(MetricSpec::from_options(h, options)))
 }
 
-/// The family's own options for `version`, pre-selected from `start`.
+/// The option the wizard sets for `o` when it is ticked.
+fn ticked(o: &catalogue::HandlerOption) -> SpecOption {
+    match o.kind {
+        OptionKind::Flag => SpecOption::Flag(o.key),
+        OptionKind::OneOf(values) => SpecOption::Value(
+            o.key,
+            values
+                .iter()
+                .find(|v| **v == "true")
+                .or(values.first())
+                .copied()
+                .unwrap_or("true"),
+        ),
+    }
+}
+
+/// The family's own options for `version`, pre-selected from `start`, with the series of those
+/// that multiply them (`dns:query`, `flows-to-world:port`).
 fn own_options(
     p: &mut dyn Prompter,
     start: &MetricSpec,
     version: &Version,
+    inv: Option<&Inventory>,
 ) -> Result<Option<Vec<SpecOption>>> {
     let h = start.handler;
     let own: Vec<_> = h
@@ -613,45 +1147,37 @@ fn own_options(
     if own.is_empty() {
         return Ok(Some(vec![]));
     }
+    let columns = figure_columns(
+        own.iter()
+            .map(|o| {
+                let with = with_option(start, o.key, Some(ticked(o)));
+                choice_figure(inv, &with, &with_option(start, o.key, None))
+            })
+            .collect(),
+    );
     let items: Vec<(String, bool)> = own
         .iter()
-        .map(|o| {
+        .zip(&columns)
+        .map(|(o, column)| {
             let on = start.options.iter().any(|s| match s {
                 SpecOption::Flag(k) => *k == o.key,
                 SpecOption::Value(k, v) => *k == o.key && *v != "false",
                 _ => false,
             });
-            (format!("{:<12}  {}", o.key, o.description), on)
+            (format!("{:<12}  {column}{}", o.key, o.description), on)
         })
         .collect();
     let on = answer!(p.multi_select(&format!("{}: options", h.name), &items));
-    Ok(Some(
-        on.into_iter()
-            .map(|i| {
-                let o = own[i];
-                match o.kind {
-                    OptionKind::Flag => SpecOption::Flag(o.key),
-                    OptionKind::OneOf(values) => SpecOption::Value(
-                        o.key,
-                        values
-                            .iter()
-                            .find(|v| **v == "true")
-                            .or(values.first())
-                            .copied()
-                            .unwrap_or("true"),
-                    ),
-                }
-            })
-            .collect(),
-    ))
+    Ok(Some(on.into_iter().map(|i| ticked(own[i])).collect()))
 }
 
-/// `labelsContext`: the labels of `version`, pre-selected from `start`; `Some(None)` when none
-/// is chosen.
+/// `labelsContext`: the labels of `version`, pre-selected from `start`, each with the series the
+/// family has with it (when it multiplies them); `Some(None)` when none is chosen.
 fn labels_option(
     p: &mut dyn Prompter,
     start: &MetricSpec,
     version: &Version,
+    inv: Option<&Inventory>,
 ) -> Result<Option<Option<SpecOption>>> {
     let labels: Vec<_> = catalogue::LABELS
         .iter()
@@ -665,21 +1191,39 @@ fn labels_option(
             _ => None,
         })
         .unwrap_or_default();
+    let set = |with: bool, name: &'static str| {
+        let mut ls: Vec<&'static str> = had.iter().copied().filter(|l| *l != name).collect();
+        if with {
+            ls.push(name);
+        }
+        with_option(
+            start,
+            "labelsContext",
+            (!ls.is_empty()).then_some(SpecOption::Labels(ls)),
+        )
+    };
+    let columns = figure_columns(
+        labels
+            .iter()
+            .map(|l| choice_figure(inv, &set(true, l.name), &set(false, l.name)))
+            .collect(),
+    );
+    // Aligned when there are figures; `name  (many series...)` otherwise.
+    let width = match columns.iter().any(|c| !c.is_empty()) {
+        true => labels.iter().map(|l| l.name.len()).max().unwrap_or(0),
+        false => 0,
+    };
     let items: Vec<(String, bool)> = labels
         .iter()
-        .map(|l| {
-            (
-                format!(
-                    "{}{}",
-                    l.name,
-                    if l.high_cardinality {
-                        "  (many series: one per value)"
-                    } else {
-                        ""
-                    }
-                ),
-                had.contains(&l.name),
-            )
+        .zip(&columns)
+        .map(|(l, column)| {
+            let many = if l.high_cardinality {
+                "(many series: one per value)"
+            } else {
+                ""
+            };
+            let label = format!("{:<width$}  {column}{many}", l.name);
+            (label.trim_end().to_string(), had.contains(&l.name))
         })
         .collect();
     let on = answer!(p.multi_select(
@@ -697,6 +1241,7 @@ fn context_options(
     p: &mut dyn Prompter,
     start: &MetricSpec,
     version: &Version,
+    inv: Option<&Inventory>,
 ) -> Result<Option<Vec<SpecOption>>> {
     let family = start.handler.name;
     let values: Vec<_> = catalogue::CONTEXT_VALUES
@@ -709,13 +1254,17 @@ fn context_options(
             _ => None,
         })
     };
+    let ask =
+        |p: &mut dyn Prompter, k: &catalogue::ContextKey, current: Option<Vec<&'static str>>| {
+            context_question(p, Asked { start, key: k, inv }, current, &values)
+        };
     let mut options = Vec::new();
     let mut asked: Vec<&str> = Vec::new();
     let plain: Vec<_> = catalogue::context_keys_for(version)
         .filter(|k| !k.labels && k.refines.is_none())
         .collect();
     for k in &plain {
-        if let Some(ids) = answer!(context_question(p, family, k, current(k.key), &values)) {
+        if let Some(ids) = answer!(ask(p, k, current(k.key))) {
             options.push(SpecOption::Context(k.key, ids));
         }
         asked.push(k.key);
@@ -734,8 +1283,7 @@ fn context_options(
         }
         if answer!(p.confirm(&prompt, false)) {
             for k in &directional {
-                if let Some(ids) = answer!(context_question(p, family, k, current(k.key), &values))
-                {
+                if let Some(ids) = answer!(ask(p, k, current(k.key))) {
                     options.push(SpecOption::Context(k.key, ids));
                 }
                 asked.push(k.key);
@@ -752,27 +1300,56 @@ fn context_options(
     Ok(Some(options))
 }
 
+/// The context key asked about, in the family `start`, and the cluster's size for the figures.
+#[derive(Clone, Copy)]
+struct Asked<'a> {
+    start: &'a MetricSpec,
+    key: &'a catalogue::ContextKey,
+    inv: Option<&'a Inventory>,
+}
+
 /// One context key: its first choice (pre-selected from `current`), then fallbacks, in order,
 /// used when the value before is empty (e.g. `workload-name|reserved-identity`). The user's
 /// fallbacks are kept when the first choice is unchanged. `Some(None)` is "(none)": the key is
 /// not set; `None` is Esc.
 fn context_question(
     p: &mut dyn Prompter,
-    family: &str,
-    k: &catalogue::ContextKey,
+    asked: Asked<'_>,
     current: Option<Vec<&'static str>>,
     values: &[&'static catalogue::ContextValue],
 ) -> Result<Option<Option<Vec<&'static str>>>> {
-    let line = |v: &catalogue::ContextValue| {
-        let many = if v.high_cardinality {
-            " (many series)"
-        } else {
-            ""
+    let Asked { start, key: k, inv } = asked;
+    let family = start.handler.name;
+    // Each value with the series of the family when it is added to `chain` (when it multiplies
+    // them).
+    let lines = |values: &[&catalogue::ContextValue], chain: &[&'static str]| {
+        let spec = |v: &catalogue::ContextValue, with: bool| {
+            let mut ids = chain.to_vec();
+            if with {
+                ids.push(v.name);
+            }
+            let o = (!ids.is_empty()).then_some(SpecOption::Context(k.key, ids));
+            with_option(start, k.key, o)
         };
-        format!("{:<22}  {}{many}", v.name, v.description)
+        let figures = values
+            .iter()
+            .map(|v| choice_figure(inv, &spec(v, true), &spec(v, false)))
+            .collect();
+        let rows = values
+            .iter()
+            .zip(figure_columns(figures))
+            .map(|(v, column)| {
+                let many = if v.high_cardinality {
+                    " (many series)"
+                } else {
+                    ""
+                };
+                format!("{:<22}  {column}{}{many}", v.name, v.description)
+            });
+        rows.collect::<Vec<String>>()
     };
     let mut names = vec!["(none)".to_string()];
-    names.extend(values.iter().map(|v| line(v)));
+    names.extend(lines(values, &[]));
     let default = current
         .as_ref()
         .and_then(|ids| ids.first())
@@ -790,9 +1367,13 @@ fn context_question(
     }
     let mut chain = vec![first];
     loop {
-        let rest: Vec<_> = values.iter().filter(|v| !chain.contains(&v.name)).collect();
+        let rest: Vec<&catalogue::ContextValue> = values
+            .iter()
+            .copied()
+            .filter(|v| !chain.contains(&v.name))
+            .collect();
         let mut names = vec!["(no fallback)".to_string()];
-        names.extend(rest.iter().map(|v| line(v)));
+        names.extend(lines(&rest, &chain));
         let prompt = format!(
             "{family}: {} fallback when '{}' is empty",
             k.key,
@@ -1018,7 +1599,8 @@ impl Prompter for Terminal {
 
     fn confirm(&mut self, prompt: &str, default: bool) -> Result<Option<bool>> {
         dialoguer::Confirm::with_theme(&self.theme)
-            .with_prompt(self.prompt(prompt, 0))
+            // Room for ` (y/n) › yes`.
+            .with_prompt(self.prompt(prompt, 12))
             .default(default)
             .interact_opt()
             .context("cannot ask")
@@ -1028,12 +1610,82 @@ impl Prompter for Terminal {
         read_line(&self.theme, &self.prompt(prompt, default.len()), default)
     }
 
+    /// Wrapped to the terminal's width (continuation lines indented), so that nothing is
+    /// wider than the screen.
     fn note(&mut self, text: &str) {
-        match text.strip_prefix("warning: ") {
-            Some(rest) => self.printer.warn(rest),
-            None => self.printer.say(text),
+        let (warn, rest) = match text.strip_prefix("warning: ") {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let first = if warn { "warning: ".len() } else { 0 };
+        for (i, line) in wrap(rest, self.printer.columns(), first).iter().enumerate() {
+            match (i, warn) {
+                (0, true) => self.printer.warn(line),
+                (0, false) => self.printer.say(line),
+                _ => self.printer.say(&format!("  {line}")),
+            }
         }
     }
+}
+
+/// `text` in lines of at most `width` columns, broken at spaces; a word longer than a line is
+/// cut, after a comma where it can be. The first line is `first` columns narrower, the others
+/// 2 (their indent).
+pub fn wrap(text: &str, width: usize, first: usize) -> Vec<String> {
+    let room = |n: usize| width.saturating_sub(if n == 0 { first } else { 2 }).max(10);
+    let columns = console::measure_text_width;
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let mut word = word;
+        loop {
+            let sep = usize::from(!line.is_empty());
+            let free = room(lines.len()).saturating_sub(columns(&line) + sep);
+            if columns(word) <= free {
+                if sep == 1 {
+                    line.push(' ');
+                }
+                line.push_str(word);
+                break;
+            }
+            if columns(word) <= room(1) || free == 0 {
+                // On a line of its own.
+                lines.push(std::mem::take(&mut line));
+                continue;
+            }
+            // Longer than a line: as much as fits here, up to a comma when there is one.
+            let end = word
+                .char_indices()
+                .nth(free)
+                .map_or(word.len(), |(at, _)| at);
+            let cut = match word[..end].rfind(',') {
+                Some(c) => c + 1,
+                // No comma: on a fresh line first, then cut anywhere.
+                None if sep == 1 => {
+                    lines.push(std::mem::take(&mut line));
+                    continue;
+                }
+                None => end,
+            };
+            if sep == 1 {
+                line.push(' ');
+            }
+            line.push_str(&word[..cut]);
+            lines.push(std::mem::take(&mut line));
+            word = &word[cut..];
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines.retain(|l| !l.is_empty());
+    if lines.is_empty() {
+        lines.push(String::new());
+    }
+    lines
 }
 
 /// A line of text with a default, where Esc aborts (dialoguer's `Input` has no Esc) and
@@ -1043,9 +1695,9 @@ fn read_line(theme: &Marked, prompt: &str, default: &str) -> Result<Option<Strin
     use dialoguer::theme::Theme;
     let term = console::Term::stderr();
     let mut head = String::new();
-    theme
-        .format_input_prompt(&mut head, prompt, Some(default))
-        .ok();
+    // No `()` for an empty default.
+    let shown = (!default.is_empty()).then_some(default);
+    theme.format_input_prompt(&mut head, prompt, shown).ok();
     let mut text = String::new();
     let draw = |text: &str| -> std::io::Result<()> {
         term.clear_line()?;
@@ -1103,7 +1755,8 @@ pub fn ask(
             &current,
             pf.stack.as_ref(),
             prometheuses,
-        );
+        )
+        .with_sizes(pf.sizes.clone());
         let answers = answer!(run_questions(p, &mut iv));
         let planned = answers
             .validate()
@@ -1154,9 +1807,18 @@ pub fn offer_save(
     Ok(Some(Some(path)))
 }
 
-/// Write a ciliumon.yaml.
+/// Write a ciliumon.yaml. With a preset, the file names the preset and no list (a file with
+/// both is refused when it is read).
 pub fn save_config(config: &Config, path: &Path) -> Result<()> {
-    let text = config.to_yaml()?;
+    let mut text = config.to_yaml()?;
+    if config.hubble.metrics_preset.is_some() {
+        let mut doc = serde_json::to_value(config)?;
+        if let Some(h) = doc.get_mut("hubble").and_then(Value::as_object_mut) {
+            h.remove("metrics");
+        }
+        let header = text.lines().next().unwrap_or_default().to_string();
+        text = format!("{header}\n{}", crate::yaml::to_string(&doc)?);
+    }
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
@@ -1176,6 +1838,8 @@ mod tests {
         Pick(&'static str),
         Yes(Option<bool>),
         Text(&'static str),
+        /// Esc, whatever the question.
+        Esc,
     }
 
     /// Answers in order; records the prompts and items it was shown.
@@ -1208,6 +1872,7 @@ mod tests {
         ) -> Result<Option<Vec<usize>>> {
             self.seen.push((prompt.into(), items.to_vec()));
             match self.next(prompt) {
+                A::Esc => Ok(None),
                 A::Multi(v) => Ok(v),
                 A::All => Ok(Some((0..items.len()).collect())),
                 A::Keep => Ok(Some(
@@ -1237,6 +1902,7 @@ mod tests {
                     .collect(),
             ));
             match self.next(prompt) {
+                A::Esc => Ok(None),
                 A::Select(v) => Ok(v),
                 A::Pick(name) => Ok(Some(
                     items
@@ -1251,6 +1917,7 @@ mod tests {
         fn confirm(&mut self, prompt: &str, default: bool) -> Result<Option<bool>> {
             self.seen.push((prompt.into(), vec![]));
             match self.next(prompt) {
+                A::Esc => Ok(None),
                 A::Yes(v) => Ok(v),
                 A::Keep => Ok(Some(default)),
                 a => panic!("{prompt}: scripted {a:?}"),
@@ -1259,6 +1926,7 @@ mod tests {
         fn input(&mut self, prompt: &str, default: &str) -> Result<Option<String>> {
             self.seen.push((prompt.into(), vec![]));
             match self.next(prompt) {
+                A::Esc => Ok(None),
                 A::Text(t) => Ok(Some(t.into())),
                 A::Keep => Ok(Some(default.into())),
                 a => panic!("{prompt}: scripted {a:?}"),
@@ -1273,6 +1941,30 @@ mod tests {
         Version::new(1, 18, 4)
     }
 
+    /// The estimate tests' cluster.
+    const SAMPLE: Inventory = Inventory {
+        nodes: 100,
+        namespaces: 20,
+        pods: 2000,
+        workloads: 300,
+    };
+
+    fn known(inventory: Inventory) -> Sizes {
+        Sizes::Known {
+            inventory,
+            source: "from the --estimate-* flags".into(),
+        }
+    }
+
+    /// The warnings among the notes (the others say what the questions are about).
+    fn warnings(s: &Script) -> Vec<&str> {
+        s.notes
+            .iter()
+            .map(String::as_str)
+            .filter(|n| n.starts_with("warning: "))
+            .collect()
+    }
+
     fn index_of(items: &[(String, bool)], name: &str) -> usize {
         items
             .iter()
@@ -1284,11 +1976,11 @@ mod tests {
     fn families_come_from_the_catalogue_preselected_from_the_cluster() {
         let current =
             serde_json::json!({"hubble": {"metrics": {"enabled": ["dns:query", "drop"]}}});
-        let mut s = Script::new(vec![A::Keep; 9]);
+        let mut s = Script::new(vec![A::Keep; 11]);
         let c = interview(&mut s, Config::default(), &v(), &current, None)
             .unwrap()
             .unwrap();
-        let (_, items) = &s.seen[0];
+        let (_, items) = &s.seen[1];
         let names: Vec<&str> = items
             .iter()
             .map(|(l, _)| l.split_whitespace().next().unwrap())
@@ -1310,7 +2002,7 @@ mod tests {
         let current = serde_json::json!({});
         let mut config = Config::default();
         config.hubble.metrics = vec!["drop".into()];
-        let mut s = Script::new(vec![A::Keep, A::All]);
+        let mut s = Script::new(vec![A::Keep, A::Keep, A::All]);
         // Probe the items of the drop family's labels question by running once with Esc there.
         s.answers.insert(0, A::Multi(None));
         let r = interview(&mut s, config.clone(), &v(), &current, None).unwrap();
@@ -1319,12 +2011,14 @@ mod tests {
         let src_ip = index_of(&labels, "source_ip");
         let src_ns = index_of(&labels, "source_namespace");
         let mut s = Script::new(vec![
+            A::Keep,                              // start: the list given
             A::Keep,                              // families: drop
             A::All,                               // adjust options
             A::Multi(Some(vec![src_ip, src_ns])), // labels
             A::Select(Some(0)),                   // sourceContext: none
             A::Select(Some(0)),                   // destinationContext: none
             A::Yes(Some(false)),                  // egress/ingress contexts: no
+            A::Keep,                              // metrics mode: static
             A::Keep,
             A::Keep,
             A::Keep,
@@ -1370,6 +2064,7 @@ mod tests {
         let mut config = Config::default();
         config.hubble.metrics = vec!["drop".into()];
         let mut s = Script::new(vec![
+            A::Keep,                  // start: the list given
             A::Keep,                  // families: drop
             A::All,                   // adjust options
             A::Multi(Some(vec![])),   // labels: none
@@ -1385,6 +2080,7 @@ mod tests {
             A::Select(Some(0)), // destinationEgressContext: none
             A::Pick("ip"),      // destinationIngressContext
             A::Select(Some(0)), //   no fallback
+            A::Keep,            // metrics mode: static
             A::Keep,            // components
             A::Keep,            // UI service type
             A::Keep,            // stack: install
@@ -1439,7 +2135,7 @@ mod tests {
 
         // High-cardinality choices warn, as for the other contexts: once for the family.
         assert_eq!(
-            s.notes,
+            warnings(&s),
             ["warning: drop: pod, ip multiply the series (one per value)"]
         );
         for why in ["pod", "ip"] {
@@ -1486,13 +2182,14 @@ mod tests {
         let before = "flow:sourceContext=pod;sourceEgressContext=workload|reserved-identity;destinationIngressContext=app";
         let current = serde_json::json!({"hubble": {"metrics": {"enabled": [before]}}});
         let start = [
+            A::Keep, // start: what the release runs
             A::Keep, // families: flow, from the cluster
             A::All,  // adjust options
             A::Keep, // labels: none
             A::Keep, // sourceContext: pod
             A::Keep, // destinationContext: none
         ];
-        let rest = vec![A::Keep; 7];
+        let rest = vec![A::Keep; 8];
 
         // Declined (the default): kept as they were, and the question says what stays.
         let mut s = Script::new([&start[..], &[A::Keep], &rest[..]].concat());
@@ -1578,6 +2275,7 @@ mod tests {
         let mut config = Config::default();
         config.hubble.metrics = vec!["drop".into(), "flow".into()];
         let mut s = Script::new(vec![
+            A::Keep,                // start: the list given
             A::Keep,                // families: drop, flow
             A::All,                 // adjust options
             A::Multi(Some(vec![])), // drop: labels
@@ -1604,6 +2302,7 @@ mod tests {
         let first = Version::new(since.0, since.1, 0);
         let mut s = Script::new(vec![
             A::Keep,
+            A::Keep,
             A::All,
             A::Multi(Some(vec![])),
             A::Select(Some(0)),
@@ -1624,9 +2323,10 @@ mod tests {
             let mut config = Config::default();
             config.hubble.metrics = vec!["flow:sourceEgressContext=pod".into()];
             let mut s = Script::new(vec![
+                A::Keep,        // start: the list given
                 A::Keep,        // families: flow
                 A::Keep,        // adjust options: none
-                A::Multi(None), // components: Esc
+                A::Multi(None), // components: Esc (no metrics mode before 1.17)
             ]);
             assert!(
                 interview(&mut s, config, version, &serde_json::json!({}), None)
@@ -1651,7 +2351,7 @@ mod tests {
     #[test]
     fn kafka_is_offered_as_deprecated_from_1_18_3() {
         let kafka_label = |version: Version| {
-            let mut s = Script::new(vec![A::Multi(None)]);
+            let mut s = Script::new(vec![A::Keep, A::Multi(None)]);
             assert!(
                 interview(
                     &mut s,
@@ -1663,7 +2363,7 @@ mod tests {
                 .unwrap()
                 .is_none()
             );
-            let (_, items) = &s.seen[0];
+            let (_, items) = &s.seen[1];
             items
                 .iter()
                 .find(|(l, _)| l.starts_with("kafka "))
@@ -1679,16 +2379,16 @@ mod tests {
     fn esc_at_later_questions_aborts() {
         let mut config = Config::default();
         config.hubble.metrics = vec!["dns".into()];
-        // families, adjust?, components: Esc.
-        let mut s = Script::new(vec![A::Keep, A::Keep, A::Multi(None)]);
+        // start, families, adjust?, mode, components: Esc.
+        let mut s = Script::new(vec![A::Keep, A::Keep, A::Keep, A::Keep, A::Multi(None)]);
         assert!(
             interview(&mut s, config.clone(), &v(), &serde_json::json!({}), None)
                 .unwrap()
                 .is_none()
         );
-        assert_eq!(s.seen.len(), 3);
+        assert_eq!(s.seen.len(), 5);
         // ..., UI service type, stack: Esc.
-        let mut s = Script::new(vec![A::Keep, A::Keep, A::Keep, A::Keep, A::Select(None)]);
+        let mut s = Script::new([vec![A::Keep; 6], vec![A::Select(None)]].concat());
         assert!(
             interview(&mut s, config, &v(), &serde_json::json!({}), None)
                 .unwrap()
@@ -1708,7 +2408,7 @@ mod tests {
             namespace: "observability".into(),
             chart: "kube-prometheus-stack-88.5.3".into(),
         };
-        let mut s = Script::new(vec![A::Keep; 10]);
+        let mut s = Script::new(vec![A::Keep; 12]);
         let c = interview(
             &mut s,
             Config::default(),
@@ -1790,7 +2490,13 @@ mod tests {
                     .count();
                 let mut p = Everything::default();
                 let start = MetricSpec::from_options(h, vec![]);
-                let spec = family_options(&mut p, &start, version).unwrap().unwrap();
+                let spec = family_options(&mut p, &start, version, None)
+                    .unwrap()
+                    .unwrap();
+                // The figures change no answer.
+                let mut q = Everything::default();
+                let with_figures = family_options(&mut q, &start, version, Some(&SAMPLE));
+                assert_eq!(with_figures.unwrap().as_ref(), Some(&spec), "{version}");
                 let text = spec.to_string();
                 assert_eq!(
                     MetricSpec::parse(&text, version).as_ref(),
@@ -1817,7 +2523,7 @@ mod tests {
     /// The blog's httpV2 spec: one short warning naming the labels, not the whole spec twice.
     #[test]
     fn the_default_spec_warns_once_naming_the_labels() {
-        let mut s = Script::new(vec![A::Keep, A::Keep, A::Multi(None)]);
+        let mut s = Script::new(vec![A::Keep, A::Keep, A::Keep, A::Keep, A::Multi(None)]);
         let r = interview(
             &mut s,
             Config::default(),
@@ -1827,11 +2533,12 @@ mod tests {
         )
         .unwrap();
         assert!(r.is_none());
+        let warned = warnings(&s);
         assert_eq!(
-            s.notes,
+            warned,
             ["warning: httpV2: source_ip, destination_ip multiply the series (one per value)"]
         );
-        assert!(s.notes[0].len() < 100, "{}", s.notes[0]);
+        assert!(warned[0].len() < 100, "{}", warned[0]);
     }
 
     /// The context list marks `pod` (and the other per-pod/per-address values) as many series,
@@ -1841,6 +2548,7 @@ mod tests {
         let mut config = Config::default();
         config.hubble.metrics = vec!["drop".into()];
         let mut s = Script::new(vec![
+            A::Keep,
             A::Keep,
             A::All,
             A::Multi(Some(vec![])),
@@ -1875,8 +2583,10 @@ mod tests {
         let components_without_openmetrics = A::Multi(Some(vec![0, 1, 3, 4, 5]));
         for (fix, om, exemplars) in [(0, true, true), (1, false, false)] {
             let mut s = Script::new(vec![
+                A::Keep, // start: the blog's list
                 A::Keep, // families
                 A::Keep, // no options adjusted
+                A::Keep, // metrics mode: static
                 components_without_openmetrics.clone(),
                 A::Select(Some(fix)),
                 A::Keep, // UI service type
@@ -1917,7 +2627,7 @@ mod tests {
 
     #[test]
     fn http_with_httpv2_is_refused_at_the_families_and_asked_again() {
-        let mut s = Script::new(vec![A::All, A::Multi(None)]);
+        let mut s = Script::new(vec![A::Keep, A::All, A::Multi(None)]);
         let r = interview(
             &mut s,
             Config::default(),
@@ -1927,20 +2637,20 @@ mod tests {
         )
         .unwrap();
         assert!(r.is_none());
-        assert_eq!(s.seen.len(), 2, "{:?}", s.seen);
+        assert_eq!(s.seen.len(), 3, "{:?}", s.seen);
         assert!(
-            s.seen[1].0.starts_with("Hubble metric families"),
+            s.seen[2].0.starts_with("Hubble metric families"),
             "asked again"
         );
         assert!(s.notes.iter().any(|n| n.contains("http")), "{:?}", s.notes);
         // Asked again with the user's choice, not the start.
-        assert!(s.seen[1].1.iter().all(|(_, on)| *on));
+        assert!(s.seen[2].1.iter().all(|(_, on)| *on));
     }
 
     #[test]
     fn components_start_from_the_release() {
         let run = |current: Value| {
-            let mut s = Script::new(vec![A::Keep, A::Keep, A::Multi(None)]);
+            let mut s = Script::new(vec![A::Keep, A::Keep, A::Keep, A::Keep, A::Multi(None)]);
             assert!(
                 interview(&mut s, Config::default(), &v(), &current, None)
                     .unwrap()
@@ -1984,6 +2694,7 @@ mod tests {
         let mut config = Config::default();
         config.hubble.metrics = vec!["dns".into(), "drop".into(), "tcp".into()];
         let mut s = Script::new(vec![
+            A::Keep,                 // start: the list given
             A::Keep,                 // families
             A::Multi(Some(vec![1])), // adjust: drop only
             A::Multi(Some(vec![])),  // drop: labels
@@ -1994,7 +2705,7 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
-        let adjust = &s.seen[1];
+        let adjust = &s.seen[2];
         assert!(adjust.0.starts_with("Families whose options to adjust"));
         let names: Vec<&str> = adjust.1.iter().map(|(l, _)| row_name(l)).collect();
         assert_eq!(names, ["dns", "drop", "tcp"]);
@@ -2004,7 +2715,7 @@ mod tests {
             "dns not adjusted: {:?}",
             s.seen
         );
-        assert!(s.seen[2].0.starts_with("drop: labels"));
+        assert!(s.seen[3].0.starts_with("drop: labels"));
     }
 
     #[test]
@@ -2017,6 +2728,8 @@ mod tests {
         let mut s = Script::new(vec![
             A::Keep,
             A::Keep,
+            A::Keep,
+            A::Keep, // metrics mode
             A::Keep,
             A::Keep,                    // UI service type
             A::Pick("reuse"),           // a Prometheus outside Helm
@@ -2072,6 +2785,531 @@ mod tests {
         assert_eq!(row_name("source_ip  (many series)"), "source_ip");
         assert_eq!(row_name("Agent metrics (port 9962)"), "Agent metrics");
         assert_eq!(row_name("(none)"), "(none)");
+    }
+
+    fn target(version: &Version, current: Value) -> crate::plan::Target {
+        crate::plan::Target {
+            installed: Some(version.clone()),
+            current_values: Some(current),
+            ..Default::default()
+        }
+    }
+
+    /// The first question offers the preset, the blog's list, the release's (when it runs
+    /// one) and none; the preset kept unchanged is saved as the preset, not as its list, and
+    /// the file replays it.
+    #[test]
+    fn the_preset_chosen_and_kept_is_saved_as_the_preset() {
+        let current = serde_json::json!({"hubble": {"metrics": {"enabled": ["dns"]}}});
+        let preset = dashboards::preset(&v());
+        let mut s = Script::new(
+            [
+                vec![A::Pick("dashboards"), A::Keep], // the preset, the cluster label
+                vec![A::Keep; 11],
+            ]
+            .concat(),
+        );
+        let c = interview(&mut s, Config::default(), &v(), &current, None)
+            .unwrap()
+            .unwrap();
+        let (prompt, starts) = &s.seen[0];
+        assert_eq!(prompt, "Metric list to start from");
+        let names: Vec<&str> = starts.iter().map(|(l, _)| row_name(l)).collect();
+        assert_eq!(names, ["release", "dashboards", "blog", "manual"]);
+        assert!(starts[0].1, "the release's list is the default");
+        assert!(starts[0].0.ends_with("what the release runs now: dns"));
+        assert!(starts[1].0.contains("(all but 1 panel)"), "{}", starts[1].0);
+        // The preset's families and options are pre-selected.
+        let families = &s.seen[2].1;
+        let on: Vec<&str> = families
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(l, _)| row_name(l))
+            .collect();
+        let preset_names: Vec<&str> = preset
+            .metrics
+            .iter()
+            .map(|m| m.split(':').next().unwrap())
+            .collect();
+        assert_eq!(on, preset_names);
+        assert_eq!(c.hubble.metrics_preset, Some(MetricsPreset::Dashboards));
+        assert!(
+            c.hubble.cluster_label,
+            "the cluster label was offered and taken"
+        );
+        // What it cannot fill is said, in the plan's words.
+        assert!(
+            s.notes.iter().any(|n| n.contains("32 of 33 panels fill")
+                && n.contains("family http for hubble_http_responses_total")),
+            "{:?}",
+            s.notes
+        );
+        // Saved: the preset, no list; read back, it plans the preset's list.
+        let dir = crate::run::PrivateDir::create().unwrap();
+        let path = dir.path().join("ciliumon.yaml");
+        save_config(&c, &path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("metricsPreset: dashboards"), "{text}");
+        assert!(!text.contains("  metrics:"), "{text}");
+        let back = Config::load(&path).unwrap();
+        assert_eq!(back.hubble.metrics_preset, Some(MetricsPreset::Dashboards));
+        let plan = crate::plan::build(&back, &target(&v(), current), &Default::default()).unwrap();
+        assert_eq!(
+            plan.cilium_values.pointer("/hubble/metrics/enabled"),
+            Some(&serde_json::json!(preset.metrics))
+        );
+    }
+
+    /// Started from the preset, then adjusted: the list is saved, not the preset.
+    #[test]
+    fn the_preset_adjusted_is_saved_as_the_list() {
+        let preset = dashboards::preset(&v());
+        let mut s = Script::new(vec![
+            A::Pick("dashboards"),
+            A::Yes(Some(false)), // no cluster label
+            A::Keep,             // families: the preset's
+            A::Multi(None),      // probe the adjust question
+        ]);
+        assert!(
+            interview(
+                &mut s,
+                Config::default(),
+                &v(),
+                &serde_json::json!({}),
+                None
+            )
+            .unwrap()
+            .is_none()
+        );
+        let adjust = s.seen.last().unwrap().1.clone();
+        let drop = index_of(&adjust, "drop");
+        // The preset's notes without the label say which panels need it.
+        assert!(
+            s.notes.iter().any(|n| n.contains("label cluster")),
+            "{:?}",
+            s.notes
+        );
+        let mut s = Script::new(
+            [
+                vec![
+                    A::Pick("dashboards"),
+                    A::Yes(Some(false)),
+                    A::Keep,                    // families
+                    A::Multi(Some(vec![drop])), // adjust drop
+                    A::Keep,                    // drop: labels as they are
+                    A::Pick("namespace"),       // sourceContext changed
+                    A::Select(Some(0)),         //   no fallback
+                    A::Keep,                    // destinationContext
+                    A::Yes(Some(false)),        // egress/ingress
+                ],
+                vec![A::Keep; 8],
+            ]
+            .concat(),
+        );
+        let c = interview(
+            &mut s,
+            Config::default(),
+            &v(),
+            &serde_json::json!({}),
+            None,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(c.hubble.metrics_preset, None);
+        assert!(!c.hubble.cluster_label);
+        let list: Vec<&str> = c.hubble.metrics.iter().map(|e| e.spec.as_str()).collect();
+        assert_ne!(list, preset.metrics);
+        assert_eq!(list.len(), preset.metrics.len());
+        let drop_spec = list.iter().find(|m| m.starts_with("drop")).unwrap();
+        assert!(drop_spec.contains("sourceContext=namespace"), "{drop_spec}");
+        let dir = crate::run::PrivateDir::create().unwrap();
+        let path = dir.path().join("ciliumon.yaml");
+        save_config(&c, &path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("metricsPreset"), "{text}");
+        assert_eq!(
+            Config::load(&path).unwrap().hubble.metrics,
+            c.hubble.metrics
+        );
+    }
+
+    #[test]
+    fn manual_starts_from_nothing_and_blog_from_the_default() {
+        let current = serde_json::json!({"hubble": {"metrics": {"enabled": ["dns"]}}});
+        for (start, on) in [
+            ("manual", vec![]),
+            (
+                "blog",
+                vec![
+                    "dns",
+                    "drop",
+                    "tcp",
+                    "flow",
+                    "port-distribution",
+                    "icmp",
+                    "httpV2",
+                ],
+            ),
+        ] {
+            let mut s = Script::new(vec![A::Pick(start), A::Multi(None)]);
+            assert!(
+                interview(&mut s, Config::default(), &v(), &current, None)
+                    .unwrap()
+                    .is_none()
+            );
+            let ticked: Vec<&str> = s.seen[1]
+                .1
+                .iter()
+                .filter(|(_, on)| *on)
+                .map(|(l, _)| row_name(l))
+                .collect();
+            assert_eq!(ticked, on, "{start}");
+        }
+    }
+
+    /// The figures next to the families, the options and each choice that multiplies the
+    /// series are estimate::family_series on the interview's inventory; the total and the
+    /// plan's warning follow the options.
+    #[test]
+    fn estimate_figures_are_the_estimates() {
+        let v = v();
+        let current = serde_json::json!({"hubble": {"metrics": {"enabled": ["dns", "flow"]}}});
+        let mut s = Script::new(
+            [
+                vec![
+                    A::Keep,                 // start: the release's
+                    A::Keep,                 // families: dns, flow
+                    A::Multi(Some(vec![1])), // adjust flow
+                    A::Keep,                 // flow: labels
+                    A::Pick("pod"),          // sourceContext
+                    A::Select(Some(0)),      //   no fallback
+                    A::Keep,                 // destinationContext
+                    A::Yes(Some(false)),     // egress/ingress
+                ],
+                vec![A::Keep; 8],
+            ]
+            .concat(),
+        );
+        let mut iv =
+            Interview::new(Config::default(), &v, &current, None, &[]).with_sizes(known(SAMPLE));
+        let c = run_questions(&mut s, &mut iv).unwrap().unwrap();
+        assert_eq!(c.hubble.metrics, ["dns", "flow:sourceContext=pod"]);
+        let series =
+            |spec: &str| estimate::family_series(&MetricSpec::parse(spec, &v).unwrap(), &SAMPLE);
+        let shown = |items: &[(String, bool)], name: &str| {
+            items
+                .iter()
+                .find(|(l, _)| row_name(l) == name)
+                .unwrap_or_else(|| panic!("{name}: {items:?}"))
+                .0
+                .clone()
+        };
+        // Families: each with its spec's estimate (the bare family when not on).
+        let families = &s.seen[1].1;
+        for h in catalogue::handlers_for(&v) {
+            let want = format!("{} series", short_count(series(h.name)));
+            assert!(
+                shown(families, h.name).contains(&want),
+                "{want}: {families:?}"
+            );
+        }
+        assert_eq!(short_count(series("flow")), "~2.0k");
+        // Options: the family's figure now.
+        let adjust = &s.seen[2].1;
+        assert!(shown(adjust, "dns").contains(&short_count(series("dns"))));
+        // Labels: those that multiply the series carry the family's figure with them.
+        let labels = &question_items(&s, "flow: labels to add").unwrap();
+        let ip = shown(labels, "source_ip");
+        let want = short_count(series("flow:labelsContext=source_ip"));
+        assert!(ip.contains(&format!("{want} series")), "{ip}");
+        assert!(series("flow:labelsContext=source_ip") > series("flow"));
+        // Contexts: each value with its figure; `pod` is the costly one.
+        let contexts = question(&s, "flow", "sourceContext").unwrap();
+        let pod = shown(contexts, "pod");
+        let want = short_count(series("flow:sourceContext=pod"));
+        assert!(pod.contains(&format!("{want} series")), "{pod}");
+        assert!(!shown(contexts, "(none)").contains("series"));
+        // The total after the options, with the inputs.
+        let total = series("dns") + series("flow:sourceContext=pod");
+        let line = s
+            .notes
+            .iter()
+            .find(|n| n.starts_with("Series estimate for 100 nodes"))
+            .unwrap_or_else(|| panic!("{:?}", s.notes));
+        assert!(
+            line.ends_with(&format!("{} series in total ({total})", short_count(total))),
+            "{line}"
+        );
+        assert!(!s.notes.iter().any(|n| n.starts_with("No series estimate")));
+        // At 80 columns the rows are cut to fit, after their figure.
+        for (label, _) in families.iter().chain(adjust).chain(labels).chain(contexts) {
+            if let Some(end) = label.find(" series") {
+                let end = end + " series".len();
+                assert!(end <= 80 - ROW_PREFIX, "{label}");
+            }
+        }
+    }
+
+    #[test]
+    fn above_the_threshold_the_costliest_choice_is_named_and_without_sizes_it_says_so() {
+        let v = v();
+        let current = serde_json::json!({});
+        // The blog's list on the sample cluster is above a million series.
+        let mut s = Script::new(vec![A::Keep; 12]);
+        let mut iv =
+            Interview::new(Config::default(), &v, &current, None, &[]).with_sizes(known(SAMPLE));
+        run_questions(&mut s, &mut iv).unwrap().unwrap();
+        let specs = crate::spec::parse_list(crate::config::BLOG_METRICS, &v).unwrap();
+        let want = format!("warning: {}", estimate::warning(&SAMPLE, &specs).unwrap());
+        assert!(want.contains("the costliest choice is labelsContext=source_ip"));
+        assert!(s.notes.contains(&want), "{:?}", s.notes);
+        // No sizes: said once, no figures.
+        let mut s = Script::new(vec![A::Keep; 12]);
+        let mut iv = Interview::new(Config::default(), &v, &current, None, &[]);
+        run_questions(&mut s, &mut iv).unwrap().unwrap();
+        let said: Vec<&String> = s.notes.iter().filter(|n| n.contains("estimate")).collect();
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(said[0].starts_with("No series estimate: no cluster was read"));
+        assert!(!s.seen[1].1.iter().any(|(l, _)| l.contains("series")));
+    }
+
+    #[test]
+    fn short_counts_and_wrapped_notes() {
+        let cases = [
+            (0, "~0"),
+            (999, "~999"),
+            (1_000, "~1.0k"),
+            (1_250, "~1.2k"),
+            (44_000, "~44k"),
+            (1_448_200, "~1.4M"),
+            (u64::MAX, "~18E"),
+        ];
+        for (n, want) in cases {
+            assert_eq!(short_count(n), want);
+        }
+        let text = format!("{} {}", "word ".repeat(40), "x".repeat(200));
+        let lines = wrap(&text, 80, 9);
+        assert!(lines[0].len() <= 71, "{lines:?}");
+        assert!(lines[1..].iter().all(|l| l.len() <= 78), "{lines:?}");
+        assert_eq!(lines.join("").replace(' ', ""), text.replace(' ', ""));
+        assert_eq!(wrap("short", 80, 0), ["short"]);
+        // A long list is cut after its commas, not left on a line of its own.
+        let lines = wrap(
+            "the costliest choice is labelsContext=source_ip,source_namespace,source_workload,destination_ip on httpV2",
+            40,
+            9,
+        );
+        assert_eq!(
+            lines,
+            [
+                "the costliest choice is",
+                "labelsContext=source_ip,",
+                "source_namespace,source_workload,",
+                "destination_ip on httpV2"
+            ]
+        );
+    }
+
+    /// The items of the question whose prompt starts with `start`.
+    fn question_items(s: &Script, start: &str) -> Option<Vec<(String, bool)>> {
+        s.seen
+            .iter()
+            .find(|(p, _)| p.starts_with(start))
+            .map(|(_, items)| items.clone())
+    }
+
+    const MODE: &str = "Hubble metrics mode for Cilium";
+
+    /// Asked where Cilium has both modes (1.17+), explained, defaulting to the release's; not
+    /// asked before.
+    #[test]
+    fn the_metrics_mode_is_asked_from_1_17_only() {
+        let asked = |version: Version, current: Value| {
+            // Esc at the mode question (1.17+), at the components before.
+            let mut s = Script::new(vec![A::Keep, A::Keep, A::Keep, A::Esc]);
+            let r = interview(&mut s, Config::default(), &version, &current, None).unwrap();
+            assert!(r.is_none());
+            (question_items(&s, MODE), s.notes)
+        };
+        let (none, _) = asked(Version::new(1, 16, 9), serde_json::json!({}));
+        assert!(none.is_none());
+        // Asked exactly where the catalogue has both modes (not on 1.17.2–1.17.3, whose chart
+        // breaks dynamic mode).
+        for version in catalogue::RELEASES {
+            let (items, _) = asked(version.clone(), serde_json::json!({}));
+            let both = crate::dynamic::modes_for(version).len() == 2;
+            assert_eq!(items.is_some(), both, "{version}");
+        }
+        assert!(
+            asked(Version::new(1, 17, 3), serde_json::json!({}))
+                .0
+                .is_none()
+        );
+        let (items, notes) = asked(Version::new(1, 17, 0), serde_json::json!({}));
+        let items = items.expect("asked on 1.17");
+        let names: Vec<&str> = items.iter().map(|(l, _)| row_name(l)).collect();
+        assert_eq!(names, ["static", "dynamic"]);
+        assert!(items[0].1, "static by default");
+        for m in [MetricsMode::Static, MetricsMode::Dynamic] {
+            assert!(
+                notes.contains(&format!("{m}: {}", m.explain())),
+                "{notes:?}"
+            );
+        }
+        let dynamic = serde_json::json!({"hubble": {"metrics": {"enabled": [], "dynamic": {
+            "enabled": true,
+            "config": {"content": [{"name": "drop"}]}
+        }}}});
+        let (items, _) = asked(v(), dynamic);
+        let items = items.unwrap();
+        assert!(items[1].1, "the release's mode: {items:?}");
+        assert_eq!(items[1].0, "dynamic  (what the release runs now)");
+    }
+
+    /// Dynamic mode with a namespace filter: the filter is checked as the agent would, and the
+    /// answers plan: the dynamic file with the filter, and no static list.
+    #[test]
+    fn dynamic_mode_with_a_namespace_filter_plans() {
+        let v = v();
+        let mut config = Config::default();
+        config.hubble.metrics = vec!["drop".into(), "flow".into()];
+        let mut s = Script::new(
+            [
+                vec![
+                    A::Keep,                 // start: the list given
+                    A::Keep,                 // families
+                    A::Keep,                 // adjust none
+                    A::Pick("dynamic"),      // mode
+                    A::Yes(Some(true)),      // filters
+                    A::Multi(Some(vec![1])), // flow
+                    A::Text("shop, Bad_NS"), // refused, asked again
+                    A::Text("shop, web"),
+                ],
+                vec![A::Keep; 7],
+            ]
+            .concat(),
+        );
+        let current = serde_json::json!({"hubble": {"metrics": {"enabled": ["dns"]}}});
+        let mut iv = Interview::new(config, &v, &current, None, &[]).with_sizes(known(SAMPLE));
+        let c = run_questions(&mut s, &mut iv).unwrap().unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.hubble.metrics_mode, Some(MetricsMode::Dynamic));
+        let flow = &c.hubble.metrics[1];
+        assert_eq!(
+            flow.include_filters,
+            [
+                serde_json::json!({"source_pod": ["shop/", "web/"]}),
+                serde_json::json!({"destination_pod": ["shop/", "web/"]})
+            ]
+        );
+        assert!(
+            s.notes.iter().any(|n| n.contains("'Bad_NS'")),
+            "{:?}",
+            s.notes
+        );
+        let rows = question_items(&s, "Families to filter by namespace").unwrap();
+        assert!(rows[1].0.contains("now: every flow"), "{rows:?}");
+        assert!(rows[1].0.contains("saving not estimated"), "{rows:?}");
+        let plan =
+            crate::plan::build(&c, &target(&v, current.clone()), &Default::default()).unwrap();
+        assert_eq!(
+            plan.cilium_values.pointer("/hubble/metrics/enabled"),
+            Some(&serde_json::json!([]))
+        );
+        assert_eq!(
+            plan.cilium_values
+                .pointer("/hubble/metrics/dynamic/enabled"),
+            Some(&serde_json::json!(true))
+        );
+        let content = plan
+            .cilium_values
+            .pointer("/hubble/metrics/dynamic/config/content")
+            .unwrap();
+        assert_eq!(content[1]["name"], "flow");
+        assert_eq!(content[1]["includeFilters"][0]["source_pod"][1], "web/");
+        // The filters are offered again with what they count now.
+        let mut s = Script::new(vec![
+            A::Keep,
+            A::Keep,
+            A::Keep,
+            A::Keep, // mode: dynamic, the configuration's
+            A::Yes(Some(true)),
+            A::Multi(Some(vec![1])),
+            A::Keep,        // the namespaces as they are
+            A::Multi(None), // components: Esc
+        ]);
+        let mut iv = Interview::new(c.clone(), &v, &current, None, &[]);
+        assert!(run_questions(&mut s, &mut iv).unwrap().is_none());
+        assert_eq!(iv.config.hubble.metrics, c.hubble.metrics);
+        let rows = question_items(&s, "Families to filter by namespace").unwrap();
+        assert!(rows[1].0.contains("now: shop, web"), "{rows:?}");
+        assert!(
+            s.notes
+                .iter()
+                .any(|n| n == "Filters now: flow (answering no keeps them)"),
+            "{:?}",
+            s.notes
+        );
+    }
+
+    /// Static mode on a release that runs dynamic metrics with filters: the filters are
+    /// dropped (said), and the answers plan the static list with dynamic mode off.
+    #[test]
+    fn switching_to_static_drops_the_filters_and_plans() {
+        let v = v();
+        let current = serde_json::json!({"hubble": {"metrics": {"enabled": [], "dynamic": {
+            "enabled": true,
+            "config": {"content": [
+                {"name": "drop"},
+                {"name": "flow", "includeFilters": [{"source_pod": ["shop/"]}]}
+            ]}
+        }}}});
+        let mut s = Script::new(
+            [
+                vec![A::Keep, A::Keep, A::Keep, A::Pick("static")],
+                vec![A::Keep; 7],
+            ]
+            .concat(),
+        );
+        let mut iv = Interview::new(Config::default(), &v, &current, None, &[]);
+        let c = run_questions(&mut s, &mut iv).unwrap().unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.hubble.metrics, ["drop", "flow"]);
+        assert!(
+            s.notes
+                .iter()
+                .any(|n| n.contains("the filters of flow are dropped")),
+            "{:?}",
+            s.notes
+        );
+        let plan =
+            crate::plan::build(&c, &target(&v, current.clone()), &Default::default()).unwrap();
+        assert_eq!(
+            plan.cilium_values.pointer("/hubble/metrics/enabled"),
+            Some(&serde_json::json!(["drop", "flow"]))
+        );
+        assert_eq!(
+            plan.cilium_values
+                .pointer("/hubble/metrics/dynamic/enabled"),
+            Some(&serde_json::json!(false))
+        );
+        // Kept dynamic (the default, the release's): its filters stay with their family.
+        let mut s = Script::new(
+            [
+                vec![A::Keep; 4],
+                vec![A::Yes(Some(false))],
+                vec![A::Keep; 7],
+            ]
+            .concat(),
+        );
+        let mut iv = Interview::new(Config::default(), &v, &current, None, &[]);
+        let c = run_questions(&mut s, &mut iv).unwrap().unwrap();
+        assert_eq!(c.hubble.metrics_mode, Some(MetricsMode::Dynamic));
+        assert_eq!(
+            c.hubble.metrics[1].include_filters,
+            [serde_json::json!({"source_pod": ["shop/"]})]
+        );
+        crate::plan::build(&c, &target(&v, current), &Default::default()).unwrap();
     }
 
     #[test]

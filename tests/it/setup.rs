@@ -771,11 +771,15 @@ fn key(p: &mut rexpect::session::PtySession, keys: &str) {
 fn wizard_full_run_saves_a_replayable_config() {
     let f = Fake::new();
     let mut p = pty(&f, &["setup", "--no-check"]);
+    p.exp_string("Metric list to start from").unwrap();
+    key(&mut p, "\r"); // the blog's (the release runs none)
     p.exp_string("Hubble metric families for Cilium 1.18.4")
         .unwrap();
     key(&mut p, "\r"); // the pre-selected families
     p.exp_string("Families whose options to adjust").unwrap();
     key(&mut p, "\r"); // none
+    p.exp_string("Hubble metrics mode").unwrap();
+    key(&mut p, "\r"); // static
     p.exp_string("Components").unwrap();
     key(&mut p, "\r");
     // The stand-in's release has Relay off and the UI unset (on by default): the fix.
@@ -829,9 +833,13 @@ fn wizard_full_run_saves_a_replayable_config() {
 fn wizard_esc_at_a_question_leaves_nothing_run() {
     let f = Fake::new();
     let mut p = pty(&f, &["setup", "--no-check"]);
+    p.exp_string("Metric list to start from").unwrap();
+    key(&mut p, "\r");
     p.exp_string("Hubble metric families").unwrap();
     key(&mut p, "\r");
     p.exp_string("Families whose options to adjust").unwrap();
+    key(&mut p, "\r");
+    p.exp_string("Hubble metrics mode").unwrap();
     key(&mut p, "\r");
     p.exp_string("Components").unwrap();
     key(&mut p, "\x1b"); // Esc
@@ -1319,9 +1327,13 @@ fn wizard_offers_the_exemplars_fix_where_openmetrics_is_unticked_and_reaches_the
         false,
         120,
     );
+    screen(&mut p, "Metric list to start from");
+    key(&mut p, "\r");
     screen(&mut p, "Hubble metric families");
     key(&mut p, "\r");
     screen(&mut p, "Families whose options to adjust");
+    key(&mut p, "\r");
+    screen(&mut p, "Hubble metrics mode");
     key(&mut p, "\r");
     screen(&mut p, "Components");
     // Agent, operator, OpenMetrics: untick the third row.
@@ -1382,6 +1394,8 @@ fn wizard_marks_the_focused_row_with_and_without_colour() {
     for color in [false, true] {
         let f = Fake::new();
         let mut p = pty_with(&f, &["setup", "--no-check"], color, 120);
+        screen(&mut p, "none pre-selected");
+        key(&mut p, "\r");
         let first = screen(&mut p, "flows-to-world");
         let rows = visible_lines(&first);
         let focused: Vec<&String> = rows.iter().filter(|l| l.starts_with('❯')).collect();
@@ -1415,9 +1429,13 @@ fn wizard_preselects_components_from_the_release() {
     )
     .unwrap();
     let mut p = pty_with(&f, &["setup", "--no-check"], false, 120);
+    screen(&mut p, "Metric list to start from");
+    key(&mut p, "\r");
     screen(&mut p, "Hubble metric families");
     key(&mut p, "\r");
     screen(&mut p, "Families whose options to adjust");
+    key(&mut p, "\r");
+    screen(&mut p, "Hubble metrics mode");
     key(&mut p, "\r");
     let shown = screen(&mut p, "Flow export to a file on each node");
     let rows = visible_lines(&shown);
@@ -1482,8 +1500,10 @@ fn save_config_with_dry_run_and_the_offer_on_decline() {
     let f = Fake::new();
     let mut p = pty_with(&f, &["setup", "--no-check"], false, 120);
     for q in [
+        "Metric list to start from",
         "Hubble metric families",
         "Families whose options to adjust",
+        "Hubble metrics mode",
         "Components",
         "The Hubble UI needs Hubble Relay",
         "Service type",
@@ -1514,6 +1534,8 @@ fn save_config_with_dry_run_and_the_offer_on_decline() {
 fn wizard_adjusts_only_the_families_picked() {
     let f = Fake::new();
     let mut p = pty_with(&f, &["setup", "--no-check"], false, 120);
+    screen(&mut p, "Metric list to start from");
+    key(&mut p, "\r");
     screen(&mut p, "Hubble metric families");
     key(&mut p, "\r");
     screen(&mut p, "Families whose options to adjust");
@@ -1533,13 +1555,18 @@ fn wizard_adjusts_only_the_families_picked() {
 #[test]
 fn wizard_rows_fit_80_columns_and_answers_echo_the_name() {
     let f = Fake::new();
-    let mut p = pty_with(&f, &["setup", "--no-check"], false, 80);
+    // With the estimate's figures in the rows.
+    let mut p = pty_with(&f, &with_sizes(&["setup", "--no-check"]), false, 80);
     let mut all = String::new();
+    all += &screen(&mut p, "Metric list to start from");
+    key(&mut p, "\r");
     all += &screen(&mut p, "Hubble metric families");
     key(&mut p, "\r");
     all += &screen(&mut p, "Families whose options to adjust");
     key(&mut p, DOWN);
     key(&mut p, DOWN);
+    key(&mut p, "\r");
+    all += &screen(&mut p, "Hubble metrics mode");
     key(&mut p, "\r");
     all += &screen(&mut p, "Components");
     key(&mut p, "\r");
@@ -1555,7 +1582,7 @@ fn wizard_rows_fit_80_columns_and_answers_echo_the_name() {
     let rows = visible_lines(&all);
     let first = rows
         .iter()
-        .position(|l| l.starts_with("? Hubble metric families"))
+        .position(|l| l.starts_with("? Metric list to start from"))
         .unwrap();
     for line in &rows[first..] {
         assert!(
@@ -1581,6 +1608,181 @@ fn wizard_rows_fit_80_columns_and_answers_echo_the_name() {
     assert!(exit_code(&mut p).ends_with(", 130)"));
 }
 
+/// `args` with the cluster's size for the series estimate (the stand-ins cannot be counted).
+fn with_sizes<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut v = args.to_vec();
+    v.extend([
+        "--estimate-nodes",
+        "100",
+        "--estimate-namespaces",
+        "20",
+        "--estimate-pods",
+        "2000",
+        "--estimate-workloads",
+        "300",
+    ]);
+    v
+}
+
+const UP: &str = "\x1b[A";
+
+/// Issue 12: the preset is offered first; taken and kept, the saved answers name the preset
+/// (not its list) and replay; the families carry the estimate's figures.
+#[test]
+fn wizard_offers_the_preset_first_and_saves_it_kept() {
+    let f = Fake::new();
+    let saved = f.work().join("preset.yaml");
+    let args = with_sizes(&[
+        "setup",
+        "--no-check",
+        "--save-config",
+        saved.to_str().unwrap(),
+    ]);
+    let mut p = pty_with(&f, &args, false, 80);
+    let mut all = String::new();
+    let shown = screen(&mut p, "choose the families by hand");
+    all += &shown;
+    let rows = visible_lines(&shown);
+    assert!(
+        rows.iter()
+            .any(|l| l.contains("dashboards  the smallest list")),
+        "{rows:#?}"
+    );
+    // The blog's list is the default (the release runs none); the preset is the row above.
+    key(&mut p, UP);
+    key(&mut p, "\r");
+    let shown = screen(&mut p, "to the series for the dashboards?");
+    all += &shown;
+    assert!(
+        shown.contains("✔ Metric list to start from · dashboards"),
+        "{shown}"
+    );
+    key(&mut p, "\r"); // add the cluster label
+    let shown = screen(&mut p, "flows-to-world");
+    all += &shown;
+    assert!(!shown.contains("No series estimate"), "{shown}");
+    assert!(shown.contains("32 of 33 panels fill"), "{shown}");
+    let rows = visible_lines(&shown);
+    let flow = rows
+        .iter()
+        .rev()
+        .find(|l| l.contains(" flow "))
+        .unwrap_or_else(|| panic!("{rows:#?}"));
+    assert!(flow.contains("[x]") && flow.contains("series"), "{flow}");
+    key(&mut p, "\r");
+    for q in [
+        "Families whose options to adjust",
+        "Hubble metrics mode",
+        "Components",
+        "The Hubble UI needs Hubble Relay",
+        "Service type",
+        "Prometheus and Grafana",
+        "Release name",
+        "Its namespace",
+        "Create ServiceMonitors",
+        "Grafana dashboards",
+    ] {
+        all += &screen(&mut p, q);
+        key(&mut p, "\r");
+    }
+    let review = screen(&mut p, "Apply this plan");
+    assert!(!review.contains("error:"), "{review}");
+    // At 80 columns, every line of the questions fits (notes are wrapped, rows cut).
+    all += &review[..review.find("Plan (").unwrap_or(review.len())];
+    for line in visible_lines(&all) {
+        assert!(console::measure_text_width(&line) <= 80, "{line:?}");
+    }
+    key(&mut p, "n");
+    screen(&mut p, "Nothing was changed.");
+    assert!(exit_code(&mut p).ends_with(", 0)"));
+    let text = std::fs::read_to_string(&saved).unwrap();
+    let config: Value = serde_saphyr::from_str(&text).unwrap();
+    assert_eq!(config["hubble"]["metricsPreset"], "dashboards", "{text}");
+    assert_eq!(config["hubble"]["clusterLabel"], true, "{text}");
+    assert!(config["hubble"]["metrics"].is_null(), "{text}");
+    let out = f.run(&["plan", "--dry-run", "--config", saved.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// Issue 13: on 1.17+ the metrics mode is asked, explained; dynamic with a namespace filter on
+/// one family reaches the plan (no static list) and is saved with the filter.
+#[test]
+fn wizard_asks_the_metrics_mode_and_a_namespace_filter() {
+    let f = Fake::new();
+    let saved = f.work().join("dynamic.yaml");
+    let args = [
+        "setup",
+        "--no-check",
+        "--save-config",
+        saved.to_str().unwrap(),
+    ];
+    let mut p = pty_with(&f, &args, false, 80);
+    for q in [
+        "Metric list to start from",
+        "Hubble metric families",
+        "Families whose options to adjust",
+    ] {
+        screen(&mut p, q);
+        key(&mut p, "\r");
+    }
+    let shown = screen(&mut p, "Hubble metrics mode for Cilium 1.18.4");
+    assert!(
+        shown.contains("dynamic: a ConfigMap the agents re-read"),
+        "{shown}"
+    );
+    key(&mut p, DOWN);
+    key(&mut p, "\r");
+    screen(
+        &mut p,
+        "Count only some namespaces' flows for some families?",
+    );
+    key(&mut p, "y");
+    let shown = screen(&mut p, "httpV2");
+    assert!(shown.contains("now: every flow"), "{shown}");
+    // dns, drop, tcp, flow: the fourth.
+    for _ in 0..3 {
+        key(&mut p, DOWN);
+    }
+    key(&mut p, " ");
+    key(&mut p, "\r");
+    screen(&mut p, "flow: count the namespaces");
+    key(&mut p, "shop\r");
+    for q in [
+        "Components",
+        "The Hubble UI needs Hubble Relay",
+        "Service type",
+        "Prometheus and Grafana",
+        "Release name",
+        "Its namespace",
+        "Create ServiceMonitors",
+        "Grafana dashboards",
+    ] {
+        screen(&mut p, q);
+        key(&mut p, "\r");
+    }
+    let review = screen(&mut p, "Apply this plan");
+    assert!(!review.contains("error:"), "{review}");
+    assert!(review.contains("dynamic"), "{review}");
+    key(&mut p, "n");
+    screen(&mut p, "Nothing was changed.");
+    assert!(exit_code(&mut p).ends_with(", 0)"));
+    let text = std::fs::read_to_string(&saved).unwrap();
+    let config: Value = serde_saphyr::from_str(&text).unwrap();
+    assert_eq!(config["hubble"]["metricsMode"], "dynamic", "{text}");
+    let flow = config["hubble"]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["spec"] == "flow")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(
+        flow["includeFilters"],
+        serde_json::json!([{"source_pod": ["shop/"]}, {"destination_pod": ["shop/"]}])
+    );
+    let out = f.run(&["plan", "--dry-run", "--config", saved.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
 /// Item 12: Esc at a text input and at the confirmation: the same message, exit 130, nothing
 /// run; no error line after a tick.
 #[test]
@@ -1588,8 +1790,10 @@ fn esc_at_a_text_input_and_at_the_confirmation_aborts_the_same_way() {
     let f = Fake::new();
     let mut p = pty_with(&f, &["setup", "--no-check"], false, 120);
     for q in [
+        "Metric list to start from",
         "Hubble metric families",
         "Families whose options to adjust",
+        "Hubble metrics mode",
         "Components",
         "The Hubble UI needs Hubble Relay",
         "Service type",
@@ -1608,8 +1812,10 @@ fn esc_at_a_text_input_and_at_the_confirmation_aborts_the_same_way() {
     let f = Fake::new();
     let mut p = pty_with(&f, &["setup", "--no-check"], false, 120);
     for q in [
+        "Metric list to start from",
         "Hubble metric families",
         "Families whose options to adjust",
+        "Hubble metrics mode",
         "Components",
         "The Hubble UI needs Hubble Relay",
         "Service type",
@@ -1652,8 +1858,10 @@ fn wizard_reuse_outside_helm_defaults_to_the_selector_label() {
         120,
     );
     for q in [
+        "Metric list to start from",
         "Hubble metric families",
         "Families whose options to adjust",
+        "Hubble metrics mode",
         "Components",
         "The Hubble UI needs Hubble Relay",
         "Service type",
