@@ -249,30 +249,68 @@ pub fn fit(text: &str, width: usize) -> String {
     console::truncate_str(text, width.max(1), "…").into_owned()
 }
 
-/// `text` wrapped at word boundaries to `width` columns: the first line starts with `first`,
-/// the others with `rest` (a hanging indent). A word longer than a line is kept whole, on a
-/// line of its own, rather than cut (a metric name or an option must stay copyable).
-pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> String {
-    let mut out = String::from(first);
-    let mut used = console::measure_text_width(first);
-    let mut empty = true;
-    for word in text.split_whitespace() {
-        let w = console::measure_text_width(word);
-        if !empty && used + 1 + w > width {
-            out.push('\n');
-            out.push_str(rest);
-            used = console::measure_text_width(rest);
-            empty = true;
+/// `text` in lines of at most `width` columns, broken at spaces; a word longer than a line is
+/// cut, after a comma where it can be. The first line is `first` columns narrower (what is
+/// printed before it), the others `rest` (their indent).
+pub fn wrap(text: &str, width: usize, first: usize, rest: usize) -> Vec<String> {
+    let room = |n: usize| {
+        width
+            .saturating_sub(if n == 0 { first } else { rest })
+            .max(10)
+    };
+    let columns = console::measure_text_width;
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let mut word = word;
+        loop {
+            let sep = usize::from(!line.is_empty());
+            let free = room(lines.len()).saturating_sub(columns(&line) + sep);
+            if columns(word) <= free {
+                if sep == 1 {
+                    line.push(' ');
+                }
+                line.push_str(word);
+                break;
+            }
+            if columns(word) <= room(1) || free == 0 {
+                // On a line of its own.
+                lines.push(std::mem::take(&mut line));
+                continue;
+            }
+            // Longer than a line: as much as fits here, up to a comma when there is one.
+            let end = word
+                .char_indices()
+                .nth(free)
+                .map_or(word.len(), |(at, _)| at);
+            let cut = match word[..end].rfind(',') {
+                Some(c) => c + 1,
+                // No comma: on a fresh line first, then cut anywhere.
+                None if sep == 1 => {
+                    lines.push(std::mem::take(&mut line));
+                    continue;
+                }
+                None => end,
+            };
+            if sep == 1 {
+                line.push(' ');
+            }
+            line.push_str(&word[..cut]);
+            lines.push(std::mem::take(&mut line));
+            word = &word[cut..];
+            if word.is_empty() {
+                break;
+            }
         }
-        if !empty {
-            out.push(' ');
-            used += 1;
-        }
-        out.push_str(word);
-        used += w;
-        empty = false;
     }
-    out
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines.retain(|l| !l.is_empty());
+    if lines.is_empty() {
+        lines.push(String::new());
+    }
+    lines
 }
 
 /// Give the cursor back after a question was cut short (Ctrl-C): dialoguer hides it while a
@@ -381,25 +419,44 @@ mod tests {
     }
 
     #[test]
-    fn wrap_keeps_words_whole_with_a_hanging_indent() {
-        let text = "add the queried name as a `query` label (one series per name)";
-        let out = wrap(text, 40, "    query  ", "           ");
-        for line in out.lines() {
-            assert!(console::measure_text_width(line) <= 40, "{line:?}");
-        }
-        assert!(out.starts_with("    query  add"), "{out}");
-        assert!(out.lines().skip(1).all(|l| l.starts_with("           ")));
-        let words: Vec<&str> = out.split_whitespace().skip(1).collect();
-        assert_eq!(words.join(" "), text);
-        // A word wider than the line is not cut.
-        let long = wrap(
-            "a hubble_http_request_duration_seconds_bucket b",
-            12,
-            "",
-            "",
+    fn wrap_breaks_at_spaces_then_after_commas() {
+        let text = format!("{} {}", "word ".repeat(40), "x".repeat(200));
+        let lines = wrap(&text, 80, 9, 2);
+        assert!(lines[0].len() <= 71, "{lines:?}");
+        assert!(lines[1..].iter().all(|l| l.len() <= 78), "{lines:?}");
+        assert_eq!(lines.join("").replace(' ', ""), text.replace(' ', ""));
+        assert_eq!(wrap("short", 80, 0, 2), ["short"]);
+        // A long list is cut after its commas, not left on a line of its own.
+        let lines = wrap(
+            "the costliest choice is labelsContext=source_ip,source_namespace,source_workload,destination_ip on httpV2",
+            40,
+            9,
+            2,
         );
-        assert_eq!(long, "a\nhubble_http_request_duration_seconds_bucket\nb");
-        assert_eq!(wrap("fits", 80, "> ", "  "), "> fits");
+        assert_eq!(
+            lines,
+            [
+                "the costliest choice is",
+                "labelsContext=source_ip,",
+                "source_namespace,source_workload,",
+                "destination_ip on httpV2"
+            ]
+        );
+        // The indent of the other lines counts: 4 columns of it leave 36 at 40.
+        let lines = wrap(
+            "a b c d e f g h i j k l m n o p q r s t u v w x y z",
+            40,
+            0,
+            4,
+        );
+        assert!(
+            lines[0].len() <= 40 && lines[1..].iter().all(|l| l.len() <= 36),
+            "{lines:?}"
+        );
+        assert_eq!(
+            lines.join(" "),
+            "a b c d e f g h i j k l m n o p q r s t u v w x y z"
+        );
     }
 
     #[test]

@@ -1618,7 +1618,10 @@ impl Prompter for Terminal {
             None => (false, text),
         };
         let first = if warn { "warning: ".len() } else { 0 };
-        for (i, line) in wrap(rest, self.printer.columns(), first).iter().enumerate() {
+        for (i, line) in crate::ui::wrap(rest, self.printer.columns(), first, 2)
+            .iter()
+            .enumerate()
+        {
             match (i, warn) {
                 (0, true) => self.printer.warn(line),
                 (0, false) => self.printer.say(line),
@@ -1626,66 +1629,6 @@ impl Prompter for Terminal {
             }
         }
     }
-}
-
-/// `text` in lines of at most `width` columns, broken at spaces; a word longer than a line is
-/// cut, after a comma where it can be. The first line is `first` columns narrower, the others
-/// 2 (their indent).
-pub fn wrap(text: &str, width: usize, first: usize) -> Vec<String> {
-    let room = |n: usize| width.saturating_sub(if n == 0 { first } else { 2 }).max(10);
-    let columns = console::measure_text_width;
-    let mut lines: Vec<String> = Vec::new();
-    let mut line = String::new();
-    for word in text.split(' ') {
-        let mut word = word;
-        loop {
-            let sep = usize::from(!line.is_empty());
-            let free = room(lines.len()).saturating_sub(columns(&line) + sep);
-            if columns(word) <= free {
-                if sep == 1 {
-                    line.push(' ');
-                }
-                line.push_str(word);
-                break;
-            }
-            if columns(word) <= room(1) || free == 0 {
-                // On a line of its own.
-                lines.push(std::mem::take(&mut line));
-                continue;
-            }
-            // Longer than a line: as much as fits here, up to a comma when there is one.
-            let end = word
-                .char_indices()
-                .nth(free)
-                .map_or(word.len(), |(at, _)| at);
-            let cut = match word[..end].rfind(',') {
-                Some(c) => c + 1,
-                // No comma: on a fresh line first, then cut anywhere.
-                None if sep == 1 => {
-                    lines.push(std::mem::take(&mut line));
-                    continue;
-                }
-                None => end,
-            };
-            if sep == 1 {
-                line.push(' ');
-            }
-            line.push_str(&word[..cut]);
-            lines.push(std::mem::take(&mut line));
-            word = &word[cut..];
-            if word.is_empty() {
-                break;
-            }
-        }
-    }
-    if !line.is_empty() || lines.is_empty() {
-        lines.push(line);
-    }
-    lines.retain(|l| !l.is_empty());
-    if lines.is_empty() {
-        lines.push(String::new());
-    }
-    lines
 }
 
 /// A line of text with a default, where Esc aborts (dialoguer's `Input` has no Esc) and
@@ -3074,7 +3017,7 @@ mod tests {
     }
 
     #[test]
-    fn short_counts_and_wrapped_notes() {
+    fn short_counts() {
         let cases = [
             (0, "~0"),
             (999, "~999"),
@@ -3087,27 +3030,6 @@ mod tests {
         for (n, want) in cases {
             assert_eq!(short_count(n), want);
         }
-        let text = format!("{} {}", "word ".repeat(40), "x".repeat(200));
-        let lines = wrap(&text, 80, 9);
-        assert!(lines[0].len() <= 71, "{lines:?}");
-        assert!(lines[1..].iter().all(|l| l.len() <= 78), "{lines:?}");
-        assert_eq!(lines.join("").replace(' ', ""), text.replace(' ', ""));
-        assert_eq!(wrap("short", 80, 0), ["short"]);
-        // A long list is cut after its commas, not left on a line of its own.
-        let lines = wrap(
-            "the costliest choice is labelsContext=source_ip,source_namespace,source_workload,destination_ip on httpV2",
-            40,
-            9,
-        );
-        assert_eq!(
-            lines,
-            [
-                "the costliest choice is",
-                "labelsContext=source_ip,",
-                "source_namespace,source_workload,",
-                "destination_ip on httpV2"
-            ]
-        );
     }
 
     /// The items of the question whose prompt starts with `start`.

@@ -8,7 +8,6 @@ use serde_json::json;
 use crate::catalogue::{self, OptionKind};
 use crate::cli::{MetricsArgs, ReportOutput};
 use crate::exit::Code;
-use crate::ui::wrap;
 use crate::version::Version;
 
 pub fn run(args: &MetricsArgs) -> Result<Code> {
@@ -48,11 +47,12 @@ fn option_syntax(kind: OptionKind, key: &str) -> String {
     }
 }
 
-/// The catalogue for `version` as text, wrapped to `width` columns (metric names are never cut).
+/// The catalogue for `version` as text, wrapped to `width` columns (at 80 and more, no word is
+/// cut: the longest metric name is shorter than a line).
 pub fn text(version: &Version, width: usize) -> String {
     let bold = console::Style::new().bold();
     let dim = console::Style::new().dim();
-    let line = |text: &str, first: &str, rest: &str| wrap(text, width, first, rest) + "\n";
+    let line = |text: &str, first: &str, rest: &str| indented(text, width, first, rest);
     let mut s = line(
         &format!("Hubble metric families in Cilium {version} (syntax: name[:option;option...])"),
         "",
@@ -117,6 +117,21 @@ pub fn text(version: &Version, width: usize) -> String {
     s
 }
 
+/// `text` wrapped to `width` after `first` on its first line and `rest` on the others.
+fn indented(text: &str, width: usize, first: &str, rest: &str) -> String {
+    let columns = console::measure_text_width;
+    let mut out = String::new();
+    for (i, l) in crate::ui::wrap(text, width, columns(first), columns(rest))
+        .iter()
+        .enumerate()
+    {
+        out.push_str(if i == 0 { first } else { rest });
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
+}
+
 pub fn document(version: &Version) -> serde_json::Value {
     json!({
         "ciliumVersion": version,
@@ -151,7 +166,7 @@ mod tests {
             for width in [80, 120] {
                 let out = text(&version, width);
                 for l in out.lines() {
-                    // Only a metric name on its own may not fit (it is never cut).
+                    // Only a word on its own line may be wider.
                     let w = console::measure_text_width(l);
                     assert!(
                         w <= width || !l.trim().contains(' '),

@@ -1781,6 +1781,24 @@ fn wizard_asks_the_metrics_mode_and_a_namespace_filter() {
     );
     let out = f.run(&["plan", "--dry-run", "--config", saved.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // Before 1.17 there is one mode: not asked.
+    let f = Fake::new().env("STANDIN_CHART_VERSION", "1.16.19");
+    let mut p = pty_with(&f, &["setup", "--no-check"], false, 80);
+    for q in [
+        "Metric list to start from",
+        "Hubble metric families for Cilium 1.16.19",
+        "Families whose options to adjust",
+    ] {
+        screen(&mut p, q);
+        key(&mut p, "\r");
+    }
+    let shown = screen(&mut p, "Components");
+    assert!(!shown.contains("metrics mode"), "{shown}");
+    assert!(!shown.contains("dynamic:"), "{shown}");
+    key(&mut p, "\x1b");
+    screen(&mut p, "Aborted: nothing was changed.");
+    assert!(exit_code(&mut p).ends_with(", 130)"));
 }
 
 /// Item 12: Esc at a text input and at the confirmation: the same message, exit 130, nothing
