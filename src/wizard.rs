@@ -243,7 +243,16 @@ fn starting_lists(
     let given = &iv.config.hubble.metrics;
     let is_given =
         iv.config.hubble.metrics_preset.is_none() && *given != crate::config::BLOG_METRICS;
+    // The preset first (the "offered first"); the default is what is chosen already.
     let mut rows = Vec::new();
+    let cannot = match preset.unfillable.len() {
+        0 => "every panel".to_string(),
+        n => format!("all but {n} panel{}", if n == 1 { "" } else { "s" }),
+    };
+    rows.push((
+        Start::Dashboards,
+        format!("dashboards  the smallest list that fills the dashboards ({cannot})"),
+    ));
     if !release.is_empty() {
         let names = family_names(&release);
         rows.push((
@@ -258,14 +267,6 @@ fn starting_lists(
             format!("given       the list given (--config, --metric): {names}"),
         ));
     }
-    let cannot = match preset.unfillable.len() {
-        0 => "every panel".to_string(),
-        n => format!("all but {n} panel{}", if n == 1 { "" } else { "s" }),
-    };
-    rows.push((
-        Start::Dashboards,
-        format!("dashboards  the smallest list that fills the dashboards ({cannot})"),
-    ));
     let blog = family_names(crate::config::BLOG_METRICS);
     rows.push((
         Start::Blog,
@@ -2758,10 +2759,10 @@ mod tests {
         let (prompt, starts) = &s.seen[0];
         assert_eq!(prompt, "Metric list to start from");
         let names: Vec<&str> = starts.iter().map(|(l, _)| row_name(l)).collect();
-        assert_eq!(names, ["release", "dashboards", "blog", "manual"]);
-        assert!(starts[0].1, "the release's list is the default");
-        assert!(starts[0].0.ends_with("what the release runs now: dns"));
-        assert!(starts[1].0.contains("(all but 1 panel)"), "{}", starts[1].0);
+        assert_eq!(names, ["dashboards", "release", "blog", "manual"]);
+        assert!(starts[1].1, "the release's list is the default");
+        assert!(starts[1].0.ends_with("what the release runs now: dns"));
+        assert!(starts[0].0.contains("(all but 1 panel)"), "{}", starts[0].0);
         // The preset's families and options are pre-selected.
         let families = &s.seen[2].1;
         let on: Vec<&str> = families

@@ -760,6 +760,36 @@ fn visible_lines(raw: &str) -> Vec<String> {
     out
 }
 
+/// The wizard's questions in the order it asks them of the stand-in release (1.17+, default
+/// answers). Tests that take the defaults from one question to another walk this list, so a
+/// new question is added here once.
+const QUESTIONS: &[&str] = &[
+    "Metric list to start from",
+    "Hubble metric families",
+    "Families whose options to adjust",
+    "Hubble metrics mode",
+    "Components",
+    "The Hubble UI needs Hubble Relay",
+    "Service type",
+    "Prometheus and Grafana",
+    "Release name",
+    "Its namespace",
+    "Create ServiceMonitors",
+    "Grafana dashboards",
+];
+
+/// Enter (the default) at each question of [`QUESTIONS`] from `from` to `to`, both included;
+/// returns what was shown.
+fn enter_through(p: &mut rexpect::session::PtySession, from: &str, to: &str) -> String {
+    let at = |q: &str| QUESTIONS.iter().position(|x| *x == q).expect(q);
+    let mut shown = String::new();
+    for q in &QUESTIONS[at(from)..=at(to)] {
+        shown += &screen(p, q);
+        key(p, "\r");
+    }
+    shown
+}
+
 const DOWN: &str = "\x1b[B";
 
 fn key(p: &mut rexpect::session::PtySession, keys: &str) {
@@ -1455,15 +1485,7 @@ fn wizard_preselects_components_from_the_release() {
     let next = screen(&mut p, "Prometheus and Grafana");
     assert!(!next.contains("Service type"), "{next}");
     key(&mut p, "\r");
-    for q in [
-        "Release name",
-        "Its namespace",
-        "Create ServiceMonitors",
-        "Grafana dashboards",
-    ] {
-        screen(&mut p, q);
-        key(&mut p, "\r");
-    }
+    enter_through(&mut p, "Release name", "Grafana dashboards");
     let review = screen(&mut p, "Apply this plan");
     assert!(
         !review.contains("hubble.relay.enabled: false → true"),
@@ -1499,23 +1521,7 @@ fn save_config_with_dry_run_and_the_offer_on_decline() {
 
     let f = Fake::new();
     let mut p = pty_with(&f, &["setup", "--no-check"], false, 120);
-    for q in [
-        "Metric list to start from",
-        "Hubble metric families",
-        "Families whose options to adjust",
-        "Hubble metrics mode",
-        "Components",
-        "The Hubble UI needs Hubble Relay",
-        "Service type",
-        "Prometheus and Grafana",
-        "Release name",
-        "Its namespace",
-        "Create ServiceMonitors",
-        "Grafana dashboards",
-    ] {
-        screen(&mut p, q);
-        key(&mut p, "\r");
-    }
+    enter_through(&mut p, "Metric list to start from", "Grafana dashboards");
     screen(&mut p, "Apply this plan");
     key(&mut p, "n");
     screen(&mut p, "Save these answers");
@@ -1670,21 +1676,11 @@ fn wizard_offers_the_preset_first_and_saves_it_kept() {
         .unwrap_or_else(|| panic!("{rows:#?}"));
     assert!(flow.contains("[x]") && flow.contains("series"), "{flow}");
     key(&mut p, "\r");
-    for q in [
+    all += &enter_through(
+        &mut p,
         "Families whose options to adjust",
-        "Hubble metrics mode",
-        "Components",
-        "The Hubble UI needs Hubble Relay",
-        "Service type",
-        "Prometheus and Grafana",
-        "Release name",
-        "Its namespace",
-        "Create ServiceMonitors",
         "Grafana dashboards",
-    ] {
-        all += &screen(&mut p, q);
-        key(&mut p, "\r");
-    }
+    );
     let review = screen(&mut p, "Apply this plan");
     assert!(!review.contains("error:"), "{review}");
     // At 80 columns, every line of the questions fits (notes are wrapped, rows cut).
@@ -1717,14 +1713,11 @@ fn wizard_asks_the_metrics_mode_and_a_namespace_filter() {
         saved.to_str().unwrap(),
     ];
     let mut p = pty_with(&f, &args, false, 80);
-    for q in [
+    enter_through(
+        &mut p,
         "Metric list to start from",
-        "Hubble metric families",
         "Families whose options to adjust",
-    ] {
-        screen(&mut p, q);
-        key(&mut p, "\r");
-    }
+    );
     let shown = screen(&mut p, "Hubble metrics mode for Cilium 1.18.4");
     assert!(
         shown.contains("dynamic: a ConfigMap the agents re-read"),
@@ -1747,19 +1740,7 @@ fn wizard_asks_the_metrics_mode_and_a_namespace_filter() {
     key(&mut p, "\r");
     screen(&mut p, "flow: count the namespaces");
     key(&mut p, "shop\r");
-    for q in [
-        "Components",
-        "The Hubble UI needs Hubble Relay",
-        "Service type",
-        "Prometheus and Grafana",
-        "Release name",
-        "Its namespace",
-        "Create ServiceMonitors",
-        "Grafana dashboards",
-    ] {
-        screen(&mut p, q);
-        key(&mut p, "\r");
-    }
+    enter_through(&mut p, "Components", "Grafana dashboards");
     let review = screen(&mut p, "Apply this plan");
     assert!(!review.contains("error:"), "{review}");
     assert!(review.contains("dynamic"), "{review}");
@@ -1807,19 +1788,11 @@ fn wizard_asks_the_metrics_mode_and_a_namespace_filter() {
 fn esc_at_a_text_input_and_at_the_confirmation_aborts_the_same_way() {
     let f = Fake::new();
     let mut p = pty_with(&f, &["setup", "--no-check"], false, 120);
-    for q in [
+    enter_through(
+        &mut p,
         "Metric list to start from",
-        "Hubble metric families",
-        "Families whose options to adjust",
-        "Hubble metrics mode",
-        "Components",
-        "The Hubble UI needs Hubble Relay",
-        "Service type",
         "Prometheus and Grafana",
-    ] {
-        screen(&mut p, q);
-        key(&mut p, "\r");
-    }
+    );
     screen(&mut p, "Release name of kube-prometheus-stack");
     key(&mut p, "\x1b");
     let end = screen(&mut p, "Aborted: nothing was changed.");
@@ -1829,23 +1802,7 @@ fn esc_at_a_text_input_and_at_the_confirmation_aborts_the_same_way() {
 
     let f = Fake::new();
     let mut p = pty_with(&f, &["setup", "--no-check"], false, 120);
-    for q in [
-        "Metric list to start from",
-        "Hubble metric families",
-        "Families whose options to adjust",
-        "Hubble metrics mode",
-        "Components",
-        "The Hubble UI needs Hubble Relay",
-        "Service type",
-        "Prometheus and Grafana",
-        "Release name",
-        "Its namespace",
-        "Create ServiceMonitors",
-        "Grafana dashboards",
-    ] {
-        screen(&mut p, q);
-        key(&mut p, "\r");
-    }
+    enter_through(&mut p, "Metric list to start from", "Grafana dashboards");
     screen(&mut p, "Apply this plan");
     key(&mut p, "\x1b");
     let end = screen(&mut p, "Aborted: nothing was changed.");
@@ -1875,18 +1832,7 @@ fn wizard_reuse_outside_helm_defaults_to_the_selector_label() {
         false,
         120,
     );
-    for q in [
-        "Metric list to start from",
-        "Hubble metric families",
-        "Families whose options to adjust",
-        "Hubble metrics mode",
-        "Components",
-        "The Hubble UI needs Hubble Relay",
-        "Service type",
-    ] {
-        screen(&mut p, q);
-        key(&mut p, "\r");
-    }
+    enter_through(&mut p, "Metric list to start from", "Service type");
     screen(&mut p, "Prometheus and Grafana");
     screen(&mut p, "reuse a Prometheus installed outside Helm");
     key(&mut p, DOWN);
