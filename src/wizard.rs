@@ -107,6 +107,8 @@ pub struct Interview<'a> {
     /// The `dashboards` preset's list, when the answers started from it: kept unchanged, the
     /// configuration records the preset, not the list.
     preset: Option<Vec<String>>,
+    /// The `cluster` label was offered already (with the preset).
+    cluster_label_asked: bool,
 }
 
 impl<'a> Interview<'a> {
@@ -127,6 +129,7 @@ impl<'a> Interview<'a> {
             existing: HashMap::new(),
             chosen: vec![],
             preset: None,
+            cluster_label_asked: false,
         };
         let start = match release_entries(current) {
             l if l.is_empty() => iv.config.metric_list(version),
@@ -173,6 +176,7 @@ pub const QUESTIONS: &[(&str, Question)] = &[
     ("filters", ask_filters),
     ("components", ask_components),
     ("stack", ask_stack),
+    ("cluster label", ask_cluster_label),
 ];
 
 /// The interview. Returns the configuration the answers make, or `None` on Esc.
@@ -326,17 +330,8 @@ fn preset_cluster_label(
     preset: &dashboards::Preset,
 ) -> Result<Option<()>> {
     if preset.relabelings.contains(&"cluster") && !iv.config.hubble.cluster_label {
-        let name = iv
-            .current
-            .pointer("/cluster/name")
-            .and_then(Value::as_str)
-            .unwrap_or("default");
         p.note("Some of the dashboards' panels select on a cluster label, which nothing adds by default: the ServiceMonitors' relabelings can add it (from the chart's cluster.name).");
-        let prompt = format!(
-            "Add cluster={} to the series for the dashboards?",
-            crate::escape::escape(name)
-        );
-        iv.config.hubble.cluster_label = answer!(p.confirm(&prompt, true));
+        answer!(confirm_cluster_label(p, iv));
     }
     let relabeled: &[&str] = if iv.config.hubble.cluster_label {
         &["cluster"]
@@ -348,6 +343,54 @@ fn preset_cluster_label(
         p.note(&line);
     }
     Ok(Some(()))
+}
+
+/// Ask whether the ServiceMonitors' relabelings add `cluster=<the release's cluster.name>`.
+fn confirm_cluster_label(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option<()>> {
+    let name = iv
+        .current
+        .pointer("/cluster/name")
+        .and_then(Value::as_str)
+        .unwrap_or("default");
+    let prompt = format!(
+        "Add cluster={} to the series for the dashboards?",
+        crate::escape::escape(name)
+    );
+    iv.config.hubble.cluster_label = answer!(p.confirm(&prompt, true));
+    iv.cluster_label_asked = true;
+    Ok(Some(()))
+}
+
+/// Last, outside the preset (which offers it itself): when dashboards and ServiceMonitors will
+/// be installed and a `cluster` label would fill panels the chosen list leaves empty, say how
+/// many and offer it.
+fn ask_cluster_label(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option<()>> {
+    let c = &iv.config;
+    let installs = c.dashboards && c.service_monitors && c.prometheus_stack.mode != StackMode::None;
+    if !installs || c.hubble.cluster_label || iv.cluster_label_asked {
+        return Ok(Some(()));
+    }
+    let list: Vec<String> = c
+        .metric_list(iv.version)
+        .into_iter()
+        .map(|e| e.spec)
+        .collect();
+    let specs = parse_specs(&list, iv.version);
+    let filled = |relabeled: &[&str]| -> usize {
+        dashboards::analyse(iv.version, &specs, relabeled)
+            .iter()
+            .map(|d| d.filled)
+            .sum()
+    };
+    let more = filled(&["cluster"]).saturating_sub(filled(&[]));
+    if more == 0 {
+        return Ok(Some(()));
+    }
+    p.note(&format!(
+        "{more} more dashboard panel{} fill with a cluster label, which nothing adds by default: the ServiceMonitors' relabelings can add it (from the chart's cluster.name).",
+        if more == 1 { "" } else { "s" }
+    ));
+    confirm_cluster_label(p, iv)
 }
 
 /// `~1.2k`: a count in a few characters.
@@ -2539,6 +2582,7 @@ mod tests {
                 A::Keep,
                 A::Keep,
                 A::Keep,
+                A::Keep, // the cluster label
             ]);
             let c = interview(
                 &mut s,
@@ -2682,6 +2726,7 @@ mod tests {
             A::Keep,                    // Grafana's namespace: the Prometheus'
             A::Keep,
             A::Keep,
+            A::Keep, // the cluster label
         ]);
         let v = v();
         let current = serde_json::json!({});
@@ -3031,6 +3076,77 @@ mod tests {
         for (n, want) in cases {
             assert_eq!(short_count(n), want);
         }
+    }
+
+    #[test]
+    fn the_cluster_label_is_offered_where_it_fills_panels_and_only_then() {
+        let current = serde_json::json!({"cluster": {"name": "prod-eu"}});
+        // The blog's list on 1.18: the L7 dashboard selects on `cluster` in 8 of its 9 panels.
+        let defaults = || vec![A::Keep; 11]; // start .. dashboards, every default
+        let mut s = Script::new([defaults(), vec![A::Keep]].concat());
+        let c = interview(&mut s, Config::default(), &v(), &current, None)
+            .unwrap()
+            .unwrap();
+        let (prompt, _) = s.seen.last().unwrap();
+        assert_eq!(
+            prompt,
+            "Add cluster=prod-eu to the series for the dashboards?"
+        );
+        assert!(c.hubble.cluster_label);
+        let note = s
+            .notes
+            .iter()
+            .find(|n| n.contains("cluster label"))
+            .unwrap();
+        assert!(note.starts_with("8 more dashboard panels fill"), "{note}");
+        // The plan relabels with the release's cluster.name (nothing else puts it in the values).
+        let target = crate::plan::Target {
+            installed: Some(v()),
+            current_values: Some(current.clone()),
+            ..Default::default()
+        };
+        let layout = crate::plan::Layout::default();
+        let plan = crate::plan::build(&c, &target, &layout).unwrap();
+        let hubble_monitor = &plan.cilium_values["hubble"]["metrics"]["serviceMonitor"];
+        assert!(
+            hubble_monitor["relabelings"]
+                .to_string()
+                .contains("prod-eu"),
+            "{hubble_monitor}"
+        );
+
+        // Declined: the plan adds none.
+        let mut s = Script::new([defaults(), vec![A::Yes(Some(false))]].concat());
+        let c = interview(&mut s, Config::default(), &v(), &current, None)
+            .unwrap()
+            .unwrap();
+        assert!(!c.hubble.cluster_label);
+
+        // No dashboards: not asked (the script has no answer for it).
+        let mut answers = defaults();
+        answers[10] = A::Yes(Some(false));
+        let mut s = Script::new(answers);
+        let c = interview(&mut s, Config::default(), &v(), &current, None)
+            .unwrap()
+            .unwrap();
+        assert!(!c.dashboards && !c.hubble.cluster_label);
+        assert!(!s.seen.iter().any(|(p, _)| p.contains("cluster=")));
+
+        // A list whose panels need no cluster label (dns and drop): not asked.
+        let mut s = Script::new(
+            vec![A::Pick("manual"), A::Multi(Some(vec![0, 1]))]
+                .into_iter()
+                .chain(vec![A::Keep; 9])
+                .collect(),
+        );
+        let c = interview(&mut s, Config::default(), &v(), &current, None)
+            .unwrap()
+            .unwrap();
+        assert!(
+            !s.seen.iter().any(|(p, _)| p.contains("cluster=")),
+            "{:?}",
+            c.hubble.metrics
+        );
     }
 
     /// The items of the question whose prompt starts with `start`.

@@ -776,6 +776,8 @@ const QUESTIONS: &[&str] = &[
     "Its namespace",
     "Create ServiceMonitors",
     "Grafana dashboards",
+    // Only where the list leaves panels that a cluster label fills (the blog's on 1.17+).
+    "to the series for the dashboards?",
 ];
 
 /// Enter (the default) at each question of [`QUESTIONS`] from `from` to `to`, both included;
@@ -828,6 +830,8 @@ fn wizard_full_run_saves_a_replayable_config() {
     key(&mut p, "\r");
     p.exp_string("Grafana dashboards").unwrap();
     key(&mut p, "\r");
+    p.exp_string("to the series for the dashboards?").unwrap();
+    key(&mut p, "\r"); // yes: add cluster=default
     p.exp_string("Apply this plan to context 'kind-standin'?")
         .unwrap();
     key(&mut p, "y");
@@ -1391,6 +1395,7 @@ fn wizard_offers_the_exemplars_fix_where_openmetrics_is_unticked_and_reaches_the
         "Its namespace",
         "Create ServiceMonitors",
         "Grafana dashboards",
+        "to the series for the dashboards?",
     ] {
         screen(&mut p, q);
         key(&mut p, "\r");
@@ -1485,7 +1490,7 @@ fn wizard_preselects_components_from_the_release() {
     let next = screen(&mut p, "Prometheus and Grafana");
     assert!(!next.contains("Service type"), "{next}");
     key(&mut p, "\r");
-    enter_through(&mut p, "Release name", "Grafana dashboards");
+    enter_through(&mut p, "Release name", "to the series for the dashboards?");
     let review = screen(&mut p, "Apply this plan");
     assert!(
         !review.contains("hubble.relay.enabled: false → true"),
@@ -1521,7 +1526,11 @@ fn save_config_with_dry_run_and_the_offer_on_decline() {
 
     let f = Fake::new();
     let mut p = pty_with(&f, &["setup", "--no-check"], false, 120);
-    enter_through(&mut p, "Metric list to start from", "Grafana dashboards");
+    enter_through(
+        &mut p,
+        "Metric list to start from",
+        "to the series for the dashboards?",
+    );
     screen(&mut p, "Apply this plan");
     key(&mut p, "n");
     screen(&mut p, "Save these answers");
@@ -1740,7 +1749,7 @@ fn wizard_asks_the_metrics_mode_and_a_namespace_filter() {
     key(&mut p, "\r");
     screen(&mut p, "flow: count the namespaces");
     key(&mut p, "shop\r");
-    enter_through(&mut p, "Components", "Grafana dashboards");
+    enter_through(&mut p, "Components", "to the series for the dashboards?");
     let review = screen(&mut p, "Apply this plan");
     assert!(!review.contains("error:"), "{review}");
     assert!(review.contains("dynamic"), "{review}");
@@ -1802,7 +1811,11 @@ fn esc_at_a_text_input_and_at_the_confirmation_aborts_the_same_way() {
 
     let f = Fake::new();
     let mut p = pty_with(&f, &["setup", "--no-check"], false, 120);
-    enter_through(&mut p, "Metric list to start from", "Grafana dashboards");
+    enter_through(
+        &mut p,
+        "Metric list to start from",
+        "to the series for the dashboards?",
+    );
     screen(&mut p, "Apply this plan");
     key(&mut p, "\x1b");
     let end = screen(&mut p, "Aborted: nothing was changed.");
@@ -1848,6 +1861,7 @@ fn wizard_reuse_outside_helm_defaults_to_the_selector_label() {
         "Namespace of its Grafana",
         "Create ServiceMonitors",
         "Grafana dashboards",
+        "to the series for the dashboards?",
     ] {
         screen(&mut p, q);
         key(&mut p, "\r");
