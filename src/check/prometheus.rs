@@ -457,6 +457,103 @@ pub fn metrics_in(query: &str) -> Vec<String> {
     out
 }
 
+/// The label names a query selects on or groups by, in order of first appearance: those of its
+/// matchers (`{a="x", b=~"$var"}`, `__name__` left out) and of its `by`, `without`, `on`,
+/// `ignoring`, `group_left` and `group_right` clauses. Quoted strings (label values,
+/// `label_replace`'s arguments) are skipped. With the metrics ([`metrics_in`]) this is what a
+/// panel requires of the series it reads.
+pub fn labels_in(query: &str) -> Vec<String> {
+    const CLAUSES: &[&str] = &[
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+    ];
+    let b = query.as_bytes();
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |name: &str| {
+        if !name.is_empty() && name != "__name__" && !out.iter().any(|n| n == name) {
+            out.push(name.to_string());
+        }
+    };
+    let ident = |i: usize| -> usize {
+        let mut j = i;
+        while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] == b':') {
+            j += 1;
+        }
+        j
+    };
+    let skip_blanks = |mut i: usize| {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    // A quoted string from `i` (at its quote): the index after it.
+    let skip_quoted = |i: usize| -> usize {
+        let q = b[i];
+        let mut j = i + 1;
+        while j < b.len() && b[j] != q {
+            j += if b[j] == b'\\' { 2 } else { 1 };
+        }
+        (j + 1).min(b.len())
+    };
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'"' || c == b'\'' || c == b'`' {
+            i = skip_quoted(i);
+        } else if c == b'{' {
+            // Matchers: `name op "value"`, separated by commas, up to the closing brace.
+            i += 1;
+            loop {
+                i = skip_blanks(i);
+                if i >= b.len() {
+                    break;
+                }
+                match b[i] {
+                    b'}' => {
+                        i += 1;
+                        break;
+                    }
+                    b',' => i += 1,
+                    b'"' | b'\'' | b'`' => i = skip_quoted(i),
+                    _ => {
+                        let j = ident(i);
+                        if j == i {
+                            i += 1;
+                            continue;
+                        }
+                        let k = skip_blanks(j);
+                        if k < b.len() && matches!(b[k], b'=' | b'!') {
+                            add(&query[i..j]);
+                        }
+                        i = j;
+                    }
+                }
+            }
+        } else if c.is_ascii_alphabetic() || c == b'_' {
+            let j = ident(i);
+            let word = &query[i..j];
+            let k = skip_blanks(j);
+            if CLAUSES.contains(&word) && k < b.len() && b[k] == b'(' {
+                let end = query[k..].find(')').map_or(b.len(), |e| k + e);
+                for name in query[k + 1..end].split(',') {
+                    add(name.trim());
+                }
+                i = (end + 1).min(b.len());
+            } else {
+                i = j;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
 /// The families that emit a sample name, the expected ones first.
 fn families_of(sample: &str, enabled: &[&'static str]) -> Vec<&'static Handler> {
     let mut hs: Vec<&'static Handler> = catalogue::HANDLERS
@@ -685,7 +782,11 @@ pub fn judge_panel(
         .fills
         .iter()
         .find(|f| f.uid == dashboard.uid)
-        .and_then(|f| f.panels.iter().find(|p| p.title == panel.title))
+        .and_then(|f| {
+            // A revision of the file may spell the title otherwise.
+            let title = crate::catalogue::dashboards::catalogue_title(&dashboard.uid, &panel.title);
+            f.panels.iter().find(|p| p.title == title)
+        })
         .filter(|f| !f.fills);
     let fill_reasons = fill.map(|f| {
         f.missing
@@ -1552,6 +1653,26 @@ mod tests {
             ]
         );
         assert!(metrics_in("up").is_empty());
+        assert_eq!(
+            labels_in(
+                r#"round(sum(rate(hubble_dns_queries_total{cluster=~".*", source_namespace=~"a,b"}[5m])) by (source) - sum(label_replace(sum(rate(hubble_dns_responses_total{rcode!="No Error",__name__!=""}[5m])) by(destination), "source", "$1", "destination", "(.*)")) without (destination), 0.001) > 0"#
+            ),
+            [
+                "cluster",
+                "source_namespace",
+                "source",
+                "rcode",
+                "destination"
+            ]
+        );
+        assert_eq!(
+            labels_in(
+                "sum(a{x=\"}\\\" by (y)\"} * on(namespace, pod) group_left(workload) b) by (le)"
+            ),
+            ["x", "namespace", "pod", "workload", "le"]
+        );
+        assert!(labels_in("histogram_quantile(0.5, rate(x_bucket[1m]))").is_empty());
+        assert!(labels_in("{ unterminated").is_empty());
     }
 
     #[test]
@@ -1752,6 +1873,30 @@ mod tests {
                 .unwrap()
                 .contains("bad_data: parse error")
         );
+    }
+
+    #[test]
+    fn a_panel_spelled_otherwise_in_its_revision_gets_the_fill_analysis() {
+        // cilium/cilium 32f7e5942d spells "Missing ICMP Echo Replies" what the catalogue (and
+        // other revisions) call "Missing ICMP Echo Replys".
+        let ver = v("1.18.0");
+        let list = specs(&["icmp"], &ver);
+        let fills = dashboards::analyse(&ver, &list, &[]);
+        let json = json!({"uid": "nlsO8tYVz", "title": "Hubble / Network Overview (Namespace)", "panels": [
+            {"title": "Missing ICMP Echo Replies", "targets": [{"expr": "sum(rate(hubble_icmp_total{type=\"EchoRequest\"}[5m])) by (source)"}]}
+        ]});
+        let d = dashboard_queries(&json.to_string()).unwrap();
+        let held = BTreeMap::from([("icmp", 3u64)]);
+        let l7 = no_l7();
+        let ev = PanelEvidence {
+            enabled: Some(&["icmp"]),
+            fills: &fills,
+            held: &held,
+            l7: &l7,
+        };
+        let a = judge_panel(&d, &d.panels[0], &[Ok(QueryData::Vector(vec![]))], &ev);
+        let r = a.reason.as_deref().unwrap();
+        assert!(r.contains("needs sourceContext on icmp"), "{r}");
     }
 
     fn up(job: &str, node: Option<&str>, instance: &str, value: &str) -> Value {

@@ -116,10 +116,18 @@ fn a_fleet_answered_from_prometheus() {
     // The L7 dashboard: match-all matchers also match series without source_namespace, so
     // Prometheus has data; where the panel selects on a label httpV2 without labelsContext does
     // not give (the fill analysis), the data comes with a warning naming it.
+    // Every L7 panel selects on the destination namespace and workload (the upstream files).
     let vol = panel("3g264CZVz", "Incoming Request Volume");
     assert_eq!(
         (vol.state, vol.status),
-        (PanelState::Data, Status::Pass),
+        (PanelState::Data, Status::Warn),
+        "{vol:?}"
+    );
+    assert!(
+        vol.reason
+            .as_deref()
+            .unwrap()
+            .contains("needs labelsContext destination_namespace on httpV2"),
         "{vol:?}"
     );
     let by_src = panel(
