@@ -32,6 +32,17 @@
 //! The result is an upper bound for steady traffic: L7 families (dns, http, httpV2, kafka) count
 //! as if every pod's traffic went through the L7 proxy.
 //!
+//! # Filters (dynamic mode)
+//!
+//! A family's `includeFilters` and `excludeFilters` (Hubble flow filters) keep a share of its
+//! flows, and the series scale with it ([`filter_share`]). Only namespace selections are
+//! modelled: a `source_pod`/`destination_pod` value `ns/` or `ns/prefix` selects, at most, that
+//! namespace's pods, taken as `1 / namespaces` of them each (pods spread evenly over
+//! namespaces). Fields in one filter must all match (their shares multiply); a flow passes the
+//! include list when any filter matches (`1 - Π(1 - share)`), and is dropped when any exclude
+//! filter matches. Any other field (a verdict, a label, a port) is not modelled: it counts as
+//! keeping every flow, so the figure stays an upper bound, and [`FilterShare::unmodelled`] names it.
+//!
 //! # Churn
 //!
 //! Cilium deletes a pod's series about a minute after the pod goes, but only the series that name
@@ -47,6 +58,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalogue::MetricType;
 use crate::catalogue::labels;
+use crate::dynamic::MetricEntry;
 use crate::spec::{MetricSpec, SpecOption};
 
 /// Distinct peers one pod talks to (assumption of the model).
@@ -114,11 +126,143 @@ impl Inventory {
     }
 }
 
+/// `flow ≈ 60000`, with what its filters keep when it has some.
+pub fn family_line(f: &FamilySeries) -> String {
+    match &f.filters {
+        None => format!("{} ≈ {}", f.family, f.series),
+        Some(x) => {
+            let mut line = format!(
+                "{} ≈ {} (its filters keep ≈ {}% of {}",
+                f.family, f.series, x.kept_percent, x.unfiltered
+            );
+            if !x.unmodelled.is_empty() {
+                line.push_str(&format!("; {} not estimated", x.unmodelled.join(", ")));
+            }
+            line + ")"
+        }
+    }
+}
+
 /// The series one family creates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FamilySeries {
     pub family: &'static str,
     pub series: u64,
+    /// With filters (dynamic mode): the series without them and the share they keep.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filters: Option<Filtered>,
+}
+
+/// What a family's filters save.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Filtered {
+    /// The family's series without its filters.
+    pub unfiltered: u64,
+    /// The share of its flows the filters keep, in percent (rounded up).
+    pub kept_percent: u64,
+    /// Filter fields the model does not estimate (they count as keeping every flow).
+    pub unmodelled: Vec<String>,
+}
+
+/// The share of a family's flows its filters keep (see the module's model).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FilterShare {
+    pub kept: f64,
+    pub unmodelled: Vec<String>,
+}
+
+/// The share of flows one flow filter (a JSON object) selects, counting each field the model
+/// cannot size as selecting every flow (named in `unmodelled`); and whether it sized them all.
+fn one_filter_share(
+    filter: &serde_json::Value,
+    inv: &Inventory,
+    unmodelled: &mut Vec<String>,
+) -> (f64, bool) {
+    let Some(fields) = filter.as_object() else {
+        return (1.0, false);
+    };
+    let namespaces = inv.namespaces.max(1) as f64;
+    let (mut share, mut sized) = (1.0, true);
+    for (field, values) in fields {
+        let selected: Option<std::collections::BTreeSet<&str>> = match field.as_str() {
+            "source_pod" | "destination_pod" => values.as_array().and_then(|vs| {
+                vs.iter()
+                    .map(|v| v.as_str().and_then(|t| t.split_once('/')).map(|(ns, _)| ns))
+                    .collect()
+            }),
+            _ => None,
+        };
+        match selected {
+            Some(ns) => share *= (ns.len() as f64 / namespaces).min(1.0),
+            None => {
+                sized = false;
+                if !unmodelled.contains(field) {
+                    unmodelled.push(field.clone());
+                }
+            }
+        }
+    }
+    (share, sized)
+}
+
+/// The share of flows `entry`'s filters keep on a cluster of `inv`'s size: any include filter
+/// lets a flow in, any exclude filter takes it out. An exclude filter the model cannot size
+/// takes nothing out, so the figure stays an upper bound.
+pub fn filter_share(entry: &MetricEntry, inv: &Inventory) -> FilterShare {
+    let mut unmodelled = Vec::new();
+    let mut none_of = 1.0;
+    for f in &entry.include_filters {
+        none_of *= 1.0 - one_filter_share(f, inv, &mut unmodelled).0;
+    }
+    let included = if entry.include_filters.is_empty() {
+        1.0
+    } else {
+        1.0 - none_of
+    };
+    let mut kept_by_excludes = 1.0;
+    for f in &entry.exclude_filters {
+        if let (share, true) = one_filter_share(f, inv, &mut unmodelled) {
+            kept_by_excludes *= 1.0 - share;
+        }
+    }
+    FilterShare {
+        kept: (included * kept_by_excludes).clamp(0.0, 1.0),
+        unmodelled,
+    }
+}
+
+/// `x` rounded up, ignoring the last bits of floating-point error (22000.000000000004 is 22000).
+fn up(x: f64) -> u64 {
+    (x - x.abs() * 1e-12).ceil().max(0.0) as u64
+}
+
+/// The series of `spec` with `entry`'s filters (the entry of the same family, if any).
+pub fn filtered_series(
+    spec: &MetricSpec,
+    entry: Option<&MetricEntry>,
+    inv: &Inventory,
+) -> FamilySeries {
+    let all = family_series(spec, inv);
+    let Some(share) = entry
+        .filter(|e| e.has_filters())
+        .map(|e| filter_share(e, inv))
+    else {
+        return FamilySeries {
+            family: spec.name(),
+            series: all,
+            filters: None,
+        };
+    };
+    FamilySeries {
+        family: spec.name(),
+        series: up(all as f64 * share.kept),
+        filters: Some(Filtered {
+            unfiltered: all,
+            kept_percent: up(share.kept * 100.0),
+            unmodelled: share.unmodelled,
+        }),
+    }
 }
 
 /// `estimate: {inputs, families: [{family, series}], total}` in `-o json`.
@@ -267,12 +411,23 @@ pub fn family_series(spec: &MetricSpec, inv: &Inventory) -> u64 {
 
 /// The estimate for `specs` on a cluster of `inv`'s size.
 pub fn estimate(inv: &Inventory, specs: &[MetricSpec]) -> Estimate {
+    estimate_filtered(inv, specs, &[])
+}
+
+/// The estimate for `specs` with the filters of `entries` (dynamic mode; matched by family).
+pub fn estimate_filtered(
+    inv: &Inventory,
+    specs: &[MetricSpec],
+    entries: &[MetricEntry],
+) -> Estimate {
+    let entry_of = |s: &MetricSpec| {
+        entries
+            .iter()
+            .find(|e| e.spec.split(':').next() == Some(s.name()))
+    };
     let families: Vec<FamilySeries> = specs
         .iter()
-        .map(|s| FamilySeries {
-            family: s.name(),
-            series: family_series(s, inv),
-        })
+        .map(|s| filtered_series(s, entry_of(s), inv))
         .collect();
     let total = families
         .iter()
@@ -450,7 +605,16 @@ pub fn notes(inv: &Inventory, specs: &[MetricSpec]) -> Vec<String> {
 
 /// The warning above [`WARN_TOTAL`], naming the costliest choice.
 pub fn warning(inv: &Inventory, specs: &[MetricSpec]) -> Option<String> {
-    let est = estimate(inv, specs);
+    warning_filtered(inv, specs, &[])
+}
+
+/// [`warning`] for a list whose `entries` may carry filters (the total counts them).
+pub fn warning_filtered(
+    inv: &Inventory,
+    specs: &[MetricSpec],
+    entries: &[MetricEntry],
+) -> Option<String> {
+    let est = estimate_filtered(inv, specs, entries);
     if est.total <= WARN_TOTAL {
         return None;
     }
@@ -501,6 +665,127 @@ mod tests {
         pods: 2000,
         workloads: 300,
     };
+
+    fn entry(spec: &str, include: serde_json::Value, exclude: serde_json::Value) -> MetricEntry {
+        MetricEntry {
+            spec: spec.into(),
+            include_filters: serde_json::from_value(include).unwrap(),
+            exclude_filters: serde_json::from_value(exclude).unwrap(),
+        }
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn filters_keep_the_share_of_the_namespaces_they_select() {
+        use serde_json::json;
+        let share = |i, e| filter_share(&entry("flow", i, e), &SAMPLE);
+        // None: everything.
+        let all = share(json!([]), json!([]));
+        assert!(close(all.kept, 1.0) && all.unmodelled.is_empty());
+        // One namespace of 20 as a source: 5%.
+        assert!(close(
+            share(json!([{"source_pod": ["shop/"]}]), json!([])).kept,
+            0.05
+        ));
+        // Both sides, two namespaces each, either may match: 1 - (1 - 0.1)².
+        let either = share(
+            json!([{"source_pod": ["shop/", "web/"]}, {"destination_pod": ["shop/", "web/"]}]),
+            json!([]),
+        );
+        assert!(close(either.kept, 0.19), "{either:?}");
+        // Fields in one filter must all match: 0.1 × 0.05.
+        let both = share(
+            json!([{"source_pod": ["a/", "b/x"], "destination_pod": ["c/"]}]),
+            json!([]),
+        );
+        assert!(close(both.kept, 0.005), "{both:?}");
+        // A field the model cannot size keeps every flow, and is named.
+        let verdict = share(
+            json!([{"source_pod": ["shop/"], "verdict": ["DROPPED"]}]),
+            json!([]),
+        );
+        assert!(close(verdict.kept, 0.05));
+        assert_eq!(verdict.unmodelled, ["verdict"]);
+        let no_namespace = share(json!([{"source_pod": ["frontend"]}]), json!([]));
+        assert!(close(no_namespace.kept, 1.0));
+        assert_eq!(no_namespace.unmodelled, ["source_pod"]);
+        // Excluded: one namespace's sources out, 95% kept; an unsized exclude takes out nothing.
+        assert!(close(
+            share(json!([]), json!([{"source_pod": ["kube-system/"]}])).kept,
+            0.95
+        ));
+        let not_sized = share(json!([]), json!([{"verdict": ["FORWARDED"]}]));
+        assert!(close(not_sized.kept, 1.0));
+        assert_eq!(not_sized.unmodelled, ["verdict"]);
+        // More namespaces named than the cluster has: all of them, no more.
+        let tiny = Inventory {
+            namespaces: 1,
+            ..SAMPLE
+        };
+        let over = filter_share(
+            &entry("flow", json!([{"source_pod": ["a/", "b/"]}]), json!([])),
+            &tiny,
+        );
+        assert!(close(over.kept, 1.0));
+    }
+
+    #[test]
+    fn the_estimate_counts_filters_by_family_and_says_so() {
+        use serde_json::json;
+        let v = Version::new(1, 18, 4);
+        let specs = parse_list(&["dns", "flow:sourceContext=pod"], &v).unwrap();
+        let entries = [
+            MetricEntry::from("dns"),
+            entry(
+                "flow:sourceContext=pod",
+                json!([{"source_pod": ["shop/"]}]),
+                json!([]),
+            ),
+        ];
+        let plain = estimate(&SAMPLE, &specs);
+        let est = estimate_filtered(&SAMPLE, &specs, &entries);
+        assert_eq!(est.families[0], plain.families[0], "dns has no filter");
+        let flow = &est.families[1];
+        let unfiltered = plain.families[1].series;
+        assert_eq!(flow.series, unfiltered.div_ceil(20));
+        let f = flow.filters.as_ref().unwrap();
+        assert_eq!((f.unfiltered, f.kept_percent), (unfiltered, 5));
+        assert_eq!(est.total, plain.families[0].series + flow.series);
+        assert_eq!(
+            family_line(flow),
+            format!(
+                "flow ≈ {} (its filters keep ≈ 5% of {unfiltered})",
+                flow.series
+            )
+        );
+        // In JSON, only a filtered family has `filters`.
+        let doc = serde_json::to_value(&est).unwrap();
+        assert!(doc["families"][0].get("filters").is_none());
+        assert_eq!(doc["families"][1]["filters"]["keptPercent"], 5);
+        // The warning counts the filtered total.
+        let big = Inventory {
+            pods: 200_000,
+            ..SAMPLE
+        };
+        assert!(warning(&big, &specs).is_some());
+        let only = [
+            MetricEntry::from("dns"),
+            entry(
+                "flow:sourceContext=pod",
+                json!([{"source_pod": ["a/"]}]),
+                json!([]),
+            ),
+        ];
+        let filtered_total = estimate_filtered(&big, &specs, &only).total;
+        assert_eq!(
+            warning_filtered(&big, &specs, &only).is_some(),
+            filtered_total > WARN_TOTAL
+        );
+        assert!(filtered_total < estimate(&big, &specs).total);
+    }
 
     fn specs(list: &[&str]) -> Vec<MetricSpec> {
         parse_list(list, &Version::new(1, 18, 12)).unwrap()

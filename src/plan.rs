@@ -764,7 +764,8 @@ pub fn build(config: &Config, target: &Target, layout: &Layout) -> Result<Plan> 
     )?;
     let fills = installed_dashboards(config, &version, &specs, &relabeled);
     dashboard_notes(&fills, &relabeled, monitors, &mut b.notes);
-    let (estimate, estimate_source) = estimate_notes(&target.sizes, &specs, &mut b.notes);
+    let (estimate, estimate_source) =
+        estimate_notes(&target.sizes, &specs, &config.hubble.metrics, &mut b.notes);
     b.cilium_upgrade(config, &version, strategy, &cilium_values, monitors);
     b.rollouts(
         &config.cilium.namespace,
@@ -891,16 +892,13 @@ fn dashboard_notes(
 fn estimate_notes(
     sizes: &Sizes,
     specs: &[MetricSpec],
+    entries: &[crate::dynamic::MetricEntry],
     notes: &mut Vec<String>,
 ) -> (Option<Estimate>, String) {
     let out = match sizes {
         Sizes::Known { inventory, source } => {
-            let est = estimate::estimate(inventory, specs);
-            let families: Vec<String> = est
-                .families
-                .iter()
-                .map(|f| format!("{} ≈ {}", f.family, f.series))
-                .collect();
+            let est = estimate::estimate_filtered(inventory, specs, entries);
+            let families: Vec<String> = est.families.iter().map(estimate::family_line).collect();
             notes.push(format!(
                 "Series estimate for {} nodes, {} namespaces, {} pods, {} workloads ({source}): {}; total ≈ {}",
                 inventory.nodes,
@@ -910,7 +908,10 @@ fn estimate_notes(
                 if families.is_empty() { "no Hubble families".to_string() } else { families.join(", ") },
                 est.total
             ));
-            notes.extend(estimate::warning(inventory, specs).map(|w| format!("warning: {w}")));
+            notes.extend(
+                estimate::warning_filtered(inventory, specs, entries)
+                    .map(|w| format!("warning: {w}")),
+            );
             (Some(est), source.clone())
         }
         Sizes::Unknown { reason } => {

@@ -421,6 +421,19 @@ fn series_text(inv: &Inventory, spec: &MetricSpec) -> String {
     format!("{} series", short_count(estimate::family_series(spec, inv)))
 }
 
+/// `~60k series (its filters keep ~10% of ~600k)`, or `~600k series` without filters.
+fn filtered_text(f: &estimate::FamilySeries) -> String {
+    let series = format!("{} series", short_count(f.series));
+    match &f.filters {
+        None => series,
+        Some(x) => format!(
+            "{series} (its filters keep ~{}% of {})",
+            x.kept_percent,
+            short_count(x.unfiltered)
+        ),
+    }
+}
+
 /// The estimate column of a row (`  ~1.2k series  `), blank when there is no figure; nothing
 /// at all without an estimate.
 fn figure_column(inv: Option<&Inventory>, figure: Option<String>) -> String {
@@ -716,8 +729,8 @@ pub fn namespace_filter(text: &str, spec: &str, v: &Version) -> Result<Vec<Value
 }
 
 /// In dynamic mode, the offer to count only some namespaces' flows for some families
-/// (`includeFilters` on `source_pod`/`destination_pod` `ns/`). The estimate does not model
-/// filters (it knows how many namespaces there are, not their pods), and the rows say so.
+/// (`includeFilters` on `source_pod`/`destination_pod` `ns/`), each with what it keeps of the
+/// family's series (the estimate takes pods as spread evenly over the namespaces).
 fn ask_filters(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option<()>> {
     if iv.config.hubble.metrics_mode != Some(MetricsMode::Dynamic) {
         return Ok(Some(()));
@@ -761,6 +774,17 @@ fn ask_filters(p: &mut dyn Prompter, iv: &mut Interview<'_>) -> Result<Option<()
         )
         .err()));
         e.include_filters = namespace_filter(&text, &spec, v).expect("checked");
+        if let (Some(inv), Ok(s)) = (iv.inventory(), MetricSpec::parse(&spec, v)) {
+            let f = estimate::filtered_series(&s, Some(e), inv);
+            if f.filters.is_some() {
+                p.note(&format!(
+                    "{}: {} with the filter (pods taken as spread evenly over the {} namespaces)",
+                    f.family,
+                    filtered_text(&f),
+                    inv.namespaces
+                ));
+            }
+        }
     }
     if iv.config.hubble.metrics_preset.is_some() && entries.iter().any(MetricEntry::has_filters) {
         p.note("The list is saved rather than the dashboards preset: a preset carries no filters");
@@ -788,9 +812,11 @@ fn filter_rows(iv: &Interview<'_>, entries: &[MetricEntry]) -> Vec<(String, bool
                 None => "its includeFilters".to_string(),
             };
             let figure = iv.inventory().and_then(|inv| {
-                MetricSpec::parse(&e.spec, iv.version)
-                    .ok()
-                    .map(|s| format!("  {}; saving not estimated", series_text(inv, &s)))
+                let spec = MetricSpec::parse(&e.spec, iv.version).ok()?;
+                Some(format!(
+                    "  {}",
+                    filtered_text(&estimate::filtered_series(&spec, Some(e), inv))
+                ))
             });
             (
                 format!("{name:<width$}  now: {now}{}", figure.unwrap_or_default()),
@@ -3248,7 +3274,21 @@ mod tests {
         );
         let rows = question_items(&s, "Families to filter by namespace").unwrap();
         assert!(rows[1].0.contains("now: every flow"), "{rows:?}");
-        assert!(rows[1].0.contains("saving not estimated"), "{rows:?}");
+        assert!(rows[1].0.contains(" series"), "{rows:?}");
+        // Two of the sample's 20 namespaces, on either side: 1 - (1 - 2/20)² = 19% of flow's.
+        let spec = MetricSpec::parse(&flow.spec, &v).unwrap();
+        let all = estimate::family_series(&spec, &SAMPLE);
+        let note = s
+            .notes
+            .iter()
+            .find(|n| n.contains("with the filter"))
+            .unwrap();
+        let want = format!(
+            "flow: {} series (its filters keep ~19% of {}) with the filter",
+            short_count((all as f64 * 0.19).ceil() as u64),
+            short_count(all)
+        );
+        assert!(note.starts_with(&want), "{note} / {want}");
         let plan =
             crate::plan::build(&c, &target(&v, current.clone()), &Default::default()).unwrap();
         assert_eq!(
