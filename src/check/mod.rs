@@ -65,6 +65,11 @@ pub struct Expected {
     #[serde(serialize_with = "handler_name")]
     pub handler: &'static Handler,
     pub exemplars: bool,
+    /// The dynamic file's filters of this metric (for the estimate).
+    #[serde(skip)]
+    pub include_filters: Vec<serde_json::Value>,
+    #[serde(skip)]
+    pub exclude_filters: Vec<serde_json::Value>,
 }
 
 fn handler_name<S: serde::Serializer>(h: &&'static Handler, s: S) -> Result<S::Ok, S::Error> {
@@ -77,6 +82,17 @@ impl Expected {
             spec: spec.to_string(),
             handler: spec.handler,
             exemplars: spec.exemplars(),
+            include_filters: vec![],
+            exclude_filters: vec![],
+        }
+    }
+
+    /// As a configuration entry, filters included (for the estimate).
+    pub fn entry(&self) -> crate::dynamic::MetricEntry {
+        crate::dynamic::MetricEntry {
+            spec: self.spec.clone(),
+            include_filters: self.include_filters.clone(),
+            exclude_filters: self.exclude_filters.clone(),
         }
     }
 
@@ -93,6 +109,8 @@ impl Expected {
                     spec: spec.to_string(),
                     handler: h,
                     exemplars: spec.contains("exemplars=true"),
+                    include_filters: vec![],
+                    exclude_filters: vec![],
                 }),
                 Some(_) => {}
                 None => unknown.push(spec.to_string()),
@@ -113,6 +131,8 @@ impl Expected {
                         exemplars: spec.contains("exemplars=true"),
                         spec,
                         handler: h,
+                        include_filters: m.include_filters.clone().unwrap_or_default(),
+                        exclude_filters: m.exclude_filters.clone().unwrap_or_default(),
                     })
                 }
                 Some(_) => {}
@@ -911,6 +931,33 @@ pub fn family_counts(row: &NodeRow) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::examples::{self, HUBBLE_BUSY, HUBBLE_FRESH, HUBBLE_STARTED, ok};
+
+    #[test]
+    fn the_dynamic_files_filters_reach_the_estimate() {
+        let file = "metrics:\n  - name: flow\n    includeFilters:\n      - source_pod: [\"shop/\"]\n  - name: dns\n";
+        let metrics = crate::dynamic::parse_file(file).unwrap();
+        let (expected, unknown) = super::Expected::from_dynamic(&metrics);
+        assert!(unknown.is_empty());
+        let entries: Vec<_> = expected.iter().map(super::Expected::entry).collect();
+        assert_eq!(
+            entries[0].include_filters,
+            [serde_json::json!({"source_pod": ["shop/"]})]
+        );
+        assert!(!entries[1].has_filters());
+        let v = crate::catalogue::newest();
+        let specs = crate::spec::parse_list(&["flow", "dns"], &v).unwrap();
+        let inv = crate::estimate::Inventory {
+            nodes: 10,
+            namespaces: 10,
+            pods: 100,
+            workloads: 20,
+        };
+        let est = crate::estimate::estimate_filtered(&inv, &specs, &entries);
+        let flow = est.families.iter().find(|f| f.family == "flow").unwrap();
+        assert_eq!(flow.filters.as_ref().unwrap().kept_percent, 10);
+        let spec = specs.iter().find(|s| s.name() == "flow").unwrap();
+        assert!(flow.series < crate::estimate::family_series(spec, &inv));
+    }
 
     #[test]
     fn dynamic_mode_names_a_previous_file() {

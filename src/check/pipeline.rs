@@ -111,7 +111,12 @@ fn prometheus_inputs(
             kube: settings.kube.clone(),
         };
         let inv = crate::cluster::inventory(&kubectl).ok()?;
-        Some(crate::estimate::estimate(&inv, s))
+        let entries: Vec<_> = expected
+            .iter()
+            .flatten()
+            .map(super::Expected::entry)
+            .collect();
+        Some(crate::estimate::estimate_filtered(&inv, s, &entries))
     });
     prometheus::Inputs {
         expected,
