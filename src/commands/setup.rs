@@ -520,8 +520,20 @@ fn show_plan(printer: Printer, planned: &Planned, context: &str) {
             render::command_line(&s.argv())
         ));
     }
+    // On a terminal, wrapped to its width (continuation lines under the text); in a log, a line
+    // each, for grep.
     for n in &plan.notes {
-        printer.say(&format!("  note: {n}"));
+        if !printer.live() {
+            printer.say(&format!("  note: {n}"));
+            continue;
+        }
+        for (i, line) in crate::ui::wrap(n, printer.columns(), 8, 8)
+            .iter()
+            .enumerate()
+        {
+            let lead = if i == 0 { "  note: " } else { "        " };
+            printer.say(&format!("{lead}{line}"));
+        }
     }
     printer.say_text(&diff_text(&planned.changes, printer));
     if let Some(values) = &plan.stack_values {

@@ -1697,6 +1697,17 @@ fn wizard_offers_the_preset_first_and_saves_it_kept() {
     for line in visible_lines(&all) {
         assert!(console::measure_text_width(&line) <= 80, "{line:?}");
     }
+    // The plan's notes too (its commands and the values diff are not wrapped: they are copied).
+    let notes = review.find("  note: ").expect("notes in the review");
+    let lines = visible_lines(&review[notes..]);
+    let note_lines: Vec<&String> = lines
+        .iter()
+        .take_while(|l| l.starts_with("  note: ") || l.starts_with("        "))
+        .collect();
+    assert!(note_lines.len() > 3, "{lines:#?}");
+    for line in note_lines {
+        assert!(console::measure_text_width(line) <= 80, "{line:?}");
+    }
     key(&mut p, "n");
     screen(&mut p, "Nothing was changed.");
     assert!(exit_code(&mut p).ends_with(", 0)"));
