@@ -35,6 +35,8 @@ pub struct Printer {
     color: bool,
     stdout_color: bool,
     machine: bool,
+    /// stdout is a terminal (and carries no document): text there may be wrapped to `columns`.
+    stdout_wraps: bool,
     columns: u16,
 }
 
@@ -100,6 +102,7 @@ impl Printer {
             color,
             stdout_color,
             machine,
+            stdout_wraps: tty.stdout && !machine,
             columns: tty
                 .columns
                 .filter(|w| *w >= 20)
@@ -117,6 +120,7 @@ impl Printer {
             color: false,
             stdout_color: false,
             machine: false,
+            stdout_wraps: false,
             columns: DEFAULT_COLUMNS,
         }
     }
@@ -139,6 +143,17 @@ impl Printer {
     /// Colour in what is printed on stdout (a text report).
     pub fn stdout_color(&self) -> bool {
         self.stdout_color
+    }
+
+    /// The width text on stdout is wrapped to: the terminal's, when stdout is one; none (a line
+    /// per item, for grep) in a pipe or a file.
+    pub fn stdout_width(&self) -> Option<usize> {
+        self.stdout_wraps.then(|| self.columns())
+    }
+
+    /// The width text on stderr is wrapped to: the terminal's, when it redraws; none otherwise.
+    pub fn stderr_width(&self) -> Option<usize> {
+        self.live.then(|| self.columns())
     }
 
     /// stdout carries one document for a program (`-o json`).

@@ -30,6 +30,42 @@ fn pad(s: &str, width: usize) -> String {
 
 /// The terminal report. `color` adds ANSI colours.
 pub fn text(report: &Report, color: bool) -> String {
+    text_at(report, color, None)
+}
+
+/// `lead` then `text`, wrapped to `width` (when given) with the other lines indented by
+/// `indent` columns; `paint` styles each piece of `text`.
+fn put(
+    out: &mut String,
+    width: Option<usize>,
+    lead: &str,
+    text: &str,
+    indent: usize,
+    paint: &dyn Fn(&str) -> String,
+) {
+    let Some(width) = width else {
+        let _ = writeln!(out, "{lead}{}", paint(text));
+        return;
+    };
+    let first = console::measure_text_width(lead);
+    for (i, line) in crate::ui::wrap(text, width, first, indent)
+        .iter()
+        .enumerate()
+    {
+        match i {
+            0 => {
+                let _ = writeln!(out, "{lead}{}", paint(line));
+            }
+            _ => {
+                let _ = writeln!(out, "{}{}", " ".repeat(indent), paint(line));
+            }
+        }
+    }
+}
+
+/// The terminal report, its messages wrapped to `width` columns when given (a terminal); the
+/// table's rows are not (their columns must stay aligned).
+pub fn text_at(report: &Report, color: bool, width: Option<usize>) -> String {
     let mut out = String::new();
     let dim = Style::new().dim().force_styling(color);
     let headers = ["NODE", "AGENT", "OPERATOR", "HUBBLE", "FAMILIES"];
@@ -77,27 +113,18 @@ pub fn text(report: &Report, color: bool) -> String {
         }
         let _ = writeln!(out, "{}", line.trim_end());
         for e in n.endpoints().filter(|e| e.status > Status::Pass) {
-            let _ = writeln!(
-                out,
-                "  {} {} {}: {}",
-                style(e.status, color).apply_to(e.status.symbol()),
-                e.component.name(),
-                e.target,
-                e.detail
-            );
+            let lead = format!("  {} ", style(e.status, color).apply_to(e.status.symbol()));
+            let what = format!("{} {}: {}", e.component.name(), e.target, e.detail);
+            put(&mut out, width, &lead, &what, 4, &|t| t.to_string());
             if let Some(h) = &e.hint {
-                let _ = writeln!(out, "    {}", dim.apply_to(format!("hint: {h}")));
+                hint(&mut out, width, &dim, h);
             }
         }
         for f in n.notes.iter().filter(|f| f.status > Status::Pass) {
-            let _ = writeln!(
-                out,
-                "  {} {}",
-                style(f.status, color).apply_to(f.status.symbol()),
-                f.what
-            );
+            let lead = format!("  {} ", style(f.status, color).apply_to(f.status.symbol()));
+            put(&mut out, width, &lead, &f.what, 4, &|t| t.to_string());
             if let Some(h) = &f.hint {
-                let _ = writeln!(out, "    {}", dim.apply_to(format!("hint: {h}")));
+                hint(&mut out, width, &dim, h);
             }
         }
     }
@@ -115,15 +142,14 @@ pub fn text(report: &Report, color: bool) -> String {
             .max()
             .unwrap_or(0);
         for f in &report.families {
-            let _ = writeln!(
-                out,
-                "  {} {}  {}",
+            let lead = format!(
+                "  {} {}  ",
                 style(f.status, color).apply_to(f.status.symbol()),
-                pad(f.family, w),
-                f.detail
+                pad(f.family, w)
             );
+            put(&mut out, width, &lead, &f.detail, w + 6, &|t| t.to_string());
             if let Some(h) = &f.hint {
-                let _ = writeln!(out, "    {}", dim.apply_to(format!("hint: {h}")));
+                hint(&mut out, width, &dim, h);
             }
         }
     } else if report.families_from.is_none() {
@@ -134,19 +160,15 @@ pub fn text(report: &Report, color: bool) -> String {
         );
     }
     if let Some(p) = &report.prometheus {
-        prometheus_text(&mut out, p, color);
+        prometheus_text(&mut out, p, color, width);
     }
     if !report.checks.is_empty() {
         let _ = writeln!(out, "\nOverall");
         for c in &report.checks {
-            let _ = writeln!(
-                out,
-                "  {} {}",
-                style(c.status, color).apply_to(c.status.symbol()),
-                c.what
-            );
+            let lead = format!("  {} ", style(c.status, color).apply_to(c.status.symbol()));
+            put(&mut out, width, &lead, &c.what, 4, &|t| t.to_string());
             if let Some(h) = &c.hint {
-                let _ = writeln!(out, "    {}", dim.apply_to(format!("hint: {h}")));
+                hint(&mut out, width, &dim, h);
             }
         }
     }
@@ -156,17 +178,26 @@ pub fn text(report: &Report, color: bool) -> String {
     } else {
         style(Status::Fail, color).apply_to(format!("{} failed", c.fail))
     };
+    let counted =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let _ = writeln!(
         out,
-        "\n{verdict}: {} ok, {} warnings, {} failures",
-        c.pass, c.warn, c.fail
+        "\n{verdict}: {} ok, {}, {}",
+        c.pass,
+        counted(c.warn, "warning", "warnings"),
+        counted(c.fail, "failure", "failures")
     );
     out
 }
 
 /// What Prometheus holds: the dashboards' empty panels with their reasons, then the series per
 /// family side by side (Prometheus, the estimate, the scanner's counts).
-fn prometheus_text(out: &mut String, p: &super::prometheus::PromReport, color: bool) {
+fn prometheus_text(
+    out: &mut String,
+    p: &super::prometheus::PromReport,
+    color: bool,
+    width: Option<usize>,
+) {
     use super::prometheus::PanelState;
     let dim = Style::new().dim().force_styling(color);
     if !p.panels.is_empty() {
@@ -181,16 +212,16 @@ fn prometheus_text(out: &mut String, p: &super::prometheus::PromReport, color: b
             p.panels.len()
         );
         for a in p.panels.iter().filter(|a| a.state != PanelState::Data) {
-            let _ = writeln!(
-                out,
-                "  {} {} / {}: {}",
-                style(a.status, color).apply_to(a.status.symbol()),
+            let lead = format!("  {} ", style(a.status, color).apply_to(a.status.symbol()));
+            let what = format!(
+                "{} / {}: {}",
                 a.dashboard,
                 a.panel,
                 a.reason.as_deref().unwrap_or("no data")
             );
+            put(out, width, &lead, &what, 4, &|t| t.to_string());
             if let Some(h) = &a.hint {
-                let _ = writeln!(out, "    {}", dim.apply_to(format!("hint: {h}")));
+                hint(out, width, &dim, h);
             }
         }
     }
@@ -218,6 +249,13 @@ fn prometheus_text(out: &mut String, p: &super::prometheus::PromReport, color: b
             );
         }
     }
+}
+
+/// `    hint: text`, dim, wrapped under its text.
+fn hint(out: &mut String, width: Option<usize>, dim: &Style, h: &str) {
+    put(out, width, "    ", &format!("hint: {h}"), 10, &|t| {
+        dim.apply_to(t).to_string()
+    });
 }
 
 /// The report as one pretty JSON document (with a final newline).
@@ -292,10 +330,49 @@ mod tests {
         assert!(t.contains("✗ cut short"), "{t}");
         assert!(t.contains("✗ no answer"), "{t}");
         assert!(
-            t.ends_with("3 failed: 6 ok, 1 warnings, 3 failures\n"),
+            t.ends_with("3 failed: 6 ok, 1 warning, 3 failures\n"),
             "{t}"
         );
         snap("failures", &r);
+    }
+
+    /// On a terminal the messages wrap to its width; the table's rows and every word stay.
+    #[test]
+    fn messages_wrap_to_the_terminal_and_lose_no_word() {
+        let ctx = examples::context(Some(examples::expected(&["drop", "flow", "tcp"])));
+        let plan = examples::plan(ctx, 3);
+        let r = examples::report(
+            &plan,
+            vec![
+                ok(AGENT),
+                probe(Outcome::Refused),
+                examples::cut("connection reset after 4096 bytes"),
+                probe(Outcome::NoAnswer),
+                probe(Outcome::Refused),
+                ok(HUBBLE_BUSY),
+                ok(AGENT),
+                probe(Outcome::Refused),
+                ok(HUBBLE_BUSY),
+            ],
+        );
+        let whole = text(&r, false);
+        let table = whole.lines().take_while(|l| !l.starts_with("  ")).count();
+        assert!(
+            whole.lines().any(|l| console::measure_text_width(l) > 60),
+            "{whole}"
+        );
+        let at = text_at(&r, false, Some(60));
+        let long: Vec<&str> = at
+            .lines()
+            .skip(table)
+            .filter(|l| console::measure_text_width(l) > 60)
+            // The node table's rows are columns, not text.
+            .filter(|l| !l.starts_with("10.") && !l.starts_with("NODE"))
+            .collect();
+        assert!(long.is_empty(), "{long:#?}\n{at}");
+        let words = |t: &str| t.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(words(&at), words(&whole));
+        assert_eq!(text_at(&r, false, None), whole);
     }
 
     #[test]

@@ -15,7 +15,9 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs, printer: Printer) -> Result<Co
     let report = check::report(&settings(global, args)?)?;
     let out = match args.output {
         ReportOutput::Json => check::render::json(&report),
-        ReportOutput::Text => check::render::text(&report, printer.stdout_color()),
+        ReportOutput::Text => {
+            check::render::text_at(&report, printer.stdout_color(), printer.stdout_width())
+        }
     };
     // The check is done: a closed stdout does not turn a failed check into a pass.
     printer.report(&out);

@@ -1011,7 +1011,11 @@ fn verify(
     };
     match result {
         Ok(report) => {
-            printer.say_text(&crate::check::render::text(&report, printer.color()));
+            printer.say_text(&crate::check::render::text_at(
+                &report,
+                printer.color(),
+                printer.stderr_width(),
+            ));
             CheckOutcome {
                 passed: report.passed,
                 report: Some(report),
