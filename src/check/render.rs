@@ -306,12 +306,11 @@ mod tests {
         snap("waiting_for_traffic", &r);
     }
 
-    /// A missing family, a body cut short, an endpoint that does not answer, a refused port.
-    #[test]
-    fn failures() {
+    /// Three nodes: one healthy, one that does not answer or refuses, one cut short.
+    fn failing() -> Report {
         let ctx = examples::context(Some(examples::expected(&["drop", "flow", "tcp"])));
         let plan = examples::plan(ctx, 3);
-        let r = examples::report(
+        examples::report(
             &plan,
             vec![
                 ok(AGENT),
@@ -324,7 +323,13 @@ mod tests {
                 probe(Outcome::Refused),
                 ok(HUBBLE_BUSY),
             ],
-        );
+        )
+    }
+
+    /// A missing family, a body cut short, an endpoint that does not answer, a refused port.
+    #[test]
+    fn failures() {
+        let r = failing();
         assert!(!r.passed);
         let t = text(&r, false);
         assert!(t.contains("✗ cut short"), "{t}");
@@ -339,22 +344,7 @@ mod tests {
     /// On a terminal the messages wrap to its width; the table's rows and every word stay.
     #[test]
     fn messages_wrap_to_the_terminal_and_lose_no_word() {
-        let ctx = examples::context(Some(examples::expected(&["drop", "flow", "tcp"])));
-        let plan = examples::plan(ctx, 3);
-        let r = examples::report(
-            &plan,
-            vec![
-                ok(AGENT),
-                probe(Outcome::Refused),
-                examples::cut("connection reset after 4096 bytes"),
-                probe(Outcome::NoAnswer),
-                probe(Outcome::Refused),
-                ok(HUBBLE_BUSY),
-                ok(AGENT),
-                probe(Outcome::Refused),
-                ok(HUBBLE_BUSY),
-            ],
-        );
+        let r = failing();
         let whole = text(&r, false);
         let table = whole.lines().take_while(|l| !l.starts_with("  ")).count();
         assert!(

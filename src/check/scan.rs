@@ -468,15 +468,18 @@ mod tests {
         out
     }
 
+    /// Every metrics fixture (agent, operator, Hubble in both formats, fresh and busy).
+    const FIXTURES: [&str; 5] = [
+        "agent-datadog.txt",
+        "operator-datadog.txt",
+        "hubble-busy.txt",
+        "hubble-openmetrics.txt",
+        "hubble-fresh.txt",
+    ];
+
     #[test]
     fn fixtures_match_the_reference_and_each_other_in_any_chunking() {
-        for f in [
-            "agent-datadog.txt",
-            "operator-datadog.txt",
-            "hubble-busy.txt",
-            "hubble-openmetrics.txt",
-            "hubble-fresh.txt",
-        ] {
+        for f in FIXTURES {
             let body = fixture(f);
             let s = scan(&body[..]).unwrap();
             assert!(s.is_metrics(), "{f}: {:?}", s.first_bad);
@@ -538,13 +541,7 @@ mod tests {
 
     #[test]
     fn label_names_match_the_reference_on_every_fixture() {
-        for f in [
-            "agent-datadog.txt",
-            "operator-datadog.txt",
-            "hubble-busy.txt",
-            "hubble-openmetrics.txt",
-            "hubble-fresh.txt",
-        ] {
+        for f in FIXTURES {
             let body = fixture(f);
             let s = scan(&body[..]).unwrap();
             assert_eq!(s.labels, reference_labels(&body), "{f}");
