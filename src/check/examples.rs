@@ -70,7 +70,9 @@ pub fn expected(specs: &[&str]) -> Vec<Expected> {
 pub fn context(expected: Option<Vec<Expected>>) -> Context {
     Context {
         mode: Mode::Nodes,
-        families_from: expected.as_ref().map(|_| "--metric".to_string()),
+        families_from: expected
+            .as_ref()
+            .map(|_| super::FROM_METRIC_FLAGS.to_string()),
         expected,
         strict: false,
         l7: L7Policies::Unknown {

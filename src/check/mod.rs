@@ -57,6 +57,10 @@ impl Status {
     }
 }
 
+/// Where the families come from when `ciliumon check --metric` names them: some families to
+/// look for, not necessarily every one the agents run (others served are not a stale list).
+pub const FROM_METRIC_FLAGS: &str = "--metric";
+
 /// A family the user asked for: from `--metric`, the config file or the cluster's ConfigMap.
 #[derive(Debug, Clone, Serialize)]
 pub struct Expected {
@@ -732,6 +736,16 @@ pub fn finish(ctx: &Context, mut nodes: Vec<NodeRow>, mut checks: Vec<Finding>) 
                     ),
                     Some(ctx.restart_hint.clone()),
                 ));
+            } else if !stale.is_empty() && ctx.families_from.as_deref() == Some(FROM_METRIC_FLAGS) {
+                // The user named some families; the agent may well run more.
+                row.notes.push(Finding::new(
+                    Status::Pass,
+                    format!(
+                        "Hubble also serves {}, which --metric does not name",
+                        stale.join(", ")
+                    ),
+                    None,
+                ));
             } else if !stale.is_empty() {
                 row.notes.push(Finding::new(
                     Status::Warn,
@@ -965,6 +979,7 @@ mod tests {
         for (dynamic, says) in [(true, "no longer asks for"), (false, "runs an older list")] {
             let mut ctx = examples::context(Some(examples::expected(&["drop"])));
             ctx.dynamic = dynamic;
+            ctx.families_from = Some("kube-system/cilium-config".into());
             let mut row = NodeRow::new("n", None);
             row.hubble = Some(judge_endpoint(
                 Component::Hubble,
@@ -1150,18 +1165,43 @@ mod tests {
 
     #[test]
     fn families_served_but_not_listed_say_the_agent_runs_an_older_list() {
+        // The cluster's list (or setup's, or a config file's) is the whole list: more served
+        // means the agent started with another one.
+        for from in [
+            "kube-system/cilium-config",
+            "the list setup configured",
+            "c.yaml",
+        ] {
+            let mut ctx = examples::context(Some(examples::expected(&["flow"])));
+            ctx.families_from = Some(from.into());
+            let plan = examples::plan(ctx, 1);
+            let r = examples::report(
+                &plan,
+                vec![ok(examples::AGENT), ok(examples::OPERATOR), ok(HUBBLE_BUSY)],
+            );
+            let note = &r.nodes[0].notes[0];
+            assert_eq!(note.status, Status::Warn, "{from}");
+            assert!(
+                note.what.starts_with("Hubble serves drop which"),
+                "{}",
+                note.what
+            );
+            assert_eq!(
+                note.hint.as_deref(),
+                Some("restart the agents: kubectl -n kube-system rollout restart ds/cilium")
+            );
+        }
+        // `check --metric flow` names one family to look for: the others are only noted.
         let r = one_node(HUBBLE_BUSY, &["flow"], false);
         let note = &r.nodes[0].notes[0];
-        assert_eq!(note.status, Status::Warn);
+        assert_eq!(note.status, Status::Pass);
         assert!(
-            note.what.starts_with("Hubble serves drop which"),
+            note.what.starts_with("Hubble also serves drop"),
             "{}",
             note.what
         );
-        assert_eq!(
-            note.hint.as_deref(),
-            Some("restart the agents: kubectl -n kube-system rollout restart ds/cilium")
-        );
+        assert!(note.hint.is_none());
+        assert_eq!(r.counts.warn, 0, "{:?}", r.counts);
     }
 
     #[test]

@@ -83,7 +83,7 @@ fn expected_from_flags(args: &CheckArgs) -> Result<Option<(Vec<Expected>, String
         let specs = crate::spec::parse_list(&args.metrics, &version)?;
         return Ok(Some((
             specs.iter().map(Expected::from_spec).collect(),
-            "--metric".into(),
+            crate::check::FROM_METRIC_FLAGS.into(),
         )));
     }
     if let Some(path) = &args.config {

@@ -982,7 +982,8 @@ fn verify(
                 .iter()
                 .map(crate::check::Expected::from_spec)
                 .collect();
-            Some((list, "--metric".to_string()))
+            // The whole list setup configured: any other family served is a stale list.
+            Some((list, "the list setup configured".to_string()))
         };
         Ok(crate::check::Settings {
             source: crate::check::Source::Cluster { direct: false },
